@@ -1,0 +1,45 @@
+# salesbi — the README's two commands are `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv run test bench lint demo clean
+
+## venv: create .venv and install the project with dev extras (again only when pyproject.toml changes)
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install -e '.[dev]'
+	@touch $@
+
+## run: create the database (with demo data when empty) and serve on http://127.0.0.1:8050
+run: venv
+	$(BIN)/salesbi init-db --demo-if-empty
+	$(BIN)/salesbi serve
+
+## test: lint, layer contracts, then the test suite (slow tests excluded by pytest config)
+test: venv
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/pytest -q
+
+## bench: run every bench/bench_*.py; results go to bench/results/*.json
+bench: venv
+	$(BIN)/python -m bench
+
+## lint: ruff and mypy on the typed packages
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy core etl
+
+## demo: (re)generate deterministic demo data in the configured database
+demo: venv
+	$(BIN)/salesbi demo
+
+## clean: remove caches and build leftovers (keeps .venv packages and var/, which holds your data;
+## the install stamp goes too, so the next make re-registers the editable install)
+clean:
+	rm -rf .pytest_cache .ruff_cache .mypy_cache .hypothesis build dist *.egg-info $(STAMP)
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +

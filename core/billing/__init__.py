@@ -1,0 +1,1 @@
+"""Invoices, credit notes, payments, allocations and customer statements."""

@@ -1,0 +1,1 @@
+"""Products, price lists and customer prices (deal sheets) with price floors."""

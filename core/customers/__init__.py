@@ -1,0 +1,1 @@
+"""Customers, their locations, contacts and contact log; credit and hold policy."""

@@ -1,0 +1,1 @@
+"""Shipments (delivery order → picked → packed → shipped) and RMAs."""

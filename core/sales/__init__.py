@@ -1,0 +1,1 @@
+"""Opportunities, quotes, sales orders and sales targets."""

@@ -1,0 +1,1 @@
+"""Application users (for login) and sales reps with their reporting line."""

@@ -1,0 +1,110 @@
+"""Application factory: ``create_app(settings)`` builds the Flask server and the Dash app.
+
+Nothing happens at import time; the database engine is created (lazily connecting) per app.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import html
+from flask import Flask, jsonify
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from core.config import Settings
+
+log = logging.getLogger(__name__)
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+"""The repository's top-level ``assets/`` folder (CSS, logo, favicon), served by Dash."""
+
+HEALTH_CONNECT_TIMEOUT_S = 3
+
+
+def create_app(settings: Settings | None = None) -> dash.Dash:
+    """Build the salesbi Dash app; its Flask server is ``app.server``.
+
+    Debug mode is never enabled here: the dev server decides (``dashboard.serve``) and production
+    settings refuse ``SALESBI_DEBUG`` (``Settings`` validation).
+    """
+    settings = settings or Settings()
+    server = Flask(__name__)
+    server.config.update(SECRET_KEY=settings.secret_key, DEBUG=False)
+
+    engine = _database_engine(settings.resolved_database_url)
+    server.extensions["salesbi_engine"] = engine
+    server.extensions["salesbi_settings"] = settings
+    _register_healthz(server, engine)
+
+    app = dash.Dash(
+        __name__,
+        server=server,  # type: ignore[arg-type]  # Dash annotates server as bool | callable
+        title="salesbi",
+        assets_folder=str(ASSETS_DIR),
+        external_stylesheets=[dbc.themes.BOOTSTRAP],
+    )
+    app.layout = _placeholder_layout
+    return app
+
+
+def _database_engine(url: str) -> Engine:
+    """Engine used by health checks; connects only when first used."""
+    connect_args: dict[str, Any] = {}
+    if make_url(url).get_backend_name() == "postgresql":
+        connect_args["connect_timeout"] = HEALTH_CONNECT_TIMEOUT_S
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+def database_reachable(engine: Engine) -> bool:
+    """True when ``SELECT 1`` succeeds on the engine's database."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        log.warning("database unreachable: %s", exc.__class__.__name__)
+        return False
+    return True
+
+
+def _register_healthz(server: Flask, engine: Engine) -> None:
+    """``GET /healthz``: no login, no data; 200 when healthy, 503 when degraded."""
+
+    @server.get("/healthz")
+    def healthz() -> tuple[Any, int]:
+        ok = database_reachable(engine)
+        body = {
+            "status": "ok" if ok else "degraded",
+            "database": ok,
+            # Filled in once the ETL publishes batches (etl.publish).
+            "published_batch_id": None,
+            "published_at": None,
+        }
+        return jsonify(body), 200 if ok else 503
+
+
+def _placeholder_layout() -> dbc.Container:
+    """Single page shown until the role-based dashboards land."""
+    return dbc.Container(
+        [
+            html.H1("salesbi", className="my-4"),
+            dbc.Card(
+                dbc.CardBody(
+                    [
+                        html.H4("Dashboards are coming", className="card-title"),
+                        html.P(
+                            "The pipeline, quotes, AR aging, cash forecast and P&L pages are "
+                            "being built. See the README for what works today.",
+                            className="card-text",
+                        ),
+                    ]
+                ),
+                className="salesbi-card",
+            ),
+        ],
+        className="salesbi-page",
+    )
