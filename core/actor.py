@@ -18,11 +18,15 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+SALES_ROLES = frozenset({Role.REP, Role.SALES_MANAGER})
+# Who may do what (DESIGN D6); row scope is checked separately (core.access).
+CUSTOMER_EDIT_ROLES = frozenset({Role.REP, Role.SALES_MANAGER, Role.FINANCE, Role.ADMIN})
+SALES_DOCUMENT_ROLES = frozenset({Role.REP, Role.SALES_MANAGER, Role.ADMIN})
+FULFILMENT_ROLES = frozenset({Role.REP, Role.SALES_MANAGER, Role.FINANCE, Role.ADMIN})
+FINANCE_ROLES = frozenset({Role.FINANCE, Role.ADMIN})
+HOLD_ROLES = frozenset({Role.SALES_MANAGER, Role.FINANCE, Role.ADMIN})
 PRICE_OVERRIDE_ROLES = frozenset({Role.SALES_MANAGER, Role.ADMIN})
-HOLD_RELEASE_ROLES = frozenset({Role.SALES_MANAGER, Role.FINANCE, Role.ADMIN})
-TAKE_OWNERSHIP_ROLES = frozenset({Role.REP, Role.SALES_MANAGER})
-FINANCE_WRITE_ROLES = frozenset({Role.FINANCE, Role.ADMIN})
-SALES_WRITE_ROLES = frozenset({Role.REP, Role.SALES_MANAGER, Role.FINANCE, Role.ADMIN})
+TAKE_OWNERSHIP_ROLES = SALES_ROLES
 
 
 @dataclass(frozen=True)

@@ -70,11 +70,15 @@ def make_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit and audit every change."""
-    from core.audit import install_audit  # the audit model itself builds on Base
+    """Sessions that keep loaded objects usable after commit, audit every change and
+    refuse in-place edits of posted documents."""
+    # Imported here: these modules define models on top of Base.
+    from core.audit import install_audit
+    from core.billing.immutability import install_immutability
 
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     install_audit(factory)
+    install_immutability(factory)
     return factory
 
 

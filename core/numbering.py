@@ -18,6 +18,7 @@ from core.errors import InvalidInput
 
 
 class DocType(StrEnum):
+    CUSTOMER = "customer"
     OPPORTUNITY = "opportunity"
     QUOTE = "quote"
     ORDER = "order"
@@ -29,6 +30,7 @@ class DocType(StrEnum):
 
 
 DEFAULT_PREFIXES = {
+    DocType.CUSTOMER: "C",
     DocType.OPPORTUNITY: "OP",
     DocType.QUOTE: "QT",
     DocType.ORDER: "SO",
@@ -39,6 +41,7 @@ DEFAULT_PREFIXES = {
     DocType.RMA: "RMA",
 }
 GAPLESS = frozenset({DocType.INVOICE, DocType.CREDIT_NOTE})
+DEFAULT_PADDING = {DocType.CUSTOMER: 6}
 
 
 class DocumentSequence(Base):
@@ -62,7 +65,7 @@ def seed_sequences(session: Session) -> None:
                 DocumentSequence(
                     doc_type=doc_type.value,
                     prefix=prefix,
-                    padding=7,
+                    padding=DEFAULT_PADDING.get(doc_type, 7),
                     last_value=0,
                     is_gapless=doc_type in GAPLESS,
                 )

@@ -8,6 +8,43 @@ from sqlalchemy.orm import Session
 from core.actor import Actor, Role
 from core.errors import InvalidInput, NotFound
 from core.users.models import SalesRep, User
+from core.users.passwords import MIN_PASSWORD_LENGTH, hash_password
+
+SALES_ROLES = frozenset({Role.REP, Role.SALES_MANAGER})
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    full_name: str,
+    role: Role,
+    password: str,
+    rep_id: int | None = None,
+) -> User:
+    """Add a login. Reps and sales managers must be linked to their sales rep record."""
+    username = username.strip().lower()
+    if not username or len(username) > 80:
+        raise InvalidInput("a username of 1-80 characters is required", field="username")
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise InvalidInput(f"username {username!r} is taken", field="username")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"the password needs at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
+    role = Role(role)
+    if role in SALES_ROLES and (rep_id is None or session.get(SalesRep, rep_id) is None):
+        raise InvalidInput(f"role {role} needs an existing sales rep", field="rep_id")
+    user = User(
+        username=username,
+        full_name=full_name,
+        role=role,
+        password_hash=hash_password(password),
+        rep_id=rep_id,
+    )
+    session.add(user)
+    session.flush()
+    return user
 
 
 def reporting_tree(session: Session, rep_id: int) -> set[int]:

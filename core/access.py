@@ -1,0 +1,57 @@
+"""Authorisation of core writes: the role must allow the action and the customer must be
+in the actor's row scope (reps: customers they manage; managers: their reporting tree)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.actor import SALES_ROLES, Actor, Role
+from core.customers.models import Customer, Location
+from core.errors import NotFound, PermissionDenied
+from core.users.services import reporting_tree
+
+
+def require_role(actor: Actor, roles: Collection[Role], action: str) -> None:
+    """Refuse ``action`` unless the actor's role is one of ``roles``."""
+    if actor.role not in roles:
+        raise PermissionDenied(f"role {actor.role} may not {action}")
+
+
+def scope_reps(session: Session, actor: Actor) -> set[int] | None:
+    """Rep ids whose customers the actor may touch; ``None`` means every customer."""
+    if actor.role not in SALES_ROLES:
+        return None
+    if actor.rep_id is None:
+        return set()
+    if actor.role == Role.SALES_MANAGER:
+        return reporting_tree(session, actor.rep_id)
+    return {actor.rep_id}
+
+
+def customer_in_scope(session: Session, actor: Actor, customer: Customer) -> bool:
+    """True when the customer is managed (account manager or ship-to override) in scope."""
+    reps = scope_reps(session, actor)
+    if reps is None:
+        return True
+    if customer.account_manager_id in reps:
+        return True
+    overrides = session.scalars(
+        select(Location.rep_override_id).where(
+            Location.customer_id == customer.id, Location.rep_override_id.is_not(None)
+        )
+    )
+    return any(rep in reps for rep in overrides)
+
+
+def get_customer_for(
+    session: Session, actor: Actor, customer_id: int, roles: Collection[Role], action: str
+) -> Customer:
+    """Load a customer the actor may ``action``; out-of-scope customers look not found."""
+    require_role(actor, roles, action)
+    customer = session.get(Customer, customer_id)
+    if customer is None or not customer_in_scope(session, actor, customer):
+        raise NotFound(f"customer #{customer_id} not found")
+    return customer

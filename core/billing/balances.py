@@ -1,0 +1,144 @@
+"""Open amounts of receivable documents and a customer's balances, in document currency.
+
+Open amount of an invoice (as of D) = total − Σ allocations dated ≤ D (reversal rows are
+negative, so they re-open it). A receipt's unallocated amount and a credit note's open
+amount are their totals minus the allocations they are the source of.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
+
+from core.billing.models import (
+    Allocation,
+    CreditNote,
+    DocumentStatus,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    PaymentKind,
+)
+from core.catalog.pricing import line_net_amount
+from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine
+from core.types import ZERO
+
+
+def invoice_open_amount(session: Session, invoice: Invoice, as_of: date | None = None) -> Decimal:
+    """Total − allocations (payments and credit notes) dated on or before ``as_of``."""
+    allocated = session.scalar(_sum_allocations(Allocation.target_invoice_id, invoice.id, as_of))
+    return invoice.total_amount - Decimal(allocated or 0)
+
+
+def payment_unallocated(session: Session, payment: Payment) -> Decimal:
+    """Receipt: amount not yet applied. Refund/reversal: amount not yet covered by credit."""
+    column = (
+        Allocation.source_payment_id
+        if payment.kind == PaymentKind.RECEIPT
+        else Allocation.target_payment_id
+    )
+    allocated = session.scalar(_sum_allocations(column, payment.id, None))
+    return payment.amount - Decimal(allocated or 0)
+
+
+def credit_note_open_amount(session: Session, credit_note: CreditNote) -> Decimal:
+    """Credit not yet applied to an invoice or refunded."""
+    allocated = session.scalar(
+        _sum_allocations(Allocation.source_credit_note_id, credit_note.id, None)
+    )
+    return credit_note.total_amount - Decimal(allocated or 0)
+
+
+def _sum_allocations(column: ColumnElement[int | None], doc_id: int, as_of: date | None):  # type: ignore[no-untyped-def]
+    query = select(func.coalesce(func.sum(Allocation.amount), 0)).where(column == doc_id)
+    if as_of is not None:
+        query = query.where(Allocation.allocation_date <= as_of)
+    return query
+
+
+@dataclass(frozen=True)
+class CustomerBalance:
+    """A customer's receivables in its currency. ``total_ar`` = open invoices − unapplied
+    cash − open credits."""
+
+    open_invoices: Decimal
+    unapplied_cash: Decimal
+    open_credits: Decimal
+
+    @property
+    def total_ar(self) -> Decimal:
+        return self.open_invoices - self.unapplied_cash - self.open_credits
+
+
+def customer_balance(session: Session, customer_id: int) -> CustomerBalance:
+    """Current open invoices, unapplied cash and open credits of one customer."""
+    # Sums stay per column: arithmetic between scaled columns would lose their type.
+    posted = (Invoice.customer_id == customer_id, Invoice.status == DocumentStatus.POSTED)
+    invoiced = session.scalar(
+        select(func.coalesce(func.sum(Invoice.total_amount), 0)).where(*posted)
+    )
+    settled = session.scalar(
+        select(func.coalesce(func.sum(Allocation.amount), 0))
+        .join(Invoice, Invoice.id == Allocation.target_invoice_id)
+        .where(*posted)
+    )
+    open_invoices = Decimal(invoiced or 0) - Decimal(settled or 0)
+    receipts = session.scalars(
+        select(Payment).where(Payment.customer_id == customer_id,
+                              Payment.kind == PaymentKind.RECEIPT)
+    )
+    unapplied = sum((payment_unallocated(session, p) for p in receipts), ZERO)
+    credits = session.scalars(
+        select(CreditNote).where(CreditNote.customer_id == customer_id,
+                                 CreditNote.status == DocumentStatus.POSTED)
+    )
+    open_credits = sum((credit_note_open_amount(session, c) for c in credits), ZERO)
+    return CustomerBalance(open_invoices, unapplied, open_credits)
+
+
+def order_uninvoiced_amount(session: Session, order: SalesOrder) -> Decimal:
+    """Net amount of a confirmed order not yet invoiced: Σ (ordered − cancelled) lines at
+    their net price, less the order discount, less posted invoice net for the order."""
+    if order.status != OrderStatus.CONFIRMED:
+        return ZERO
+    ordered = sum(
+        (line_net_amount(line.quantity - line.cancelled_quantity, line.unit_price,
+                         line.discount_pct, order.currency) for line in order.lines),
+        ZERO,
+    ) - order.discount_amount
+    invoiced = session.scalar(
+        select(func.coalesce(func.sum(InvoiceLine.net_amount), 0))
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(Invoice.order_id == order.id, Invoice.status == DocumentStatus.POSTED)
+    )
+    return max(ZERO, ordered - Decimal(invoiced or 0))
+
+
+def open_orders_amount(session: Session, customer_id: int, exclude_order_id: int | None) -> Decimal:
+    """Σ uninvoiced amount of the customer's confirmed orders (except one)."""
+    orders = session.scalars(
+        select(SalesOrder).where(
+            SalesOrder.customer_id == customer_id,
+            SalesOrder.status == OrderStatus.CONFIRMED,
+            SalesOrder.id != (exclude_order_id or 0),
+        )
+    )
+    return sum((order_uninvoiced_amount(session, o) for o in orders), ZERO)
+
+
+def invoiced_quantity(session: Session, order_line: SalesOrderLine) -> Decimal:
+    """Quantity of an order line on posted invoices."""
+    return Decimal(
+        session.scalar(
+            select(func.coalesce(func.sum(InvoiceLine.quantity), 0))
+            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+            .where(InvoiceLine.order_line_id == order_line.id,
+                   Invoice.status == DocumentStatus.POSTED)
+        )
+        or 0
+    )

@@ -1,0 +1,205 @@
+"""Invoices from shipped quantities or from order milestones, posted in one step.
+
+Posting fixes the gapless number, the due date (invoice date + the customer's terms at
+invoicing), the exchange rate of the invoice date and every line's base amounts. The
+order's discount is spread over its invoices in proportion to the invoiced amount (the
+invoice that completes the order takes the remainder); freight is charged on the order's
+first invoice. Unapplied prepayments of the order are applied on posting.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.access import get_customer_for
+from core.actor import FINANCE_ROLES, FULFILMENT_ROLES, Actor
+from core.billing.allocation import apply_credit
+from core.billing.amounts import line_amounts, totals
+from core.billing.balances import invoiced_quantity, payment_unallocated
+from core.billing.models import DocumentStatus, Invoice, InvoiceLine, Payment, PaymentKind
+from core.catalog.models import Product
+from core.catalog.pricing import line_net_amount
+from core.company.models import PaymentTerms, TaxCode
+from core.company.services import fx_rate, get_settings
+from core.customers.models import Customer
+from core.db import utcnow
+from core.errors import DomainError, InvalidInput, NotFound
+from core.fulfilment.models import Shipment, ShipmentLine, ShipmentStatus
+from core.numbering import DocType, next_number
+from core.sales.models import OrderMilestone, OrderStatus, SalesOrder, SalesOrderLine
+from core.sales.orders import get_order_for
+from core.types import ZERO, round_money
+
+
+def _shipped_cost(session: Session, line: SalesOrderLine) -> tuple[Decimal, Decimal]:
+    """(shipped quantity, Σ quantity × unit cost) of an order line's shipped shipments."""
+    rows = session.execute(
+        select(ShipmentLine.quantity, ShipmentLine.unit_cost)
+        .join(Shipment, Shipment.id == ShipmentLine.shipment_id)
+        .where(ShipmentLine.order_line_id == line.id, Shipment.status == ShipmentStatus.SHIPPED,
+               Shipment.is_replacement.is_(False))
+    ).all()
+    quantity = sum((q for q, _ in rows), ZERO)
+    cost = sum((q * (c or ZERO) for q, c in rows), ZERO)
+    return quantity, cost
+
+
+def invoice_order(session: Session, actor: Actor, order_id: int, invoice_date: date) -> Invoice:
+    """Invoice every shipped, not yet invoiced quantity of an order, and post it."""
+    order = get_order_for(session, actor, order_id, "invoice orders", FULFILMENT_ROLES)
+    if order.status != OrderStatus.CONFIRMED:
+        raise DomainError(f"order {order.number} is {order.status}; only confirmed orders invoice")
+    drafts = []
+    for line in order.lines:
+        shipped, cost = _shipped_cost(session, line)
+        to_invoice = shipped - invoiced_quantity(session, line)
+        if to_invoice <= 0:
+            continue
+        unit_cost = (cost / shipped).quantize(Decimal("0.0001")) if shipped else ZERO
+        product = session.get_one(Product, line.product_id)
+        drafts.append(dict(
+            order_line_id=line.id, milestone_id=None, product_id=product.id,
+            description=product.name, quantity=to_invoice, unit_price=line.unit_price,
+            discount_pct=line.discount_pct, tax_code=line.tax_code, unit_cost=unit_cost,
+            line_amount=line_net_amount(to_invoice, line.unit_price, line.discount_pct,
+                                        order.currency),
+        ))
+    if not drafts:
+        raise DomainError(f"order {order.number} has nothing shipped that is not invoiced")
+    discount = _discount_share(session, order, sum((d["line_amount"] for d in drafts), ZERO))
+    freight = ZERO if _has_invoices(session, order) else order.freight_charged
+    return _post(session, order, drafts, invoice_date, discount, freight)
+
+
+def invoice_milestone(session: Session, actor: Actor, milestone_id: int,
+                      invoice_date: date) -> Invoice:
+    """Invoice one milestone of a confirmed order (no goods, no cost) and post it."""
+    milestone = session.get(OrderMilestone, milestone_id)
+    if milestone is None:
+        raise NotFound(f"milestone #{milestone_id} not found")
+    order = get_order_for(session, actor, milestone.order_id, "invoice orders", FULFILMENT_ROLES)
+    if order.status != OrderStatus.CONFIRMED:
+        raise DomainError(f"order {order.number} is {order.status}")
+    if milestone.invoiced:
+        raise DomainError(f"milestone {milestone.seq} of {order.number} is already invoiced")
+    milestone.invoiced = True
+    draft = dict(
+        order_line_id=None, milestone_id=milestone.id, product_id=None,
+        description=milestone.description, quantity=Decimal(1), unit_price=milestone.net_amount,
+        discount_pct=ZERO, tax_code=milestone.tax_code, unit_cost=ZERO,
+        line_amount=milestone.net_amount,
+    )
+    return _post(session, order, [draft], invoice_date, ZERO, ZERO)
+
+
+def _has_invoices(session: Session, order: SalesOrder) -> bool:
+    return bool(session.scalar(
+        select(func.count()).where(Invoice.order_id == order.id,
+                                   Invoice.status == DocumentStatus.POSTED)
+    ))
+
+
+def _discount_share(session: Session, order: SalesOrder, invoiced_now: Decimal) -> Decimal:
+    if order.discount_amount == ZERO:
+        return ZERO
+    ordered = sum((line_net_amount(x.quantity - x.cancelled_quantity, x.unit_price,
+                                   x.discount_pct, order.currency) for x in order.lines), ZERO)
+    before = session.execute(
+        select(func.coalesce(func.sum(InvoiceLine.line_amount), 0),
+               func.coalesce(func.sum(InvoiceLine.doc_discount_amount), 0))
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(Invoice.order_id == order.id, Invoice.status == DocumentStatus.POSTED)
+    ).one()
+    invoiced_before, discounted_before = Decimal(before[0]), Decimal(before[1])
+    if invoiced_before + invoiced_now >= ordered:
+        return order.discount_amount - discounted_before
+    return round_money(order.discount_amount * invoiced_now / ordered, order.currency)
+
+
+def _post(session: Session, order: SalesOrder, drafts: list[dict], invoice_date: date,  # type: ignore[type-arg]
+          discount: Decimal, freight: Decimal) -> Invoice:
+    customer = session.get_one(Customer, order.customer_id)
+    terms = session.get_one(PaymentTerms, customer.terms_code)
+    base_currency = get_settings(session).base_currency
+    rate = fx_rate(session, order.currency, invoice_date)
+    tax_rates = [session.get_one(TaxCode, d["tax_code"]).rate for d in drafts]
+    amounts = line_amounts(
+        [d["line_amount"] for d in drafts], tax_rates, discount=discount, freight=freight,
+        currency=order.currency, rate=rate, base_currency=base_currency,
+    )
+    head = totals(amounts)
+    invoice = Invoice(
+        customer_id=customer.id, order_id=order.id, status=DocumentStatus.DRAFT,
+        invoice_date=invoice_date, due_date=invoice_date + timedelta(days=terms.net_days),
+        terms_code=terms.code, currency=order.currency, fx_rate=rate,
+        is_cash_sale=order.is_cash_sale or terms.is_cash, discount_amount=discount,
+        freight_charged=freight, net_amount=head.net, tax_amount=head.tax,
+        total_amount=head.total, base_total_amount=head.base_total,
+    )
+    for i, (d, a, tax_rate) in enumerate(zip(drafts, amounts, tax_rates, strict=True), start=1):
+        invoice.lines.append(InvoiceLine(
+            line_no=i, order_line_id=d["order_line_id"], milestone_id=d["milestone_id"],
+            product_id=d["product_id"], description=d["description"], quantity=d["quantity"],
+            unit_price=d["unit_price"], discount_pct=d["discount_pct"],
+            line_amount=a.line_amount, doc_discount_amount=a.doc_discount, net_amount=a.net,
+            freight_amount=a.freight, tax_code=d["tax_code"], tax_rate=tax_rate,
+            tax_amount=a.tax, unit_cost=d["unit_cost"],
+            cost_amount=round_money(d["quantity"] * d["unit_cost"], base_currency),
+            base_net_amount=a.base_net, base_tax_amount=a.base_tax,
+            base_freight_amount=a.base_freight,
+        ))
+    session.add(invoice)
+    session.flush()
+    invoice.number = next_number(session, DocType.INVOICE)
+    invoice.status = DocumentStatus.POSTED
+    invoice.posted_at = utcnow()
+    session.flush()
+    _apply_prepayments(session, order, invoice)
+    return invoice
+
+
+def _apply_prepayments(session: Session, order: SalesOrder, invoice: Invoice) -> None:
+    prepayments = session.scalars(
+        select(Payment).where(Payment.order_id == order.id, Payment.kind == PaymentKind.RECEIPT)
+        .order_by(Payment.received_date, Payment.id)
+    )
+    for payment in prepayments:
+        available = payment_unallocated(session, payment)
+        if available > ZERO:
+            apply_credit(session, payment=payment, credit_note=None, invoice=invoice,
+                         amount=available, on=max(invoice.invoice_date, payment.received_date),
+                         cap_to_open=True)
+
+
+def get_invoice_for(session: Session, actor: Actor, invoice_id: int, roles: frozenset,  # type: ignore[type-arg]
+                    action: str) -> Invoice:
+    """An invoice of a customer in the actor's scope."""
+    invoice = session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFound(f"invoice #{invoice_id} not found")
+    get_customer_for(session, actor, invoice.customer_id, roles, action)
+    return invoice
+
+
+def set_dispute(session: Session, actor: Actor, invoice_id: int, disputed: bool) -> Invoice:
+    """Flag or clear a dispute on a posted invoice (a collection field, not its content)."""
+    invoice = get_invoice_for(session, actor, invoice_id, FULFILMENT_ROLES, "flag disputes")
+    invoice.is_disputed = disputed
+    session.flush()
+    return invoice
+
+
+def set_promise_to_pay(session: Session, actor: Actor, invoice_id: int,
+                       promised: date | None) -> Invoice:
+    """Record (or clear) the date the customer promised to pay this invoice."""
+    invoice = get_invoice_for(session, actor, invoice_id, FINANCE_ROLES, "record promises to pay")
+    if promised is not None and promised < invoice.invoice_date:
+        raise InvalidInput("a promise to pay cannot be before the invoice date",
+                           field="promise_to_pay_date")
+    invoice.promise_to_pay_date = promised
+    session.flush()
+    return invoice

@@ -1,0 +1,87 @@
+"""Credit control: may this customer place or confirm this order?
+
+An order is blocked when the customer is archived or on manual hold (per its hold policy:
+allow nothing / pending orders only / cash sales only), when an invoice is more than N days
+past due (company setting ``overdue_block_days``), or when exposure — total AR + confirmed
+uninvoiced orders + this order — exceeds the credit limit. Cash sales carry no exposure.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from babel.numbers import format_decimal
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.billing.balances import customer_balance, invoice_open_amount, open_orders_amount
+from core.billing.models import DocumentStatus, Invoice
+from core.company.services import get_settings
+from core.customers.models import Customer, CustomerStatus, HoldPolicy, HoldState
+from core.errors import CreditBlocked
+from core.types import ZERO
+
+
+def _fmt(amount: Decimal) -> str:
+    return format_decimal(amount, format="#,##0.00", locale="en")
+
+
+def check_hold(customer: Customer, *, confirming: bool, is_cash: bool) -> None:
+    """Apply the hold policy: drafts are refused only under 'allow nothing'."""
+    if customer.status == CustomerStatus.ARCHIVED:
+        raise CreditBlocked(f"customer {customer.ref} is archived and takes no new orders")
+    if customer.hold_state != HoldState.ON_HOLD:
+        return
+    why = f"customer {customer.ref} is on hold ({customer.hold_reason or 'no reason given'})"
+    if customer.hold_policy == HoldPolicy.ALLOW_NOTHING:
+        raise CreditBlocked(f"{why}: no orders allowed")
+    if confirming and customer.hold_policy == HoldPolicy.PENDING_ONLY:
+        raise CreditBlocked(f"{why}: orders can be saved as pending but not confirmed")
+    if confirming and customer.hold_policy == HoldPolicy.CASH_ONLY and not is_cash:
+        raise CreditBlocked(f"{why}: only cash sales are allowed")
+
+
+def oldest_overdue(session: Session, customer: Customer, today: date,
+                   days: int) -> tuple[Invoice, Decimal] | None:
+    """The oldest posted invoice still open more than ``days`` past its due date."""
+    candidates = session.scalars(
+        select(Invoice)
+        .where(
+            Invoice.customer_id == customer.id,
+            Invoice.status == DocumentStatus.POSTED,
+            Invoice.due_date < today - timedelta(days=days),
+        )
+        .order_by(Invoice.due_date)
+    )
+    for invoice in candidates:
+        open_amount = invoice_open_amount(session, invoice)
+        if open_amount > ZERO:
+            return invoice, open_amount
+    return None
+
+
+def check_credit(session: Session, customer: Customer, order_amount: Decimal, *,
+                 exclude_order_id: int | None, is_cash: bool, today: date) -> None:
+    """Refuse confirming ``order_amount`` more when overdue or over the credit limit."""
+    check_hold(customer, confirming=True, is_cash=is_cash)
+    if is_cash:
+        return
+    block_days = get_settings(session).overdue_block_days
+    overdue = oldest_overdue(session, customer, today, block_days)
+    if overdue is not None:
+        invoice, open_amount = overdue
+        days = (today - invoice.due_date).days
+        raise CreditBlocked(
+            f"customer {customer.ref} has invoice {invoice.number} {days} days past due "
+            f"(open {_fmt(open_amount)} {customer.currency}; limit {block_days} days)"
+        )
+    ar = customer_balance(session, customer.id).total_ar
+    orders = open_orders_amount(session, customer.id, exclude_order_id)
+    exposure = ar + orders + order_amount
+    if exposure > customer.credit_limit:
+        raise CreditBlocked(
+            f"credit limit exceeded for {customer.ref}: open AR {_fmt(ar)} + open orders "
+            f"{_fmt(orders)} + this order {_fmt(order_amount)} = {_fmt(exposure)} "
+            f"{customer.currency} > credit limit {_fmt(customer.credit_limit)} {customer.currency}"
+        )
