@@ -131,3 +131,11 @@ def isolated_engine(
     yield eng
     eng.dispose()
     drop_pg_schema(admin, schema)
+
+
+@pytest.fixture
+def world(session: Session):  # type: ignore[no-untyped-def]
+    """The hand-made world of tests/core/world.py inside the rolled-back session."""
+    from tests.core.world import build_world
+
+    return build_world(session)

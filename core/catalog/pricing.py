@@ -2,9 +2,9 @@
 go below the floor.
 
 Price resolution order: the customer's deal sheet, then a price list in the customer's
-currency, then the product's list price (base currency customers only). The floor is the
-minimum net unit price of the same source (deal sheet floor, else price-list floor, else
-the product's floor).
+currency, then the product's list price (converted at the day's rate for customers in
+another currency). The floor is the minimum net unit price of the same source (deal sheet
+floor, else price-list floor, else the product's floor, converted likewise).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.actor import PRICE_OVERRIDE_ROLES, Actor
 from core.catalog.models import CustomerPrice, PriceList, PriceListItem, Product
-from core.company.services import get_settings
+from core.company.services import fx_rate, get_settings
 from core.customers.models import Customer
 from core.errors import InvalidInput, PermissionDenied
 from core.types import PRICE_SCALE, round_money
@@ -63,17 +63,18 @@ def resolve_price(session: Session, customer: Customer, product: Product, on: da
         return Price(item.unit_price, item.min_price)
     if customer.currency == get_settings(session).base_currency:
         return Price(product.list_price, product.min_price)
-    raise InvalidInput(
-        f"no price for {product.sku} in {customer.currency}; add it to a price list",
-        field="unit_price",
-    )
+    rate = fx_rate(session, customer.currency, on)
+    return Price(_to_price(product.list_price / rate),
+                 None if product.min_price is None else _to_price(product.min_price / rate))
+
+
+def _to_price(value: Decimal) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-PRICE_SCALE), rounding=ROUND_HALF_UP)
 
 
 def net_unit_price(unit_price: Decimal, discount_pct: Decimal) -> Decimal:
     """Unit price after the line discount, to price precision."""
-    return (unit_price * (ONE - discount_pct)).quantize(
-        Decimal(1).scaleb(-PRICE_SCALE), rounding=ROUND_HALF_UP
-    )
+    return _to_price(unit_price * (ONE - discount_pct))
 
 
 def check_floor(actor: Actor, product: Product, price: Price, unit_price: Decimal,
