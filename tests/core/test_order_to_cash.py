@@ -89,7 +89,9 @@ def test_nothing_to_invoice_is_a_clear_error(session: Session, world: World) -> 
         invoice_order(session, world.alice, order.id, date(2025, 3, 7))
 
 
-def test_posted_invoice_cannot_be_edited_but_can_be_disputed(session: Session, world: World) -> None:
+def test_posted_invoice_cannot_be_edited_but_can_be_disputed(
+    session: Session, world: World
+) -> None:
     invoice = invoice_order(session, world.alice, shipped_order(session, world).id,
                             date(2025, 3, 6))
     set_dispute(session, world.alice, invoice.id, True)
