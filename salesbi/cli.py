@@ -1,0 +1,245 @@
+"""``salesbi`` command line (Typer). Every command exits non-zero with a one-line reason."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from core.actor import Role
+from core.audit import set_actor
+from core.company.services import initialise_company
+from core.config import Settings
+from core.customers.models import Customer
+from core.db import make_engine, make_session_factory, transaction
+from core.errors import DomainError
+from core.migrate import upgrade
+from core.users.models import SalesRep, User
+from core.users.services import create_user
+
+app = typer.Typer(help="salesbi: order-to-cash records, star schema and dashboards.",
+                  no_args_is_help=True, add_completion=False)
+users_app = typer.Typer(help="Manage logins and their roles.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEMO_CUSTOMERS = 1_000
+DEMO_LINES = 100_000
+DEMO_SEED = 7
+DEMO_PASSWORD = "demo"  # noqa: S105 - documented demo logins of the embedded default
+
+
+def fails_cleanly(command: F) -> F:
+    """Turn expected failures into one line on stderr and exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except DomainError as exc:
+            reason = exc.message
+        except OperationalError as exc:
+            reason = f"database unreachable: {str(exc.orig).strip().splitlines()[0]}"
+        except SQLAlchemyError as exc:
+            reason = f"database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+        except ValueError as exc:
+            reason = str(exc).splitlines()[0]
+        err_console.print(f"[red]error:[/red] {reason}", highlight=False)
+        raise typer.Exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings() -> Settings:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return Settings()
+
+
+def _init_database(settings: Settings) -> None:
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine)
+    with transaction(make_session_factory(engine)) as session:
+        set_actor(session, "cli:init-db")
+        initialise_company(session, company_name="salesbi demo company",
+                           base_currency=settings.base_currency, timezone=settings.timezone)
+    engine.dispose()
+
+
+def _run_demo(settings: Settings, customers: int, lines: int, seed: int,
+              end_date: date | None) -> None:
+    from core.demo import generate_demo
+
+    engine = make_engine(settings.resolved_database_url)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               TextColumn("{task.fields[rows]:>12,} rows"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("generating", total=None, rows=0)
+
+        def report(stage: str, rows: int) -> None:
+            progress.update(task, description=stage, rows=rows)
+
+        summary = generate_demo(engine, customers=customers, lines=lines, seed=seed,
+                                end_date=end_date, progress=report)
+    engine.dispose()
+    console.print(f"demo data: {summary.rows.get('invoice_line', 0):,} invoice lines, "
+                  f"{summary.rows.get('customer', 0):,} customers in {summary.seconds:.1f} s")
+    _print_logins(settings)
+
+
+def _print_logins(settings: Settings) -> None:
+    engine = make_engine(settings.resolved_database_url)
+    with make_session_factory(engine)() as session:
+        users = session.scalars(select(User).where(User.is_active).order_by(User.role)).all()
+    engine.dispose()
+    table = Table(title=f"Logins (demo password: {DEMO_PASSWORD!r})")
+    for column in ("role", "username", "name"):
+        table.add_column(column)
+    for user in users:
+        table.add_row(user.role.value, user.username, user.full_name)
+    console.print(table)
+
+
+@app.command("init-db")
+@fails_cleanly
+def init_db(
+    demo_if_empty: Annotated[bool, typer.Option(help="Load demo data into an empty database.")]
+    = False,
+    customers: int = DEMO_CUSTOMERS,
+    lines: int = DEMO_LINES,
+    seed: int = DEMO_SEED,
+) -> None:
+    """Create or migrate the database and seed company settings from SALESBI_* variables."""
+    settings = _settings()
+    _init_database(settings)
+    console.print(f"database ready: {settings.resolved_database_url}")
+    engine = make_engine(settings.resolved_database_url)
+    with make_session_factory(engine)() as session:
+        has_customers = bool(session.scalar(select(func.count()).select_from(Customer)))
+    engine.dispose()
+    if demo_if_empty and not has_customers:
+        _run_demo(settings, customers, lines, seed, None)
+    elif demo_if_empty:
+        _print_logins(settings)
+
+
+@app.command()
+@fails_cleanly
+def demo(
+    customers: Annotated[int, typer.Option(min=10, help="Number of customers.")] = DEMO_CUSTOMERS,
+    lines: Annotated[int, typer.Option(min=100, help="About this many invoice lines.")]
+    = DEMO_LINES,
+    seed: Annotated[int, typer.Option(help="Same seed, same data.")] = DEMO_SEED,
+    end_date: Annotated[str | None, typer.Option(help="Last day of history (YYYY-MM-DD).")]
+    = None,
+) -> None:
+    """Generate three years of deterministic demo history into an empty database."""
+    settings = _settings()
+    _init_database(settings)
+    end = date.fromisoformat(end_date) if end_date else None
+    _run_demo(settings, customers, lines, seed, end)
+
+
+@app.command()
+@fails_cleanly
+def serve(
+    prod: Annotated[bool, typer.Option("--prod", help="Serve with gunicorn.")] = False,
+    host: str = "127.0.0.1",
+    port: int = 8050,
+) -> None:
+    """Serve the web app (development server, or gunicorn with --prod)."""
+    from dashboard.serve import serve as run_server
+
+    settings = _settings()
+    console.print(f"serving on http://{host}:{port}")
+    run_server(settings, prod=prod, host=host, port=port)
+
+
+def _rep_id(session: Any, rep_code: str | None) -> int | None:
+    if rep_code is None:
+        return None
+    rep_id = session.scalar(select(SalesRep.id).where(SalesRep.code == rep_code))
+    if rep_id is None:
+        raise DomainError(f"no sales rep with code {rep_code!r}")
+    return int(rep_id)
+
+
+def _user(session: Any, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username.lower()))
+    if user is None:
+        raise DomainError(f"no user {username!r}")
+    return user
+
+
+def _users_session() -> Any:
+    engine = make_engine(_settings().resolved_database_url)
+    return transaction(make_session_factory(engine))
+
+
+@users_app.command("add")
+@fails_cleanly
+def users_add(
+    username: str,
+    role: Annotated[Role, typer.Option(help="One role per user.")],
+    name: Annotated[str, typer.Option(help="Full name.")],
+    rep_code: Annotated[str | None, typer.Option(help="Sales rep code (rep, sales_manager).")]
+    = None,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                          confirmation_prompt=True)] = "",
+) -> None:
+    """Add a login (the password is prompted for, never echoed)."""
+    with _users_session() as session:
+        set_actor(session, "cli:users")
+        create_user(session, username=username, full_name=name, role=role, password=password,
+                    rep_id=_rep_id(session, rep_code))
+    console.print(f"user {username} added as {role.value}")
+
+
+@users_app.command("disable")
+@fails_cleanly
+def users_disable(username: str) -> None:
+    """Disable a login; its history stays."""
+    with _users_session() as session:
+        set_actor(session, "cli:users")
+        _user(session, username).is_active = False
+    console.print(f"user {username} disabled")
+
+
+@users_app.command("set-role")
+@fails_cleanly
+def users_set_role(username: str, role: Role,
+                   rep_code: Annotated[str | None, typer.Option()] = None) -> None:
+    """Change a user's role (reps and sales managers need --rep-code unless linked)."""
+    with _users_session() as session:
+        set_actor(session, "cli:users")
+        user = _user(session, username)
+        rep_id = _rep_id(session, rep_code) or user.rep_id
+        if role in (Role.REP, Role.SALES_MANAGER) and rep_id is None:
+            raise DomainError(f"role {role.value} needs --rep-code")
+        user.role, user.rep_id = role, rep_id
+    console.print(f"user {username} is now {role.value}")
+
+
+@users_app.command("list")
+@fails_cleanly
+def users_list() -> None:
+    """List logins with their role and state."""
+    with _users_session() as session:
+        users = session.scalars(select(User).order_by(User.username)).all()
+        table = Table()
+        for column in ("username", "role", "name", "active"):
+            table.add_column(column)
+        for user in users:
+            table.add_row(user.username, user.role.value, user.full_name,
+                          "yes" if user.is_active else "no")
+    console.print(table)

@@ -1,0 +1,65 @@
+"""The ``salesbi`` command line: idempotent init-db, user admin, one-line failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from core.db import make_engine, make_session_factory
+from core.users.models import User
+from core.users.passwords import verify_password
+from salesbi.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("SALESBI_DATABASE_URL", url)
+    return url
+
+
+def test_help_lists_the_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("init-db", "demo", "serve", "users"):
+        assert command in result.output
+
+
+def test_init_db_is_idempotent(db_url: str) -> None:
+    assert runner.invoke(app, ["init-db"]).exit_code == 0
+    second = runner.invoke(app, ["init-db"])
+    assert second.exit_code == 0, second.output
+
+
+def test_user_admin_round_trip(db_url: str) -> None:
+    runner.invoke(app, ["init-db"])
+    added = runner.invoke(app, ["users", "add", "Fiona", "--role", "finance", "--name", "Fiona F"],
+                          input="s3cret-pass\ns3cret-pass\n")
+    assert added.exit_code == 0, added.output
+    assert runner.invoke(app, ["users", "set-role", "fiona", "executive"]).exit_code == 0
+    assert runner.invoke(app, ["users", "disable", "fiona"]).exit_code == 0
+    with make_session_factory(make_engine(db_url))() as session:
+        user = session.scalars(select(User).where(User.username == "fiona")).one()
+        assert (user.role.value, user.is_active) == ("executive", False)
+        assert user.password_hash != "s3cret-pass"
+        assert verify_password(user.password_hash, "s3cret-pass")
+
+
+def test_rep_role_without_a_rep_fails_with_one_line(db_url: str) -> None:
+    runner.invoke(app, ["init-db"])
+    result = runner.invoke(app, ["users", "add", "rita", "--role", "rep", "--name", "Rita"],
+                           input="password1\npassword1\n")
+    assert result.exit_code == 1
+    assert "error: role rep needs an existing sales rep" in result.output
+
+
+def test_unreachable_database_fails_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SALESBI_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    result = runner.invoke(app, ["init-db"])
+    assert result.exit_code == 1
+    assert "error: database unreachable" in result.output
