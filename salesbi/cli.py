@@ -21,7 +21,7 @@ from core.company.services import initialise_company
 from core.config import Settings
 from core.customers.models import Customer
 from core.db import make_engine, make_session_factory, transaction
-from core.errors import DomainError
+from core.errors import DomainError, InvalidInput
 from core.migrate import upgrade
 from core.users.models import SalesRep, User
 from core.users.services import create_user
@@ -97,6 +97,13 @@ def _run_demo(settings: Settings, customers: int, lines: int, seed: int,
     _print_logins(settings)
 
 
+def _parse_date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{option} must be a date as YYYY-MM-DD, not {text!r}") from None
+
+
 def _print_logins(settings: Settings) -> None:
     engine = make_engine(settings.resolved_database_url)
     with make_session_factory(engine)() as session:
@@ -145,8 +152,8 @@ def demo(
 ) -> None:
     """Generate three years of deterministic demo history into an empty database."""
     settings = _settings()
+    end = _parse_date(end_date, "--end-date") if end_date else None
     _init_database(settings)
-    end = date.fromisoformat(end_date) if end_date else None
     _run_demo(settings, customers, lines, seed, end)
 
 

@@ -63,3 +63,10 @@ def test_unreachable_database_fails_with_one_line(monkeypatch: pytest.MonkeyPatc
     result = runner.invoke(app, ["init-db"])
     assert result.exit_code == 1
     assert "error: database unreachable" in result.output
+
+
+def test_malformed_date_fails_with_one_line_before_touching_the_database(db_url: str) -> None:
+    result = runner.invoke(app, ["demo", "--end-date", "2025-13-01"])
+    assert result.exit_code == 1
+    assert "error: --end-date must be a date as YYYY-MM-DD, not '2025-13-01'" in result.output
+    assert not Path(db_url.removeprefix("sqlite:///")).exists()

@@ -206,3 +206,36 @@ def test_reversed_payment_reopens_the_invoice(session: Session, world: World) ->
     assert invoice_open_amount(session, invoice) == invoice.total_amount
     assert invoice_open_amount(session, invoice, as_of=date(2025, 3, 21)) == 0
     assert payment_unallocated(session, payment) == 0
+
+
+def test_payments_and_allocations_are_never_edited_or_deleted(
+    session: Session, world: World
+) -> None:
+    invoice = invoice_order(session, world.alice, shipped_order(session, world).id,
+                            date(2025, 3, 6))
+    payment = record_payment(
+        session, FINANCE, world.customer.id, amount=D("20"), currency="USD",
+        received_date=date(2025, 3, 20), method=PaymentMethod.CARD,
+        allocations=[AllocationInput(invoice.id, D("20"))],
+    )
+    with pytest.raises(ImmutableDocument, match="reverse them"), session.begin_nested():
+        payment.amount = D("25")
+        session.flush()
+    allocation = session.scalars(select(Allocation)).one()
+    with pytest.raises(ImmutableDocument, match="never deleted"), session.begin_nested():
+        session.delete(allocation)
+        session.flush()
+    assert invoice_open_amount(session, invoice) == invoice.total_amount - D("20")
+
+
+def test_posted_credit_note_lines_cannot_change(session: Session, world: World) -> None:
+    invoice = invoice_order(session, world.alice, shipped_order(session, world).id,
+                            date(2025, 3, 6))
+    note = issue_credit_note(
+        session, FINANCE, world.customer.id, reason=CreditReason.PRICE_ADJUSTMENT,
+        credit_date=date(2025, 3, 21), invoice_id=invoice.id,
+        lines=[CreditLineInput(amount=D("3"), description="price fix")],
+    )
+    with pytest.raises(ImmutableDocument, match="posted credit note"), session.begin_nested():
+        note.lines[0].net_amount = D("1")
+        session.flush()
