@@ -61,7 +61,9 @@ def _changes(session: Session) -> list[dict[str, Any]]:
     now = utcnow()
     rows: list[dict[str, Any]] = []
 
-    def row(obj: Any, action: str, field: str | None = None, old: Any = None, new: Any = None):
+    def row(
+        obj: Any, action: str, field: str | None = None, old: Any = None, new: Any = None
+    ) -> None:
         rows.append(
             {
                 "occurred_at": now,

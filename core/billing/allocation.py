@@ -39,16 +39,19 @@ def apply_credit(session: Session, *, payment: Payment | None, credit_note: Cred
     With ``cap_to_open`` the amount is reduced to what both sides still have open (used for
     automatic application); otherwise exceeding either is an error.
     """
+    source: Payment | CreditNote
     if payment is not None:
-        source: Payment | CreditNote = lock(session, Payment, payment.id, "payment")
-        if source.kind != PaymentKind.RECEIPT:
-            raise InvalidInput(f"payment {source.number} is a {source.kind}, not a receipt")
-        available, source_date = payment_unallocated(session, source), source.received_date
+        receipt = lock(session, Payment, payment.id, "payment")
+        if receipt.kind != PaymentKind.RECEIPT:
+            raise InvalidInput(f"payment {receipt.number} is a {receipt.kind}, not a receipt")
+        source, available = receipt, payment_unallocated(session, receipt)
+        source_date = receipt.received_date
     elif credit_note is not None:
-        source = lock(session, CreditNote, credit_note.id, "credit note")
-        if source.status != DocumentStatus.POSTED:
-            raise DomainError(f"credit note #{source.id} is not posted")
-        available, source_date = credit_note_open_amount(session, source), source.credit_date
+        note = lock(session, CreditNote, credit_note.id, "credit note")
+        if note.status != DocumentStatus.POSTED:
+            raise DomainError(f"credit note #{note.id} is not posted")
+        source, available = note, credit_note_open_amount(session, note)
+        source_date = note.credit_date
     else:
         raise InvalidInput("an allocation needs a payment or a credit note")
     target = lock(session, Invoice, invoice.id, "invoice")

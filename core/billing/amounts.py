@@ -14,6 +14,29 @@ from core.types import ZERO, prorate, round_money
 
 
 @dataclass(frozen=True)
+class DraftLine:
+    """A line about to be posted on an invoice or a credit note, before document amounts.
+
+    ``amount`` is the line amount in document currency before any document discount;
+    ``unit_cost`` is in base currency; ``tax_rate`` is the rate of ``tax_code`` to apply.
+    """
+
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    tax_code: str
+    tax_rate: Decimal
+    unit_cost: Decimal = ZERO
+    discount_pct: Decimal = ZERO
+    product_id: int | None = None
+    order_line_id: int | None = None
+    milestone_id: int | None = None
+    invoice_line_id: int | None = None
+    restock: bool = False
+
+
+@dataclass(frozen=True)
 class LineAmounts:
     """One line's amounts: document currency first, then base currency."""
 

@@ -12,8 +12,8 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql import Select
 
 from core.billing.models import (
     Allocation,
@@ -54,7 +54,10 @@ def credit_note_open_amount(session: Session, credit_note: CreditNote) -> Decima
     return credit_note.total_amount - Decimal(allocated or 0)
 
 
-def _sum_allocations(column: ColumnElement[int | None], doc_id: int, as_of: date | None):  # type: ignore[no-untyped-def]
+def _sum_allocations(
+    column: InstrumentedAttribute[int | None], doc_id: int, as_of: date | None
+) -> Select[Decimal]:
+    """Σ allocation amounts where ``column`` = ``doc_id`` (dated ≤ ``as_of`` when given)."""
     query = select(func.coalesce(func.sum(Allocation.amount), 0)).where(column == doc_id)
     if as_of is not None:
         query = query.where(Allocation.allocation_date <= as_of)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from core.access import get_customer_for
 from core.actor import FINANCE_ROLES, Actor
 from core.billing.allocation import apply_credit
-from core.billing.amounts import line_amounts, totals
+from core.billing.amounts import DraftLine, line_amounts, totals
 from core.billing.balances import invoice_open_amount
 from core.billing.models import (
     CreditNote,
@@ -86,7 +86,7 @@ def issue_credit_note(session: Session, actor: Actor, customer_id: int, *,
     rate = invoice.fx_rate if invoice else fx_rate(session, currency, credit_date)
     base_currency = get_settings(session).base_currency
     drafts = [_draft_line(session, invoice, line, reason, currency) for line in lines]
-    amounts = line_amounts([d["net"] for d in drafts], [d["tax_rate"] for d in drafts],
+    amounts = line_amounts([d.amount for d in drafts], [d.tax_rate for d in drafts],
                            discount=ZERO, freight=ZERO, currency=currency, rate=rate,
                            base_currency=base_currency)
     head = totals(amounts)
@@ -103,12 +103,12 @@ def issue_credit_note(session: Session, actor: Actor, customer_id: int, *,
     )
     for i, (d, a) in enumerate(zip(drafts, amounts, strict=True), start=1):
         note.lines.append(CreditNoteLine(
-            line_no=i, invoice_line_id=d["invoice_line_id"], product_id=d["product_id"],
-            description=d["description"], quantity=d["quantity"], unit_price=d["unit_price"],
-            net_amount=a.net, tax_code=d["tax_code"], tax_rate=d["tax_rate"], tax_amount=a.tax,
-            is_restock=d["restock"], unit_cost=d["unit_cost"],
-            cost_amount=round_money(d["quantity"] * d["unit_cost"], base_currency)
-            if d["restock"] else ZERO,
+            line_no=i, invoice_line_id=d.invoice_line_id, product_id=d.product_id,
+            description=d.description, quantity=d.quantity, unit_price=d.unit_price,
+            net_amount=a.net, tax_code=d.tax_code, tax_rate=d.tax_rate, tax_amount=a.tax,
+            is_restock=d.restock, unit_cost=d.unit_cost,
+            cost_amount=round_money(d.quantity * d.unit_cost, base_currency)
+            if d.restock else ZERO,
             base_net_amount=a.base_net, base_tax_amount=a.base_tax,
         ))
     session.add(note)
@@ -124,7 +124,7 @@ def issue_credit_note(session: Session, actor: Actor, customer_id: int, *,
 
 
 def _draft_line(session: Session, invoice: Invoice | None, line: CreditLineInput,
-                reason: CreditReason, currency: str) -> dict[str, object]:
+                reason: CreditReason, currency: str) -> DraftLine:
     if line.invoice_line_id is not None:
         source = session.get(InvoiceLine, line.invoice_line_id)
         if source is None or invoice is None or source.invoice_id != invoice.id:
@@ -139,12 +139,12 @@ def _draft_line(session: Session, invoice: Invoice | None, line: CreditLineInput
             net = round_money(source.net_amount * quantity / source.quantity, currency)
         else:
             net = round_money(Decimal(line.amount or 0), currency)
-        return dict(invoice_line_id=source.id, product_id=source.product_id,
-                    description=line.description or source.description, quantity=quantity,
-                    unit_price=(net / quantity).quantize(Decimal("0.0001")), net=net,
-                    tax_code=source.tax_code, tax_rate=source.tax_rate,
-                    restock=line.restock and reason == CreditReason.RETURN,
-                    unit_cost=source.unit_cost)
+        return DraftLine(invoice_line_id=source.id, product_id=source.product_id,
+                         description=line.description or source.description, quantity=quantity,
+                         unit_price=(net / quantity).quantize(Decimal("0.0001")), amount=net,
+                         tax_code=source.tax_code, tax_rate=source.tax_rate,
+                         restock=line.restock and reason == CreditReason.RETURN,
+                         unit_cost=source.unit_cost)
     if line.amount is None or Decimal(line.amount) <= 0:
         raise InvalidInput("a credited amount must be positive", field="amount")
     if not (line.description or "").strip():
@@ -153,6 +153,5 @@ def _draft_line(session: Session, invoice: Invoice | None, line: CreditLineInput
     if tax is None:
         raise InvalidInput(f"unknown tax code {line.tax_code!r}", field="tax_code")
     net = round_money(Decimal(line.amount), currency)
-    return dict(invoice_line_id=None, product_id=None, description=line.description,
-                quantity=Decimal(1), unit_price=net, net=net, tax_code=tax.code,
-                tax_rate=tax.rate, restock=False, unit_cost=ZERO)
+    return DraftLine(description=line.description or "", quantity=Decimal(1), unit_price=net,
+                     amount=net, tax_code=tax.code, tax_rate=tax.rate)

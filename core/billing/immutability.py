@@ -27,7 +27,7 @@ COLLECTION_FIELDS = frozenset({"is_disputed", "promise_to_pay_date"})
 
 
 def _was_posted(obj: Invoice | CreditNote) -> bool:
-    history = inspect(obj).attrs.status.history
+    history = inspect(obj).attrs["status"].history  # type: ignore[attr-defined]
     before = history.deleted[0] if history.deleted else obj.status
     return before == DocumentStatus.POSTED
 
@@ -37,9 +37,10 @@ def _changed_fields(obj: Any) -> set[str]:
     return {a.key for a in state.mapper.column_attrs if state.attrs[a.key].history.has_changes()}
 
 
-def _parent_posted(session: Session, model: type, parent_id: int | None) -> bool:
+def _parent_posted(session: Session, model: type[Invoice] | type[CreditNote],
+                   parent_id: int | None) -> bool:
     parent = session.get(model, parent_id) if parent_id is not None else None
-    return parent is not None and _was_posted(parent)
+    return isinstance(parent, Invoice | CreditNote) and _was_posted(parent)
 
 
 def _check(session: Session, _context: Any, _instances: Any) -> None:

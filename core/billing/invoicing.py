@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.access import get_customer_for
-from core.actor import FINANCE_ROLES, FULFILMENT_ROLES, Actor
+from core.actor import FINANCE_ROLES, FULFILMENT_ROLES, Actor, Role
 from core.billing.allocation import apply_credit
-from core.billing.amounts import line_amounts, totals
+from core.billing.amounts import DraftLine, line_amounts, totals
 from core.billing.balances import invoiced_quantity, payment_unallocated
 from core.billing.models import DocumentStatus, Invoice, InvoiceLine, Payment, PaymentKind
 from core.catalog.models import Product
@@ -61,16 +61,17 @@ def invoice_order(session: Session, actor: Actor, order_id: int, invoice_date: d
             continue
         unit_cost = (cost / shipped).quantize(Decimal("0.0001")) if shipped else ZERO
         product = session.get_one(Product, line.product_id)
-        drafts.append(dict(
-            order_line_id=line.id, milestone_id=None, product_id=product.id,
-            description=product.name, quantity=to_invoice, unit_price=line.unit_price,
-            discount_pct=line.discount_pct, tax_code=line.tax_code, unit_cost=unit_cost,
-            line_amount=line_net_amount(to_invoice, line.unit_price, line.discount_pct,
-                                        order.currency),
+        drafts.append(DraftLine(
+            order_line_id=line.id, product_id=product.id, description=product.name,
+            quantity=to_invoice, unit_price=line.unit_price, discount_pct=line.discount_pct,
+            tax_code=line.tax_code, tax_rate=_tax_rate(session, line.tax_code),
+            unit_cost=unit_cost,
+            amount=line_net_amount(to_invoice, line.unit_price, line.discount_pct,
+                                   order.currency),
         ))
     if not drafts:
         raise DomainError(f"order {order.number} has nothing shipped that is not invoiced")
-    discount = _discount_share(session, order, sum((d["line_amount"] for d in drafts), ZERO))
+    discount = _discount_share(session, order, sum((d.amount for d in drafts), ZERO))
     freight = ZERO if _has_invoices(session, order) else order.freight_charged
     return _post(session, order, drafts, invoice_date, discount, freight)
 
@@ -87,13 +88,16 @@ def invoice_milestone(session: Session, actor: Actor, milestone_id: int,
     if milestone.invoiced:
         raise DomainError(f"milestone {milestone.seq} of {order.number} is already invoiced")
     milestone.invoiced = True
-    draft = dict(
-        order_line_id=None, milestone_id=milestone.id, product_id=None,
-        description=milestone.description, quantity=Decimal(1), unit_price=milestone.net_amount,
-        discount_pct=ZERO, tax_code=milestone.tax_code, unit_cost=ZERO,
-        line_amount=milestone.net_amount,
+    draft = DraftLine(
+        milestone_id=milestone.id, description=milestone.description, quantity=Decimal(1),
+        unit_price=milestone.net_amount, amount=milestone.net_amount,
+        tax_code=milestone.tax_code, tax_rate=_tax_rate(session, milestone.tax_code),
     )
     return _post(session, order, [draft], invoice_date, ZERO, ZERO)
+
+
+def _tax_rate(session: Session, code: str) -> Decimal:
+    return session.get_one(TaxCode, code).rate
 
 
 def _has_invoices(session: Session, order: SalesOrder) -> bool:
@@ -120,15 +124,15 @@ def _discount_share(session: Session, order: SalesOrder, invoiced_now: Decimal) 
     return round_money(order.discount_amount * invoiced_now / ordered, order.currency)
 
 
-def _post(session: Session, order: SalesOrder, drafts: list[dict], invoice_date: date,  # type: ignore[type-arg]
+def _post(session: Session, order: SalesOrder, drafts: list[DraftLine], invoice_date: date,
           discount: Decimal, freight: Decimal) -> Invoice:
     customer = session.get_one(Customer, order.customer_id)
     terms = session.get_one(PaymentTerms, customer.terms_code)
     base_currency = get_settings(session).base_currency
     rate = fx_rate(session, order.currency, invoice_date)
-    tax_rates = [session.get_one(TaxCode, d["tax_code"]).rate for d in drafts]
     amounts = line_amounts(
-        [d["line_amount"] for d in drafts], tax_rates, discount=discount, freight=freight,
+        [d.amount for d in drafts], [d.tax_rate for d in drafts], discount=discount,
+        freight=freight,
         currency=order.currency, rate=rate, base_currency=base_currency,
     )
     head = totals(amounts)
@@ -140,15 +144,15 @@ def _post(session: Session, order: SalesOrder, drafts: list[dict], invoice_date:
         freight_charged=freight, net_amount=head.net, tax_amount=head.tax,
         total_amount=head.total, base_total_amount=head.base_total,
     )
-    for i, (d, a, tax_rate) in enumerate(zip(drafts, amounts, tax_rates, strict=True), start=1):
+    for i, (d, a) in enumerate(zip(drafts, amounts, strict=True), start=1):
         invoice.lines.append(InvoiceLine(
-            line_no=i, order_line_id=d["order_line_id"], milestone_id=d["milestone_id"],
-            product_id=d["product_id"], description=d["description"], quantity=d["quantity"],
-            unit_price=d["unit_price"], discount_pct=d["discount_pct"],
+            line_no=i, order_line_id=d.order_line_id, milestone_id=d.milestone_id,
+            product_id=d.product_id, description=d.description, quantity=d.quantity,
+            unit_price=d.unit_price, discount_pct=d.discount_pct,
             line_amount=a.line_amount, doc_discount_amount=a.doc_discount, net_amount=a.net,
-            freight_amount=a.freight, tax_code=d["tax_code"], tax_rate=tax_rate,
-            tax_amount=a.tax, unit_cost=d["unit_cost"],
-            cost_amount=round_money(d["quantity"] * d["unit_cost"], base_currency),
+            freight_amount=a.freight, tax_code=d.tax_code, tax_rate=d.tax_rate,
+            tax_amount=a.tax, unit_cost=d.unit_cost,
+            cost_amount=round_money(d.quantity * d.unit_cost, base_currency),
             base_net_amount=a.base_net, base_tax_amount=a.base_tax,
             base_freight_amount=a.base_freight,
         ))
@@ -175,7 +179,7 @@ def _apply_prepayments(session: Session, order: SalesOrder, invoice: Invoice) ->
                          cap_to_open=True)
 
 
-def get_invoice_for(session: Session, actor: Actor, invoice_id: int, roles: frozenset,  # type: ignore[type-arg]
+def get_invoice_for(session: Session, actor: Actor, invoice_id: int, roles: frozenset[Role],
                     action: str) -> Invoice:
     """An invoice of a customer in the actor's scope."""
     invoice = session.get(Invoice, invoice_id)
