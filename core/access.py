@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.actor import SALES_ROLES, Actor, Role
+from core.audit import set_actor
 from core.customers.models import Customer, Location
 from core.errors import NotFound, PermissionDenied
 from core.users.services import reporting_tree
@@ -18,6 +19,13 @@ def require_role(actor: Actor, roles: Collection[Role], action: str) -> None:
     """Refuse ``action`` unless the actor's role is one of ``roles``."""
     if actor.role not in roles:
         raise PermissionDenied(f"role {actor.role} may not {action}")
+
+
+def authorize(session: Session, actor: Actor, roles: Collection[Role], action: str) -> None:
+    """Refuse ``action`` unless the role allows it; name the actor as the author of the
+    changes this session will record in the audit log."""
+    require_role(actor, roles, action)
+    set_actor(session, actor.label)
 
 
 def scope_reps(session: Session, actor: Actor) -> set[int] | None:
@@ -50,7 +58,7 @@ def get_customer_for(
     session: Session, actor: Actor, customer_id: int, roles: Collection[Role], action: str
 ) -> Customer:
     """Load a customer the actor may ``action``; out-of-scope customers look not found."""
-    require_role(actor, roles, action)
+    authorize(session, actor, roles, action)
     customer = session.get(Customer, customer_id)
     if customer is None or not customer_in_scope(session, actor, customer):
         raise NotFound(f"customer #{customer_id} not found")

@@ -52,8 +52,12 @@ def as_text(value: Any) -> str | None:
 
 
 def _entity_id(obj: Any) -> int:
-    identity = inspect(obj).identity
-    return int(identity[0]) if identity else 0
+    """The record's integer primary key; 0 for tables keyed otherwise (codes, dates)."""
+    state = inspect(obj)
+    # Inserted rows get their identity only after the flush; their key attributes are set.
+    key = state.identity or state.mapper.primary_key_from_instance(obj)
+    first = key[0] if len(key) == 1 else None
+    return first if isinstance(first, int) and not isinstance(first, bool) else 0
 
 
 def _changes(session: Session) -> list[dict[str, Any]]:

@@ -122,18 +122,6 @@ def order_uninvoiced_amount(session: Session, order: SalesOrder) -> Decimal:
     return max(ZERO, ordered - Decimal(invoiced or 0))
 
 
-def open_orders_amount(session: Session, customer_id: int, exclude_order_id: int | None) -> Decimal:
-    """Σ uninvoiced amount of the customer's confirmed orders (except one)."""
-    orders = session.scalars(
-        select(SalesOrder).where(
-            SalesOrder.customer_id == customer_id,
-            SalesOrder.status == OrderStatus.CONFIRMED,
-            SalesOrder.id != (exclude_order_id or 0),
-        )
-    )
-    return sum((order_uninvoiced_amount(session, o) for o in orders), ZERO)
-
-
 def invoiced_quantity(session: Session, order_line: SalesOrderLine) -> Decimal:
     """Quantity of an order line on posted invoices."""
     return Decimal(

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.access import get_customer_for, require_role
+from core.access import authorize, get_customer_for
 from core.actor import PRICE_OVERRIDE_ROLES, Actor, Role
 from core.catalog.models import CustomerPrice, PriceList, PriceListItem, Product
 from core.company.models import TaxCode
@@ -22,7 +22,7 @@ def create_product(session: Session, actor: Actor, *, sku: str, name: str, categ
                    product_line: str, unit_cost: Decimal, list_price: Decimal,
                    tax_code: str = "STD", min_price: Decimal | None = None) -> Product:
     """Add a product; costs and prices are in the base currency."""
-    require_role(actor, CATALOG_ROLES, "maintain the catalogue")
+    authorize(session, actor, CATALOG_ROLES, "maintain the catalogue")
     if not sku.strip() or not name.strip():
         raise InvalidInput("SKU and name are required", field="sku")
     if session.scalar(select(Product.id).where(Product.sku == sku)) is not None:
@@ -43,7 +43,7 @@ def create_price_list(session: Session, actor: Actor, *, name: str, currency: st
                       valid_from: date, items: dict[int, tuple[Decimal, Decimal | None]],
                       valid_to: date | None = None) -> PriceList:
     """A price list in one currency: product id → (unit price, floor)."""
-    require_role(actor, CATALOG_ROLES, "maintain price lists")
+    authorize(session, actor, CATALOG_ROLES, "maintain price lists")
     price_list = PriceList(name=name, currency=validate_currency(currency),
                            valid_from=valid_from, valid_to=valid_to)
     session.add(price_list)

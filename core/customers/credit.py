@@ -15,11 +15,12 @@ from babel.numbers import format_decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.billing.balances import customer_balance, invoice_open_amount, open_orders_amount
+from core.billing.balances import customer_balance, invoice_open_amount, order_uninvoiced_amount
 from core.billing.models import DocumentStatus, Invoice
 from core.company.services import get_settings
 from core.customers.models import Customer, CustomerStatus, HoldPolicy, HoldState
 from core.errors import CreditBlocked
+from core.sales.models import OrderStatus, SalesOrder
 from core.types import ZERO
 
 
@@ -61,6 +62,21 @@ def oldest_overdue(session: Session, customer: Customer, today: date,
     return None
 
 
+def open_credit_orders_amount(session: Session, customer_id: int,
+                              exclude_order_id: int | None) -> Decimal:
+    """Σ uninvoiced amount of the customer's confirmed credit orders (cash sales carry no
+    exposure), except ``exclude_order_id``."""
+    orders = session.scalars(
+        select(SalesOrder).where(
+            SalesOrder.customer_id == customer_id,
+            SalesOrder.status == OrderStatus.CONFIRMED,
+            SalesOrder.is_cash_sale.is_(False),
+            SalesOrder.id != (exclude_order_id or 0),
+        )
+    )
+    return sum((order_uninvoiced_amount(session, o) for o in orders), ZERO)
+
+
 def check_credit(session: Session, customer: Customer, order_amount: Decimal, *,
                  exclude_order_id: int | None, is_cash: bool, today: date) -> None:
     """Refuse confirming ``order_amount`` more when overdue or over the credit limit."""
@@ -77,7 +93,7 @@ def check_credit(session: Session, customer: Customer, order_amount: Decimal, *,
             f"(open {_fmt(open_amount)} {customer.currency}; limit {block_days} days)"
         )
     ar = customer_balance(session, customer.id).total_ar
-    orders = open_orders_amount(session, customer.id, exclude_order_id)
+    orders = open_credit_orders_amount(session, customer.id, exclude_order_id)
     exposure = ar + orders + order_amount
     if exposure > customer.credit_limit:
         raise CreditBlocked(

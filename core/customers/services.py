@@ -11,17 +11,20 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.access import get_customer_for, require_role
+from core.access import authorize, get_customer_for, require_role
 from core.actor import (
     CUSTOMER_EDIT_ROLES,
+    FINANCE_ROLES,
     HOLD_ROLES,
     TAKE_OWNERSHIP_ROLES,
     Actor,
     Role,
 )
 from core.billing.models import CreditNote, Invoice, Payment
+from core.catalog.models import CustomerPrice
 from core.company.models import Channel, PaymentTerms, Region, Segment
 from core.customers.models import (
+    BillingStatus,
     Contact,
     ContactRole,
     Customer,
@@ -37,7 +40,7 @@ from core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from core.fulfilment.models import Rma
 from core.numbering import DocType, next_number
 from core.sales.models import Opportunity, Quote, SalesOrder
-from core.types import validate_currency
+from core.types import InvalidCurrency, validate_currency
 from core.users.models import SalesRep
 from core.users.services import reporting_tree
 
@@ -54,6 +57,8 @@ EDITABLE_FIELDS = frozenset(
     {"name", "currency", "terms_code", "credit_limit", "segment_code", "channel_code",
      "region_code", "rating_override", "billing_status"}
 )
+# Credit terms are finance's: a rep must not lift their own customer's credit control.
+CREDIT_FIELDS = frozenset({"terms_code", "credit_limit", "billing_status"})
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,10 @@ def _validate(session: Session, values: dict[str, Any]) -> None:
     if "name" in values and not str(values["name"]).strip():
         raise InvalidInput("a customer name is required", field="name")
     if "currency" in values:
-        values["currency"] = validate_currency(values["currency"])
+        try:
+            values["currency"] = validate_currency(values["currency"])
+        except InvalidCurrency as exc:
+            raise InvalidInput(str(exc), field="currency") from exc
     if "credit_limit" in values and Decimal(values["credit_limit"]) < 0:
         raise InvalidInput("the credit limit cannot be negative", field="credit_limit")
     if "terms_code" in values:
@@ -98,13 +106,19 @@ def _validate(session: Session, values: dict[str, Any]) -> None:
     _check_reference(session, Segment, values.get("segment_code"), "segment_code")
     _check_reference(session, Channel, values.get("channel_code"), "channel_code")
     _check_reference(session, Region, values.get("region_code"), "region_code")
+    if "billing_status" in values:
+        try:
+            values["billing_status"] = BillingStatus(values["billing_status"])
+        except ValueError as exc:
+            raise InvalidInput(f"unknown billing status {values['billing_status']!r}",
+                               field="billing_status") from exc
     if values.get("rating_override") not in (None, "A", "B", "C", "D"):
         raise InvalidInput("a rating is A, B, C or D", field="rating_override")
 
 
 def create_customer(session: Session, actor: Actor, data: CustomerInput) -> Customer:
     """Create an active customer; a rep creating one becomes its account manager."""
-    require_role(actor, CUSTOMER_EDIT_ROLES, "create customers")
+    authorize(session, actor, CUSTOMER_EDIT_ROLES, "create customers")
     values = {k: v for k, v in data.__dict__.items() if k not in {"ref", "account_manager_id"}}
     _validate(session, values)
     manager_id = data.account_manager_id
@@ -129,6 +143,8 @@ def update_customer(
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise InvalidInput(f"these fields cannot be edited here: {', '.join(sorted(unknown))}")
+    if CREDIT_FIELDS & set(changes):
+        require_role(actor, FINANCE_ROLES, "change credit limits, terms or billing status")
     _validate(session, changes)
     if "currency" in changes and changes["currency"] != customer.currency:
         counts = transaction_counts(session, customer.id)
@@ -157,7 +173,7 @@ def delete_customer(session: Session, actor: Actor, customer_id: int) -> None:
             f"customer {customer.ref} cannot be deleted: it has {_describe(counts)}; "
             "archive it instead"
         )
-    for model in (Interaction, Contact, Location):
+    for model in (Interaction, Contact, Location, CustomerPrice):
         for row in session.scalars(select(model).where(model.customer_id == customer.id)):
             session.delete(row)
     session.delete(customer)
@@ -292,7 +308,7 @@ def take_ownership(session: Session, actor: Actor, customer_id: int) -> Customer
     A rep may take customers that have no active account manager; a sales manager may
     take any customer that is unassigned or managed within their reporting tree.
     """
-    require_role(actor, TAKE_OWNERSHIP_ROLES, "take ownership of customers")
+    authorize(session, actor, TAKE_OWNERSHIP_ROLES, "take ownership of customers")
     customer = session.get(Customer, customer_id)
     if customer is None or actor.rep_id is None:
         raise NotFound(f"customer #{customer_id} not found")

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from core.access import get_customer_for, scope_reps
 from core.actor import SALES_DOCUMENT_ROLES, Actor
+from core.customers.models import CustomerStatus
 from core.errors import DomainError, InvalidInput, NotFound
 from core.numbering import DocType, next_number
 from core.sales.models import Opportunity, OpportunityStage, OpportunityState
@@ -58,6 +59,8 @@ def create_opportunity(
     """Open an opportunity for a customer in scope; a rep's own opportunities are theirs."""
     customer = get_customer_for(session, actor, customer_id, SALES_DOCUMENT_ROLES,
                                 "create opportunities")
+    if customer.status == CustomerStatus.ARCHIVED:
+        raise DomainError(f"customer {customer.ref} is archived and takes no new opportunities")
     if OpportunityStage(stage) not in OPEN_STAGES:
         raise InvalidInput("a new opportunity starts in an open stage", field="stage")
     if not name.strip():

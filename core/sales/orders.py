@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.access import get_customer_for
 from core.actor import SALES_DOCUMENT_ROLES, Actor
-from core.billing.balances import invoiced_quantity
+from core.billing.balances import invoiced_quantity, order_uninvoiced_amount
 from core.company.models import TaxCode
 from core.company.services import company_today, fx_rate
 from core.customers.credit import check_credit, check_hold
@@ -44,7 +44,7 @@ class OrderInput:
 
 
 def get_order_for(session: Session, actor: Actor, order_id: int, action: str,
-                  roles: frozenset = SALES_DOCUMENT_ROLES) -> SalesOrder:  # type: ignore[type-arg]
+                  roles: frozenset = SALES_DOCUMENT_ROLES) -> SalesOrder:
     """An order of a customer in the actor's scope."""
     order = session.get(SalesOrder, order_id)
     if order is None:
@@ -160,7 +160,7 @@ def _refresh_net(order: SalesOrder) -> None:
 def amend_order_line(session: Session, actor: Actor, order_id: int, line_no: int,
                      quantity: Decimal, today: date | None = None) -> SalesOrder:
     """Change an ordered quantity; never below what is shipped or invoiced. An increase on
-    a confirmed order passes credit control for the added amount."""
+    a confirmed order passes credit control with the order's new uninvoiced amount."""
     order = get_order_for(session, actor, order_id, "amend orders")
     if order.status not in (OrderStatus.DRAFT, OrderStatus.CONFIRMED):
         raise DomainError(f"order {order.number} is {order.status} and cannot be amended")
@@ -178,11 +178,13 @@ def amend_order_line(session: Session, actor: Actor, order_id: int, line_no: int
     line.quantity = quantity
     line.net_amount = round_money(quantity * line.unit_price * (1 - line.discount_pct),
                                   order.currency)
-    if order.status == OrderStatus.CONFIRMED and line.net_amount > old_net:
-        customer = session.get_one(Customer, order.customer_id)
-        check_credit(session, customer, line.net_amount - old_net, exclude_order_id=None,
-                     is_cash=order.is_cash_sale, today=today or company_today(session))
     _refresh_net(order)
+    if order.status == OrderStatus.CONFIRMED and line.net_amount > old_net:
+        # The amended order counts once, with its new uninvoiced amount.
+        customer = session.get_one(Customer, order.customer_id)
+        check_credit(session, customer, order_uninvoiced_amount(session, order),
+                     exclude_order_id=order.id, is_cash=order.is_cash_sale,
+                     today=today or company_today(session))
     session.flush()
     return order
 
@@ -198,6 +200,10 @@ def cancel_order(session: Session, actor: Actor, order_id: int, on: date) -> Sal
         shipped = max(shipped_quantity(session, line), invoiced_quantity(session, line))
         anything_shipped = anything_shipped or shipped > 0
         line.cancelled_quantity = line.quantity - shipped
+    if anything_shipped and all(
+        line.cancelled_quantity == ZERO for line in order.lines
+    ):
+        raise DomainError(f"order {order.number} is fully shipped; there is nothing to cancel")
     if not anything_shipped:
         order.status = OrderStatus.CANCELLED
         order.cancelled_date = on

@@ -1,9 +1,10 @@
 """Quote lifecycle: draft → sent → accepted / lost / expired; cancel, duplicate, revise
 (the previous revision becomes superseded) and convert to an order.
 
-Only drafts are edited; a sent quote is changed by revising it. Expired quotes are decided
-on valid-until + 1 day. Converting copies lines and prices as quoted (floors were checked
-when the quote was priced).
+Only drafts are edited; a sent quote is changed by revising it. Only a sent quote can be
+accepted or lost (the conversion rate counts quotes the customer actually saw). Expired
+quotes are decided on valid-until + 1 day. Converting copies lines and prices as quoted
+(floors were checked when the quote was priced).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.access import get_customer_for, scope_reps
-from core.actor import SALES_DOCUMENT_ROLES, Actor
+from core.actor import SALES_DOCUMENT_ROLES, Actor, Role
 from core.catalog.models import Product
 from core.company.models import TaxCode
 from core.company.services import get_settings
 from core.customers.credit import check_hold
-from core.customers.models import Customer
+from core.customers.models import Customer, CustomerStatus
 from core.errors import DomainError, ImmutableDocument, InvalidInput, NotFound
 from core.numbering import DocType, next_number
 from core.sales.lines import LineInput, PricedLine, price_lines
@@ -32,15 +33,22 @@ OPEN = frozenset({QuoteStatus.DRAFT, QuoteStatus.SENT})
 
 
 def get_quote_for(session: Session, actor: Actor, quote_id: int) -> Quote:
-    """A quote of a customer in the actor's scope."""
+    """A quote the actor may change: a customer in scope and a rep in scope (own or team's)."""
     quote = session.get(Quote, quote_id)
     if quote is None:
         raise NotFound(f"quote #{quote_id} not found")
     get_customer_for(session, actor, quote.customer_id, SALES_DOCUMENT_ROLES, "change quotes")
+    reps = scope_reps(session, actor)
+    if reps is not None and quote.rep_id not in reps:
+        raise NotFound(f"quote #{quote_id} not found")
     return quote
 
 
 def _set_lines(session: Session, quote: Quote, priced: list[PricedLine]) -> None:
+    if quote.lines:
+        # Delete the old lines first: the new ones reuse their (quote_id, line_no).
+        quote.lines.clear()
+        session.flush()
     quote.lines = [
         QuoteLine(line_no=i, product_id=p.product.id, quantity=p.quantity,
                   unit_price=p.unit_price, discount_pct=p.discount_pct,
@@ -65,6 +73,8 @@ def create_quote(session: Session, actor: Actor, customer_id: int, lines: list[L
                  opportunity_id: int | None = None) -> Quote:
     """Create a draft quote priced for the customer."""
     customer = get_customer_for(session, actor, customer_id, SALES_DOCUMENT_ROLES, "create quotes")
+    if customer.status == CustomerStatus.ARCHIVED:
+        raise DomainError(f"customer {customer.ref} is archived and takes no new quotes")
     valid_until = valid_until or quote_date + timedelta(get_settings(session).quote_validity_days)
     if valid_until < quote_date:
         raise InvalidInput("valid-until is before the quote date", field="valid_until")
@@ -73,8 +83,8 @@ def create_quote(session: Session, actor: Actor, customer_id: int, lines: list[L
         if opportunity is None or opportunity.customer_id != customer.id:
             raise InvalidInput(f"opportunity #{opportunity_id} is not {customer.ref}'s",
                                field="opportunity_id")
-    rep_id = actor.rep_id if scope_reps(session, actor) is not None else None
-    rep_id = rep_id or customer.account_manager_id
+    # A rep quotes as themself; anyone else quotes for the customer's account manager.
+    rep_id = actor.rep_id if actor.role == Role.REP else customer.account_manager_id
     if rep_id is None:
         raise InvalidInput(f"customer {customer.ref} has no account manager", field="rep_id")
     quote = Quote(
@@ -123,7 +133,7 @@ def accept_quote(session: Session, actor: Actor, quote_id: int, on: date) -> Quo
     quote = get_quote_for(session, actor, quote_id)
     if on > quote.valid_until:
         raise DomainError(f"quote {quote.number} expired on {quote.valid_until.isoformat()}")
-    _transition(quote, OPEN, QuoteStatus.ACCEPTED)
+    _transition(quote, frozenset({QuoteStatus.SENT}), QuoteStatus.ACCEPTED)
     quote.decided_date = on
     session.flush()
     return quote
@@ -134,7 +144,7 @@ def lose_quote(session: Session, actor: Actor, quote_id: int, on: date, reason: 
     if not reason.strip():
         raise InvalidInput("say why the quote was lost", field="lost_reason")
     quote = get_quote_for(session, actor, quote_id)
-    _transition(quote, OPEN, QuoteStatus.LOST)
+    _transition(quote, frozenset({QuoteStatus.SENT}), QuoteStatus.LOST)
     quote.decided_date, quote.lost_reason = on, reason
     session.flush()
     return quote
@@ -182,6 +192,7 @@ def revise_quote(session: Session, actor: Actor, quote_id: int, on: date) -> Quo
     if source.status not in OPEN:
         raise DomainError(f"quote {source.number} is {source.status}; only open quotes are revised")
     revision = _copy(session, actor, source, on)
+    revision.rep_id = source.rep_id
     revision.revision_of_id = source.id
     revision.revision_no = source.revision_no + 1
     source.status = QuoteStatus.SUPERSEDED

@@ -49,7 +49,8 @@ def create_user(
 
 def reporting_tree(session: Session, rep_id: int) -> set[int]:
     """``rep_id`` and every rep reporting to it, directly or indirectly."""
-    managers = dict(session.execute(select(SalesRep.id, SalesRep.manager_id)).tuples())
+    managers = {rep: manager
+                for rep, manager in session.execute(select(SalesRep.id, SalesRep.manager_id))}
     tree = {rep_id}
     changed = True
     while changed:
