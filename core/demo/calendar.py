@@ -53,12 +53,12 @@ class Calendar:
     def position(self, day: np.ndarray) -> np.ndarray:
         """Operational time (0 … 1) of each day: the share of demand before it."""
         idx = np.clip(np.asarray(day) - self.start, 0, self.days)
-        return self.cumulative[idx]
+        return np.asarray(self.cumulative[idx], dtype=np.float64)
 
     def day_at(self, u: np.ndarray) -> np.ndarray:
         """The day in which operational time ``u`` falls (inverse of ``position``)."""
         idx = np.searchsorted(self.cumulative, np.clip(u, 0, 1), side="right") - 1
-        return (self.start + np.clip(idx, 0, self.days - 1)).astype(np.int32)
+        return np.asarray(self.start + np.clip(idx, 0, self.days - 1), dtype=np.int32)
 
     @staticmethod
     def month_start(day: np.ndarray) -> np.ndarray:

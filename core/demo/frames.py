@@ -42,3 +42,8 @@ def numbers(prefix: str, padding: int, ids: np.ndarray) -> pl.Series:
     """Document numbers ``prefix`` + zero-padded ids (as ``core.numbering`` issues them)."""
     digits = pl.Series(np.asarray(ids, dtype=np.int64)).cast(pl.Utf8).str.zfill(padding)
     return pl.select(pl.lit(prefix) + digits).to_series()
+
+
+def nullable(values: np.ndarray, null: np.ndarray) -> pl.Series:
+    """``values`` with nulls where ``null`` is true."""
+    return pl.Series(values).set(pl.Series(np.asarray(null, dtype=bool)), None)

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 
 from core.demo.context import DemoContext
-from core.demo.frames import dates, numbers, timestamps
+from core.demo.frames import dates, nullable, numbers, timestamps
 from core.demo.money import RATE_UNIT
 from core.demo.words import (
     CITIES,
@@ -60,7 +60,7 @@ class FxTable:
     def rate_on(self, currency: np.ndarray, day: np.ndarray) -> np.ndarray:
         """Latest rate dated on or before ``day`` (base currency: exactly 1)."""
         idx = np.clip(np.searchsorted(self.days, day, side="right") - 1, 0, len(self.days) - 1)
-        return self.rates[currency, idx]
+        return np.asarray(self.rates[currency, idx], dtype=np.int64)
 
 
 def person_names(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -81,16 +81,15 @@ def build_reps(ctx: DemoContext) -> pl.DataFrame:
     region_idx[1 + N_MANAGERS:] = rest % N_MANAGERS
     manager[1 + N_MANAGERS:] = 2 + rest % N_MANAGERS
     names = person_names(rng, N_REPS)
-    region = np.array(REGIONS, dtype=object)[region_idx]
-    region[0] = None
+    region = np.array(REGIONS)[region_idx]
     return pl.DataFrame({
         "id": ids,
         "code": [f"R{i:03d}" for i in ids],
         "name": names,
         "email": [f"{n.lower().replace(' ', '.')}.{i}@example.com" for i, n in zip(ids, names,
                                                                                   strict=True)],
-        "manager_id": pl.Series(np.where(manager == 0, None, manager), dtype=pl.Int64),
-        "region_code": pl.Series(region, dtype=pl.Utf8),
+        "manager_id": nullable(manager, manager == 0),
+        "region_code": nullable(region, ids == 1),
         "is_active": np.ones(N_REPS, dtype=bool),
         "_region": region_idx,
         "_level": np.where(ids == 1, 0, np.where(ids <= 1 + N_MANAGERS, 1, 2)),
@@ -242,7 +241,7 @@ def build_customers(ctx: DemoContext, reps: pl.DataFrame) -> pl.DataFrame:
     hold_pool = hold_pool if len(hold_pool) >= n_hold else np.flatnonzero(~never)
     on_hold = np.zeros(n, dtype=bool)
     on_hold[rng.choice(hold_pool, min(n_hold, len(hold_pool)), replace=False)] = True
-    hold_policy = np.full(n, "allow_nothing", dtype=object)
+    hold_policy = np.full(n, "allow_nothing", dtype="<U16")
     held = np.flatnonzero(on_hold)
     hold_policy[held] = np.array(HOLD_POLICIES)[np.arange(len(held)) % 3]
     hold_day = np.where(on_hold, cal.end - rng.integers(5, 150, n), 0)
@@ -266,17 +265,15 @@ def build_customers(ctx: DemoContext, reps: pl.DataFrame) -> pl.DataFrame:
         "terms_code": terms,
         "credit_limit": credit_limit.astype(np.int64),
         "hold_state": np.where(on_hold, "on_hold", "none"),
-        "hold_policy": pl.Series(hold_policy, dtype=pl.Utf8),
-        "hold_reason": pl.Series([HOLD_REASONS[p] if h else None
-                                  for p, h in zip(hold_policy, on_hold, strict=True)],
-                                 dtype=pl.Utf8),
+        "hold_policy": hold_policy,
+        "hold_reason": nullable(np.array([HOLD_REASONS[p] for p in hold_policy]), ~on_hold),
         "account_manager_id": manager_ids,
         "billing_status": np.where(collections, "collections", "ok"),
         "segment_code": np.array(SEGMENTS)[seg],
         "channel_code": np.array(CHANNELS)[channel],
         "region_code": np.array(REGIONS)[region],
         "rating": pl.Series([None] * n, dtype=pl.Utf8),
-        "rating_override": pl.Series(np.where(rng.random(n) < 0.01, "A", None), dtype=pl.Utf8),
+        "rating_override": nullable(np.full(n, "A"), rng.random(n) >= 0.01),
         "created_at": created_at,
         "updated_at": created_at,
         "_seg": seg,
@@ -305,11 +302,12 @@ def build_locations(ctx: DemoContext, customers: pl.DataFrame) -> pl.DataFrame:
     k = np.arange(cust_idx.size) - np.repeat(np.cumsum(per) - per, per)
     kind = np.where(k == 0, "bill_to", "ship_to")
     m = cust_idx.size
-    region = customers["region_code"].to_numpy()[cust_idx].astype(object)
+    region = customers["region_code"].to_numpy()[cust_idx].astype(str)
     ship = k > 0
     u = rng.random(m)
-    other_region = np.array(REGIONS, dtype=object)[rng.integers(0, 5, m)]
-    region = np.where(ship & (u < 0.5), None, np.where(ship & (u > 0.9), other_region, region))
+    other_region = np.array(REGIONS)[rng.integers(0, 5, m)]
+    region = np.where(ship & (u > 0.9), other_region, region)
+    no_region = ship & (u < 0.5)  # falls back to the customer's region
     override = np.where(ship & (rng.random(m) < 0.03), rng.integers(7, N_REPS + 1, m), 0)
     am = customers["account_manager_id"].to_numpy()[cust_idx]
     override = np.where(override == am, 0, override)
@@ -326,8 +324,8 @@ def build_locations(ctx: DemoContext, customers: pl.DataFrame) -> pl.DataFrame:
         "city": city,
         "postal_code": rng.integers(10000, 99999, m).astype(str),
         "country": country,
-        "region_code": pl.Series(region, dtype=pl.Utf8),
-        "rep_override_id": pl.Series(np.where(override == 0, None, override), dtype=pl.Int64),
+        "region_code": nullable(region, no_region),
+        "rep_override_id": nullable(override, override == 0),
         "is_default": k <= 1,
         "_k": k,
     })

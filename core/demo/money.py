@@ -9,7 +9,6 @@ results equal ``core.types.round_money`` on the same Decimal values, to the cent
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 
 PRICE_UNIT = 10_000  # prices, costs, discounts and tax rates are stored ×10^4
 RATE_UNIT = 1_000_000  # the generator draws exchange rates with 6 decimals
@@ -19,7 +18,7 @@ def div_half_up(num: np.ndarray, den: int | np.ndarray) -> np.ndarray:
     """``num / den`` rounded half away from zero (Decimal ROUND_HALF_UP); ``den`` > 0."""
     num = np.asarray(num, dtype=np.int64)
     q = (2 * np.abs(num) + den) // (2 * np.asarray(den, dtype=np.int64))
-    return np.where(num < 0, -q, q).astype(np.int64)
+    return np.asarray(np.where(num < 0, -q, q), dtype=np.int64)
 
 
 def line_net(qty: np.ndarray, price4: np.ndarray, disc4: np.ndarray) -> np.ndarray:
@@ -42,17 +41,24 @@ def cost_cents(qty: np.ndarray, cost4: np.ndarray) -> np.ndarray:
     return div_half_up(qty * cost4, 100)
 
 
-def prorate_expr(total: str, weight: str, group: str) -> pl.Expr:
-    """Share of ``total`` (per ``group``, same on every row) pro rata to ``weight``.
+def prorate(group: np.ndarray, weights: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Split ``totals[g]`` over the rows of each group ``g`` pro rata to ``weights``.
 
-    Each share is rounded half-up; the remainder goes to the row with the largest weight
-    (the first such row), exactly like ``core.types.prorate``. Integer columns, weights ≥ 0.
+    ``group`` holds sorted group indexes (0 … len(totals) − 1); weights are ≥ 0. Each share
+    is rounded half-up and the remainder goes to the row with the largest weight (the
+    first such row); all-zero weights put the total on the first row — exactly like
+    ``core.types.prorate``.
     """
-    w_sum = pl.col(weight).sum().over(group)
-    share = (2 * pl.col(total) * pl.col(weight) + w_sum) // (2 * w_sum)
-    share = pl.when(w_sum == 0).then(0).otherwise(share)
-    first_w0 = pl.int_range(pl.len()).over(group) == 0
-    share = pl.when((w_sum == 0) & first_w0).then(pl.col(total)).otherwise(share)
-    largest = pl.int_range(pl.len()).over(group) == pl.col(weight).arg_max().over(group)
-    remainder = pl.col(total) - share.sum().over(group)
-    return share + pl.when(largest & (w_sum > 0)).then(remainder).otherwise(0)
+    n = totals.size
+    w_sum = np.bincount(group, weights=weights, minlength=n).astype(np.int64)
+    w_row = w_sum[group]
+    share = np.where(w_row > 0, (2 * totals[group] * weights + w_row) // np.maximum(2 * w_row, 1),
+                     0).astype(np.int64)
+    starts = np.searchsorted(group, np.arange(n))
+    has_rows = starts < group.size
+    by_weight = np.lexsort((np.arange(group.size), -weights, group))
+    target = np.where(w_sum > 0, by_weight[np.minimum(starts, group.size - 1)],
+                      np.minimum(starts, group.size - 1))
+    remainder = totals - np.bincount(group, weights=share, minlength=n).astype(np.int64)
+    np.add.at(share, target[has_rows], remainder[has_rows])
+    return share

@@ -15,9 +15,9 @@ import polars as pl
 
 from core.demo.context import DemoContext
 from core.demo.frames import dates, numbers, timestamps
-from core.demo.master import CARRIER_CODES, SEGMENT_LINES, FxTable
+from core.demo.master import SEGMENT_LINES, FxTable
 from core.demo.money import div_half_up, line_net, percent_of
-from core.demo.words import CARRIERS
+from core.demo.words import CARRIER_CODES, CARRIERS
 
 INVOICE_LINES_PER_ORDER_LINE = 1.02  # split shipments minus cancellations and backlog
 SPLIT_SHARE = 0.07
@@ -96,8 +96,8 @@ def build_orders(ctx: DemoContext, customers: pl.DataFrame, locations: pl.DataFr
     manager = np.where((reassign > 0) & (day < reassign), c["_old_rep"].to_numpy()[cust],
                        c["account_manager_id"].to_numpy()[cust])
     rep = np.where(override > 0, override, manager)
-    loc_region = locations["region_code"].to_numpy()[ship_to]
-    region = np.where(loc_region == None, c["region_code"].to_numpy()[cust], loc_region)  # noqa: E711
+    loc_region = locations["region_code"].fill_null("").to_numpy()[ship_to]
+    region = np.where(loc_region == "", c["region_code"].to_numpy()[cust], loc_region)
     currency = c["_currency"].to_numpy()[cust]
     rate = fx.rate_on(currency, day)
     cash_terms = np.array([ctx.terms[t][1] for t in c["terms_code"].to_list()])[cust]
@@ -124,13 +124,11 @@ def build_orders(ctx: DemoContext, customers: pl.DataFrame, locations: pl.DataFr
     deal_key = deals["customer_id"].to_numpy() * (n_products + 1) + deals["product_id"].to_numpy()
     deal_order = np.argsort(deal_key)
     line_key = (lcust + 1) * (n_products + 1) + (product + 1)
-    pos = np.clip(np.searchsorted(deal_key[deal_order], line_key), 0, max(deal_key.size - 1, 0))
-    has_deal = deal_key.size > 0 and True
-    if has_deal:
+    hit = np.zeros(m, dtype=bool)
+    if deal_key.size:
+        pos = np.clip(np.searchsorted(deal_key[deal_order], line_key), 0, deal_key.size - 1)
         hit = deal_key[deal_order][pos] == line_key
         price = np.where(hit, deals["unit_price"].to_numpy()[deal_order][pos], price)
-    else:
-        hit = np.zeros(m, dtype=bool)
     disc = np.array([0, 200, 500, 750, 1000, 1500])[
         rng.choice(6, m, p=[0.62, 0.12, 0.12, 0.05, 0.06, 0.03])]
     disc = np.where(hit, 0, disc)
@@ -312,7 +310,8 @@ def _shipments(ctx: DemoContext, rng: np.random.Generator, orders: pl.DataFrame,
         pos = np.clip(np.searchsorted(key[key_order], want), 0, max(k - 1, 0))
         found = key[key_order][pos] == want if k else np.zeros(sel.size, dtype=bool)
         sel, sh = sel[found], key_order[pos[found]]
-        sh_day = planned[sh]
+        # cost fixed at the order's first shipment, so split lines cost the same per unit
+        sh_day = ship1[line_order[sel]]
         frames.append(pl.DataFrame({
             "shipment_id": sh + 1,
             "order_line_id": sel + 1,

@@ -56,3 +56,4 @@ HOLD_REASONS = {
     "cash_only": "Payment history: cash sales only",
 }
 PRODUCT_ADJECTIVES = ["Pro", "Max", "Lite", "Plus", "Ultra", "Eco", "Flex", "Prime"]
+CARRIER_CODES = ["1Z", "FX", "DH", "US", "XP"]
