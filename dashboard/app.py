@@ -24,6 +24,7 @@ ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 """The repository's top-level ``assets/`` folder (CSS, logo, favicon), served by Dash."""
 
 HEALTH_CONNECT_TIMEOUT_S = 3
+BOOTSTRAP_CSS = "/assets/vendor/bootstrap/bootstrap.min.css"
 
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
@@ -46,7 +47,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         server=server,  # type: ignore[arg-type]  # Dash annotates server as bool | callable
         title="salesbi",
         assets_folder=str(ASSETS_DIR),
-        external_stylesheets=[dbc.themes.BOOTSTRAP],
+        # Bootstrap is served from assets/vendor (no CDN: deployments may be offline); it is
+        # listed here so it loads before the app's own style.css.
+        external_stylesheets=[BOOTSTRAP_CSS],
+        assets_ignore=r"vendor/.*",
     )
     app.layout = _placeholder_layout
     return app
