@@ -43,38 +43,34 @@ def _parent_posted(session: Session, model: type[Invoice] | type[CreditNote],
     return isinstance(parent, Invoice | CreditNote) and _was_posted(parent)
 
 
+def _violation(session: Session, obj: Any, *, deleting: bool) -> str | None:
+    """Why changing (or deleting) ``obj`` is refused, or None when it is allowed."""
+    verb = "be deleted" if deleting else "change"
+    if isinstance(obj, Invoice) and _was_posted(obj):
+        if deleting:
+            return f"posted invoice {obj.number} cannot be deleted"
+        forbidden = _changed_fields(obj) - COLLECTION_FIELDS
+        return (f"invoice {obj.number} is posted; {', '.join(sorted(forbidden))} cannot change "
+                "(issue a credit note instead)") if forbidden else None
+    if isinstance(obj, CreditNote) and _was_posted(obj):
+        return f"credit note {obj.number} is posted and cannot {verb}"
+    if isinstance(obj, Payment | Allocation):
+        return f"payments and allocations are never {'deleted' if deleting else 'edited'}; " \
+            "reverse them"
+    if isinstance(obj, InvoiceLine) and _parent_posted(session, Invoice, obj.invoice_id):
+        return f"lines of a posted invoice cannot {verb}"
+    if isinstance(obj, CreditNoteLine) and _parent_posted(session, CreditNote,
+                                                          obj.credit_note_id):
+        return f"lines of a posted credit note cannot {verb}"
+    return None
+
+
 def _check(session: Session, _context: Any, _instances: Any) -> None:
-    for obj in session.dirty:
-        if not session.is_modified(obj):
-            continue
-        if isinstance(obj, Invoice) and _was_posted(obj):
-            forbidden = _changed_fields(obj) - COLLECTION_FIELDS
-            if forbidden:
-                raise ImmutableDocument(
-                    f"invoice {obj.number} is posted; {', '.join(sorted(forbidden))} cannot "
-                    "change (issue a credit note instead)"
-                )
-        elif isinstance(obj, CreditNote) and _was_posted(obj):
-            raise ImmutableDocument(f"credit note {obj.number} is posted and cannot change")
-        elif isinstance(obj, Payment | Allocation):
-            raise ImmutableDocument("payments and allocations are never edited; reverse them")
-        elif isinstance(obj, InvoiceLine) and _parent_posted(session, Invoice, obj.invoice_id):
-            raise ImmutableDocument("lines of a posted invoice cannot change")
-        elif isinstance(obj, CreditNoteLine) and _parent_posted(
-            session, CreditNote, obj.credit_note_id
-        ):
-            raise ImmutableDocument("lines of a posted credit note cannot change")
-    for obj in session.deleted:
-        if isinstance(obj, Invoice | CreditNote) and _was_posted(obj):
-            raise ImmutableDocument(f"posted document {obj.number} cannot be deleted")
-        if isinstance(obj, Payment | Allocation):
-            raise ImmutableDocument("payments and allocations are never deleted; reverse them")
-        if isinstance(obj, InvoiceLine) and _parent_posted(session, Invoice, obj.invoice_id):
-            raise ImmutableDocument("lines of a posted invoice cannot be deleted")
-        if isinstance(obj, CreditNoteLine) and _parent_posted(
-            session, CreditNote, obj.credit_note_id
-        ):
-            raise ImmutableDocument("lines of a posted credit note cannot be deleted")
+    changed = [obj for obj in session.dirty if session.is_modified(obj)]
+    for obj, deleting in [(o, False) for o in changed] + [(o, True) for o in session.deleted]:
+        reason = _violation(session, obj, deleting=deleting)
+        if reason:
+            raise ImmutableDocument(reason)
     for obj in session.new:
         if isinstance(obj, InvoiceLine) and _parent_posted(session, Invoice, obj.invoice_id):
             raise ImmutableDocument("a posted invoice cannot take new lines")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from core.billing.balances import customer_balance, invoice_open_amount, payment_unallocated
 from core.billing.credit_notes import CreditLineInput, issue_credit_note
 from core.billing.invoicing import invoice_order, set_dispute
-from core.billing.models import Allocation, CreditReason, Payment, PaymentMethod
+from core.billing.models import Allocation, CreditReason, InvoiceLine, Payment, PaymentMethod
 from core.billing.payments import AllocationInput, record_payment, refund, reverse_payment
 from core.errors import ImmutableDocument, InvalidInput
 from core.fulfilment.shipments import advance_shipment, create_shipment, ship
@@ -238,4 +238,24 @@ def test_posted_credit_note_lines_cannot_change(session: Session, world: World) 
     )
     with pytest.raises(ImmutableDocument, match="posted credit note"), session.begin_nested():
         note.lines[0].net_amount = D("1")
+        session.flush()
+
+
+def test_posted_invoice_cannot_be_deleted_or_take_new_lines(
+    session: Session, world: World
+) -> None:
+    invoice = invoice_order(session, world.alice, shipped_order(session, world).id,
+                            date(2025, 3, 6))
+    with pytest.raises(ImmutableDocument, match="cannot be deleted"), session.begin_nested():
+        session.delete(invoice)
+        session.flush()
+    first = invoice.lines[0]
+    with pytest.raises(ImmutableDocument, match="cannot take new lines"), session.begin_nested():
+        session.add(InvoiceLine(
+            invoice_id=invoice.id, line_no=99, description="sneaky", quantity=D(1),
+            unit_price=D(1), discount_pct=D(0), line_amount=D(1), doc_discount_amount=D(0),
+            net_amount=D(1), freight_amount=D(0), tax_code=first.tax_code, tax_rate=D(0),
+            tax_amount=D(0), unit_cost=D(0), cost_amount=D(0), base_net_amount=D(1),
+            base_tax_amount=D(0), base_freight_amount=D(0),
+        ))
         session.flush()
