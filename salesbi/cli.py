@@ -9,6 +9,7 @@ from datetime import date
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -49,6 +50,10 @@ def fails_cleanly(command: F) -> F:
             return command(*args, **kwargs)
         except DomainError as exc:
             reason = exc.message
+        except ValidationError as exc:
+            reason = "invalid configuration: " + "; ".join(
+                str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()
+            )
         except OperationalError as exc:
             reason = f"database unreachable: {str(exc.orig).strip().splitlines()[0]}"
         except SQLAlchemyError as exc:

@@ -70,3 +70,14 @@ def test_malformed_date_fails_with_one_line_before_touching_the_database(db_url:
     assert result.exit_code == 1
     assert "error: --end-date must be a date as YYYY-MM-DD, not '2025-13-01'" in result.output
     assert not Path(db_url.removeprefix("sqlite:///")).exists()
+
+
+def test_production_with_the_default_secret_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SALESBI_ENV", "production")
+    monkeypatch.delenv("SALESBI_SECRET_KEY", raising=False)
+    result = runner.invoke(app, ["serve", "--prod"])
+    assert result.exit_code == 1
+    assert "error: invalid configuration: SALESBI_SECRET_KEY must be a random value" in \
+        result.output
