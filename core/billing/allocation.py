@@ -126,6 +126,9 @@ def reverse_allocation(session: Session, actor: Actor, allocation_id: int, on: d
         raise DomainError("refund allocations are reversed by reversing the refund")
     invoice = session.get_one(Invoice, original.target_invoice_id)
     get_customer_for(session, actor, invoice.customer_id, FINANCE_ROLES, "reverse allocations")
+    lock(session, Invoice, invoice.id, "invoice")  # serialise reversals of this invoice
+    if session.scalar(select(func.count()).where(Allocation.reversal_of_id == original.id)):
+        raise DomainError(f"allocation #{original.id} is already reversed")
     if on < original.allocation_date:
         raise InvalidInput("a reversal cannot predate the allocation", field="allocation_date")
     reversal = Allocation(

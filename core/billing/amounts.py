@@ -18,7 +18,8 @@ class DraftLine:
     """A line about to be posted on an invoice or a credit note, before document amounts.
 
     ``amount`` is the line amount in document currency before any document discount;
-    ``unit_cost`` is in base currency; ``tax_rate`` is the rate of ``tax_code`` to apply.
+    ``unit_cost`` and ``cost_amount`` are in base currency; ``tax_rate`` is the rate of
+    ``tax_code`` to apply.
     """
 
     description: str
@@ -28,6 +29,7 @@ class DraftLine:
     tax_code: str
     tax_rate: Decimal
     unit_cost: Decimal = ZERO
+    cost_amount: Decimal = ZERO
     discount_pct: Decimal = ZERO
     product_id: int | None = None
     order_line_id: int | None = None

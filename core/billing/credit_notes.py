@@ -85,7 +85,8 @@ def issue_credit_note(session: Session, actor: Actor, customer_id: int, *,
     currency = customer.currency
     rate = invoice.fx_rate if invoice else fx_rate(session, currency, credit_date)
     base_currency = get_settings(session).base_currency
-    drafts = [_draft_line(session, invoice, line, reason, currency) for line in lines]
+    drafts = [_draft_line(session, invoice, line, reason, currency, base_currency)
+              for line in lines]
     amounts = line_amounts([d.amount for d in drafts], [d.tax_rate for d in drafts],
                            discount=ZERO, freight=ZERO, currency=currency, rate=rate,
                            base_currency=base_currency)
@@ -106,9 +107,7 @@ def issue_credit_note(session: Session, actor: Actor, customer_id: int, *,
             line_no=i, invoice_line_id=d.invoice_line_id, product_id=d.product_id,
             description=d.description, quantity=d.quantity, unit_price=d.unit_price,
             net_amount=a.net, tax_code=d.tax_code, tax_rate=d.tax_rate, tax_amount=a.tax,
-            is_restock=d.restock, unit_cost=d.unit_cost,
-            cost_amount=round_money(d.quantity * d.unit_cost, base_currency)
-            if d.restock else ZERO,
+            is_restock=d.restock, unit_cost=d.unit_cost, cost_amount=d.cost_amount,
             base_net_amount=a.base_net, base_tax_amount=a.base_tax,
         ))
     session.add(note)
@@ -123,28 +122,20 @@ def issue_credit_note(session: Session, actor: Actor, customer_id: int, *,
     return note
 
 
+def credited_net(session: Session, invoice_line_id: int) -> Decimal:
+    """Net amount of an invoice line already credited on posted credit notes (any reason)."""
+    return Decimal(session.scalar(
+        select(func.coalesce(func.sum(CreditNoteLine.net_amount), 0))
+        .join(CreditNote, CreditNote.id == CreditNoteLine.credit_note_id)
+        .where(CreditNoteLine.invoice_line_id == invoice_line_id,
+               CreditNote.status == DocumentStatus.POSTED)
+    ) or 0)
+
+
 def _draft_line(session: Session, invoice: Invoice | None, line: CreditLineInput,
-                reason: CreditReason, currency: str) -> DraftLine:
+                reason: CreditReason, currency: str, base_currency: str) -> DraftLine:
     if line.invoice_line_id is not None:
-        source = session.get(InvoiceLine, line.invoice_line_id)
-        if source is None or invoice is None or source.invoice_id != invoice.id:
-            raise InvalidInput(f"line #{line.invoice_line_id} is not on the invoice",
-                               field="invoice_line_id")
-        quantity = Decimal(line.quantity if line.quantity is not None else source.quantity)
-        if reason == CreditReason.RETURN:
-            left = source.quantity - credited_quantity(session, source.id)
-            if quantity <= 0 or quantity > left:
-                raise InvalidInput(f"line {source.line_no}: return between 0 and {left}",
-                                   field="quantity")
-            net = round_money(source.net_amount * quantity / source.quantity, currency)
-        else:
-            net = round_money(Decimal(line.amount or 0), currency)
-        return DraftLine(invoice_line_id=source.id, product_id=source.product_id,
-                         description=line.description or source.description, quantity=quantity,
-                         unit_price=(net / quantity).quantize(Decimal("0.0001")), amount=net,
-                         tax_code=source.tax_code, tax_rate=source.tax_rate,
-                         restock=line.restock and reason == CreditReason.RETURN,
-                         unit_cost=source.unit_cost)
+        return _line_credit(session, invoice, line, reason, currency, base_currency)
     if line.amount is None or Decimal(line.amount) <= 0:
         raise InvalidInput("a credited amount must be positive", field="amount")
     if not (line.description or "").strip():
@@ -155,3 +146,41 @@ def _draft_line(session: Session, invoice: Invoice | None, line: CreditLineInput
     net = round_money(Decimal(line.amount), currency)
     return DraftLine(description=line.description or "", quantity=Decimal(1), unit_price=net,
                      amount=net, tax_code=tax.code, tax_rate=tax.rate)
+
+
+def _line_credit(session: Session, invoice: Invoice | None, line: CreditLineInput,
+                 reason: CreditReason, currency: str, base_currency: str) -> DraftLine:
+    """Credit against one invoice line, never more than what is left of its net amount.
+
+    A return credits the returned share of the line; the return that completes the line
+    takes whatever is left, so partial returns add up to the line exactly.
+    """
+    source = session.get(InvoiceLine, line.invoice_line_id)
+    if source is None or invoice is None or source.invoice_id != invoice.id:
+        raise InvalidInput(f"line #{line.invoice_line_id} is not on the invoice",
+                           field="invoice_line_id")
+    left = source.net_amount - credited_net(session, source.id)
+    quantity = Decimal(line.quantity if line.quantity is not None else source.quantity)
+    restock = False
+    if reason == CreditReason.RETURN:
+        returnable = source.quantity - credited_quantity(session, source.id)
+        if quantity <= 0 or quantity > returnable:
+            raise InvalidInput(f"line {source.line_no}: return between 0 and {returnable}",
+                               field="quantity")
+        net = left if quantity == returnable else min(
+            left, round_money(source.net_amount * quantity / source.quantity, currency))
+        restock = line.restock
+    else:
+        net = round_money(Decimal(line.amount or 0), currency)
+        if not ZERO < net <= left:
+            raise InvalidInput(
+                f"line {source.line_no}: credit between 0 and {round_money(left, currency)}",
+                field="amount")
+    return DraftLine(
+        invoice_line_id=source.id, product_id=source.product_id,
+        description=line.description or source.description, quantity=quantity,
+        unit_price=(net / quantity).quantize(Decimal("0.0001")), amount=net,
+        tax_code=source.tax_code, tax_rate=source.tax_rate, restock=restock,
+        unit_cost=source.unit_cost,
+        cost_amount=round_money(quantity * source.unit_cost, base_currency) if restock else ZERO,
+    )

@@ -1,10 +1,11 @@
 """Invoices from shipped quantities or from order milestones, posted in one step.
 
 Posting fixes the gapless number, the due date (invoice date + the customer's terms at
-invoicing), the exchange rate of the invoice date and every line's base amounts. The
-order's discount is spread over its invoices in proportion to the invoiced amount (the
-invoice that completes the order takes the remainder); freight is charged on the order's
-first invoice. Unapplied prepayments of the order are applied on posting.
+invoicing; a cash sale is due on its invoice date), the exchange rate of the invoice date
+and every line's base amounts. An order is billed either by shipment or by milestones,
+never both. The order discount is spread over its invoices pro rata to the invoiced
+amount; freight is charged on the order's first invoice. Unapplied prepayments of the order
+are applied on posting.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql import ColumnElement
 
 from core.access import get_customer_for
 from core.actor import FINANCE_ROLES, FULFILMENT_ROLES, Actor, Role
@@ -32,7 +34,9 @@ from core.fulfilment.models import Shipment, ShipmentLine, ShipmentStatus
 from core.numbering import DocType, next_number
 from core.sales.models import OrderMilestone, OrderStatus, SalesOrder, SalesOrderLine
 from core.sales.orders import get_order_for
-from core.types import ZERO, round_money
+from core.types import PRICE_SCALE, ZERO, round_money
+
+PRICE_QUANTUM = Decimal(1).scaleb(-PRICE_SCALE)
 
 
 def _shipped_cost(session: Session, line: SalesOrderLine) -> tuple[Decimal, Decimal]:
@@ -48,32 +52,49 @@ def _shipped_cost(session: Session, line: SalesOrderLine) -> tuple[Decimal, Deci
     return quantity, cost
 
 
+def _invoiced_sums(session: Session, column: InstrumentedAttribute[Decimal],
+                   *where: ColumnElement[bool]) -> Decimal:
+    return Decimal(session.scalar(
+        select(func.coalesce(func.sum(column), 0))
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(Invoice.status == DocumentStatus.POSTED, *where)
+    ) or 0)
+
+
 def invoice_order(session: Session, actor: Actor, order_id: int, invoice_date: date) -> Invoice:
-    """Invoice every shipped, not yet invoiced quantity of an order, and post it."""
+    """Invoice every shipped, not yet invoiced quantity of an order, and post it.
+
+    Each invoice carries exactly the cost of the lots it invoices: the cumulative shipped
+    cost of the line, rounded, less the cost already invoiced for it.
+    """
     order = get_order_for(session, actor, order_id, "invoice orders", FULFILMENT_ROLES)
     if order.status != OrderStatus.CONFIRMED:
         raise DomainError(f"order {order.number} is {order.status}; only confirmed orders invoice")
+    if order.milestones:
+        raise DomainError(f"order {order.number} is billed by milestones; invoice its milestones")
+    base_currency = get_settings(session).base_currency
     drafts = []
     for line in order.lines:
         shipped, cost = _shipped_cost(session, line)
         to_invoice = shipped - invoiced_quantity(session, line)
         if to_invoice <= 0:
             continue
-        unit_cost = (cost / shipped).quantize(Decimal("0.0001")) if shipped else ZERO
+        cost_amount = round_money(cost, base_currency) - _invoiced_sums(
+            session, InvoiceLine.cost_amount, InvoiceLine.order_line_id == line.id)
         product = session.get_one(Product, line.product_id)
         drafts.append(DraftLine(
             order_line_id=line.id, product_id=product.id, description=product.name,
             quantity=to_invoice, unit_price=line.unit_price, discount_pct=line.discount_pct,
             tax_code=line.tax_code, tax_rate=_tax_rate(session, line.tax_code),
-            unit_cost=unit_cost,
+            unit_cost=(cost_amount / to_invoice).quantize(PRICE_QUANTUM),
+            cost_amount=cost_amount,
             amount=line_net_amount(to_invoice, line.unit_price, line.discount_pct,
                                    order.currency),
         ))
     if not drafts:
         raise DomainError(f"order {order.number} has nothing shipped that is not invoiced")
     discount = _discount_share(session, order, sum((d.amount for d in drafts), ZERO))
-    freight = ZERO if _has_invoices(session, order) else order.freight_charged
-    return _post(session, order, drafts, invoice_date, discount, freight)
+    return _post(session, order, drafts, invoice_date, discount, _freight(session, order))
 
 
 def invoice_milestone(session: Session, actor: Actor, milestone_id: int,
@@ -93,35 +114,36 @@ def invoice_milestone(session: Session, actor: Actor, milestone_id: int,
         unit_price=milestone.net_amount, amount=milestone.net_amount,
         tax_code=milestone.tax_code, tax_rate=_tax_rate(session, milestone.tax_code),
     )
-    return _post(session, order, [draft], invoice_date, ZERO, ZERO)
+    return _post(session, order, [draft], invoice_date, ZERO, _freight(session, order))
 
 
 def _tax_rate(session: Session, code: str) -> Decimal:
     return session.get_one(TaxCode, code).rate
 
 
-def _has_invoices(session: Session, order: SalesOrder) -> bool:
-    return bool(session.scalar(
+def _freight(session: Session, order: SalesOrder) -> Decimal:
+    """Freight is charged once, on the order's first invoice of any kind."""
+    invoiced = session.scalar(
         select(func.count()).where(Invoice.order_id == order.id,
                                    Invoice.status == DocumentStatus.POSTED)
-    ))
+    )
+    return ZERO if invoiced else order.freight_charged
 
 
 def _discount_share(session: Session, order: SalesOrder, invoiced_now: Decimal) -> Decimal:
+    """This invoice's share of the order discount: the discount pro rata to the cumulative
+    invoiced amount over the amount ordered, less what earlier invoices took. Cancelled
+    quantities are never invoiced, so their share of the discount lapses."""
     if order.discount_amount == ZERO:
         return ZERO
-    ordered = sum((line_net_amount(x.quantity - x.cancelled_quantity, x.unit_price,
-                                   x.discount_pct, order.currency) for x in order.lines), ZERO)
-    before = session.execute(
-        select(func.coalesce(func.sum(InvoiceLine.line_amount), 0),
-               func.coalesce(func.sum(InvoiceLine.doc_discount_amount), 0))
-        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-        .where(Invoice.order_id == order.id, Invoice.status == DocumentStatus.POSTED)
-    ).one()
-    invoiced_before, discounted_before = Decimal(before[0]), Decimal(before[1])
-    if invoiced_before + invoiced_now >= ordered:
-        return order.discount_amount - discounted_before
-    return round_money(order.discount_amount * invoiced_now / ordered, order.currency)
+    ordered = sum((line.net_amount for line in order.lines), ZERO)
+    invoiced_before = _invoiced_sums(session, InvoiceLine.line_amount,
+                                     Invoice.order_id == order.id)
+    discounted_before = _invoiced_sums(session, InvoiceLine.doc_discount_amount,
+                                       Invoice.order_id == order.id)
+    cumulative = round_money(order.discount_amount * (invoiced_before + invoiced_now) / ordered,
+                             order.currency)
+    return min(cumulative, order.discount_amount) - discounted_before
 
 
 def _post(session: Session, order: SalesOrder, drafts: list[DraftLine], invoice_date: date,
@@ -138,9 +160,10 @@ def _post(session: Session, order: SalesOrder, drafts: list[DraftLine], invoice_
     head = totals(amounts)
     invoice = Invoice(
         customer_id=customer.id, order_id=order.id, status=DocumentStatus.DRAFT,
-        invoice_date=invoice_date, due_date=invoice_date + timedelta(days=terms.net_days),
+        invoice_date=invoice_date,
+        due_date=invoice_date + timedelta(days=0 if order.is_cash_sale else terms.net_days),
         terms_code=terms.code, currency=order.currency, fx_rate=rate,
-        is_cash_sale=order.is_cash_sale or terms.is_cash, discount_amount=discount,
+        is_cash_sale=order.is_cash_sale, discount_amount=discount,
         freight_charged=freight, net_amount=head.net, tax_amount=head.tax,
         total_amount=head.total, base_total_amount=head.base_total,
     )
@@ -151,8 +174,7 @@ def _post(session: Session, order: SalesOrder, drafts: list[DraftLine], invoice_
             unit_price=d.unit_price, discount_pct=d.discount_pct,
             line_amount=a.line_amount, doc_discount_amount=a.doc_discount, net_amount=a.net,
             freight_amount=a.freight, tax_code=d.tax_code, tax_rate=d.tax_rate,
-            tax_amount=a.tax, unit_cost=d.unit_cost,
-            cost_amount=round_money(d.quantity * d.unit_cost, base_currency),
+            tax_amount=a.tax, unit_cost=d.unit_cost, cost_amount=d.cost_amount,
             base_net_amount=a.base_net, base_tax_amount=a.base_tax,
             base_freight_amount=a.base_freight,
         ))

@@ -226,5 +226,5 @@ class Allocation(Base):
     target_payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), index=True)
     amount: Mapped[Amount]
     allocation_date: Mapped[date]
-    reversal_of_id: Mapped[int | None] = mapped_column(ForeignKey("allocation.id"))
+    reversal_of_id: Mapped[int | None] = mapped_column(ForeignKey("allocation.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

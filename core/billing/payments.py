@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.access import get_customer_for
@@ -121,6 +121,11 @@ def reverse_payment(session: Session, actor: Actor, payment_id: int, on: date,
     original = lock(session, Payment, original.id, "payment")
     if original.kind != PaymentKind.RECEIPT:
         raise DomainError(f"{original.number} is a {original.kind}; only receipts are reversed")
+    latest = session.scalar(select(func.max(Allocation.allocation_date))
+                            .where(Allocation.source_payment_id == original.id))
+    if on < max(original.received_date, latest or original.received_date):
+        raise InvalidInput(f"a reversal cannot predate {original.number} or its allocations",
+                           field="received_date")
     if session.scalar(select(Payment.id).where(Payment.reverses_payment_id == original.id)):
         raise DomainError(f"{original.number} is already reversed")
     applied = session.scalars(

@@ -15,8 +15,13 @@ from babel.numbers import format_decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.billing.balances import customer_balance, invoice_open_amount, order_uninvoiced_amount
-from core.billing.models import DocumentStatus, Invoice
+from core.billing.balances import (
+    customer_balance,
+    invoice_open_amount,
+    order_uninvoiced_amount,
+    payment_unallocated,
+)
+from core.billing.models import DocumentStatus, Invoice, Payment, PaymentKind
 from core.company.services import get_settings
 from core.customers.models import Customer, CustomerStatus, HoldPolicy, HoldState
 from core.errors import CreditBlocked
@@ -24,7 +29,8 @@ from core.sales.models import OrderStatus, SalesOrder
 from core.types import ZERO
 
 
-def _fmt(amount: Decimal) -> str:
+def format_amount(amount: Decimal) -> str:
+    """Amount with thousands separators and two decimals, for messages."""
     return format_decimal(amount, format="#,##0.00", locale="en")
 
 
@@ -77,6 +83,18 @@ def open_credit_orders_amount(session: Session, customer_id: int,
     return sum((order_uninvoiced_amount(session, o) for o in orders), ZERO)
 
 
+def _earmarked_prepayments(session: Session, customer: Customer) -> Decimal:
+    """Unapplied prepayments held for confirmed orders: they pay those orders (cash sales
+    carry no exposure either), so they are not general credit against new orders."""
+    receipts = session.scalars(
+        select(Payment)
+        .join(SalesOrder, SalesOrder.id == Payment.order_id)
+        .where(Payment.customer_id == customer.id, Payment.kind == PaymentKind.RECEIPT,
+               SalesOrder.status == OrderStatus.CONFIRMED)
+    )
+    return sum((payment_unallocated(session, p) for p in receipts), ZERO)
+
+
 def check_credit(session: Session, customer: Customer, order_amount: Decimal, *,
                  exclude_order_id: int | None, is_cash: bool, today: date) -> None:
     """Refuse confirming ``order_amount`` more when overdue or over the credit limit."""
@@ -90,14 +108,16 @@ def check_credit(session: Session, customer: Customer, order_amount: Decimal, *,
         days = (today - invoice.due_date).days
         raise CreditBlocked(
             f"customer {customer.ref} has invoice {invoice.number} {days} days past due "
-            f"(open {_fmt(open_amount)} {customer.currency}; limit {block_days} days)"
+            f"(open {format_amount(open_amount)} {customer.currency}; limit {block_days} days)"
         )
-    ar = customer_balance(session, customer.id).total_ar
+    ar = customer_balance(session, customer.id).total_ar + _earmarked_prepayments(session,
+                                                                                  customer)
     orders = open_credit_orders_amount(session, customer.id, exclude_order_id)
     exposure = ar + orders + order_amount
     if exposure > customer.credit_limit:
+        fmt, currency = format_amount, customer.currency
         raise CreditBlocked(
-            f"credit limit exceeded for {customer.ref}: open AR {_fmt(ar)} + open orders "
-            f"{_fmt(orders)} + this order {_fmt(order_amount)} = {_fmt(exposure)} "
-            f"{customer.currency} > credit limit {_fmt(customer.credit_limit)} {customer.currency}"
+            f"credit limit exceeded for {customer.ref}: open AR {fmt(ar)} + open orders "
+            f"{fmt(orders)} + this order {fmt(order_amount)} = {fmt(exposure)} {currency} "
+            f"> credit limit {fmt(customer.credit_limit)} {currency}"
         )

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.access import authorize, get_customer_for, require_role
+from core.access import authorize, customer_in_scope, get_customer_for, require_role
 from core.actor import (
     CUSTOMER_EDIT_ROLES,
     FINANCE_ROLES,
@@ -58,7 +58,7 @@ EDITABLE_FIELDS = frozenset(
      "region_code", "rating_override", "billing_status"}
 )
 # Credit terms are finance's: a rep must not lift their own customer's credit control.
-CREDIT_FIELDS = frozenset({"terms_code", "credit_limit", "billing_status"})
+CREDIT_FIELDS = frozenset({"terms_code", "credit_limit", "billing_status", "rating_override"})
 
 
 @dataclass(frozen=True)
@@ -126,13 +126,22 @@ def create_customer(session: Session, actor: Actor, data: CustomerInput) -> Cust
         manager_id = actor.rep_id
     if manager_id is not None and session.get(SalesRep, manager_id) is None:
         raise InvalidInput(f"unknown sales rep #{manager_id}", field="account_manager_id")
-    ref = data.ref or next_number(session, DocType.CUSTOMER)
-    if session.scalar(select(Customer.id).where(Customer.ref == ref)) is not None:
-        raise InvalidInput(f"customer reference {ref} is taken", field="ref")
+    if data.ref:
+        ref = data.ref.strip()
+        if _ref_taken(session, ref):
+            raise InvalidInput(f"customer reference {ref} is taken", field="ref")
+    else:
+        ref = next_number(session, DocType.CUSTOMER)
+        while _ref_taken(session, ref):  # skip numbers someone entered by hand
+            ref = next_number(session, DocType.CUSTOMER)
     customer = Customer(ref=ref, account_manager_id=manager_id, **values)
     session.add(customer)
     session.flush()
     return customer
+
+
+def _ref_taken(session: Session, ref: str) -> bool:
+    return session.scalar(select(Customer.id).where(Customer.ref == ref)) is not None
 
 
 def update_customer(
@@ -321,6 +330,8 @@ def take_ownership(session: Session, actor: Actor, customer_id: int) -> Customer
         allowed = free or current.id in reporting_tree(session, actor.rep_id)  # type: ignore[union-attr]
     else:
         allowed = free
+    if not allowed and not customer_in_scope(session, actor, customer):
+        raise NotFound(f"customer #{customer_id} not found")  # reveal nothing out of scope
     if not allowed:
         raise PermissionDenied(
             f"customer {customer.ref} is managed by {current.name}; ask their manager"  # type: ignore[union-attr]

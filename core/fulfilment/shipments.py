@@ -17,8 +17,9 @@ from core.customers.credit import check_hold
 from core.customers.models import Customer
 from core.errors import DomainError, InvalidInput, NotFound
 from core.fulfilment.models import Shipment, ShipmentLine, ShipmentStatus
+from core.locking import lock
 from core.numbering import DocType, next_number
-from core.sales.models import OrderStatus, SalesOrderLine
+from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine
 from core.sales.orders import get_order_for, shipped_quantity
 from core.types import ZERO
 
@@ -33,7 +34,9 @@ def create_shipment(session: Session, actor: Actor, order_id: int,
                     quantities: dict[int, Decimal], *, created_date: date,
                     carrier: str | None = None) -> Shipment:
     """Create a delivery order for some quantity of some lines of a confirmed order."""
-    order = get_order_for(session, actor, order_id, "ship orders", FULFILMENT_ROLES)
+    get_order_for(session, actor, order_id, "ship orders", FULFILMENT_ROLES)
+    # Lock the order so two delivery orders cannot both take the same open quantity.
+    order = lock(session, SalesOrder, order_id, "order")
     if order.status != OrderStatus.CONFIRMED:
         raise DomainError(f"order {order.number} is {order.status}; only confirmed orders ship")
     check_hold(session.get_one(Customer, order.customer_id), confirming=False,

@@ -137,7 +137,7 @@ class SalesOrder(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[Code] = mapped_column(unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    quote_id: Mapped[int | None] = mapped_column(ForeignKey("quote.id"))
+    quote_id: Mapped[int | None] = mapped_column(ForeignKey("quote.id"), unique=True)
     ship_to_id: Mapped[int | None] = mapped_column(ForeignKey("customer_location.id"))
     status: Mapped[OrderStatus] = mapped_column(enum_type(OrderStatus), default=OrderStatus.DRAFT)
     order_date: Mapped[date]

@@ -1,5 +1,6 @@
 """Sales orders: draft, confirm (credit control, attribution fixed), amend, cancel,
-invoicing milestones.
+invoicing milestones. A cash sale (asked for, or implied by cash terms) is confirmed only
+once prepayments cover its total; it then carries no credit exposure.
 
 Attribution at confirmation (KPIS.md): rep = the ship-to location's rep override, else the
 customer's account manager; region = the ship-to's region, else the customer's; channel =
@@ -8,7 +9,7 @@ the customer's. The order's exchange rate is the rate of its order date.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -17,14 +18,17 @@ from sqlalchemy.orm import Session
 
 from core.access import get_customer_for
 from core.actor import SALES_DOCUMENT_ROLES, Actor
-from core.billing.balances import invoiced_quantity, order_uninvoiced_amount
-from core.company.models import TaxCode
+from core.billing.amounts import line_amounts, totals
+from core.billing.balances import invoiced_quantity, order_uninvoiced_amount, payment_unallocated
+from core.billing.models import Payment, PaymentKind
+from core.company.models import PaymentTerms, TaxCode
 from core.company.services import company_today, fx_rate
-from core.customers.credit import check_credit, check_hold
+from core.customers.credit import check_credit, check_hold, format_amount
 from core.customers.models import Customer, Location, LocationKind
 from core.db import utcnow
-from core.errors import DomainError, InvalidInput, NotFound
+from core.errors import CreditBlocked, DomainError, InvalidInput, NotFound
 from core.fulfilment.models import Shipment, ShipmentLine, ShipmentStatus
+from core.locking import lock
 from core.numbering import DocType, next_number
 from core.sales.lines import LineInput, PricedLine, price_lines
 from core.sales.models import OrderMilestone, OrderStatus, SalesOrder, SalesOrderLine
@@ -67,6 +71,8 @@ def create_order(session: Session, actor: Actor, customer_id: int, header: Order
                  lines: list[LineInput], quote_id: int | None = None) -> SalesOrder:
     """Create a draft (pending) order with priced lines."""
     customer = get_customer_for(session, actor, customer_id, SALES_DOCUMENT_ROLES, "create orders")
+    header = replace(header, is_cash_sale=header.is_cash_sale
+                     or session.get_one(PaymentTerms, customer.terms_code).is_cash)
     check_hold(customer, confirming=False, is_cash=header.is_cash_sale)
     _check_ship_to(session, customer, header.ship_to_id)
     priced = price_lines(session, actor, customer, lines, header.order_date)
@@ -113,7 +119,10 @@ def confirm_order(session: Session, actor: Actor, order_id: int,
     order = get_order_for(session, actor, order_id, "confirm orders")
     if order.status != OrderStatus.DRAFT:
         raise DomainError(f"order {order.number} is {order.status}, not a draft")
-    customer = session.get_one(Customer, order.customer_id)
+    # Locking the customer serialises confirmations, so two cannot both pass the limit.
+    customer = lock(session, Customer, order.customer_id, "customer")
+    if order.is_cash_sale:
+        _check_prepaid(session, order)
     check_credit(session, customer, order.net_amount, exclude_order_id=order.id,
                  is_cash=order.is_cash_sale, today=today or company_today(session))
     ship_to = session.get(Location, order.ship_to_id) if order.ship_to_id else None
@@ -127,6 +136,31 @@ def confirm_order(session: Session, actor: Actor, order_id: int,
     order.confirmed_at = utcnow()
     session.flush()
     return order
+
+
+def order_total(session: Session, order: SalesOrder) -> Decimal:
+    """What the customer will pay for the order: net after discount + tax + freight."""
+    lines = line_amounts(
+        [line.net_amount for line in order.lines],
+        [session.get_one(TaxCode, line.tax_code).rate for line in order.lines],
+        discount=order.discount_amount, freight=order.freight_charged,
+        currency=order.currency, rate=Decimal(1), base_currency=order.currency,
+    )
+    return totals(lines).total
+
+
+def _check_prepaid(session: Session, order: SalesOrder) -> None:
+    """A cash sale is confirmed only once its prepayments cover the order total."""
+    total = order_total(session, order)
+    receipts = session.scalars(
+        select(Payment).where(Payment.order_id == order.id, Payment.kind == PaymentKind.RECEIPT)
+    )
+    prepaid = sum((payment_unallocated(session, p) for p in receipts), ZERO)
+    if prepaid < total:
+        raise CreditBlocked(
+            f"cash sale {order.number} needs a prepayment of {format_amount(total)} "
+            f"{order.currency}; {format_amount(prepaid)} received"
+        )
 
 
 def shipped_quantity(session: Session, order_line: SalesOrderLine,
@@ -195,20 +229,26 @@ def cancel_order(session: Session, actor: Actor, order_id: int, on: date) -> Sal
     order = get_order_for(session, actor, order_id, "cancel orders")
     if order.status not in (OrderStatus.DRAFT, OrderStatus.CONFIRMED):
         raise DomainError(f"order {order.number} is already {order.status}")
-    anything_shipped = False
+    if any(m.invoiced for m in order.milestones):
+        raise DomainError(f"order {order.number} has invoiced milestones; credit them first")
+    anything_shipped = changed = False
     for line in order.lines:
         shipped = max(shipped_quantity(session, line), invoiced_quantity(session, line))
         anything_shipped = anything_shipped or shipped > 0
+        changed = changed or line.cancelled_quantity != line.quantity - shipped
         line.cancelled_quantity = line.quantity - shipped
-    if anything_shipped and all(
-        line.cancelled_quantity == ZERO for line in order.lines
-    ):
-        raise DomainError(f"order {order.number} is fully shipped; there is nothing to cancel")
+    if anything_shipped and not changed:
+        raise DomainError(f"order {order.number} is shipped or cancelled in full; "
+                          "there is nothing to cancel")
     if not anything_shipped:
         order.status = OrderStatus.CANCELLED
         order.cancelled_date = on
     session.flush()
     return order
+
+
+def _invoiced_by_shipment(session: Session, order: SalesOrder) -> bool:
+    return any(invoiced_quantity(session, line) > 0 for line in order.lines)
 
 
 def add_milestone(session: Session, actor: Actor, order_id: int, *, description: str,
@@ -219,6 +259,9 @@ def add_milestone(session: Session, actor: Actor, order_id: int, *, description:
         raise DomainError(f"order {order.number} is {order.status}")
     if session.get(TaxCode, tax_code) is None:
         raise InvalidInput(f"unknown tax code {tax_code!r}", field="tax_code")
+    if _invoiced_by_shipment(session, order):
+        raise DomainError(f"order {order.number} is already invoiced by shipment; "
+                          "milestones would bill it twice")
     amount = round_money(Decimal(net_amount), order.currency)
     planned = sum((m.net_amount for m in order.milestones), ZERO)
     if amount <= 0 or planned + amount > order.net_amount:

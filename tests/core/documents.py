@@ -50,3 +50,20 @@ def posted_invoice(session: Session, world: World, quantity: int, on: date) -> I
     order = widget_order(session, world, world.alice, quantity, on=on)
     ship_lines(session, world.alice, order, {order.lines[0].id: Decimal(quantity)}, on)
     return invoice_order(session, world.alice, order.id, on)
+
+
+def prepaid_cash_order(session: Session, world: World, quantity: int, *,
+                       on: date = date(2025, 3, 3)) -> SalesOrder:
+    """A cash sale of ``quantity`` widgets to Acme, prepaid in full and confirmed."""
+    from core.billing.models import PaymentMethod
+    from core.billing.payments import record_payment
+    from core.sales.orders import order_total
+    from tests.core.world import FINANCE
+
+    order = widget_order(session, world, world.alice, quantity, on=on, confirm=False,
+                         is_cash_sale=True)
+    record_payment(session, FINANCE, world.customer.id, amount=order_total(session, order),
+                   currency="USD", received_date=on, method=PaymentMethod.CARD,
+                   order_id=order.id)
+    confirm_order(session, world.alice, order.id, today=on)
+    return order

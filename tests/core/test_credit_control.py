@@ -13,7 +13,7 @@ from core.customers.services import put_on_hold, release_hold, update_customer
 from core.errors import CreditBlocked
 from core.sales.models import OrderStatus, SalesOrder
 from core.sales.orders import confirm_order
-from tests.core.documents import count, posted_invoice, widget_order
+from tests.core.documents import count, posted_invoice, prepaid_cash_order, widget_order
 from tests.core.world import ADMIN, FINANCE, D, World
 
 MARCH = date(2025, 3, 3)
@@ -96,7 +96,7 @@ def test_hold_pending_only_allows_a_draft_but_not_confirmation(
 def test_hold_cash_only_allows_cash_sales_only(session: Session, world: World) -> None:
     put_on_hold(session, FINANCE, world.customer.id, policy=HoldPolicy.CASH_ONLY,
                 reason="slow payer")
-    cash = widget_order(session, world, world.alice, 1, is_cash_sale=True)
+    cash = prepaid_cash_order(session, world, 1)
     assert cash.status == OrderStatus.CONFIRMED
     credit = widget_order(session, world, world.alice, 1, confirm=False)
     with pytest.raises(CreditBlocked, match="only cash sales are allowed"), \
@@ -117,7 +117,7 @@ def test_released_hold_lets_the_order_be_confirmed(session: Session, world: Worl
 
 def test_cash_sales_skip_the_credit_limit(session: Session, world: World) -> None:
     set_limit(session, world, "100")
-    cash = widget_order(session, world, world.alice, 50, is_cash_sale=True)  # 500.00
+    cash = prepaid_cash_order(session, world, 50)  # 500.00 + tax, paid up front
     assert cash.status == OrderStatus.CONFIRMED
     credit = widget_order(session, world, world.alice, 50, confirm=False)
     with pytest.raises(CreditBlocked, match="open orders 0.00 "), session.begin_nested():
@@ -126,5 +126,5 @@ def test_cash_sales_skip_the_credit_limit(session: Session, world: World) -> Non
 
 def test_cash_sales_skip_the_overdue_block(session: Session, world: World) -> None:
     posted_invoice(session, world, 1, date(2025, 1, 2))
-    order = widget_order(session, world, world.alice, 1, on=date(2025, 6, 2), is_cash_sale=True)
+    order = prepaid_cash_order(session, world, 1, on=date(2025, 6, 2))
     assert order.status == OrderStatus.CONFIRMED

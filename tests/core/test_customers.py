@@ -234,10 +234,20 @@ def test_rep_takes_a_customer_whose_manager_left(session: Session, world: World)
 
 def test_rep_cannot_take_another_reps_customer(session: Session, world: World) -> None:
     customer = alices_customer(session, world)
-    with pytest.raises(PermissionDenied, match="managed by Alice Rep"), session.begin_nested():
+    # Out of bob's scope, so he learns nothing about it, not even who manages it.
+    with pytest.raises(NotFound, match="not found"), session.begin_nested():
         take_ownership(session, world.bob, customer.id)
     session.refresh(customer)
     assert customer.account_manager_id == world.rep_a.id
+
+
+def test_rep_covering_a_ship_to_is_told_who_manages_the_customer(
+    session: Session, world: World
+) -> None:
+    # bob covers Acme's South depot, so Acme is in his scope but managed by alice.
+    with pytest.raises(PermissionDenied, match="managed by Alice Rep"), session.begin_nested():
+        take_ownership(session, world.bob, world.customer.id)
+    assert world.customer.account_manager_id == world.rep_a.id
 
 
 def test_manager_takes_a_customer_of_their_team(session: Session, world: World) -> None:
@@ -252,7 +262,7 @@ def test_manager_of_another_team_cannot_take_the_customer(
     outsider = Actor(user_id=None, role=Role.SALES_MANAGER, rep_id=world.other_team_rep.id,
                      name="otto")
     customer = alices_customer(session, world)
-    with pytest.raises(PermissionDenied), session.begin_nested():
+    with pytest.raises(NotFound), session.begin_nested():
         take_ownership(session, outsider, customer.id)
     session.refresh(customer)
     assert customer.account_manager_id == world.rep_a.id

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-23 04:36:19.544641
+Create Date: 2026-11-23
 """
 
 from collections.abc import Sequence
@@ -363,7 +363,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['rep_id'], ['sales_rep.id'], name=op.f('fk_sales_order_rep_id_sales_rep')),
     sa.ForeignKeyConstraint(['ship_to_id'], ['customer_location.id'], name=op.f('fk_sales_order_ship_to_id_customer_location')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sales_order')),
-    sa.UniqueConstraint('number', name=op.f('uq_sales_order_number'))
+    sa.UniqueConstraint('number', name=op.f('uq_sales_order_number')),
+    sa.UniqueConstraint('quote_id', name=op.f('uq_sales_order_quote_id'))
     )
     with op.batch_alter_table('sales_order', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sales_order_customer_id'), ['customer_id'], unique=False)
@@ -623,7 +624,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['source_payment_id'], ['payment.id'], name=op.f('fk_allocation_source_payment_id_payment')),
     sa.ForeignKeyConstraint(['target_invoice_id'], ['invoice.id'], name=op.f('fk_allocation_target_invoice_id_invoice')),
     sa.ForeignKeyConstraint(['target_payment_id'], ['payment.id'], name=op.f('fk_allocation_target_payment_id_payment')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_allocation'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_allocation')),
+    sa.UniqueConstraint('reversal_of_id', name=op.f('uq_allocation_reversal_of_id'))
     )
     with op.batch_alter_table('allocation', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_allocation_source_credit_note_id'), ['source_credit_note_id'], unique=False)
