@@ -19,13 +19,16 @@ class Role(StrEnum):
 
 
 SALES_ROLES = frozenset({Role.REP, Role.SALES_MANAGER})
-# Who may do what (DESIGN D6); row scope is checked separately (core.access).
+# Who may do what (DESIGN D6); row scope is checked separately (core.access). Admins keep
+# master data (customers, catalogue, settings, users) but post no sales or finance documents;
+# executives write nothing.
 CUSTOMER_EDIT_ROLES = frozenset({Role.REP, Role.SALES_MANAGER, Role.FINANCE, Role.ADMIN})
-SALES_DOCUMENT_ROLES = frozenset({Role.REP, Role.SALES_MANAGER, Role.ADMIN})
-FULFILMENT_ROLES = frozenset({Role.REP, Role.SALES_MANAGER, Role.FINANCE, Role.ADMIN})
-FINANCE_ROLES = frozenset({Role.FINANCE, Role.ADMIN})
-HOLD_ROLES = frozenset({Role.SALES_MANAGER, Role.FINANCE, Role.ADMIN})
-PRICE_OVERRIDE_ROLES = frozenset({Role.SALES_MANAGER, Role.ADMIN})
+SALES_DOCUMENT_ROLES = SALES_ROLES
+FULFILMENT_ROLES = frozenset({Role.REP, Role.SALES_MANAGER, Role.FINANCE})
+FINANCE_ROLES = frozenset({Role.FINANCE})
+HOLD_ROLES = frozenset({Role.SALES_MANAGER, Role.FINANCE})
+PRICE_OVERRIDE_ROLES = frozenset({Role.SALES_MANAGER})
+SETTINGS_ROLES = frozenset({Role.ADMIN})
 TAKE_OWNERSHIP_ROLES = SALES_ROLES
 
 

@@ -13,6 +13,8 @@ from enum import StrEnum
 from sqlalchemy import String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from core.access import authorize
+from core.actor import SETTINGS_ROLES, Actor
 from core.db import Base
 from core.errors import InvalidInput
 
@@ -73,8 +75,10 @@ def seed_sequences(session: Session) -> None:
     session.flush()
 
 
-def configure_sequence(session: Session, doc_type: DocType, *, prefix: str, padding: int) -> None:
-    """Change a series' prefix and padding; numbers already issued keep theirs."""
+def configure_sequence(session: Session, actor: Actor, doc_type: DocType, *, prefix: str,
+                       padding: int) -> None:
+    """Change a series' prefix and padding (admin); numbers already issued keep theirs."""
+    authorize(session, actor, SETTINGS_ROLES, "configure document numbers")
     if not prefix or len(prefix) > 16 or not 1 <= padding <= 12:
         raise InvalidInput("prefix must be 1-16 characters and padding 1-12 digits", field="prefix")
     session.execute(

@@ -3,8 +3,8 @@ go below the floor.
 
 Price resolution order: the customer's deal sheet, then a price list in the customer's
 currency, then the product's list price (converted at the day's rate for customers in
-another currency). The floor is the minimum net unit price of the same source (deal sheet
-floor, else price-list floor, else the product's floor, converted likewise).
+another currency). The floor is the minimum net unit price: the deal sheet's floor, else the
+price list's, else the product's (converted likewise).
 """
 
 from __future__ import annotations
@@ -35,7 +35,11 @@ class Price:
 
 
 def resolve_price(session: Session, customer: Customer, product: Product, on: date) -> Price:
-    """The price and floor of ``product`` for ``customer`` on ``on``."""
+    """The price and floor of ``product`` for ``customer`` on ``on``.
+
+    The price comes from the first source that has one; the floor from the first source
+    that sets one, so a deal sheet without a floor never removes the product's floor.
+    """
     deal = session.scalars(
         select(CustomerPrice)
         .where(
@@ -46,8 +50,6 @@ def resolve_price(session: Session, customer: Customer, product: Product, on: da
         )
         .order_by(CustomerPrice.valid_from.desc())
     ).first()
-    if deal is not None:
-        return Price(deal.unit_price, deal.min_price)
     item = session.scalars(
         select(PriceListItem)
         .join(PriceList, PriceList.id == PriceListItem.price_list_id)
@@ -59,13 +61,14 @@ def resolve_price(session: Session, customer: Customer, product: Product, on: da
         )
         .order_by(PriceList.valid_from.desc())
     ).first()
-    if item is not None:
-        return Price(item.unit_price, item.min_price)
-    if customer.currency == get_settings(session).base_currency:
-        return Price(product.list_price, product.min_price)
-    rate = fx_rate(session, customer.currency, on)
-    return Price(_to_price(product.list_price / rate),
-                 None if product.min_price is None else _to_price(product.min_price / rate))
+    rate = Decimal(1)
+    if customer.currency != get_settings(session).base_currency:
+        rate = fx_rate(session, customer.currency, on)
+    list_price = _to_price(product.list_price / rate)
+    product_floor = None if product.min_price is None else _to_price(product.min_price / rate)
+    prices = [x.unit_price for x in (deal, item) if x is not None] + [list_price]
+    floors = [x.min_price for x in (deal, item) if x is not None] + [product_floor]
+    return Price(prices[0], next((f for f in floors if f is not None), None))
 
 
 def _to_price(value: Decimal) -> Decimal:

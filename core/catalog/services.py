@@ -67,6 +67,8 @@ def set_customer_price(session: Session, actor: Actor, customer_id: int, product
         raise NotFound(f"product #{product_id} not found")
     if unit_price < 0:
         raise InvalidInput("a price cannot be negative", field="unit_price")
+    if min_price is not None and not 0 <= min_price <= unit_price:
+        raise InvalidInput("the floor must be between 0 and the price", field="min_price")
     deal = CustomerPrice(customer_id=customer.id, product_id=product_id, unit_price=unit_price,
                          min_price=min_price, valid_from=valid_from)
     session.add(deal)

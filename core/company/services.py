@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from core.access import authorize
+from core.actor import SETTINGS_ROLES, Actor, Role
 from core.billing.models import Invoice, Payment
 from core.company.models import (
     Channel,
@@ -23,6 +25,7 @@ from core.errors import DomainError, InvalidInput
 from core.numbering import seed_sequences
 from core.types import validate_currency
 
+FX_ROLES = frozenset({Role.FINANCE, Role.ADMIN})
 DEFAULT_TERMS = [
     ("NET15", "Net 15 days", 15, False),
     ("NET30", "Net 30 days", 30, False),
@@ -105,8 +108,9 @@ def has_postings(session: Session) -> bool:
     )
 
 
-def change_base_currency(session: Session, currency: str) -> None:
-    """Change the base currency; refused after the first posting."""
+def change_base_currency(session: Session, actor: Actor, currency: str) -> None:
+    """Change the base currency (admin); refused after the first posting."""
+    authorize(session, actor, SETTINGS_ROLES, "change company settings")
     settings = get_settings(session)
     currency = validate_currency(currency)
     if currency == settings.base_currency:
@@ -119,8 +123,9 @@ def change_base_currency(session: Session, currency: str) -> None:
     settings.base_currency = currency
 
 
-def set_aging_buckets(session: Session, boundaries: list[int]) -> None:
-    """Set the upper day bounds of the aging buckets, e.g. [30, 60, 90, 120]."""
+def set_aging_buckets(session: Session, actor: Actor, boundaries: list[int]) -> None:
+    """Set the upper day bounds of the aging buckets, e.g. [30, 60, 90, 120] (admin)."""
+    authorize(session, actor, SETTINGS_ROLES, "change company settings")
     if not boundaries or any(b <= 0 for b in boundaries) or sorted(set(boundaries)) != boundaries:
         raise InvalidInput(
             "aging buckets must be positive day counts in increasing order", field="aging_buckets"
@@ -128,8 +133,11 @@ def set_aging_buckets(session: Session, boundaries: list[int]) -> None:
     get_settings(session).aging_buckets = ",".join(str(b) for b in boundaries)
 
 
-def set_fx_rate(session: Session, currency: str, rate_date: date, rate: Decimal) -> FxRate:
-    """Record units of base currency per one unit of ``currency`` on ``rate_date``."""
+def set_fx_rate(session: Session, actor: Actor, currency: str, rate_date: date,
+                rate: Decimal) -> FxRate:
+    """Record units of base currency per one unit of ``currency`` on ``rate_date``
+    (finance or admin)."""
+    authorize(session, actor, FX_ROLES, "maintain exchange rates")
     currency = validate_currency(currency)
     if rate <= 0:
         raise InvalidInput("an exchange rate must be positive", field="rate")

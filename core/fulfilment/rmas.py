@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from core.access import get_customer_for
@@ -39,6 +40,25 @@ NEEDS_GOODS = frozenset({RmaType.RETURN_AND_REFUND, RmaType.RETURN_WITHOUT_REFUN
 REFUNDS = frozenset({RmaType.REFUND_ONLY, RmaType.RETURN_AND_REFUND})
 
 
+# Resolved RMAs of these types keep their quantity (no credit note records it).
+KEEPS_QUANTITY = frozenset({RmaType.RETURN_WITHOUT_REFUND, RmaType.REPLACEMENT})
+
+
+def quantity_under_rma(session: Session, invoice_line_id: int) -> Decimal:
+    """Quantity of an invoice line held by other RMAs: every open one (except rejects) and
+    resolved ones whose type issues no credit note (returned without refund, replaced)."""
+    held = (
+        select(func.coalesce(func.sum(RmaLine.quantity), 0))
+        .join(Rma, Rma.id == RmaLine.rma_id)
+        .where(
+            RmaLine.invoice_line_id == invoice_line_id,
+            Rma.rma_type != RmaType.REJECT,
+            or_(Rma.state != RmaState.RESOLVED, Rma.rma_type.in_(KEEPS_QUANTITY)),
+        )
+    )
+    return Decimal(session.scalar(held) or 0)
+
+
 def create_rma(session: Session, actor: Actor, invoice_id: int, *, rma_type: RmaType,
                lines: dict[int, Decimal], requested_date: date, reason: str) -> Rma:
     """Request a return of quantities of a posted invoice's lines."""
@@ -59,7 +79,8 @@ def create_rma(session: Session, actor: Actor, invoice_id: int, *, rma_type: Rma
             raise InvalidInput(f"line #{line_id} is not a product line of {invoice.number}",
                                field="lines")
         quantity = Decimal(quantity)
-        left = source.quantity - credited_quantity(session, source.id)
+        left = source.quantity - credited_quantity(session, source.id) \
+            - quantity_under_rma(session, source.id)
         if quantity <= 0 or quantity > left:
             raise InvalidInput(f"line {source.line_no}: return between 0 and {left}",
                                field="lines")

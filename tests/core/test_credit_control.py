@@ -14,13 +14,13 @@ from core.errors import CreditBlocked
 from core.sales.models import OrderStatus, SalesOrder
 from core.sales.orders import confirm_order
 from tests.core.documents import count, posted_invoice, prepaid_cash_order, widget_order
-from tests.core.world import ADMIN, FINANCE, D, World
+from tests.core.world import FINANCE, D, World
 
 MARCH = date(2025, 3, 3)
 
 
 def set_limit(session: Session, world: World, limit: str) -> None:
-    update_customer(session, ADMIN, world.customer.id, {"credit_limit": D(limit)})
+    update_customer(session, FINANCE, world.customer.id, {"credit_limit": D(limit)})
 
 
 def test_order_blocked_when_credit_limit_exceeded_states_the_figures(

@@ -117,7 +117,7 @@ def test_bad_customer_edit_names_the_field_and_changes_nothing(
     session: Session, world: World, field: str, changes: dict[str, object]
 ) -> None:
     with pytest.raises(InvalidInput) as raised, session.begin_nested():
-        update_customer(session, ADMIN, world.customer.id, {"name": "Renamed", **changes})
+        update_customer(session, FINANCE, world.customer.id, {"name": "Renamed", **changes})
     assert raised.value.field == field
     session.refresh(world.customer)
     assert world.customer.name == "Acme Ltd"
@@ -200,7 +200,7 @@ def test_customer_without_transactions_is_deleted_with_its_master_data(
     add_location(session, ADMIN, customer.id, kind=LocationKind.SHIP_TO, name="Beta Dock")
     log_interaction(session, ADMIN, customer.id, kind=InteractionKind.CALL,
                     occurred_on=date(2025, 3, 1), contact_id=contact.id)
-    set_customer_price(session, ADMIN, customer.id, world.widget.id, unit_price=D("9"),
+    set_customer_price(session, world.manager, customer.id, world.widget.id, unit_price=D("9"),
                        min_price=D("8.5"), valid_from=date(2025, 1, 1))
     delete_customer(session, ADMIN, customer.id)
     session.expire_all()

@@ -15,7 +15,7 @@ from core.db import make_session_factory, transaction
 from core.errors import InvalidInput
 from core.numbering import DocType, DocumentSequence, configure_sequence, next_number
 from tests.core.documents import count, posted_invoice
-from tests.core.world import World
+from tests.core.world import ADMIN, World
 
 
 class PostingFailed(Exception):
@@ -31,7 +31,7 @@ def test_numbers_are_prefix_and_zero_padded_sequence(session: Session) -> None:
 
 def test_configured_prefix_and_padding_apply_to_new_numbers(session: Session) -> None:
     first = next_number(session, DocType.QUOTE)
-    configure_sequence(session, DocType.QUOTE, prefix="Q-", padding=4)
+    configure_sequence(session, ADMIN, DocType.QUOTE, prefix="Q-", padding=4)
     assert next_number(session, DocType.QUOTE) == "Q-0002"
     assert first == "QT0000001"
     assert next_number(session, DocType.ORDER) == "SO0000001"  # other series unchanged
@@ -41,7 +41,7 @@ def test_configured_prefix_and_padding_apply_to_new_numbers(session: Session) ->
 def test_bad_sequence_configuration_is_refused(session: Session, prefix: str,
                                                padding: int) -> None:
     with pytest.raises(InvalidInput), session.begin_nested():
-        configure_sequence(session, DocType.QUOTE, prefix=prefix, padding=padding)
+        configure_sequence(session, ADMIN, DocType.QUOTE, prefix=prefix, padding=padding)
     assert next_number(session, DocType.QUOTE) == "QT0000001"
 
 

@@ -18,7 +18,7 @@ from core.errors import ImmutableDocument, InvalidInput
 from core.fulfilment.shipments import advance_shipment, create_shipment, ship
 from core.sales.lines import LineInput
 from core.sales.orders import OrderInput, confirm_order, create_order
-from tests.core.world import ADMIN, FINANCE, D, World
+from tests.core.world import FINANCE, D, World
 
 
 def row_counts(session: Session) -> tuple[int, int]:
@@ -171,16 +171,16 @@ def test_settlement_discount_closes_the_rest_of_the_invoice(session: Session, wo
 def test_return_credit_note_at_invoice_rate_for_foreign_customer(
     session: Session, world: World
 ) -> None:
-    order = create_order(session, ADMIN, world.eur_customer.id,
+    order = create_order(session, world.manager, world.eur_customer.id,
                          OrderInput(order_date=date(2024, 6, 1)),
                          [LineInput(world.widget.id, D(5), unit_price=D("9.00"))])
-    confirm_order(session, ADMIN, order.id, today=date(2024, 6, 1))
-    shipment = create_shipment(session, ADMIN, order.id, {order.lines[0].id: D(5)},
+    confirm_order(session, world.manager, order.id, today=date(2024, 6, 1))
+    shipment = create_shipment(session, world.manager, order.id, {order.lines[0].id: D(5)},
                                created_date=date(2024, 6, 2))
-    advance_shipment(session, ADMIN, shipment.id)
-    advance_shipment(session, ADMIN, shipment.id)
-    ship(session, ADMIN, shipment.id, shipped_date=date(2024, 6, 3))
-    invoice = invoice_order(session, ADMIN, order.id, date(2024, 6, 3))
+    advance_shipment(session, world.manager, shipment.id)
+    advance_shipment(session, world.manager, shipment.id)
+    ship(session, world.manager, shipment.id, shipped_date=date(2024, 6, 3))
+    invoice = invoice_order(session, world.manager, order.id, date(2024, 6, 3))
     assert invoice.fx_rate == D("1.1")
     assert invoice.lines[0].base_net_amount == D("49.50")  # 45.00 EUR × 1.1
     note = issue_credit_note(

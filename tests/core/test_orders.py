@@ -22,7 +22,7 @@ from core.sales.orders import (
     create_order,
 )
 from tests.core.documents import count, ship_lines, widget_order
-from tests.core.world import ADMIN, D, World
+from tests.core.world import ADMIN, FINANCE, D, World
 
 MARCH = date(2025, 3, 3)
 
@@ -85,10 +85,10 @@ def test_confirming_twice_is_refused(session: Session, world: World) -> None:
 def test_foreign_order_takes_the_rate_of_its_order_date(
     session: Session, world: World, order_date: date, rate: D
 ) -> None:
-    order = create_order(session, ADMIN, world.eur_customer.id,
+    order = create_order(session, world.manager, world.eur_customer.id,
                          OrderInput(order_date=order_date),
                          [LineInput(world.widget.id, D(5), unit_price=D("9"))])
-    confirm_order(session, ADMIN, order.id, today=order_date)
+    confirm_order(session, world.manager, order.id, today=order_date)
     assert order.currency == "EUR"
     assert order.fx_rate == rate
     assert order.net_amount == D("45.00")
@@ -112,7 +112,7 @@ def test_amend_below_shipped_quantity_is_refused(session: Session, world: World)
 def test_amend_up_passes_credit_control_on_the_new_exposure(
     session: Session, world: World
 ) -> None:
-    update_customer(session, ADMIN, world.customer.id, {"credit_limit": D("1000")})
+    update_customer(session, FINANCE, world.customer.id, {"credit_limit": D("1000")})
     order = widget_order(session, world, world.alice, 50)  # 500.00
     # 900.00 is within the limit: the increase must not be counted twice.
     amend_order_line(session, world.alice, order.id, 1, D(90), today=MARCH)
@@ -126,7 +126,7 @@ def test_amend_up_passes_credit_control_on_the_new_exposure(
 
 
 def test_amending_a_draft_skips_credit_control(session: Session, world: World) -> None:
-    update_customer(session, ADMIN, world.customer.id, {"credit_limit": D("100")})
+    update_customer(session, FINANCE, world.customer.id, {"credit_limit": D("100")})
     order = widget_order(session, world, world.alice, 5, confirm=False)
     amend_order_line(session, world.alice, order.id, 1, D(50), today=MARCH)
     assert order.net_amount == D("500.00")
@@ -182,7 +182,7 @@ def test_bad_order_input_names_the_field_and_writes_nothing(
     values: dict[str, object] = {"product_id": world.widget.id, "quantity": D(1), **line}
     before = (count(session, SalesOrder), count(session, SalesOrderLine))
     with pytest.raises(InvalidInput) as raised, session.begin_nested():
-        create_order(session, ADMIN, world.customer.id,
+        create_order(session, world.manager, world.customer.id,
                      OrderInput(order_date=MARCH, **header),  # type: ignore[arg-type]
                      [LineInput(**values)])  # type: ignore[arg-type]
     assert raised.value.field == field

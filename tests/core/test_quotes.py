@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy.orm import Session
 
+from core.catalog.services import set_customer_price
 from core.errors import DomainError, ImmutableDocument, InvalidInput, NotFound, PermissionDenied
 from core.numbering import DocType, next_number
 from core.sales.lines import LineInput
@@ -267,3 +268,23 @@ def test_a_manager_quotes_for_the_account_manager_and_revisions_keep_the_rep(
     send_quote(session, world.alice, q.id, QUOTED)
     revision = revise_quote(session, world.manager, q.id, date(2025, 3, 7))
     assert revision.rep_id == q.rep_id == world.rep_a.id
+
+
+def test_a_deal_price_without_a_floor_keeps_the_products_floor(
+    session: Session, world: World
+) -> None:
+    set_customer_price(session, world.manager, world.customer.id, world.widget.id,
+                       unit_price=D("9.00"), min_price=None, valid_from=date(2025, 1, 1))
+    with pytest.raises(PermissionDenied, match="below the floor 8"):
+        create_quote(session, world.alice, world.customer.id,
+                     [LineInput(world.widget.id, D(1), unit_price=D("0.01"))], quote_date=QUOTED)
+    priced = create_quote(session, world.alice, world.customer.id,
+                          [LineInput(world.widget.id, D(1))], quote_date=QUOTED)
+    assert priced.lines[0].unit_price == D("9.00")
+
+
+def test_a_deal_floor_above_the_price_is_refused(session: Session, world: World) -> None:
+    with pytest.raises(InvalidInput, match="floor must be between 0 and the price"):
+        set_customer_price(session, world.manager, world.customer.id, world.widget.id,
+                           unit_price=D("9.00"), min_price=D("9.50"),
+                           valid_from=date(2025, 1, 1))

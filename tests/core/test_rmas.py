@@ -120,3 +120,22 @@ def test_resolving_before_inspection_is_refused(session: Session, world: World) 
                      reason="broken")
     with pytest.raises(DomainError, match="inspect the goods first"):
         resolve_rma(session, FINANCE, rma.id, date(2025, 3, 11))
+
+
+def test_open_and_kept_rmas_hold_their_quantity(session: Session, world: World) -> None:
+    invoice = invoiced(session, world)
+    widget_line = invoice.lines[0]  # 6 invoiced
+    first = create_rma(session, world.alice, invoice.id, rma_type=RmaType.REPLACEMENT,
+                       lines={widget_line.id: D(4)}, requested_date=date(2025, 3, 10),
+                       reason="broken")
+    with pytest.raises(InvalidInput, match="return between 0 and 2"), session.begin_nested():
+        create_rma(session, world.alice, invoice.id, rma_type=RmaType.REPLACEMENT,
+                   lines={widget_line.id: D(4)}, requested_date=date(2025, 3, 10),
+                   reason="broken again")
+    receive_rma(session, world.alice, first.id, date(2025, 3, 11))
+    inspect_rma(session, world.alice, first.id, date(2025, 3, 12), Disposition.SCRAP)
+    resolve_rma(session, world.alice, first.id, date(2025, 3, 13))
+    with pytest.raises(InvalidInput, match="return between 0 and 2"), session.begin_nested():
+        create_rma(session, world.alice, invoice.id, rma_type=RmaType.RETURN_AND_REFUND,
+                   lines={widget_line.id: D(3)}, requested_date=date(2025, 3, 14),
+                   reason="third")

@@ -65,8 +65,8 @@ def build_world(session: Session) -> World:
     ship_to = add_location(session, ADMIN, customer.id, kind=LocationKind.SHIP_TO,
                            name="Acme South Depot", region_code="SOUTH",
                            rep_override_id=rep_b.id)
-    set_fx_rate(session, "EUR", date(2024, 1, 1), D("1.1000000000"))
-    set_fx_rate(session, "EUR", date(2025, 1, 1), D("1.2000000000"))
+    set_fx_rate(session, FINANCE, "EUR", date(2024, 1, 1), D("1.1000000000"))
+    set_fx_rate(session, FINANCE, "EUR", date(2025, 1, 1), D("1.2000000000"))
     eur_customer = create_customer(session, ADMIN, CustomerInput(
         name="Euro GmbH", currency="EUR", terms_code="NET60", credit_limit=D("50000"),
         segment_code="ENTERPRISE", channel_code="DISTRIBUTOR", region_code="CENTRAL",
