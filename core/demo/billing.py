@@ -185,13 +185,12 @@ def _invoices(ctx: DemoContext, rng: np.random.Generator, customers: pl.DataFram
 def _discount_shares(book: OrderBook, order: np.ndarray, wave1: np.ndarray,
                      invoiced: np.ndarray) -> np.ndarray:
     """Each invoice's share of its order's document discount, as ``invoice_order`` does:
-    pro rata to the amount invoiced now over the ordered amount (ordered − cancelled
-    quantities), the rest on the invoice that completes the order."""
+    the discount pro rata to the cumulative invoiced amount over the ordered amount (full
+    quantities), less what the earlier invoice took; cancelled quantities forfeit theirs."""
     ol = book.lines
     n_orders = book.orders.height
     ordered = np.bincount(ol["order_id"].to_numpy() - 1, minlength=n_orders,
-                          weights=line_net(ol["quantity"].to_numpy()
-                                           - ol["cancelled_quantity"].to_numpy(),
+                          weights=line_net(ol["quantity"].to_numpy(),
                                            ol["unit_price"].to_numpy(),
                                            ol["discount_pct"].to_numpy())).astype(np.int64)
     total = book.orders["discount_amount"].to_numpy()
@@ -200,8 +199,8 @@ def _discount_shares(book: OrderBook, order: np.ndarray, wave1: np.ndarray,
     second = np.zeros(n_orders, dtype=np.int64)
     second[order[~wave1]] = invoiced[~wave1]
     safe = np.maximum(ordered, 1)
-    d1 = np.where(first >= ordered, total, div_half_up(total * first, safe))
-    d2 = np.where(first + second >= ordered, total - d1, div_half_up(total * second, safe))
+    d1 = np.minimum(div_half_up(total * first, safe), total)
+    d2 = np.minimum(div_half_up(total * (first + second), safe), total) - d1
     share = np.where(wave1, d1[order], d2[order])
     return np.asarray(np.clip(share, 0, invoiced), dtype=np.int64)
 
@@ -251,7 +250,11 @@ def _rmas(ctx: DemoContext, rng: np.random.Generator, invoices: pl.DataFrame,
     days = d0 + np.cumsum(steps, axis=0)
     reached = (days <= end).sum(axis=0) - 1
     state = np.minimum(target, reached)
+    # A refund-only RMA has no goods to receive: it is either requested or resolved.
+    refund_only = rma_type == 0
+    state = np.where(refund_only & (state > 0), np.where(reached >= 3, 3, 0), state)
     days = np.where(np.arange(4)[:, None] <= state, days, -1)
+    days[1:3, refund_only] = -1
     qty_line = lines["quantity"].to_numpy()[line]
     qty = 1 + (rng.random(n) * np.minimum(qty_line, 3)).astype(np.int64)
     returns_goods = np.isin(rma_type, [1, 2, 4])

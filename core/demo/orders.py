@@ -78,7 +78,7 @@ def build_orders(ctx: DemoContext, customers: pl.DataFrame, locations: pl.DataFr
     # status: holds turn later orders into drafts (never confirmed), a few recent drafts,
     # some cancellations
     hold_day = c["_hold_day"].to_numpy()[cust]
-    held = (hold_day > 0) & (day > hold_day)
+    held = (hold_day > 0) & (day >= hold_day)  # the hold starts during its day
     draft = held | ((day >= cal.end - 7) & (rng.random(n) < 0.15))
     cancelled = ~draft & (rng.random(n) < CANCEL_ORDER_SHARE)
     cancel_day = np.minimum(day + rng.integers(1, 10, n), cal.end)
