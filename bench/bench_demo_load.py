@@ -117,7 +117,10 @@ def standard_dataset_url() -> str:
 
 
 def _standard_marker() -> str:
-    return "salesbi demo " + " ".join(f"{k}={v}" for k, v in STANDARD.items())
+    from core.demo.build import DEMO_FORMAT
+
+    return f"salesbi demo format={DEMO_FORMAT} " + " ".join(
+        f"{k}={v}" for k, v in STANDARD.items())
 
 
 def ensure_standard_dataset(rebuild: bool = False) -> str:
