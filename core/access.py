@@ -4,6 +4,7 @@ in the actor's row scope (reps: customers they manage; managers: their reporting
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +14,16 @@ from core.audit import set_actor
 from core.customers.models import Customer, Location
 from core.errors import NotFound, PermissionDenied
 from core.users.services import reporting_tree
+
+T = TypeVar("T")
+
+
+def load(session: Session, model: type[T], row_id: int, label: str) -> T:
+    """The ``model`` row ``row_id``, or ``NotFound`` naming it as ``label``."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"{label} #{row_id} not found")
+    return row
 
 
 def require_role(actor: Actor, roles: Collection[Role], action: str) -> None:

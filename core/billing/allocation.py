@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.access import get_customer_for
+from core.access import get_customer_for, load
 from core.actor import FINANCE_ROLES, Actor
 from core.billing.balances import credit_note_open_amount, invoice_open_amount, payment_unallocated
 from core.billing.models import (
@@ -94,9 +94,7 @@ def apply_credit(session: Session, *, payment: Payment | None, credit_note: Cred
 def allocate(session: Session, actor: Actor, *, invoice_id: int, amount: Decimal, on: date,
              payment_id: int | None = None, credit_note_id: int | None = None) -> Allocation:
     """Apply part of a receipt or credit note to an invoice (finance)."""
-    invoice = session.get(Invoice, invoice_id)
-    if invoice is None:
-        raise NotFound(f"invoice #{invoice_id} not found")
+    invoice = load(session, Invoice, invoice_id, "invoice")
     get_customer_for(session, actor, invoice.customer_id, FINANCE_ROLES, "allocate payments")
     if (payment_id is None) == (credit_note_id is None):
         raise InvalidInput("allocate either a payment or a credit note")
@@ -112,9 +110,7 @@ def allocate(session: Session, actor: Actor, *, invoice_id: int, amount: Decimal
 
 def reverse_allocation(session: Session, actor: Actor, allocation_id: int, on: date) -> Allocation:
     """Undo an allocation with a new negative row dated ``on``; the original stays."""
-    original = session.get(Allocation, allocation_id)
-    if original is None:
-        raise NotFound(f"allocation #{allocation_id} not found")
+    original = load(session, Allocation, allocation_id, "allocation")
     if original.reversal_of_id is not None or original.amount <= ZERO:
         raise DomainError("a reversal cannot itself be reversed")
     already = session.scalar(

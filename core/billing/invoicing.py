@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql import ColumnElement
 
-from core.access import get_customer_for
+from core.access import get_customer_for, load
 from core.actor import FINANCE_ROLES, FULFILMENT_ROLES, Actor, Role
 from core.billing.allocation import apply_credit
 from core.billing.amounts import DraftLine, line_amounts, totals
@@ -29,7 +29,7 @@ from core.company.models import PaymentTerms, TaxCode
 from core.company.services import fx_rate, get_settings
 from core.customers.models import Customer
 from core.db import utcnow
-from core.errors import DomainError, InvalidInput, NotFound
+from core.errors import DomainError, InvalidInput
 from core.fulfilment.models import Shipment, ShipmentLine, ShipmentStatus
 from core.numbering import DocType, next_number
 from core.sales.models import OrderMilestone, OrderStatus, SalesOrder, SalesOrderLine
@@ -100,9 +100,7 @@ def invoice_order(session: Session, actor: Actor, order_id: int, invoice_date: d
 def invoice_milestone(session: Session, actor: Actor, milestone_id: int,
                       invoice_date: date) -> Invoice:
     """Invoice one milestone of a confirmed order (no goods, no cost) and post it."""
-    milestone = session.get(OrderMilestone, milestone_id)
-    if milestone is None:
-        raise NotFound(f"milestone #{milestone_id} not found")
+    milestone = load(session, OrderMilestone, milestone_id, "milestone")
     order = get_order_for(session, actor, milestone.order_id, "invoice orders", FULFILMENT_ROLES)
     if order.status != OrderStatus.CONFIRMED:
         raise DomainError(f"order {order.number} is {order.status}")
@@ -204,9 +202,7 @@ def _apply_prepayments(session: Session, order: SalesOrder, invoice: Invoice) ->
 def get_invoice_for(session: Session, actor: Actor, invoice_id: int, roles: frozenset[Role],
                     action: str) -> Invoice:
     """An invoice of a customer in the actor's scope."""
-    invoice = session.get(Invoice, invoice_id)
-    if invoice is None:
-        raise NotFound(f"invoice #{invoice_id} not found")
+    invoice = load(session, Invoice, invoice_id, "invoice")
     get_customer_for(session, actor, invoice.customer_id, roles, action)
     return invoice
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.access import get_customer_for
+from core.access import get_customer_for, load
 from core.actor import FINANCE_ROLES, Actor
 from core.billing.allocation import apply_credit
 from core.billing.balances import credit_note_open_amount, payment_unallocated
@@ -28,7 +28,7 @@ from core.billing.models import (
     PaymentMethod,
 )
 from core.company.services import fx_rate, get_settings
-from core.errors import DomainError, InvalidInput, NotFound
+from core.errors import DomainError, InvalidInput
 from core.locking import lock
 from core.numbering import DocType, next_number
 from core.sales.models import SalesOrder
@@ -114,9 +114,7 @@ def reverse_payment(session: Session, actor: Actor, payment_id: int, on: date,
                     reference: str | None = None) -> Payment:
     """Reverse a receipt (e.g. a bounced cheque): its allocations are reversed and a
     reversal payment takes back the whole amount."""
-    original = session.get(Payment, payment_id)
-    if original is None:
-        raise NotFound(f"payment #{payment_id} not found")
+    original = load(session, Payment, payment_id, "payment")
     get_customer_for(session, actor, original.customer_id, FINANCE_ROLES, "reverse payments")
     original = lock(session, Payment, original.id, "payment")
     if original.kind != PaymentKind.RECEIPT:

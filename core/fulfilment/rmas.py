@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from core.access import get_customer_for
+from core.access import get_customer_for, load
 from core.actor import FINANCE_ROLES, FULFILMENT_ROLES, Actor
 from core.billing.credit_notes import CreditLineInput, credited_quantity, issue_credit_note
 from core.billing.models import CreditReason, DocumentStatus, Invoice, InvoiceLine
@@ -92,9 +92,7 @@ def create_rma(session: Session, actor: Actor, invoice_id: int, *, rma_type: Rma
 
 
 def _get(session: Session, actor: Actor, rma_id: int) -> Rma:
-    rma = session.get(Rma, rma_id)
-    if rma is None:
-        raise NotFound(f"RMA #{rma_id} not found")
+    rma = load(session, Rma, rma_id, "RMA")
     get_customer_for(session, actor, rma.customer_id, FULFILMENT_ROLES, "handle RMAs")
     return rma
 

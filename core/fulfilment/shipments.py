@@ -11,11 +11,12 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from core.access import load
 from core.actor import FULFILMENT_ROLES, Actor
 from core.catalog.models import Product
 from core.customers.credit import check_hold
 from core.customers.models import Customer
-from core.errors import DomainError, InvalidInput, NotFound
+from core.errors import DomainError, InvalidInput
 from core.fulfilment.models import Shipment, ShipmentLine, ShipmentStatus
 from core.locking import lock
 from core.numbering import DocType, next_number
@@ -69,9 +70,7 @@ def create_shipment(session: Session, actor: Actor, order_id: int,
 
 def get_shipment_for(session: Session, actor: Actor, shipment_id: int) -> Shipment:
     """A shipment of an order in the actor's scope."""
-    shipment = session.get(Shipment, shipment_id)
-    if shipment is None:
-        raise NotFound(f"shipment #{shipment_id} not found")
+    shipment = load(session, Shipment, shipment_id, "shipment")
     get_order_for(session, actor, shipment.order_id, "ship orders", FULFILMENT_ROLES)
     return shipment
 

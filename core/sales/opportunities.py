@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from core.access import get_customer_for, scope_reps
+from core.access import get_customer_for, load, scope_reps
 from core.actor import SALES_DOCUMENT_ROLES, Actor
 from core.customers.models import CustomerStatus
 from core.errors import DomainError, InvalidInput, NotFound
@@ -84,9 +84,7 @@ def create_opportunity(
 
 def get_opportunity_for(session: Session, actor: Actor, opportunity_id: int) -> Opportunity:
     """An opportunity the actor may change (own or team's)."""
-    opportunity = session.get(Opportunity, opportunity_id)
-    if opportunity is None:
-        raise NotFound(f"opportunity #{opportunity_id} not found")
+    opportunity = load(session, Opportunity, opportunity_id, "opportunity")
     get_customer_for(session, actor, opportunity.customer_id, SALES_DOCUMENT_ROLES,
                      "change opportunities")
     reps = scope_reps(session, actor)

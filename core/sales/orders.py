@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.access import get_customer_for
+from core.access import get_customer_for, load
 from core.actor import SALES_DOCUMENT_ROLES, Actor
 from core.billing.amounts import line_amounts, totals
 from core.billing.balances import invoiced_quantity, order_uninvoiced_amount, payment_unallocated
@@ -26,7 +26,7 @@ from core.company.services import company_today, fx_rate
 from core.customers.credit import check_credit, check_hold, format_amount
 from core.customers.models import Customer, Location, LocationKind
 from core.db import utcnow
-from core.errors import CreditBlocked, DomainError, InvalidInput, NotFound
+from core.errors import CreditBlocked, DomainError, InvalidInput
 from core.fulfilment.models import Shipment, ShipmentLine, ShipmentStatus
 from core.locking import lock
 from core.numbering import DocType, next_number
@@ -50,9 +50,7 @@ class OrderInput:
 def get_order_for(session: Session, actor: Actor, order_id: int, action: str,
                   roles: frozenset = SALES_DOCUMENT_ROLES) -> SalesOrder:
     """An order of a customer in the actor's scope."""
-    order = session.get(SalesOrder, order_id)
-    if order is None:
-        raise NotFound(f"order #{order_id} not found")
+    order = load(session, SalesOrder, order_id, "order")
     get_customer_for(session, actor, order.customer_id, roles, action)
     return order
 

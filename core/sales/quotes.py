@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.access import get_customer_for, scope_reps
+from core.access import get_customer_for, load, scope_reps
 from core.actor import SALES_DOCUMENT_ROLES, Actor, Role
 from core.catalog.models import Product
 from core.company.models import TaxCode
@@ -34,9 +34,7 @@ OPEN = frozenset({QuoteStatus.DRAFT, QuoteStatus.SENT})
 
 def get_quote_for(session: Session, actor: Actor, quote_id: int) -> Quote:
     """A quote the actor may change: a customer in scope and a rep in scope (own or team's)."""
-    quote = session.get(Quote, quote_id)
-    if quote is None:
-        raise NotFound(f"quote #{quote_id} not found")
+    quote = load(session, Quote, quote_id, "quote")
     get_customer_for(session, actor, quote.customer_id, SALES_DOCUMENT_ROLES, "change quotes")
     reps = scope_reps(session, actor)
     if reps is not None and quote.rep_id not in reps:
