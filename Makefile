@@ -6,12 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: venv run test bench lint demo clean
 
-## venv: create .venv and install the project with dev extras (again only when pyproject.toml changes)
+## venv: create .venv and install the project with dev extras (again only when pyproject.toml
+## or constraints.txt changes). constraints.txt pins every transitive dependency; refresh it
+## with `.venv/bin/pip freeze --exclude-editable > constraints.txt` after changing pins.
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || python3 -m venv $(VENV)
-	$(BIN)/pip install -e '.[dev]'
+	$(BIN)/pip install -c constraints.txt -e '.[dev]'
 	@touch $@
 
 ## run: create the database (with demo data when empty) and serve on http://127.0.0.1:8050
