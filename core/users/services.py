@@ -6,7 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.actor import Actor, Role
-from core.errors import InvalidInput, NotFound
+from core.company.models import Region
+from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.users.models import SalesRep, User
 from core.users.passwords import MIN_PASSWORD_LENGTH, hash_password
 
@@ -45,6 +46,28 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def create_rep(session: Session, actor: Actor, *, code: str, name: str,
+               manager_id: int | None = None, region_code: str | None = None,
+               email: str | None = None) -> SalesRep:
+    """Add a sales rep (admin); ``manager_id`` places them in the reporting tree."""
+    if actor.role != Role.ADMIN:
+        raise PermissionDenied(f"role {actor.role} may not add sales reps")
+    code = code.strip().upper()
+    if not code or not name.strip():
+        raise InvalidInput("a rep needs a code and a name", field="code")
+    if session.scalar(select(SalesRep.id).where(SalesRep.code == code)) is not None:
+        raise InvalidInput(f"rep code {code} is taken", field="code")
+    if manager_id is not None and session.get(SalesRep, manager_id) is None:
+        raise InvalidInput(f"unknown manager #{manager_id}", field="manager_id")
+    if region_code is not None and session.get(Region, region_code) is None:
+        raise InvalidInput(f"unknown region {region_code!r}", field="region_code")
+    rep = SalesRep(code=code, name=name, manager_id=manager_id, region_code=region_code,
+                   email=email)
+    session.add(rep)
+    session.flush()
+    return rep
 
 
 def reporting_tree(session: Session, rep_id: int) -> set[int]:
