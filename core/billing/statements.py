@@ -8,7 +8,7 @@ which equals the sum of the open items as of D (allocations never predate their 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -24,6 +24,8 @@ from core.billing.models import (
     Payment,
     PaymentKind,
 )
+from core.company.services import end_of_day_utc
+from core.errors import InvalidInput
 from core.types import ZERO
 
 READ_ROLES = frozenset(Role)
@@ -50,63 +52,85 @@ class Activity:
     closing_balance: Decimal
 
 
-def _allocated(session: Session, column, doc_id: int, as_of: date) -> Decimal:  # type: ignore[no-untyped-def]
-    return Decimal(session.scalar(
-        select(func.coalesce(func.sum(Allocation.amount), 0))
-        .where(column == doc_id, Allocation.allocation_date <= as_of)
-    ) or 0)
+def _allocated(session: Session, column, doc_id: int, as_of: date,  # type: ignore[no-untyped-def]
+               known_by: datetime | None) -> Decimal:
+    query = select(func.coalesce(func.sum(Allocation.amount), 0)).where(
+        column == doc_id, Allocation.allocation_date <= as_of)
+    if known_by is not None:
+        query = query.where(Allocation.created_at < known_by)
+    return Decimal(session.scalar(query) or 0)
 
 
-def _documents(session: Session, customer_id: int, start: date | None,
-               end: date) -> list[StatementItem]:
-    def dated(column):  # type: ignore[no-untyped-def]
-        return (column >= start, column <= end) if start else (column <= end,)
+def _documents(session: Session, customer_id: int, start: date | None, end: date,
+               known_by: datetime | None) -> list[StatementItem]:
+    """Documents dated in [start, end]; with ``known_by``, only those posted before it."""
+
+    def dated(column, posted):  # type: ignore[no-untyped-def]
+        conditions = [column <= end] + ([column >= start] if start else [])
+        return conditions + ([posted < known_by] if known_by is not None else [])
+
+    def allocated(column, doc_id: int) -> Decimal:  # type: ignore[no-untyped-def]
+        return _allocated(session, column, doc_id, end, known_by)
 
     items = []
     for inv in session.scalars(select(Invoice).where(
             Invoice.customer_id == customer_id, Invoice.status == DocumentStatus.POSTED,
-            *dated(Invoice.invoice_date))):
-        open_ = inv.total_amount - _allocated(session, Allocation.target_invoice_id, inv.id, end)
+            *dated(Invoice.invoice_date, Invoice.posted_at))):
+        open_ = inv.total_amount - allocated(Allocation.target_invoice_id, inv.id)
         items.append(StatementItem("invoice", inv.number or "", inv.invoice_date, inv.due_date,
                                    inv.total_amount, open_))
     for cn in session.scalars(select(CreditNote).where(
             CreditNote.customer_id == customer_id, CreditNote.status == DocumentStatus.POSTED,
-            *dated(CreditNote.credit_date))):
-        used = _allocated(session, Allocation.source_credit_note_id, cn.id, end)
+            *dated(CreditNote.credit_date, CreditNote.posted_at))):
+        used = allocated(Allocation.source_credit_note_id, cn.id)
         items.append(StatementItem("credit_note", cn.number or "", cn.credit_date, None,
                                    -cn.total_amount, -(cn.total_amount - used)))
     for pay in session.scalars(select(Payment).where(
-            Payment.customer_id == customer_id, *dated(Payment.received_date))):
+            Payment.customer_id == customer_id,
+            *dated(Payment.received_date, Payment.posted_at))):
         if pay.kind == PaymentKind.RECEIPT:
-            used = _allocated(session, Allocation.source_payment_id, pay.id, end)
+            used = allocated(Allocation.source_payment_id, pay.id)
             items.append(StatementItem("payment", pay.number, pay.received_date, None,
                                        -pay.amount, -(pay.amount - used)))
         else:
-            covered = _allocated(session, Allocation.target_payment_id, pay.id, end)
+            covered = allocated(Allocation.target_payment_id, pay.id)
             items.append(StatementItem(pay.kind.value, pay.number, pay.received_date, None,
                                        pay.amount, pay.amount - covered))
     return sorted(items, key=lambda i: (i.doc_date, i.doc_type, i.number))
 
 
-def open_items(
-    session: Session, actor: Actor, customer_id: int, as_of: date
-) -> list[StatementItem]:
-    """Documents dated on or before ``as_of`` with a non-zero open amount as of that date."""
+def _cutoff(session: Session, day: date, include_backdated: bool) -> datetime | None:
+    return None if include_backdated else end_of_day_utc(session, day)
+
+
+def open_items(session: Session, actor: Actor, customer_id: int, as_of: date, *,
+               include_backdated: bool = False) -> list[StatementItem]:
+    """Documents dated on or before ``as_of`` with a non-zero open amount as of that date.
+
+    As of D means as known at the end of D: entries posted later (back-dated) are left out
+    unless ``include_backdated``, so a closed day never changes.
+    """
     get_customer_for(session, actor, customer_id, READ_ROLES, "read statements")
-    return [i for i in _documents(session, customer_id, None, as_of) if i.open_amount != ZERO]
+    known_by = _cutoff(session, as_of, include_backdated)
+    return [i for i in _documents(session, customer_id, None, as_of, known_by)
+            if i.open_amount != ZERO]
 
 
-def balance(session: Session, customer_id: int, as_of: date) -> Decimal:
+def balance(session: Session, customer_id: int, as_of: date,
+            known_by: datetime | None = None) -> Decimal:
     """What the customer owes as of ``as_of`` (negative: credit in the customer's favour)."""
-    return sum((i.amount for i in _documents(session, customer_id, None, as_of)), ZERO)
+    return sum((i.amount for i in _documents(session, customer_id, None, as_of, known_by)),
+               ZERO)
 
 
-def activity(session: Session, actor: Actor, customer_id: int, start: date,
-             end: date) -> Activity:
-    """Documents dated in [start, end] between the opening and closing balances."""
+def activity(session: Session, actor: Actor, customer_id: int, start: date, end: date, *,
+             include_backdated: bool = False) -> Activity:
+    """Documents dated in [start, end] between the opening and closing balances, as known
+    at the end of ``end`` (so opening + activity = closing)."""
     get_customer_for(session, actor, customer_id, READ_ROLES, "read statements")
     if end < start:
-        raise ValueError("the period ends before it starts")
-    opening = balance(session, customer_id, start - timedelta(days=1))
-    items = _documents(session, customer_id, start, end)
+        raise InvalidInput("the period ends before it starts", field="end")
+    known_by = _cutoff(session, end, include_backdated)
+    opening = balance(session, customer_id, start - timedelta(days=1), known_by)
+    items = _documents(session, customer_id, start, end, known_by)
     return Activity(opening, items, opening + sum((i.amount for i in items), ZERO))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -98,6 +98,14 @@ def validate_timezone(name: str) -> ZoneInfo:
 def company_today(session: Session) -> date:
     """Today's date in the company time zone (posting dates use it)."""
     return datetime.now(validate_timezone(get_settings(session).timezone)).date()
+
+
+def end_of_day_utc(session: Session, day: date) -> datetime:
+    """The end of ``day`` in the company time zone, as a naive UTC timestamp (how posting
+    timestamps are stored): "as of D" includes what was posted before it."""
+    zone = validate_timezone(get_settings(session).timezone)
+    midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    return midnight.astimezone(UTC).replace(tzinfo=None)
 
 
 def has_postings(session: Session) -> bool:

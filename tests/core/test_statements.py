@@ -12,6 +12,7 @@ from core.billing.invoicing import invoice_order
 from core.billing.models import CreditReason, PaymentMethod
 from core.billing.payments import AllocationInput, record_payment
 from core.billing.statements import activity, balance, open_items
+from core.company.services import company_today
 from core.errors import NotFound
 from tests.core.test_order_to_cash import shipped_order
 from tests.core.world import FINANCE, D, World
@@ -32,10 +33,12 @@ def history(session: Session, world: World):
 
 def test_open_items_as_of_a_date_before_and_after_payment(session: Session, world: World) -> None:
     first, second = history(session, world)
-    before = open_items(session, FINANCE, world.customer.id, date(2025, 4, 5))
+    before = open_items(session, FINANCE, world.customer.id, date(2025, 4, 5),
+                        include_backdated=True)
     assert [(i.number, i.open_amount) for i in before] == [
         (first.number, first.total_amount), (second.number, second.total_amount)]
-    after = open_items(session, FINANCE, world.customer.id, date(2025, 4, 30))
+    after = open_items(session, FINANCE, world.customer.id, date(2025, 4, 30),
+                       include_backdated=True)
     by_type = {i.doc_type: i for i in after}
     assert set(by_type) == {"invoice", "payment"}
     assert by_type["invoice"].open_amount == second.total_amount - D("10")
@@ -46,7 +49,8 @@ def test_open_items_as_of_a_date_before_and_after_payment(session: Session, worl
 
 def test_activity_balances_roll_forward(session: Session, world: World) -> None:
     first, second = history(session, world)
-    period = activity(session, FINANCE, world.customer.id, date(2025, 4, 1), date(2025, 4, 30))
+    period = activity(session, FINANCE, world.customer.id, date(2025, 4, 1), date(2025, 4, 30),
+                      include_backdated=True)
     assert period.opening_balance == first.total_amount
     assert [i.doc_type for i in period.items] == ["invoice", "payment", "credit_note"]
     assert period.closing_balance == (first.total_amount + second.total_amount
@@ -59,3 +63,15 @@ def test_reps_see_only_their_customers_statements(session: Session, world: World
     other = world.eur_customer  # managed by bob
     with pytest.raises(NotFound):
         open_items(session, world.alice, other.id, date(2025, 4, 30))
+
+
+def test_as_of_a_closed_day_leaves_out_entries_posted_later(
+    session: Session, world: World
+) -> None:
+    history(session, world)  # dated March-April 2025, posted today
+    closed_day = date(2025, 4, 30)
+    assert open_items(session, FINANCE, world.customer.id, closed_day) == []
+    today = company_today(session)
+    known_now = open_items(session, FINANCE, world.customer.id, today)
+    backdated = open_items(session, FINANCE, world.customer.id, today, include_backdated=True)
+    assert known_now == backdated and len(known_now) == 2
