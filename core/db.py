@@ -63,10 +63,11 @@ def make_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Engine
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
-    connect_args = dict(kwargs.pop("connect_args", {}))
     if schema:
-        connect_args["options"] = f"-csearch_path={schema}"
-    return create_engine(url, connect_args=connect_args, pool_pre_ping=True, **kwargs)
+        # In the URL rather than connect_args, so other clients of the same URL (ADBC in
+        # the ETL) see the same search_path.
+        parsed = parsed.update_query_dict({"options": f"-csearch_path={schema}"})
+    return create_engine(parsed, pool_pre_ping=True, **kwargs)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

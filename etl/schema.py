@@ -1,0 +1,194 @@
+"""The star schema (mart) as SQLAlchemy Core metadata: the one definition the DDL files in
+``sql/``, the publish step and the checks are generated from.
+
+Conventions (DESIGN D5): ``*_key`` integer surrogate keys (``-1`` = unknown member),
+``*_id`` natural keys from the core, ``date_key`` = YYYYMMDD, ``month_key`` = YYYYMM,
+``week_key`` = ISO year × 100 + ISO week, ``*_minor`` = integer minor units of the base
+currency (``*_doc_minor``: of the document currency), ``is_*`` booleans. Quantities are exact
+NUMERIC(18,4).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+)
+
+mart = MetaData()
+UNKNOWN_KEY = -1
+QUANTITY = Numeric(18, 4)
+
+
+def _key(name: str, **kwargs: object) -> Column[int]:
+    return Column(name, Integer, nullable=False, **kwargs)  # type: ignore[arg-type]
+
+
+def _minor(name: str) -> Column[int]:
+    return Column(name, BigInteger, nullable=False)
+
+
+def _code(name: str, length: int = 32, nullable: bool = True) -> Column[str]:
+    return Column(name, String(length), nullable=nullable)
+
+
+dim_date = Table(
+    "dim_date", mart,
+    Column("date_key", Integer, primary_key=True, autoincrement=False),
+    Column("date", Date, nullable=False, unique=True),
+    Column("year", Integer, nullable=False),
+    Column("quarter", Integer, nullable=False),
+    Column("month", Integer, nullable=False),
+    Column("month_key", Integer, nullable=False),
+    Column("day_of_week", Integer, nullable=False),  # ISO: Monday 1 … Sunday 7
+    Column("iso_year", Integer, nullable=False),
+    Column("iso_week", Integer, nullable=False),
+    Column("week_key", Integer, nullable=False),
+    Column("fiscal_year", Integer, nullable=False),
+    Column("fiscal_quarter", Integer, nullable=False),
+    Column("fiscal_month", Integer, nullable=False),
+    Column("is_weekend", Boolean, nullable=False),
+    comment="One row per calendar day; fiscal periods from the company's fiscal year start.",
+)
+
+dim_region = Table(
+    "dim_region", mart,
+    Column("region_key", Integer, primary_key=True, autoincrement=False),
+    _code("region_code", nullable=False),
+    Column("name", String(200), nullable=False),
+    comment="One row per sales region, plus the unknown member -1.",
+)
+
+dim_channel = Table(
+    "dim_channel", mart,
+    Column("channel_key", Integer, primary_key=True, autoincrement=False),
+    _code("channel_code", nullable=False),
+    Column("name", String(200), nullable=False),
+    comment="One row per sales channel, plus the unknown member -1.",
+)
+
+dim_rep = Table(
+    "dim_rep", mart,
+    Column("rep_key", Integer, primary_key=True, autoincrement=False),
+    Column("rep_id", Integer, nullable=False),
+    _code("code", nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("manager_rep_id", Integer),
+    _code("region_code"),
+    Column("tree_path", String(400), nullable=False),  # "/head/…/rep/": subtree = prefix match
+    Column("is_active", Boolean, nullable=False),
+    comment="One row per sales rep (current state) with its reporting-tree path; -1 unknown.",
+)
+
+dim_product = Table(
+    "dim_product", mart,
+    Column("product_key", Integer, primary_key=True, autoincrement=False),
+    Column("product_id", Integer, nullable=False),
+    _code("sku", nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("category", String(100), nullable=False),
+    Column("product_line", String(100), nullable=False),
+    Column("is_active", Boolean, nullable=False),
+    comment="One row per product (current state); -1 for lines without a product.",
+)
+
+dim_location = Table(
+    "dim_location", mart,
+    Column("location_key", Integer, primary_key=True, autoincrement=False),
+    Column("location_id", Integer, nullable=False),
+    Column("customer_id", Integer, nullable=False),
+    _code("kind", 16, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("city", String(100)),
+    Column("country", String(60)),
+    _code("region_code"),
+    Column("rep_override_id", Integer),
+    comment="One row per customer location (bill-to / ship-to); -1 unknown.",
+)
+
+dim_customer = Table(
+    "dim_customer", mart,
+    Column("customer_key", Integer, primary_key=True, autoincrement=False),
+    Column("customer_id", Integer, nullable=False),
+    _code("ref", nullable=False),
+    Column("name", String(200), nullable=False),
+    _code("currency", 3, nullable=False),
+    _code("segment_code"),
+    _code("channel_code"),
+    _code("region_code"),
+    Column("account_manager_id", Integer),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date, nullable=False),  # exclusive; 9999-12-31 while current
+    Column("is_current", Boolean, nullable=False),
+    Index("ix_dim_customer_natural", "customer_id", "valid_from", unique=True),
+    comment="Type 2: one row per customer version; a new version when the account "
+            "manager, region, segment or channel changes. -1 unknown.",
+)
+
+fct_sales_line = Table(
+    "fct_sales_line", mart,
+    _code("source_type", 16, nullable=False),  # invoice | credit_note | rma_cost
+    Column("source_id", Integer, nullable=False),  # invoice_line / credit_note_line / rma_line id
+    Column("document_id", Integer, nullable=False),
+    _code("document_number", nullable=False),
+    Column("order_id", Integer),
+    _key("date_key"),
+    _key("month_key"),
+    _key("week_key"),
+    _key("customer_key"),
+    Column("customer_id", Integer, nullable=False),
+    _key("product_key"),
+    _key("rep_key"),
+    _key("channel_key"),
+    _key("region_key"),
+    Column("quantity", QUANTITY, nullable=False),
+    _minor("net_minor"),  # net of line and document discounts, excl. tax and freight
+    _minor("cost_minor"),
+    _minor("discount_minor"),  # the line's share of the document discount
+    _minor("freight_charged_minor"),
+    _code("credit_reason", 24),
+    Index("ix_fct_sales_line_date", "date_key"),
+    Index("ix_fct_sales_line_month", "month_key"),
+    Index("ix_fct_sales_line_customer", "customer_id"),
+    Index("ix_fct_sales_line_rep", "rep_key"),
+    Index("ix_fct_sales_line_source", "source_type", "source_id", unique=True),
+    comment="One row per invoice line (+), credit-note line (−) or RMA cost event (net 0); "
+            "rep, channel and region from the order; customer version at the order date.",
+)
+
+etl_run = Table(
+    "etl_run", mart,
+    _code("batch_id", 40, nullable=False),
+    Column("mode", String(12), nullable=False),  # full | incremental
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("status", String(12), nullable=False),  # running | published | failed
+    Column("watermark_seq", BigInteger),
+    Column("rows", String(4000)),  # JSON: rows per table
+    Column("error", String(4000)),
+    Index("ix_etl_run_batch", "batch_id", unique=True),
+    comment="One row per ETL run: the run log.",
+)
+
+etl_publish = Table(
+    "etl_publish", mart,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
+    _code("published_batch_id", 40, nullable=False),
+    Column("published_at", DateTime, nullable=False),
+    Column("watermark_seq", BigInteger, nullable=False),
+    comment="Exactly one row: the batch the dashboard reads. A batch is published only "
+            "when this row says so.",
+)
+
+DIMENSIONS = (dim_date, dim_region, dim_channel, dim_rep, dim_product, dim_location,
+              dim_customer)
+FACTS = (fct_sales_line,)

@@ -1,0 +1,37 @@
+"""Extraction reads exact integers for every scaled numeric, on both databases."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import polars as pl
+from sqlalchemy import Engine
+
+from core.audit import set_actor
+from core.db import make_session_factory, transaction
+from core.models import Base
+from etl.extract import extract, scaled_columns
+from tests.core.documents import posted_invoice
+from tests.core.world import build_world
+
+
+def test_no_extract_has_a_float_column_and_money_is_exact(isolated_engine: Engine) -> None:
+    with transaction(make_session_factory(isolated_engine)) as session:
+        set_actor(session, "test")
+        world = build_world(session)
+        invoice = posted_invoice(session, world, 7, date(2025, 3, 3))
+        expected = {line.id: line.net_amount for line in invoice.lines}
+        total = invoice.total_amount
+    frames = extract(isolated_engine, Base.metadata.tables)
+    for name, frame in frames.frames.items():
+        floats = [c for c, t in frame.schema.items() if t.is_float()]
+        assert floats == [], f"{name} has float columns {floats}"
+        for column in scaled_columns(Base.metadata.tables[name]):
+            assert frame.schema[column] == pl.Int64
+    lines = frames["invoice_line"]
+    assert dict(zip(lines["id"], lines["net_amount"], strict=True)) == {
+        k: int(v * 1000) for k, v in expected.items()}
+    assert frames["invoice"]["total_amount"].to_list() == [int(total * Decimal(1000))]
+    assert frames["invoice"]["invoice_date"].to_list() == [date(2025, 3, 3)]
+    assert frames["invoice"].schema["is_disputed"] == pl.Boolean
