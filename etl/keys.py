@@ -8,20 +8,25 @@ import polars as pl
 from etl.schema import UNKNOWN_KEY
 
 
+def _part(expr: pl.Expr) -> pl.Expr:
+    # dt.month()/day()/week() are Int8: widen before multiplying.
+    return expr.cast(pl.Int32)
+
+
 def date_key(column: str) -> pl.Expr:
     """YYYYMMDD of a Date column, ``-1`` when empty."""
-    d = pl.col(column)
-    return (d.dt.year() * 10_000 + d.dt.month() * 100 + d.dt.day()).fill_null(
-        UNKNOWN_KEY).cast(pl.Int32)
+    d = pl.col(column).dt
+    return (_part(d.year()) * 10_000 + _part(d.month()) * 100 + _part(d.day())).fill_null(
+        UNKNOWN_KEY)
 
 
 def month_key(column: str) -> pl.Expr:
     """YYYYMM of a Date column, ``-1`` when empty."""
-    d = pl.col(column)
-    return (d.dt.year() * 100 + d.dt.month()).fill_null(UNKNOWN_KEY).cast(pl.Int32)
+    d = pl.col(column).dt
+    return (_part(d.year()) * 100 + _part(d.month())).fill_null(UNKNOWN_KEY)
 
 
 def week_key(column: str) -> pl.Expr:
     """ISO year × 100 + ISO week of a Date column, ``-1`` when empty."""
-    d = pl.col(column)
-    return (d.dt.iso_year() * 100 + d.dt.week()).fill_null(UNKNOWN_KEY).cast(pl.Int32)
+    d = pl.col(column).dt
+    return (_part(d.iso_year()) * 100 + _part(d.week())).fill_null(UNKNOWN_KEY)
