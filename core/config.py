@@ -48,6 +48,14 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.var_dir / 'salesbi.db'}"
 
     @cached_property
+    def resolved_mart_url(self) -> str:
+        """The mart database: ``var/mart.db`` beside an embedded SQLite core, else the core's
+        PostgreSQL database with ``search_path`` set to its ``mart`` schema."""
+        if self.resolved_database_url.startswith("sqlite"):
+            return f"sqlite:///{self.var_dir / 'mart.db'}"
+        return self.resolved_database_url
+
+    @cached_property
     def resolved_mart_dir(self) -> Path:
         """Folder of published Parquet batches (``var/mart`` by default)."""
         return self.mart_dir or self.var_dir / "mart"

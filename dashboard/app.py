@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.config import Settings
+from etl.publish import mart_engine, published_batch
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     engine = _database_engine(settings.resolved_database_url)
     server.extensions["salesbi_engine"] = engine
     server.extensions["salesbi_settings"] = settings
-    _register_healthz(server, engine)
+    _register_healthz(server, engine, mart_engine(settings.resolved_mart_url))
 
     app = dash.Dash(
         __name__,
@@ -75,18 +76,18 @@ def database_reachable(engine: Engine) -> bool:
     return True
 
 
-def _register_healthz(server: Flask, engine: Engine) -> None:
+def _register_healthz(server: Flask, engine: Engine, mart: Engine) -> None:
     """``GET /healthz``: no login, no data; 200 when healthy, 503 when degraded."""
 
     @server.get("/healthz")
     def healthz() -> tuple[Any, int]:
         ok = database_reachable(engine)
+        batch = published_batch(mart) if ok else None
         body = {
             "status": "ok" if ok else "degraded",
             "database": ok,
-            # Filled in once the ETL publishes batches (etl.publish).
-            "published_batch_id": None,
-            "published_at": None,
+            "published_batch_id": batch.batch_id if batch else None,
+            "published_at": batch.published_at.isoformat() if batch else None,
         }
         return jsonify(body), 200 if ok else 503
 
