@@ -136,8 +136,8 @@ dim_customer = Table(
 
 fct_sales_line = Table(
     "fct_sales_line", mart,
-    _code("source_type", 16, nullable=False),  # invoice | credit_note | rma_cost
-    Column("source_id", Integer, nullable=False),  # invoice_line / credit_note_line / rma_line id
+    _code("source_type", 16, nullable=False),  # invoice | credit_note | rma_cost | replacement
+    Column("source_id", Integer, nullable=False),  # invoice/credit-note/rma/shipment line id
     Column("document_id", Integer, nullable=False),
     _code("document_number", nullable=False),
     Column("order_id", Integer),
@@ -161,8 +161,9 @@ fct_sales_line = Table(
     Index("ix_fct_sales_line_customer", "customer_id"),
     Index("ix_fct_sales_line_rep", "rep_key"),
     Index("ix_fct_sales_line_source", "source_type", "source_id", unique=True),
-    comment="One row per invoice line (+), credit-note line (−) or RMA cost event (net 0); "
-            "rep, channel and region from the order; customer version at the order date.",
+    comment="One row per invoice line (+), credit-note line (−) or RMA cost event (net 0: "
+            "restocked return without refund, replacement shipment); rep, channel and region "
+            "from the order; customer version at the order date.",
 )
 
 etl_run = Table(

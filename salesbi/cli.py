@@ -26,11 +26,14 @@ from core.errors import DomainError, InvalidInput
 from core.migrate import upgrade
 from core.users.models import SalesRep, User
 from core.users.services import create_user
+from etl.checks import CheckFailed
 
 app = typer.Typer(help="salesbi: order-to-cash records, star schema and dashboards.",
                   no_args_is_help=True, add_completion=False)
 users_app = typer.Typer(help="Manage logins and their roles.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+etl_app = typer.Typer(help="Build and publish the star schema.", no_args_is_help=True)
+app.add_typer(etl_app, name="etl")
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,6 +63,8 @@ def fails_cleanly(command: F) -> F:
             reason = f"database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
         except ValueError as exc:
             reason = str(exc).splitlines()[0]
+        except CheckFailed as exc:
+            reason = f"checks failed, nothing published: {exc}"
         err_console.print(f"[red]error:[/red] {reason}", highlight=False)
         raise typer.Exit(1)
 
@@ -254,4 +259,31 @@ def users_list() -> None:
         for user in users:
             table.add_row(user.username, user.role.value, user.full_name,
                           "yes" if user.is_active else "no")
+    console.print(table)
+
+
+@etl_app.command("run")
+@fails_cleanly
+def etl_run(
+    full: Annotated[bool, typer.Option("--full", help="Rebuild everything.")] = False,
+) -> None:
+    """Build the star schema from the core, check it and publish it as one batch."""
+    from etl.publish import mart_target
+    from etl.run import run_etl
+
+    settings = _settings()
+    if not full:
+        console.print("incremental runs are not available yet: running a full rebuild")
+    core_engine = make_engine(settings.resolved_database_url)
+    target = mart_target(settings.resolved_mart_url, settings.resolved_mart_dir)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("starting", total=None)
+        result = run_etl(core_engine, target, full=True,
+                         progress=lambda stage: progress.update(task, description=stage))
+    table = Table(title=f"published batch {result.batch_id}")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, rows in result.rows.items():
+        table.add_row(name, f"{rows:,}")
     console.print(table)

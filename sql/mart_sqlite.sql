@@ -117,7 +117,7 @@ CREATE TABLE etl_run (
 
 CREATE UNIQUE INDEX ix_etl_run_batch ON etl_run (batch_id);
 
--- fct_sales_line: One row per invoice line (+), credit-note line (−) or RMA cost event (net 0); rep, channel and region from the order; customer version at the order date.
+-- fct_sales_line: One row per invoice line (+), credit-note line (−) or RMA cost event (net 0: restocked return without refund, replacement shipment); rep, channel and region from the order; customer version at the order date.
 CREATE TABLE fct_sales_line (
 	source_type VARCHAR(16) NOT NULL, 
 	source_id INTEGER NOT NULL, 

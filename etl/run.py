@@ -1,0 +1,89 @@
+"""One ETL run: extract → dimensions and facts → checks → publish, as one batch.
+
+Every run currently rebuilds the whole mart (``mode`` is recorded as asked); incremental
+runs from the audit-log watermark are the next step (see issue 4). A failed run is logged
+as failed and leaves the published batch exactly as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from core.audit import AuditLog
+from core.company.models import CompanySettings
+from etl.checks import CheckFailed, core_sales_totals, reconciliation_failures, structure_failures
+from etl.dims import CORE_TABLES as DIMENSION_TABLES
+from etl.dims import build_dimensions
+from etl.extract import extract
+from etl.facts import sales_line
+from etl.publish import MartTarget, ensure_mart, fail_run, new_batch_id, publish, start_run
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+CORE_TABLES = tuple(sorted(
+    {"company_settings", "audit_log"} | set(DIMENSION_TABLES) | set(sales_line.CORE_TABLES)))
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a published run produced."""
+
+    batch_id: str
+    watermark_seq: int
+    rows: dict[str, int]
+
+
+def _date_range(frames: dict[str, pl.DataFrame]) -> tuple[date, date]:
+    dates = [frames["invoice"]["invoice_date"], frames["sales_order"]["order_date"],
+             frames["credit_note"]["credit_date"]]
+    known = [d.min() for d in dates if d.len() and d.min() is not None]
+    start = min(known, default=date.today())  # type: ignore[type-var]
+    return date(start.year, 1, 1), date(date.today().year + 1, 12, 31)  # type: ignore[union-attr]
+
+
+def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = True,
+            progress: Progress | None = None) -> RunResult:
+    """Build and publish one batch; raise ``CheckFailed`` (nothing published) on bad data."""
+    step = progress or (lambda _stage: None)
+    ensure_mart(target)
+    batch_id = new_batch_id()
+    start_run(target, batch_id, "full" if full else "incremental")
+    try:
+        with Session(core_engine) as session:
+            watermark = session.scalar(select(func.coalesce(func.max(AuditLog.seq), 0))) or 0
+            settings = session.get_one(CompanySettings, 1)
+            base_currency, fiscal_start = settings.base_currency, settings.fiscal_year_start_month
+            timezone = settings.timezone
+        step("extract")
+        core = extract(core_engine, CORE_TABLES)
+        start, end = _date_range(core.frames)
+        step("dimensions")
+        tables = build_dimensions(core, start=start, end=end,
+                                  fiscal_year_start_month=fiscal_start, timezone=timezone)
+        step("facts")
+        tables["fct_sales_line"] = sales_line.build(core, tables, base_currency)
+        step("checks")
+        failures = structure_failures(tables) + reconciliation_failures(
+            tables["fct_sales_line"], core_sales_totals(core_engine, base_currency),
+            per_month=full)
+        if failures:
+            raise CheckFailed("; ".join(failures))
+        step("publish")
+        publish(target, batch_id, tables, watermark)
+    except Exception as exc:
+        fail_run(target, batch_id, f"{type(exc).__name__}: {exc}")
+        raise
+    rows = {name: frame.height for name, frame in tables.items()}
+    log.info("published batch %s (watermark %s): %s", batch_id, watermark, rows)
+    return RunResult(batch_id, watermark, rows)
+
+
+
