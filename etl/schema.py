@@ -166,6 +166,174 @@ fct_sales_line = Table(
             "from the order; customer version at the order date.",
 )
 
+fct_order = Table(
+    "fct_order", mart,
+    Column("order_id", Integer, primary_key=True, autoincrement=False),
+    _code("order_number", nullable=False),
+    Column("quote_id", Integer),
+    _key("date_key"),  # order date
+    _key("month_key"),
+    _key("confirmed_date_key"),
+    _key("customer_key"),
+    Column("customer_id", Integer, nullable=False),
+    _key("rep_key"),
+    _key("channel_key"),
+    _key("region_key"),
+    _code("status", 16, nullable=False),
+    Column("is_cash_sale", Boolean, nullable=False),
+    _minor("net_minor"),  # (ordered − cancelled) lines at net price, less the order discount
+    Column("line_count", Integer, nullable=False),
+    _key("promised_ship_date_key"),
+    _key("cancelled_date_key"),
+    _key("first_shipped_date_key"),
+    _key("last_shipped_date_key"),
+    Column("is_shipped_complete", Boolean, nullable=False),
+    Column("is_on_time", Boolean),  # shipped complete by the promised date; null while open
+    Index("ix_fct_order_date", "date_key"),
+    Index("ix_fct_order_customer", "customer_id"),
+    comment="One row per sales order (drafts included, status says which); attribution "
+            "fixed at confirmation; amounts in base currency at the order's rate.",
+)
+
+fct_order_line = Table(
+    "fct_order_line", mart,
+    Column("order_line_id", Integer, primary_key=True, autoincrement=False),
+    Column("order_id", Integer, nullable=False),
+    _key("date_key"),
+    _key("month_key"),
+    _key("customer_key"),
+    Column("customer_id", Integer, nullable=False),
+    _key("product_key"),
+    _key("rep_key"),
+    _key("channel_key"),
+    _key("region_key"),
+    _code("order_status", 16, nullable=False),
+    Column("quantity", QUANTITY, nullable=False),
+    Column("cancelled_quantity", QUANTITY, nullable=False),
+    Column("shipped_quantity", QUANTITY, nullable=False),
+    Column("invoiced_quantity", QUANTITY, nullable=False),
+    _minor("net_minor"),  # (ordered − cancelled) × net unit price, base
+    _minor("invoiced_minor"),  # base net of posted invoice lines of this order line
+    _minor("backlog_minor"),  # confirmed orders only: net_minor − invoiced_minor, ≥ 0
+    _key("promised_ship_date_key"),
+    _key("last_shipped_date_key"),
+    Index("ix_fct_order_line_order", "order_id"),
+    Index("ix_fct_order_line_customer", "customer_id"),
+    comment="One row per sales order line, current state: quantities, invoiced and backlog "
+            "amounts (backlog as of now; as-of backlog comes from fct_booking).",
+)
+
+fct_booking = Table(
+    "fct_booking", mart,
+    _code("event_type", 16, nullable=False),  # confirmed | amended | cancelled
+    Column("event_seq", BigInteger, nullable=False),  # audit seq; 0 for the confirmation
+    Column("order_id", Integer, nullable=False),
+    Column("order_line_id", Integer, nullable=False),
+    _key("date_key"),
+    _key("month_key"),
+    _key("week_key"),
+    _key("customer_key"),
+    Column("customer_id", Integer, nullable=False),
+    _key("product_key"),
+    _key("rep_key"),
+    _key("channel_key"),
+    _key("region_key"),
+    Column("quantity_delta", QUANTITY, nullable=False),
+    _minor("net_delta_minor"),
+    Index("ix_fct_booking_event", "order_line_id", "event_type", "event_seq", unique=True),
+    Index("ix_fct_booking_date", "date_key"),
+    comment="One row per booking event of an order line: + on confirmation, ± on amendment "
+            "or cancellation, dated at the change (KPIS bookings).",
+)
+
+fct_quote = Table(
+    "fct_quote", mart,
+    Column("quote_id", Integer, primary_key=True, autoincrement=False),
+    _code("quote_number", nullable=False),
+    Column("opportunity_id", Integer),
+    Column("revision_of_id", Integer),
+    Column("revision_no", Integer, nullable=False),
+    _key("customer_key"),
+    Column("customer_id", Integer, nullable=False),
+    _key("rep_key"),
+    _code("status", 16, nullable=False),
+    _key("quote_date_key"),
+    _key("sent_date_key"),
+    _key("decided_date_key"),
+    _key("valid_until_key"),
+    _minor("net_minor"),  # base currency at the quote date's rate
+    Index("ix_fct_quote_customer", "customer_id"),
+    comment="One row per quote (every revision), current status and its dates.",
+)
+
+fct_opportunity_history = Table(
+    "fct_opportunity_history", mart,
+    Column("opportunity_id", Integer, nullable=False),
+    Column("version_no", Integer, nullable=False),
+    Column("valid_from", DateTime, nullable=False),
+    Column("valid_to", DateTime, nullable=False),  # exclusive; 9999-12-31 while current
+    Column("is_current", Boolean, nullable=False),
+    _key("customer_key"),
+    Column("customer_id", Integer, nullable=False),
+    _key("rep_key"),
+    _code("stage", 16, nullable=False),
+    _code("state", 8, nullable=False),
+    _minor("amount_minor"),  # base currency
+    Column("probability", Numeric(9, 4)),  # own probability; null: the stage default applies
+    _key("expected_close_date_key"),
+    _key("created_date_key"),
+    _key("closed_date_key"),
+    Index("ix_fct_opportunity_history_version", "opportunity_id", "version_no", unique=True),
+    Index("ix_fct_opportunity_history_valid", "valid_from", "valid_to"),
+    comment="One row per opportunity version (from the audit log): pipeline as of any "
+            "time is a range filter; movement between two dates is exact.",
+)
+
+fct_ar_item = Table(
+    "fct_ar_item", mart,
+    _code("item_type", 16, nullable=False),  # invoice | credit_note | payment | refund | reversal
+    Column("document_id", Integer, nullable=False),
+    _code("document_number", nullable=False),
+    _key("customer_key"),
+    Column("customer_id", Integer, nullable=False),
+    _key("document_date_key"),
+    _key("due_date_key"),
+    Column("posted_at", DateTime, nullable=False),
+    _code("currency", 3, nullable=False),
+    Column("fx_rate", Numeric(18, 10), nullable=False),
+    Column("amount_doc_minor", BigInteger, nullable=False),  # signed: + owed, − credit
+    _minor("amount_minor"),  # signed, base currency at the document's rate
+    Column("is_disputed", Boolean, nullable=False),
+    Column("is_cash_sale", Boolean, nullable=False),
+    _key("promise_to_pay_date_key"),
+    Index("ix_fct_ar_item_document", "item_type", "document_id", unique=True),
+    Index("ix_fct_ar_item_customer", "customer_id"),
+    comment="One row per receivable document: invoice (+), credit note (−), payment (−), "
+            "refund or reversal (+). AR as of any date = items − allocations dated ≤ it.",
+)
+
+fct_ar_allocation = Table(
+    "fct_ar_allocation", mart,
+    Column("allocation_id", Integer, primary_key=True, autoincrement=False),
+    Column("reversal_of_id", Integer),
+    _code("source_type", 16, nullable=False),  # payment | credit_note
+    Column("source_id", Integer, nullable=False),
+    _code("target_type", 16, nullable=False),  # invoice | refund | reversal
+    Column("target_id", Integer, nullable=False),
+    _key("customer_key"),
+    Column("customer_id", Integer, nullable=False),
+    _key("allocation_date_key"),
+    Column("created_at", DateTime, nullable=False),
+    Column("amount_doc_minor", BigInteger, nullable=False),  # signed (reversals negative)
+    _minor("amount_minor"),  # base at the target invoice's rate (KPIS: FX is not AR)
+    Column("days_to_pay", Integer),  # cash allocations to invoices: received − invoice date
+    Column("days_late", Integer),  # received − due date (signed)
+    Index("ix_fct_ar_allocation_target", "target_type", "target_id"),
+    Index("ix_fct_ar_allocation_customer", "customer_id"),
+    comment="One row per allocation or reversal of a payment or credit note to an invoice "
+            "or a refund; days to pay and days late for cash applied to invoices.",
+)
+
 etl_run = Table(
     "etl_run", mart,
     _code("batch_id", 40, nullable=False),
@@ -192,4 +360,5 @@ etl_publish = Table(
 
 DIMENSIONS = (dim_date, dim_region, dim_channel, dim_rep, dim_product, dim_location,
               dim_customer)
-FACTS = (fct_sales_line,)
+FACTS = (fct_sales_line, fct_order, fct_order_line, fct_booking, fct_quote,
+         fct_opportunity_history, fct_ar_item, fct_ar_allocation)

@@ -119,6 +119,178 @@ CREATE TABLE etl_run (
 
 CREATE UNIQUE INDEX ix_etl_run_batch ON etl_run (batch_id);
 
+-- fct_ar_allocation: One row per allocation or reversal of a payment or credit note to an invoice or a refund; days to pay and days late for cash applied to invoices.
+CREATE TABLE fct_ar_allocation (
+	allocation_id INTEGER NOT NULL, 
+	reversal_of_id INTEGER, 
+	source_type VARCHAR(16) NOT NULL, 
+	source_id INTEGER NOT NULL, 
+	target_type VARCHAR(16) NOT NULL, 
+	target_id INTEGER NOT NULL, 
+	customer_key INTEGER NOT NULL, 
+	customer_id INTEGER NOT NULL, 
+	allocation_date_key INTEGER NOT NULL, 
+	created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+	amount_doc_minor BIGINT NOT NULL, 
+	amount_minor BIGINT NOT NULL, 
+	days_to_pay INTEGER, 
+	days_late INTEGER, 
+	PRIMARY KEY (allocation_id)
+);
+
+CREATE INDEX ix_fct_ar_allocation_customer ON fct_ar_allocation (customer_id);
+
+CREATE INDEX ix_fct_ar_allocation_target ON fct_ar_allocation (target_type, target_id);
+
+-- fct_ar_item: One row per receivable document: invoice (+), credit note (−), payment (−), refund or reversal (+). AR as of any date = items − allocations dated ≤ it.
+CREATE TABLE fct_ar_item (
+	item_type VARCHAR(16) NOT NULL, 
+	document_id INTEGER NOT NULL, 
+	document_number VARCHAR(32) NOT NULL, 
+	customer_key INTEGER NOT NULL, 
+	customer_id INTEGER NOT NULL, 
+	document_date_key INTEGER NOT NULL, 
+	due_date_key INTEGER NOT NULL, 
+	posted_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+	currency VARCHAR(3) NOT NULL, 
+	fx_rate NUMERIC(18, 10) NOT NULL, 
+	amount_doc_minor BIGINT NOT NULL, 
+	amount_minor BIGINT NOT NULL, 
+	is_disputed BOOLEAN NOT NULL, 
+	is_cash_sale BOOLEAN NOT NULL, 
+	promise_to_pay_date_key INTEGER NOT NULL
+);
+
+CREATE INDEX ix_fct_ar_item_customer ON fct_ar_item (customer_id);
+
+CREATE UNIQUE INDEX ix_fct_ar_item_document ON fct_ar_item (item_type, document_id);
+
+-- fct_booking: One row per booking event of an order line: + on confirmation, ± on amendment or cancellation, dated at the change (KPIS bookings).
+CREATE TABLE fct_booking (
+	event_type VARCHAR(16) NOT NULL, 
+	event_seq BIGINT NOT NULL, 
+	order_id INTEGER NOT NULL, 
+	order_line_id INTEGER NOT NULL, 
+	date_key INTEGER NOT NULL, 
+	month_key INTEGER NOT NULL, 
+	week_key INTEGER NOT NULL, 
+	customer_key INTEGER NOT NULL, 
+	customer_id INTEGER NOT NULL, 
+	product_key INTEGER NOT NULL, 
+	rep_key INTEGER NOT NULL, 
+	channel_key INTEGER NOT NULL, 
+	region_key INTEGER NOT NULL, 
+	quantity_delta NUMERIC(18, 4) NOT NULL, 
+	net_delta_minor BIGINT NOT NULL
+);
+
+CREATE INDEX ix_fct_booking_date ON fct_booking (date_key);
+
+CREATE UNIQUE INDEX ix_fct_booking_event ON fct_booking (order_line_id, event_type, event_seq);
+
+-- fct_opportunity_history: One row per opportunity version (from the audit log): pipeline as of any time is a range filter; movement between two dates is exact.
+CREATE TABLE fct_opportunity_history (
+	opportunity_id INTEGER NOT NULL, 
+	version_no INTEGER NOT NULL, 
+	valid_from TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+	valid_to TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+	is_current BOOLEAN NOT NULL, 
+	customer_key INTEGER NOT NULL, 
+	customer_id INTEGER NOT NULL, 
+	rep_key INTEGER NOT NULL, 
+	stage VARCHAR(16) NOT NULL, 
+	state VARCHAR(8) NOT NULL, 
+	amount_minor BIGINT NOT NULL, 
+	probability NUMERIC(9, 4), 
+	expected_close_date_key INTEGER NOT NULL, 
+	created_date_key INTEGER NOT NULL, 
+	closed_date_key INTEGER NOT NULL
+);
+
+CREATE INDEX ix_fct_opportunity_history_valid ON fct_opportunity_history (valid_from, valid_to);
+
+CREATE UNIQUE INDEX ix_fct_opportunity_history_version ON fct_opportunity_history (opportunity_id, version_no);
+
+-- fct_order: One row per sales order (drafts included, status says which); attribution fixed at confirmation; amounts in base currency at the order's rate.
+CREATE TABLE fct_order (
+	order_id INTEGER NOT NULL, 
+	order_number VARCHAR(32) NOT NULL, 
+	quote_id INTEGER, 
+	date_key INTEGER NOT NULL, 
+	month_key INTEGER NOT NULL, 
+	confirmed_date_key INTEGER NOT NULL, 
+	customer_key INTEGER NOT NULL, 
+	customer_id INTEGER NOT NULL, 
+	rep_key INTEGER NOT NULL, 
+	channel_key INTEGER NOT NULL, 
+	region_key INTEGER NOT NULL, 
+	status VARCHAR(16) NOT NULL, 
+	is_cash_sale BOOLEAN NOT NULL, 
+	net_minor BIGINT NOT NULL, 
+	line_count INTEGER NOT NULL, 
+	promised_ship_date_key INTEGER NOT NULL, 
+	cancelled_date_key INTEGER NOT NULL, 
+	first_shipped_date_key INTEGER NOT NULL, 
+	last_shipped_date_key INTEGER NOT NULL, 
+	is_shipped_complete BOOLEAN NOT NULL, 
+	is_on_time BOOLEAN, 
+	PRIMARY KEY (order_id)
+);
+
+CREATE INDEX ix_fct_order_customer ON fct_order (customer_id);
+
+CREATE INDEX ix_fct_order_date ON fct_order (date_key);
+
+-- fct_order_line: One row per sales order line, current state: quantities, invoiced and backlog amounts (backlog as of now; as-of backlog comes from fct_booking).
+CREATE TABLE fct_order_line (
+	order_line_id INTEGER NOT NULL, 
+	order_id INTEGER NOT NULL, 
+	date_key INTEGER NOT NULL, 
+	month_key INTEGER NOT NULL, 
+	customer_key INTEGER NOT NULL, 
+	customer_id INTEGER NOT NULL, 
+	product_key INTEGER NOT NULL, 
+	rep_key INTEGER NOT NULL, 
+	channel_key INTEGER NOT NULL, 
+	region_key INTEGER NOT NULL, 
+	order_status VARCHAR(16) NOT NULL, 
+	quantity NUMERIC(18, 4) NOT NULL, 
+	cancelled_quantity NUMERIC(18, 4) NOT NULL, 
+	shipped_quantity NUMERIC(18, 4) NOT NULL, 
+	invoiced_quantity NUMERIC(18, 4) NOT NULL, 
+	net_minor BIGINT NOT NULL, 
+	invoiced_minor BIGINT NOT NULL, 
+	backlog_minor BIGINT NOT NULL, 
+	promised_ship_date_key INTEGER NOT NULL, 
+	last_shipped_date_key INTEGER NOT NULL, 
+	PRIMARY KEY (order_line_id)
+);
+
+CREATE INDEX ix_fct_order_line_customer ON fct_order_line (customer_id);
+
+CREATE INDEX ix_fct_order_line_order ON fct_order_line (order_id);
+
+-- fct_quote: One row per quote (every revision), current status and its dates.
+CREATE TABLE fct_quote (
+	quote_id INTEGER NOT NULL, 
+	quote_number VARCHAR(32) NOT NULL, 
+	opportunity_id INTEGER, 
+	revision_of_id INTEGER, 
+	revision_no INTEGER NOT NULL, 
+	customer_key INTEGER NOT NULL, 
+	customer_id INTEGER NOT NULL, 
+	rep_key INTEGER NOT NULL, 
+	status VARCHAR(16) NOT NULL, 
+	quote_date_key INTEGER NOT NULL, 
+	sent_date_key INTEGER NOT NULL, 
+	decided_date_key INTEGER NOT NULL, 
+	valid_until_key INTEGER NOT NULL, 
+	net_minor BIGINT NOT NULL, 
+	PRIMARY KEY (quote_id)
+);
+
+CREATE INDEX ix_fct_quote_customer ON fct_quote (customer_id);
+
 -- fct_sales_line: One row per invoice line (+), credit-note line (−) or RMA cost event (net 0: restocked return without refund, replacement shipment); rep, channel and region from the order; customer version at the order date.
 CREATE TABLE fct_sales_line (
 	source_type VARCHAR(16) NOT NULL, 
