@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,9 +109,12 @@ def write_parquet_batch(parquet_dir: Path, batch_id: str,
 
 
 def publish(target: MartTarget, batch_id: str, tables: dict[str, pl.DataFrame],
-            watermark_seq: int) -> None:
+            watermark_seq: int, progress: Callable[[str], None] | None = None) -> None:
     """Parquet first, then the mart tables and the publish row in one transaction."""
+    step = progress or (lambda _stage: None)
+    step("parquet")
     write_parquet_batch(target.parquet_dir, batch_id, tables)
+    step("mart tables")
     rows = {name: frame.height for name, frame in tables.items()}
     with target.engine.begin() as conn:
         for name, frame in tables.items():

@@ -76,8 +76,7 @@ def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = True,
             per_month=full)
         if failures:
             raise CheckFailed("; ".join(failures))
-        step("publish")
-        publish(target, batch_id, tables, watermark)
+        publish(target, batch_id, tables, watermark, progress=step)
     except Exception as exc:
         fail_run(target, batch_id, f"{type(exc).__name__}: {exc}")
         raise
