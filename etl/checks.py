@@ -4,7 +4,8 @@ Structure: dimension keys unique with the unknown member; every fact key resolve
 type-2 customer dimension has unique (customer_id, valid_from), no overlapping intervals and
 exactly one current row per customer. Money: the facts reconcile with the core's own
 totals to the cent, computed by SQL on the core (an independent path from the transform):
-grand totals every run, per customer and month on a full run.
+net sales and cost (grand totals every run, per customer and month on a full run), open
+invoices and payments (per currency).
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ import polars as pl
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from core.billing.models import CreditNote, CreditNoteLine, DocumentStatus, Invoice, InvoiceLine
+from core.billing.models import (
+    Allocation,
+    CreditNote,
+    CreditNoteLine,
+    DocumentStatus,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    PaymentKind,
+)
 from core.types import to_minor
 from etl.schema import UNKNOWN_KEY
 
@@ -25,10 +35,15 @@ DIMENSION_KEYS = {
     "dim_product": "product_key", "dim_location": "location_key",
     "dim_customer": "customer_key",
 }
+_ATTRIBUTION = {"customer_key": "dim_customer", "rep_key": "dim_rep",
+                "channel_key": "dim_channel", "region_key": "dim_region"}
 FACT_KEYS = {
-    "fct_sales_line": {"customer_key": "dim_customer", "product_key": "dim_product",
-                       "rep_key": "dim_rep", "channel_key": "dim_channel",
-                       "region_key": "dim_region", "date_key": "dim_date"},
+    "fct_sales_line": {**_ATTRIBUTION, "product_key": "dim_product", "date_key": "dim_date"},
+    "fct_order": {**_ATTRIBUTION, "date_key": "dim_date"},
+    "fct_order_line": {**_ATTRIBUTION, "product_key": "dim_product", "date_key": "dim_date"},
+    "fct_booking": {**_ATTRIBUTION, "product_key": "dim_product", "date_key": "dim_date"},
+    "fct_ar_item": {"customer_key": "dim_customer", "document_date_key": "dim_date"},
+    "fct_ar_allocation": {"customer_key": "dim_customer", "allocation_date_key": "dim_date"},
 }
 
 
@@ -54,6 +69,8 @@ def structure_failures(tables: dict[str, pl.DataFrame]) -> list[str]:
         if UNKNOWN_KEY not in keys:
             failures.append(f"{name} has no unknown member {UNKNOWN_KEY}")
     for fact, references in FACT_KEYS.items():
+        if fact not in tables:
+            continue
         for column, dim in references.items():
             dim_key = "date_key" if dim == "dim_date" else DIMENSION_KEYS[dim]
             known = tables[dim][dim_key]
@@ -112,6 +129,56 @@ def core_sales_totals(engine: Engine, base_currency: str) -> CoreTotals:
             net[(customer_id, int(yyyymm))] -= to_minor(n, base_currency)
             cost[(customer_id, int(yyyymm))] -= to_minor(c, base_currency)
     return CoreTotals(dict(net), dict(cost))
+
+
+def core_receivables(engine: Engine) -> dict[tuple[str, str], int]:
+    """The core's own receivable totals in document minor units, per (measure, currency):
+    ``open_invoices`` (posted invoice totals − allocations to them) and ``payments`` (Σ
+    receipts), by SQL on the core."""
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    with Session(engine) as session:
+        posted = Invoice.status == DocumentStatus.POSTED
+        for currency, amount in session.execute(
+            select(Invoice.currency, func.sum(Invoice.total_amount)).where(posted)
+            .group_by(Invoice.currency)
+        ):
+            totals[("open_invoices", currency)] += to_minor(amount, currency)
+        for currency, amount in session.execute(
+            select(Invoice.currency, func.sum(Allocation.amount))
+            .join(Invoice, Invoice.id == Allocation.target_invoice_id).where(posted)
+            .group_by(Invoice.currency)
+        ):
+            totals[("open_invoices", currency)] -= to_minor(amount, currency)
+        for currency, amount in session.execute(
+            select(Payment.currency, func.sum(Payment.amount))
+            .where(Payment.kind == PaymentKind.RECEIPT).group_by(Payment.currency)
+        ):
+            totals[("payments", currency)] += to_minor(amount, currency)
+    return dict(totals)
+
+
+def receivable_failures(items: pl.DataFrame, allocations: pl.DataFrame,
+                        core: dict[tuple[str, str], int]) -> list[str]:
+    """Open invoices and payments in the AR facts equal the core's, per currency."""
+    invoice_currency = items.filter(pl.col("item_type") == "invoice").select(
+        pl.col("document_id").alias("target_id"), "currency")
+    mart: dict[tuple[str, str], int] = defaultdict(int)
+    for currency, amount in items.filter(pl.col("item_type") == "invoice").group_by(
+            "currency").agg(pl.col("amount_doc_minor").sum()).iter_rows():
+        mart[("open_invoices", currency)] += amount
+    applied = allocations.filter(pl.col("target_type") == "invoice").join(
+        invoice_currency, on="target_id")
+    for currency, amount in applied.group_by("currency").agg(
+            pl.col("amount_doc_minor").sum()).iter_rows():
+        mart[("open_invoices", currency)] -= amount
+    for currency, amount in items.filter(pl.col("item_type") == "payment").group_by(
+            "currency").agg(pl.col("amount_doc_minor").sum()).iter_rows():
+        mart[("payments", currency)] -= amount  # receipts are negative items
+    keys = set(mart) | set(core)
+    return [f"{measure} in {currency}: mart {mart.get((measure, currency), 0)} ≠ core "
+            f"{core.get((measure, currency), 0)} (minor units)"
+            for measure, currency in sorted(keys)
+            if mart.get((measure, currency), 0) != core.get((measure, currency), 0)]
 
 
 def _month(engine: Engine, column):  # type: ignore[no-untyped-def]

@@ -18,18 +18,26 @@ from sqlalchemy.orm import Session
 
 from core.audit import AuditLog
 from core.company.models import CompanySettings
-from etl.checks import CheckFailed, core_sales_totals, reconciliation_failures, structure_failures
+from etl.checks import (
+    CheckFailed,
+    core_receivables,
+    core_sales_totals,
+    receivable_failures,
+    reconciliation_failures,
+    structure_failures,
+)
 from etl.dims import CORE_TABLES as DIMENSION_TABLES
 from etl.dims import build_dimensions
 from etl.extract import extract
-from etl.facts import sales_line
+from etl.facts import ar, bookings, orders, sales_line
 from etl.publish import MartTarget, ensure_mart, fail_run, new_batch_id, publish, start_run
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 CORE_TABLES = tuple(sorted(
-    {"company_settings", "audit_log"} | set(DIMENSION_TABLES) | set(sales_line.CORE_TABLES)))
+    {"company_settings", "audit_log"} | set(DIMENSION_TABLES) | set(sales_line.CORE_TABLES)
+    | set(orders.CORE_TABLES) | set(bookings.CORE_TABLES) | set(ar.CORE_TABLES)))
 
 
 @dataclass(frozen=True)
@@ -70,10 +78,16 @@ def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = True,
                                   fiscal_year_start_month=fiscal_start, timezone=timezone)
         step("facts")
         tables["fct_sales_line"] = sales_line.build(core, tables, base_currency)
+        tables["fct_order"] = orders.build_orders(core, tables, base_currency)
+        tables["fct_order_line"] = orders.build_order_lines(core, tables, base_currency)
+        tables["fct_booking"] = bookings.build(core, tables, base_currency)
+        tables["fct_ar_item"] = ar.build_items(core, tables, base_currency)
+        tables["fct_ar_allocation"] = ar.build_allocations(core, tables, base_currency)
         step("checks")
         failures = structure_failures(tables) + reconciliation_failures(
             tables["fct_sales_line"], core_sales_totals(core_engine, base_currency),
-            per_month=full)
+            per_month=full) + receivable_failures(
+            tables["fct_ar_item"], tables["fct_ar_allocation"], core_receivables(core_engine))
         if failures:
             raise CheckFailed("; ".join(failures))
         publish(target, batch_id, tables, watermark, progress=step)

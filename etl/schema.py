@@ -181,7 +181,9 @@ fct_order = Table(
     _key("region_key"),
     _code("status", 16, nullable=False),
     Column("is_cash_sale", Boolean, nullable=False),
-    _minor("net_minor"),  # (ordered − cancelled) lines at net price, less the order discount
+    # (ordered − cancelled) lines at net price less the order discount pro rata, at the
+    # order's rate.
+    _minor("net_minor"),
     Column("line_count", Integer, nullable=False),
     _key("promised_ship_date_key"),
     _key("cancelled_date_key"),
@@ -212,9 +214,11 @@ fct_order_line = Table(
     Column("cancelled_quantity", QUANTITY, nullable=False),
     Column("shipped_quantity", QUANTITY, nullable=False),
     Column("invoiced_quantity", QUANTITY, nullable=False),
-    _minor("net_minor"),  # (ordered − cancelled) × net unit price, base
+    _minor("net_minor"),  # (ordered − cancelled) × net unit price, base, before order discount
     _minor("invoiced_minor"),  # base net of posted invoice lines of this order line
-    _minor("backlog_minor"),  # confirmed orders only: net_minor − invoiced_minor, ≥ 0
+    # Confirmed orders: open quantity at the net price less its share of the order discount,
+    # at the order's rate, never below 0; 0 for drafts and cancelled orders.
+    _minor("backlog_minor"),
     _key("promised_ship_date_key"),
     _key("last_shipped_date_key"),
     Index("ix_fct_order_line_order", "order_id"),

@@ -67,3 +67,19 @@ def test_a_batch_that_does_not_reconcile_is_not_published(
         statuses = [s for (s,) in conn.execute(select(run_log.c.status)
                                                 .order_by(run_log.c.started_at))]
     assert statuses == ["published", "failed"]
+
+
+def test_receivables_that_do_not_reconcile_are_not_published(
+    isolated_engine: Engine, demo_target: MartTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_build = etl_run.ar.build_allocations
+
+    def lossy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        allocations = real_build(*args, **kwargs)
+        return allocations.filter(pl.col("target_type") != "invoice").vstack(
+            allocations.filter(pl.col("target_type") == "invoice").slice(1))
+
+    monkeypatch.setattr(etl_run.ar, "build_allocations", lossy)
+    with pytest.raises(CheckFailed, match="open_invoices in USD: mart"):
+        etl_run.run_etl(isolated_engine, demo_target, full=True)
+    assert published_batch(demo_target.engine) is None
