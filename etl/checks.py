@@ -44,6 +44,10 @@ FACT_KEYS = {
     "fct_booking": {**_ATTRIBUTION, "product_key": "dim_product", "date_key": "dim_date"},
     "fct_ar_item": {"customer_key": "dim_customer", "document_date_key": "dim_date"},
     "fct_ar_allocation": {"customer_key": "dim_customer", "allocation_date_key": "dim_date"},
+    "fct_quote": {"customer_key": "dim_customer", "rep_key": "dim_rep",
+                  "quote_date_key": "dim_date"},
+    "fct_opportunity_history": {"customer_key": "dim_customer", "rep_key": "dim_rep",
+                                "created_date_key": "dim_date"},
 }
 
 

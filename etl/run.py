@@ -29,7 +29,7 @@ from etl.checks import (
 from etl.dims import CORE_TABLES as DIMENSION_TABLES
 from etl.dims import build_dimensions
 from etl.extract import extract
-from etl.facts import ar, bookings, orders, sales_line
+from etl.facts import ar, bookings, opportunity_history, orders, quotes, sales_line
 from etl.publish import MartTarget, ensure_mart, fail_run, new_batch_id, publish, start_run
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,8 @@ Progress = Callable[[str], None]
 
 CORE_TABLES = tuple(sorted(
     {"company_settings", "audit_log"} | set(DIMENSION_TABLES) | set(sales_line.CORE_TABLES)
-    | set(orders.CORE_TABLES) | set(bookings.CORE_TABLES) | set(ar.CORE_TABLES)))
+    | set(orders.CORE_TABLES) | set(bookings.CORE_TABLES) | set(ar.CORE_TABLES)
+    | set(quotes.CORE_TABLES) | set(opportunity_history.CORE_TABLES)))
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,9 @@ def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = True,
         tables["fct_booking"] = bookings.build(core, tables, base_currency)
         tables["fct_ar_item"] = ar.build_items(core, tables, base_currency)
         tables["fct_ar_allocation"] = ar.build_allocations(core, tables, base_currency)
+        tables["fct_quote"] = quotes.build(core, tables, base_currency)
+        tables["fct_opportunity_history"] = opportunity_history.build(
+            core, tables, base_currency, timezone=timezone)
         step("checks")
         failures = structure_failures(tables) + reconciliation_failures(
             tables["fct_sales_line"], core_sales_totals(core_engine, base_currency),

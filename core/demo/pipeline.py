@@ -140,6 +140,9 @@ def build_pipeline(ctx: DemoContext, customers: pl.DataFrame, products: pl.DataF
         "updated_at": timestamps(last_change, 17 * 3600),
     })
     sec = 10 * 3600 + rng.integers(0, 6 * 3600, t_opp.size)
+    # Closing moves stage, state and closed date in one change (as the service does).
+    sec = np.where(np.isin(new_stage, [STAGES.index("won"), STAGES.index("lost")]),
+                   16 * 3600, sec)
     c_idx = np.flatnonzero(closed)
     close_at = timestamps(close[c_idx], 16 * 3600)
     a_idx, e_idx = np.flatnonzero(changed), np.flatnonzero(pushed)

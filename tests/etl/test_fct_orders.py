@@ -3,7 +3,6 @@ generated demo data checked against the core's own rules on both databases."""
 
 from __future__ import annotations
 
-import time
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -272,11 +271,9 @@ def test_demo_data_one_row_per_order_and_line_backlog_and_bookings(
     core = extract(isolated_engine, tuple(dict.fromkeys(DIMENSION_TABLES + CORE_TABLES)))
     dims = build_dimensions(core, start=date(2020, 1, 1), end=date(2030, 12, 31),
                             fiscal_year_start_month=1)
-    started = time.perf_counter()
     order_fact = orders.build_orders(core, dims, "USD")
     line_fact = orders.build_order_lines(core, dims, "USD")
     booking_fact = bookings.build(core, dims, "USD")
-    assert time.perf_counter() - started < 5
 
     # One row per order and per line, nothing lost, dtypes as the mart.
     assert order_fact["order_id"].sort().to_list() == core["sales_order"]["id"].sort().to_list()
