@@ -44,7 +44,7 @@ from core.users.services import create_user
 
 Progress = Callable[[str, int], None]
 # Bump when generated data changes meaning, so cached benchmark datasets are rebuilt.
-DEMO_FORMAT = 2
+DEMO_FORMAT = 3
 DEMO_PASSWORD = "demo"  # noqa: S105 - documented demo logins
 # number series and the table whose ids are their numbers
 SERIES_TABLES = {"customer": "customer", "opportunity": "opportunity", "quote": "quote",
