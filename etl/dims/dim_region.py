@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from etl.dims.surrogate import UNKNOWN_CODE, UNKNOWN_NAME, assign_keys, with_unknown
+from etl.dims.surrogate import code_dimension
 from etl.extract import CoreFrames
 from etl.schema import dim_region
 
 
 def build(core: CoreFrames, previous: pl.DataFrame | None = None) -> pl.DataFrame:
     """The region dimension; ``previous`` is the last published one, to keep its keys."""
-    regions = core["region"].lazy().select(pl.col("code").alias("region_code"), "name")
-    keyed = assign_keys(regions, ["region_code"], "region_key", previous)
-    unknown = {"region_code": UNKNOWN_CODE, "name": UNKNOWN_NAME}
-    return with_unknown(keyed, dim_region, unknown).collect()
+    return code_dimension(core["region"], dim_region, "region", previous)

@@ -47,3 +47,13 @@ def with_unknown(frame: pl.LazyFrame, table: Table, values: Mapping[str, object]
     row = {name: [values.get(name)] for name in schema} | {key: [UNKNOWN_KEY]}
     unknown = pl.LazyFrame(row, schema=schema)
     return pl.concat([unknown, conform(frame, table).sort(key)], how="vertical")
+
+
+def code_dimension(codes: pl.DataFrame, table: Table, name: str,
+                   previous: pl.DataFrame | None) -> pl.DataFrame:
+    """A dimension of a core code list (``code``, ``name``): ``<name>_key`` numbers the codes
+    1..n in code order, keeping the keys of ``previous``; plus the unknown member."""
+    code, key = f"{name}_code", f"{name}_key"
+    rows = codes.lazy().select(pl.col("code").alias(code), "name")
+    keyed = assign_keys(rows, [code], key, previous)
+    return with_unknown(keyed, table, {code: UNKNOWN_CODE, "name": UNKNOWN_NAME}).collect()
