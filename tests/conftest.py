@@ -23,11 +23,58 @@ from core.company.services import initialise_company
 from core.db import make_engine, make_session_factory
 from core.models import Base
 
+PG_REASON = pytest.StashKey[str | None]()
 PG_URL = os.environ.get("SALESBI_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def pg_required() -> bool:
     return os.environ.get("SALESBI_REQUIRE_PG") == "1"
+
+
+def _pg_unreachable_reason() -> str | None:
+    """Why PostgreSQL cannot be used, or None when it answers."""
+    engine = make_engine(PG_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        return f"PostgreSQL unreachable at {PG_URL}: {str(exc.orig).splitlines()[0]}"
+    finally:
+        engine.dispose()
+    return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[PG_REASON] = _pg_unreachable_reason()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    reason = config.stash[PG_REASON]
+    if reason is None:
+        return f"postgresql: {PG_URL} (reachable)"
+    if pg_required():
+        return f"postgresql: {reason} — SALESBI_REQUIRE_PG=1, so its tests fail"
+    return f"postgresql: {reason} — its tests are skipped"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
+    """The one line that says why PostgreSQL tests were skipped (also under ``-q``)."""
+    reason = config.stash[PG_REASON]
+    if reason is not None and not pg_required():
+        terminalreporter.write_line(f"{reason} — its tests were skipped", yellow=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Outside CI an unreachable PostgreSQL skips its tests (one line in the header says
+    why); with SALESBI_REQUIRE_PG=1 they run and fail."""
+    reason = config.stash[PG_REASON]
+    if reason is None or pg_required():
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL unreachable (see the last line)")
+    for item in items:
+        if "pg" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
