@@ -5,19 +5,88 @@ arrives as an Int64 of value × 10^scale — on SQLite that is the stored intege
 PostgreSQL ``round(x × 10^scale)::bigint`` — because the drivers would otherwise turn
 NUMERIC into floats or strings. Amount columns (scale 3) are therefore in thousandths of
 their currency; ``etl.money`` converts them to minor units.
+
+Only what the builders read is extracted: each builder module declares ``CORE_COLUMNS``
+(core table → the columns it reads) and, where it uses only some rows, ``ROW_FILTERS``
+(core table → ``RowFilter``); ``etl.run`` merges them with ``merge_columns`` and
+``merge_row_filters``. A column left out of a declaration fails loudly in the builder
+(Polars ``ColumnNotFoundError``) rather than reading something else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import polars as pl
-from sqlalchemy import Boolean, Date, DateTime, Engine, Table
+from sqlalchemy import Boolean, Column, Date, DateTime, Engine, Integer, String, Table
 from sqlalchemy.engine import make_url
 
 from core.models import Base
 from core.types import ScaledNumeric
+
+# Table name → the columns to read (``None`` or the ``Table`` itself: all of them).
+ColumnSpec = Mapping[str, Iterable[str] | Table | None]
+
+_PLAIN = re.compile(r"[A-Za-z0-9_]+")
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """Rows whose ``column`` is one of ``values``: a SQL ``IN`` list written from code
+    constants only (plain identifiers and words, never user input)."""
+
+    column: str
+    values: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.values:
+            raise ValueError(f"row filter on {self.column}: no values")
+        for word in (self.column, *self.values):
+            if not _PLAIN.fullmatch(word):
+                raise ValueError(f"row filter: {word!r} is not a plain word")
+
+    def sql(self) -> str:
+        """The condition as SQL (safe to inline: see ``__post_init__``)."""
+        values = ", ".join(f"'{v}'" for v in self.values)
+        return f'"{self.column}" IN ({values})'
+
+
+def merge_columns(*specs: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
+    """The union of the columns per table of ``specs`` (tables and columns in first-seen
+    order)."""
+    merged: dict[str, dict[str, None]] = {}
+    for spec in specs:
+        for table, columns in spec.items():
+            merged.setdefault(table, {}).update(dict.fromkeys(columns))
+    return {table: tuple(columns) for table, columns in merged.items()}
+
+
+def merge_row_filters(readers: Iterable[tuple[Mapping[str, Iterable[str]],
+                                              Mapping[str, RowFilter]]],
+                      ) -> dict[str, RowFilter]:
+    """One filter per table for ``readers`` ((``CORE_COLUMNS``, ``ROW_FILTERS``) of each
+    builder): the union of their values when every reader of the table filters it on the
+    same column; no filter (every row) when one reads it whole or they filter on different
+    columns."""
+    filters: dict[str, RowFilter] = {}
+    whole: set[str] = set()
+    for columns, row_filters in readers:
+        stray = set(row_filters) - set(columns)
+        if stray:
+            raise ValueError(f"row filters for tables not read: {sorted(stray)}")
+        for table in columns:
+            wanted = row_filters.get(table)
+            known = filters.get(table)
+            if wanted is None or (known is not None and known.column != wanted.column):
+                whole.add(table)
+            elif known is None:
+                filters[table] = wanted
+            else:
+                filters[table] = RowFilter(
+                    known.column, tuple(dict.fromkeys(known.values + wanted.values)))
+    return {table: f for table, f in filters.items() if table not in whole}
 
 
 @dataclass(frozen=True)
@@ -35,35 +104,59 @@ def scaled_columns(table: Table) -> dict[str, int]:
     return {c.name: c.type.scale for c in table.columns if isinstance(c.type, ScaledNumeric)}
 
 
-def _select_sql(table: Table, dialect: str) -> str:
+def _columns(table: Table, wanted: Iterable[str] | Table | None) -> list[Column[object]]:
+    """The columns of ``table`` named in ``wanted`` (all for ``None`` or a ``Table``), in
+    the table's order; a name the table lacks raises ``ValueError``."""
+    if wanted is None or isinstance(wanted, Table):
+        return list(table.columns)
+    names = set(wanted)
+    unknown = names - set(table.columns.keys())
+    if unknown:
+        raise ValueError(f"core table {table.name} has no columns {sorted(unknown)}")
+    return [c for c in table.columns if c.name in names]
+
+
+def _select_sql(table: Table, dialect: str, columns: list[Column[object]] | None = None,
+                row_filter: RowFilter | None = None) -> str:
     scaled = scaled_columns(table)
     parts = []
-    for column in table.columns:
+    for column in table.columns if columns is None else columns:
         name = f'"{column.name}"'
         if column.name in scaled and dialect == "postgresql":
             parts.append(f"CAST(ROUND({name} * {10 ** scaled[column.name]}) AS BIGINT) AS {name}")
         else:
             parts.append(name)
-    return f'SELECT {", ".join(parts)} FROM "{table.name}"'  # noqa: S608 - names from metadata
+    where = ""
+    if row_filter is not None:
+        if row_filter.column not in table.columns:
+            raise ValueError(f"core table {table.name} has no column {row_filter.column}")
+        where = f" WHERE {row_filter.sql()}"
+    # Names from the metadata, filter values from code constants (RowFilter checks them).
+    return f'SELECT {", ".join(parts)} FROM "{table.name}"{where}'  # noqa: S608
 
 
-def _normalise(frame: pl.DataFrame, table: Table) -> pl.DataFrame:
-    """Same dtypes on both databases: Int64 numbers, Date, Datetime(us), Boolean."""
+def _normalise(frame: pl.DataFrame, table: Table,
+               columns: list[Column[object]] | None = None) -> pl.DataFrame:
+    """Same dtypes on both databases, decided by the declared column type: Int64 numbers,
+    Date, Datetime(us), Boolean, String. (SQLite's driver guesses types from the rows, so an
+    empty or all-null column may arrive as an integer.)"""
     casts = []
-    for column in table.columns:
-        name, dtype = column.name, frame.schema[column.name]
-        if isinstance(column.type, ScaledNumeric) or (
-            dtype.is_integer() and not isinstance(column.type, Boolean)
-        ):
-            casts.append(pl.col(name).cast(pl.Int64))
-        elif isinstance(column.type, Boolean):
+    for column in table.columns if columns is None else columns:
+        name, dtype, declared = column.name, frame.schema[column.name], column.type
+        if isinstance(declared, Boolean):
             casts.append(pl.col(name).cast(pl.Boolean))
-        elif isinstance(column.type, DateTime) and dtype == pl.String:
+        elif isinstance(declared, ScaledNumeric | Integer):
+            casts.append(pl.col(name).cast(pl.Int64))
+        elif isinstance(declared, DateTime) and dtype == pl.String:
             casts.append(pl.col(name).str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us"))
-        elif isinstance(column.type, DateTime):
+        elif isinstance(declared, DateTime):
             casts.append(pl.col(name).cast(pl.Datetime("us")))
-        elif isinstance(column.type, Date) and dtype == pl.String:
+        elif isinstance(declared, Date) and dtype == pl.String:
             casts.append(pl.col(name).str.to_date("%Y-%m-%d"))
+        elif isinstance(declared, Date):
+            casts.append(pl.col(name).cast(pl.Date))
+        elif isinstance(declared, String) and dtype != pl.String:
+            casts.append(pl.col(name).cast(pl.String))
     return frame.with_columns(casts) if casts else frame
 
 
@@ -75,14 +168,23 @@ def adbc_uri(engine: Engine) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def extract(engine: Engine, tables: Iterable[str]) -> CoreFrames:
-    """Read ``tables`` of the core database behind ``engine`` into frames."""
+def extract(engine: Engine, tables: ColumnSpec | Iterable[str],
+            row_filters: Mapping[str, RowFilter] | None = None) -> CoreFrames:
+    """Read ``tables`` of the core database behind ``engine`` into frames: a mapping of
+    table name → the columns to read (``None`` or a ``Table``: all), or table names (all
+    columns). ``row_filters`` (table name → ``RowFilter``) keeps only some rows."""
     dialect = make_url(engine.url).get_backend_name()
     uri = adbc_uri(engine)
+    spec = tables if isinstance(tables, Mapping) else dict.fromkeys(tables)
+    filters = row_filters or {}
+    stray = set(filters) - set(spec)
+    if stray:
+        raise ValueError(f"row filters for tables not extracted: {sorted(stray)}")
     frames = {}
-    for name in tables:
+    for name, wanted in spec.items():
         table = Base.metadata.tables[name]
-        sql = _select_sql(table, dialect)
+        columns = _columns(table, wanted)
+        sql = _select_sql(table, dialect, columns, filters.get(name))
         frame = pl.read_database_uri(sql, uri, engine="adbc")
-        frames[name] = _normalise(frame, table)
+        frames[name] = _normalise(frame, table, columns)
     return CoreFrames(frames)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.audit import AuditLog
 from core.company.models import CompanySettings
+from etl import dims
 from etl.checks import (
     CheckFailed,
     core_receivables,
@@ -26,19 +27,26 @@ from etl.checks import (
     reconciliation_failures,
     structure_failures,
 )
-from etl.dims import CORE_TABLES as DIMENSION_TABLES
 from etl.dims import build_dimensions
-from etl.extract import extract
+from etl.extract import extract, merge_columns, merge_row_filters
 from etl.facts import ar, bookings, opportunity_history, orders, quotes, sales_line
 from etl.publish import MartTarget, ensure_mart, fail_run, new_batch_id, publish, start_run
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
-CORE_TABLES = tuple(sorted(
-    {"company_settings", "audit_log"} | set(DIMENSION_TABLES) | set(sales_line.CORE_TABLES)
-    | set(orders.CORE_TABLES) | set(bookings.CORE_TABLES) | set(ar.CORE_TABLES)
-    | set(quotes.CORE_TABLES) | set(opportunity_history.CORE_TABLES)))
+# What the run reads itself (``_date_range``); the builders declare the rest.
+RUN_COLUMNS: dict[str, tuple[str, ...]] = {
+    "invoice": ("invoice_date",), "sales_order": ("order_date",), "credit_note": ("credit_date",)}
+_BUILDERS = (dims, sales_line, orders, bookings, ar, quotes, opportunity_history)
+# Core table → the union of the columns the run and the builders read; only those are
+# extracted, and of a table every reader filters (audit_log), only the rows they use.
+CORE_COLUMNS = dict(sorted(merge_columns(
+    RUN_COLUMNS, *(builder.CORE_COLUMNS for builder in _BUILDERS)).items()))
+CORE_TABLES = tuple(CORE_COLUMNS)
+ROW_FILTERS = merge_row_filters(
+    [(RUN_COLUMNS, {})]
+    + [(builder.CORE_COLUMNS, getattr(builder, "ROW_FILTERS", {})) for builder in _BUILDERS])
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,7 @@ def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = True,
             base_currency, fiscal_start = settings.base_currency, settings.fiscal_year_start_month
             timezone = settings.timezone
         step("extract")
-        core = extract(core_engine, CORE_TABLES)
+        core = extract(core_engine, CORE_COLUMNS, ROW_FILTERS)
         start, end = _date_range(core.frames)
         step("dimensions")
         tables = build_dimensions(core, start=start, end=end,

@@ -21,11 +21,15 @@ from etl.dims import (
     dim_region,
     dim_rep,
 )
-from etl.extract import CoreFrames
+from etl.extract import CoreFrames, merge_columns
 
-# The core tables the dimensions read: extract these before build_dimensions.
-CORE_TABLES = ("region", "channel", "sales_rep", "product", "customer_location", "customer",
-               "audit_log")
+# The core tables and columns the dimensions read: extract these before build_dimensions
+# (with ``ROW_FILTERS``, only the audit rows they use).
+CORE_COLUMNS = merge_columns(dim_region.CORE_COLUMNS, dim_channel.CORE_COLUMNS,
+                             dim_rep.CORE_COLUMNS, dim_product.CORE_COLUMNS,
+                             dim_location.CORE_COLUMNS, dim_customer.CORE_COLUMNS)
+CORE_TABLES = tuple(CORE_COLUMNS)
+ROW_FILTERS = dict(dim_customer.ROW_FILTERS)
 
 
 def build_dimensions(core: CoreFrames, *, start: date, end: date,

@@ -12,6 +12,9 @@ from etl.dims.surrogate import code_dimension
 from etl.extract import CoreFrames
 from etl.schema import dim_channel
 
+# The core columns ``build`` reads (``code_dimension``: code and name).
+CORE_COLUMNS: dict[str, tuple[str, ...]] = {"channel": ("code", "name")}
+
 
 def build(core: CoreFrames, previous: pl.DataFrame | None = None) -> pl.DataFrame:
     """The channel dimension; ``previous`` is the last published one, to keep its keys."""

@@ -28,13 +28,23 @@ from typing import TypeVar
 import polars as pl
 
 from etl.dims.surrogate import UNKNOWN_CODE, UNKNOWN_NAME, assign_keys, with_unknown
-from etl.extract import CoreFrames
+from etl.extract import CoreFrames, RowFilter
 from etl.schema import UNKNOWN_KEY, dim_customer
 
 TRACKED = ("account_manager_id", "region_code", "segment_code", "channel_code")
+ENTITY = "customer"  # the audit_log entity of the history
 OPEN_END = date(9999, 12, 31)
 UNKNOWN_FROM = date(1900, 1, 1)
 UNKNOWN_CURRENCY = "XXX"  # ISO 4217: "no currency"
+
+# The core columns ``build`` (``versions``) reads, and the only audit rows it uses.
+CORE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customer": ("id", "created_at", "account_manager_id", "region_code", "segment_code",
+                 "channel_code", "ref", "name", "currency"),
+    "audit_log": ("seq", "occurred_at", "entity", "entity_id", "action", "field",
+                  "old_value", "new_value"),
+}
+ROW_FILTERS = {"audit_log": RowFilter("entity", (ENTITY,))}
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
@@ -56,7 +66,7 @@ def versions(core: CoreFrames, timezone: str = "UTC") -> pl.LazyFrame:
         "channel_code")
     changes = (
         core["audit_log"].lazy()
-        .filter((pl.col("entity") == "customer") & (pl.col("action") == "update")
+        .filter((pl.col("entity") == ENTITY) & (pl.col("action") == "update")
                 & pl.col("field").is_in(TRACKED))
         .select(pl.col("entity_id").alias("customer_id"), "field", "seq",
                 _local_date("occurred_at", timezone).alias("changed_on"),

@@ -12,6 +12,12 @@ from etl.dims.surrogate import UNKNOWN_NAME, with_unknown
 from etl.extract import CoreFrames
 from etl.schema import UNKNOWN_KEY, dim_location
 
+# The core columns ``build`` reads.
+CORE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customer_location": ("id", "customer_id", "kind", "name", "city", "country",
+                          "region_code", "rep_override_id"),
+}
+
 
 def build(core: CoreFrames) -> pl.DataFrame:
     """The location dimension keyed by location id."""

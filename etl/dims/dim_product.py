@@ -12,6 +12,11 @@ from etl.dims.surrogate import UNKNOWN_CODE, UNKNOWN_NAME, with_unknown
 from etl.extract import CoreFrames
 from etl.schema import UNKNOWN_KEY, dim_product
 
+# The core columns ``build`` reads.
+CORE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "product": ("id", "sku", "name", "category", "product_line", "is_active"),
+}
+
 
 def build(core: CoreFrames) -> pl.DataFrame:
     """The product dimension keyed by product id."""

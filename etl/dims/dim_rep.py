@@ -14,6 +14,11 @@ from etl.dims.surrogate import UNKNOWN_CODE, UNKNOWN_NAME, with_unknown
 from etl.extract import CoreFrames
 from etl.schema import UNKNOWN_KEY, dim_rep
 
+# The core columns ``build`` reads.
+CORE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sales_rep": ("id", "code", "name", "manager_id", "region_code", "is_active"),
+}
+
 
 def tree_paths(reps: pl.DataFrame) -> pl.DataFrame:
     """``rep_id`` → ``tree_path`` of a frame of ``id``/``manager_id``, walking up one

@@ -54,7 +54,20 @@ from etl.schema import fct_ar_allocation, fct_ar_item
 
 ITEM_SCHEMA = polars_schema(fct_ar_item)
 ALLOCATION_SCHEMA = polars_schema(fct_ar_allocation)
-CORE_TABLES = ("invoice", "credit_note", "payment", "allocation")
+# The core tables and columns ``build_items`` and ``build_allocations`` read.
+CORE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "invoice": ("id", "number", "customer_id", "status", "invoice_date", "due_date",
+                "currency", "fx_rate", "total_amount", "base_total_amount", "is_disputed",
+                "is_cash_sale", "promise_to_pay_date", "posted_at"),
+    "credit_note": ("id", "number", "customer_id", "status", "credit_date", "currency",
+                    "fx_rate", "total_amount", "base_total_amount", "posted_at"),
+    "payment": ("id", "number", "customer_id", "kind", "received_date", "amount", "currency",
+                "fx_rate", "base_amount", "posted_at"),
+    "allocation": ("id", "source_payment_id", "source_credit_note_id", "target_invoice_id",
+                   "target_payment_id", "amount", "allocation_date", "reversal_of_id",
+                   "created_at"),
+}
+CORE_TABLES = tuple(CORE_COLUMNS)
 DIMENSIONS = ("dim_customer",)
 
 INVOICE = "invoice"

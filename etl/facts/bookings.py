@@ -36,7 +36,7 @@ import polars as pl
 
 from core.types import QUANTITY_SCALE
 from etl.conform import conform
-from etl.extract import CoreFrames
+from etl.extract import CoreFrames, RowFilter
 from etl.facts.lookups import key_of
 from etl.facts.orders import (
     CANCELLED,
@@ -49,7 +49,20 @@ from etl.facts.orders import (
 from etl.keys import date_key, month_key, week_key
 from etl.schema import fct_booking
 
-CORE_TABLES = ("sales_order", "sales_order_line", "audit_log")
+LINE_ENTITY = "sales_order_line"  # audit rows of line quantity changes
+ORDER_ENTITY = "sales_order"  # audit rows of order status changes
+# The core tables and columns ``build`` reads, and the only audit rows it uses.
+CORE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sales_order": ("id", "customer_id", "status", "order_date", "confirmed_at",
+                    "cancelled_date", "currency", "fx_rate", "rep_id", "channel_code",
+                    "region_code"),
+    "sales_order_line": ("id", "order_id", "product_id", "quantity", "cancelled_quantity",
+                         "unit_price", "discount_pct"),
+    "audit_log": ("seq", "occurred_at", "entity", "entity_id", "action", "field",
+                  "old_value", "new_value"),
+}
+CORE_TABLES = tuple(CORE_COLUMNS)
+ROW_FILTERS = {"audit_log": RowFilter("entity", (LINE_ENTITY, ORDER_ENTITY))}
 DIMENSIONS = ("dim_customer", "dim_product", "dim_rep", "dim_channel", "dim_region")
 
 CONFIRMED_EVENT = "confirmed"
@@ -79,7 +92,7 @@ def _line_changes(core: CoreFrames, lines: pl.LazyFrame) -> pl.LazyFrame:
     effect on the booked quantity (``quantity_delta``)."""
     return (
         core["audit_log"].lazy()
-        .filter((pl.col("entity") == "sales_order_line") & (pl.col("action") == "update")
+        .filter((pl.col("entity") == LINE_ENTITY) & (pl.col("action") == "update")
                 & pl.col("field").is_in(QUANTITY_FIELDS))
         .select(pl.col("entity_id").alias("order_line_id"), "seq", "occurred_at", "field",
                 _scaled_quantity("old_value").alias("old"),
@@ -106,7 +119,7 @@ def _order_cancellations(core: CoreFrames) -> pl.LazyFrame:
     """The seq and date of each order's last status change to ``cancelled``."""
     return (
         core["audit_log"].lazy()
-        .filter((pl.col("entity") == "sales_order") & (pl.col("action") == "update")
+        .filter((pl.col("entity") == ORDER_ENTITY) & (pl.col("action") == "update")
                 & (pl.col("field") == "status") & (pl.col("new_value") == CANCELLED))
         .group_by(pl.col("entity_id").alias("order_id")).agg(
             pl.col("seq").max().alias("cancel_seq"),

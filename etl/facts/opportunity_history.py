@@ -39,17 +39,27 @@ import polars as pl
 from core.types import AMOUNT_SCALE, PERCENT_SCALE
 from etl.conform import conform, polars_schema
 from etl.dims.dim_customer import version_at
-from etl.extract import CoreFrames
+from etl.extract import CoreFrames, RowFilter
 from etl.facts.fx import base_minor, rate_at
 from etl.facts.lookups import key_of
 from etl.keys import date_key
 from etl.schema import fct_opportunity_history
 
 SCHEMA = polars_schema(fct_opportunity_history)
-CORE_TABLES = ("opportunity", "audit_log", "fx_rate")
 DIMENSIONS = ("dim_customer", "dim_rep")
 
 ENTITY = "opportunity"
+# The core tables and columns ``build`` reads, and the only audit rows it uses.
+CORE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "opportunity": ("id", "customer_id", "rep_id", "stage", "state", "probability", "amount",
+                    "currency", "expected_close_date", "closed_date", "created_date",
+                    "created_at"),
+    "audit_log": ("seq", "occurred_at", "entity", "entity_id", "action", "field",
+                  "old_value", "new_value"),
+    "fx_rate": ("currency", "rate_date", "rate"),
+}
+CORE_TABLES = tuple(CORE_COLUMNS)
+ROW_FILTERS = {"audit_log": RowFilter("entity", (ENTITY,))}
 TRACKED = ("stage", "state", "amount", "probability", "expected_close_date", "rep_id",
            "closed_date")
 OPEN_END = datetime(9999, 12, 31)

@@ -69,8 +69,20 @@ from etl.keys import date_key, month_key
 from etl.money import minor, minor_rounded, wide
 from etl.schema import fct_order, fct_order_line
 
-CORE_TABLES = ("sales_order", "sales_order_line", "shipment", "shipment_line", "invoice",
-               "invoice_line")
+# The core tables and columns ``build_orders`` and ``build_order_lines`` read.
+CORE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sales_order": ("id", "number", "quote_id", "customer_id", "status", "order_date",
+                    "promised_ship_date", "confirmed_at", "cancelled_date", "currency",
+                    "fx_rate", "is_cash_sale", "rep_id", "channel_code", "region_code",
+                    "discount_amount"),
+    "sales_order_line": ("id", "order_id", "product_id", "quantity", "cancelled_quantity",
+                         "unit_price", "discount_pct", "net_amount"),
+    "shipment": ("id", "order_id", "status", "is_replacement", "shipped_date"),
+    "shipment_line": ("shipment_id", "order_line_id", "quantity"),
+    "invoice": ("id", "status"),
+    "invoice_line": ("invoice_id", "order_line_id", "quantity", "base_net_amount"),
+}
+CORE_TABLES = tuple(CORE_COLUMNS)
 DIMENSIONS = ("dim_customer", "dim_product", "dim_rep", "dim_channel", "dim_region")
 
 CONFIRMED = "confirmed"

@@ -25,7 +25,14 @@ from etl.keys import date_key
 from etl.schema import fct_quote
 
 SCHEMA = polars_schema(fct_quote)
-CORE_TABLES = ("quote", "fx_rate")
+# The core tables and columns ``build`` reads.
+CORE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "quote": ("id", "number", "customer_id", "opportunity_id", "rep_id", "status", "currency",
+              "quote_date", "valid_until", "sent_date", "decided_date", "revision_of_id",
+              "revision_no", "net_amount"),
+    "fx_rate": ("currency", "rate_date", "rate"),
+}
+CORE_TABLES = tuple(CORE_COLUMNS)
 DIMENSIONS = ("dim_customer", "dim_rep")
 
 

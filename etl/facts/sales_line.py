@@ -49,8 +49,24 @@ from etl.money import minor, minor_rounded, wide
 from etl.schema import fct_sales_line
 
 SCHEMA = polars_schema(fct_sales_line)
-CORE_TABLES = ("invoice", "invoice_line", "credit_note", "credit_note_line", "sales_order",
-               "sales_order_line", "rma", "rma_line", "shipment", "shipment_line")
+# The core tables and columns ``build`` reads.
+CORE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "invoice": ("id", "status", "number", "order_id", "customer_id", "invoice_date", "fx_rate"),
+    "invoice_line": ("id", "invoice_id", "product_id", "quantity", "base_net_amount",
+                     "cost_amount", "doc_discount_amount", "base_freight_amount"),
+    "credit_note": ("id", "status", "number", "invoice_id", "customer_id", "credit_date",
+                    "reason"),
+    "credit_note_line": ("id", "credit_note_id", "product_id", "quantity", "base_net_amount",
+                         "cost_amount"),
+    "sales_order": ("id", "customer_id", "order_date", "rep_id", "channel_code", "region_code"),
+    "sales_order_line": ("id", "product_id"),
+    "rma": ("id", "number", "customer_id", "invoice_id", "rma_type", "state", "disposition",
+            "resolved_date"),
+    "rma_line": ("id", "rma_id", "product_id", "quantity", "unit_cost"),
+    "shipment": ("id", "number", "order_id", "status", "is_replacement", "shipped_date"),
+    "shipment_line": ("id", "shipment_id", "order_line_id", "quantity", "unit_cost"),
+}
+CORE_TABLES = tuple(CORE_COLUMNS)
 DIMENSIONS = ("dim_customer", "dim_product", "dim_rep", "dim_channel", "dim_region")
 
 INVOICE = "invoice"

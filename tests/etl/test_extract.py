@@ -35,3 +35,14 @@ def test_no_extract_has_a_float_column_and_money_is_exact(isolated_engine: Engin
     assert frames["invoice"]["total_amount"].to_list() == [int(total * Decimal(1000))]
     assert frames["invoice"]["invoice_date"].to_list() == [date(2025, 3, 3)]
     assert frames["invoice"].schema["is_disputed"] == pl.Boolean
+
+
+def test_empty_and_all_null_columns_keep_their_declared_types(isolated_engine: Engine) -> None:
+    frames = extract(isolated_engine, ["audit_log", "invoice", "customer"])
+    audit = frames["audit_log"]  # only the seed rows: field and old_value are all null
+    assert audit.schema["field"] == pl.String and audit.schema["old_value"] == pl.String
+    assert audit.schema["occurred_at"] == pl.Datetime("us")
+    invoice = frames["invoice"]  # no rows at all
+    assert invoice.is_empty()
+    assert (invoice.schema["number"], invoice.schema["invoice_date"],
+            invoice.schema["is_disputed"]) == (pl.String, pl.Date, pl.Boolean)
