@@ -8,12 +8,11 @@ amount are their totals minus the allocations they are the source of.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
-from sqlalchemy.sql import Select
 
 from core.billing.models import (
     Allocation,
@@ -31,8 +30,8 @@ from core.types import ZERO
 
 def invoice_open_amount(session: Session, invoice: Invoice, as_of: date | None = None) -> Decimal:
     """Total − allocations (payments and credit notes) dated on or before ``as_of``."""
-    allocated = session.scalar(_sum_allocations(Allocation.target_invoice_id, invoice.id, as_of))
-    return invoice.total_amount - Decimal(allocated or 0)
+    return invoice.total_amount - allocated_sum(session, Allocation.target_invoice_id,
+                                                invoice.id, as_of)
 
 
 def payment_unallocated(session: Session, payment: Payment) -> Decimal:
@@ -42,26 +41,25 @@ def payment_unallocated(session: Session, payment: Payment) -> Decimal:
         if payment.kind == PaymentKind.RECEIPT
         else Allocation.target_payment_id
     )
-    allocated = session.scalar(_sum_allocations(column, payment.id, None))
-    return payment.amount - Decimal(allocated or 0)
+    return payment.amount - allocated_sum(session, column, payment.id)
 
 
 def credit_note_open_amount(session: Session, credit_note: CreditNote) -> Decimal:
     """Credit not yet applied to an invoice or refunded."""
-    allocated = session.scalar(
-        _sum_allocations(Allocation.source_credit_note_id, credit_note.id, None)
-    )
-    return credit_note.total_amount - Decimal(allocated or 0)
+    return credit_note.total_amount - allocated_sum(session, Allocation.source_credit_note_id,
+                                                    credit_note.id)
 
 
-def _sum_allocations(
-    column: InstrumentedAttribute[int | None], doc_id: int, as_of: date | None
-) -> Select[Decimal]:
-    """Σ allocation amounts where ``column`` = ``doc_id`` (dated ≤ ``as_of`` when given)."""
+def allocated_sum(session: Session, column: InstrumentedAttribute[int | None], doc_id: int,
+                  as_of: date | None = None, known_by: datetime | None = None) -> Decimal:
+    """Σ allocation amounts where ``column`` = ``doc_id``: dated ≤ ``as_of`` and recorded
+    before ``known_by`` when given (reversal rows are negative, so they net out)."""
     query = select(func.coalesce(func.sum(Allocation.amount), 0)).where(column == doc_id)
     if as_of is not None:
         query = query.where(Allocation.allocation_date <= as_of)
-    return query
+    if known_by is not None:
+        query = query.where(Allocation.created_at < known_by)
+    return Decimal(session.scalar(query) or 0)
 
 
 @dataclass(frozen=True)

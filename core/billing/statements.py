@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.access import get_customer_for
 from core.actor import Actor, Role
+from core.billing.balances import allocated_sum
 from core.billing.models import (
     Allocation,
     CreditNote,
@@ -52,15 +53,6 @@ class Activity:
     closing_balance: Decimal
 
 
-def _allocated(session: Session, column, doc_id: int, as_of: date,  # type: ignore[no-untyped-def]
-               known_by: datetime | None) -> Decimal:
-    query = select(func.coalesce(func.sum(Allocation.amount), 0)).where(
-        column == doc_id, Allocation.allocation_date <= as_of)
-    if known_by is not None:
-        query = query.where(Allocation.created_at < known_by)
-    return Decimal(session.scalar(query) or 0)
-
-
 def _documents(session: Session, customer_id: int, start: date | None, end: date,
                known_by: datetime | None) -> list[StatementItem]:
     """Documents dated in [start, end]; with ``known_by``, only those posted before it."""
@@ -70,7 +62,7 @@ def _documents(session: Session, customer_id: int, start: date | None, end: date
         return conditions + ([posted < known_by] if known_by is not None else [])
 
     def allocated(column, doc_id: int) -> Decimal:  # type: ignore[no-untyped-def]
-        return _allocated(session, column, doc_id, end, known_by)
+        return allocated_sum(session, column, doc_id, end, known_by)
 
     items = []
     for inv in session.scalars(select(Invoice).where(

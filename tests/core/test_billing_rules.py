@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.billing.allocation import reverse_allocation
 from core.billing.balances import invoice_open_amount
 from core.billing.credit_notes import CreditLineInput, issue_credit_note
 from core.billing.invoicing import invoice_milestone, invoice_order
-from core.billing.models import CreditReason, PaymentMethod
+from core.billing.models import Allocation, CreditReason, PaymentMethod
 from core.billing.payments import AllocationInput, record_payment, reverse_payment
 from core.errors import CreditBlocked, DomainError, InvalidInput
 from core.sales.lines import LineInput
@@ -150,10 +151,6 @@ def test_an_allocation_is_reversed_once(session: Session, world: World) -> None:
     record_payment(session, FINANCE, world.customer.id, amount=D("10"), currency="USD",
                    received_date=date(2025, 3, 10), method=PaymentMethod.CARD,
                    allocations=[AllocationInput(invoice.id, D("10"))])
-    from sqlalchemy import select
-
-    from core.billing.models import Allocation
-
     allocation = session.scalars(select(Allocation)).one()
     reverse_allocation(session, FINANCE, allocation.id, date(2025, 3, 11))
     with pytest.raises(DomainError, match="already reversed"):
