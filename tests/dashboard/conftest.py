@@ -41,6 +41,9 @@ def demo_mart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoMart]:
     generate_demo(core, customers=60, lines=3000, seed=7)
     target = mart_target(settings.resolved_mart_url, settings.resolved_mart_dir)
     run_etl(core, target, full=True)
+    # ADBC links its own SQLite: closing its connection removed the WAL files under the
+    # pooled pysqlite connections of this process, so start those afresh.
+    core.dispose()
     batch = published_batch(target.engine)
     assert batch is not None
     yield DemoMart(core, settings, load_batch(Path(settings.resolved_mart_dir), batch))
