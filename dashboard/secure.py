@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import Forbidden
 
 from core.access import scope_reps
+from core.actor import Actor
 from core.company.models import CompanySettings
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.scope import NO_SCOPE, Scope
@@ -37,6 +38,7 @@ class RequestContext:
     """What a page or callback may use: who asks, what they may see, which batch."""
 
     scope: Scope
+    actor: Actor | None  # for core read services (operational fields); None without login
     full_name: str
     mart: Mart | None
     today: date
@@ -60,7 +62,7 @@ def _derive_context() -> RequestContext:
     reader = current_app.extensions["salesbi_mart_reader"]
     with session_factory()() as session:
         settings = session.get_one(CompanySettings, 1)
-        scope, name = NO_SCOPE, ""
+        scope, name, actor = NO_SCOPE, "", None
         if current_user.is_authenticated:
             actor = current_user.actor
             reps = scope_reps(session, actor)
@@ -68,7 +70,7 @@ def _derive_context() -> RequestContext:
                           rep_ids=frozenset(reps or ()), all_reps=reps is None)
             name = current_user.full_name
         today = datetime.now(ZoneInfo(settings.timezone)).date()
-        return RequestContext(scope, name, reader.current(), today, settings.base_currency,
+        return RequestContext(scope, actor, name, reader.current(), today, settings.base_currency,
                               settings.fiscal_year_start_month, settings.timezone)
 
 

@@ -43,7 +43,7 @@ def _column_def(column: Column) -> dict[str, Any]:
         spec.update(type="rightAligned",
                     valueFormatter={"function": "d3.format(',')(params.value)"})
     elif column.kind == "link":
-        spec.update(cellRenderer="markdown")
+        spec.update(cellRenderer="markdown", flex=2, minWidth=220)
     return spec
 
 

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import dash
 
-from dashboard.pages import home
+from dashboard.pages import customer, customers, home
 from dashboard.secure import secured_layout
 
-PAGES = (home,)
+PAGES = (home, customers, customer)
 
 
 def register_pages(app: dash.Dash) -> None:
     """Register every page's secured layout and its callbacks on ``app``."""
     for order, page in enumerate(PAGES):
-        dash.register_page(page.__name__, path=page.PATH, title=f"{page.TITLE} · salesbi",
+        options = getattr(page, "PAGE_OPTIONS", {"path": page.PATH})
+        dash.register_page(page.__name__, title=f"{page.TITLE} · salesbi",
                            name=page.TITLE, order=order,
-                           layout=secured_layout(page.ROLES)(page.layout),
-                           **getattr(page, "PAGE_OPTIONS", {}))
+                           layout=secured_layout(page.ROLES)(page.layout), **options)
         register = getattr(page, "register_callbacks", None)
         if register is not None:
             register(app)

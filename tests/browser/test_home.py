@@ -64,3 +64,18 @@ def test_changing_the_period_updates_the_url_and_the_figures(dash_duo, app: dash
     wait.until(lambda driver: "period=last_30" in driver.current_url)
     wait.until(lambda _: dash_duo.find_element("#home-net-sales").text != before)
     assert dash_duo.get_logs() == []
+
+
+@pytest.mark.browser
+def test_a_rep_opens_a_customer_from_the_list(dash_duo, app: dash.Dash) -> None:  # type: ignore[no-untyped-def]
+    dash_duo.start_server(app, navigate=False)
+    sign_in(dash_duo, "rep", "/customers")
+    dash_duo.wait_for_element("#customers-table .ag-row a", timeout=15)
+    screenshot(dash_duo, "customers-rep")
+    link = dash_duo.find_element("#customers-table .ag-row a")
+    name = link.text
+    link.click()
+    dash_duo.wait_for_text_to_equal("#customer-name", name, timeout=15)
+    dash_duo.wait_for_element("#customer-pnl .main-svg", timeout=15)
+    screenshot(dash_duo, "customer-360-rep")
+    assert dash_duo.get_logs() == []
