@@ -240,7 +240,7 @@ def target_failures(targets: pl.DataFrame, core: dict[int, int]) -> list[str]:
     """``fct_target`` equals the core's targets per month."""
     mart = dict(targets.group_by("month_key").agg(pl.col("target_minor").sum()).iter_rows())
     wrong = sorted(k for k in set(mart) | set(core) if mart.get(k, 0) != core.get(k, 0))
-    return [f"targets: {len(wrong)} months differ from the core, e.g. {wrong[:3]}"] if wrong \
+    return [f"targets: {len(wrong)} month(s) differ from the core, e.g. {wrong[:3]}"] if wrong \
         else []
 
 
@@ -255,7 +255,7 @@ def _sum_failures(name: str, derived: pl.LazyFrame, facts: pl.LazyFrame,
     )).select(by).sort(by).collect()
     if wrong.is_empty():
         return []
-    return [f"{name}: {wrong.height} groups ({', '.join(by)}) differ from the facts, "
+    return [f"{name}: {wrong.height} group(s) ({', '.join(by)}) differ from the facts, "
             f"e.g. {wrong.head(3).rows()}"]
 
 
