@@ -5,7 +5,8 @@ type-2 customer dimension has unique (customer_id, valid_from), no overlapping i
 exactly one current row per customer. Money: the facts reconcile with the core's own
 totals to the cent, computed by SQL on the core (an independent path from the transform):
 net sales and cost (grand totals every run, per customer and month on a full run), open
-invoices and payments (per currency).
+invoices and payments (per currency), sales targets (per month). Derived tables: the
+pre-aggregated and per-customer tables add up to the facts they summarise, to the cent.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from core.billing.models import (
     Payment,
     PaymentKind,
 )
+from core.sales.models import SalesTarget
 from core.types import to_minor
+from etl.facts.customer_month import COUNTED_ORDER_STATUSES
 from etl.schema import UNKNOWN_KEY
 
 DIMENSION_KEYS = {
@@ -48,6 +51,10 @@ FACT_KEYS = {
                   "quote_date_key": "dim_date"},
     "fct_opportunity_history": {"customer_key": "dim_customer", "rep_key": "dim_rep",
                                 "created_date_key": "dim_date"},
+    # Months and targets may lie outside dim_date's range: their month keys are not checked.
+    "fct_customer_month": {"customer_key": "dim_customer"},
+    "fct_target": {"rep_key": "dim_rep"},
+    "agg_sales_month": {key: dim for key, dim in _ATTRIBUTION.items() if key != "customer_key"},
 }
 
 
@@ -216,3 +223,76 @@ def reconciliation_failures(sales: pl.DataFrame, core: CoreTotals, *,
         if wrong:
             failures.append(f"{len(wrong)} customer-months differ, e.g. {sorted(wrong)[:3]}")
     return failures
+
+
+def core_targets(engine: Engine, base_currency: str) -> dict[int, int]:
+    """The core's sales targets in base minor units per YYYYMM, by SQL."""
+    totals: dict[int, int] = defaultdict(int)
+    with Session(engine) as session:
+        month = _month(engine, SalesTarget.month)
+        for yyyymm, amount in session.execute(
+                select(month, func.sum(SalesTarget.amount)).group_by(month)):
+            totals[int(yyyymm)] += to_minor(amount, base_currency)
+    return dict(totals)
+
+
+def target_failures(targets: pl.DataFrame, core: dict[int, int]) -> list[str]:
+    """``fct_target`` equals the core's targets per month."""
+    mart = dict(targets.group_by("month_key").agg(pl.col("target_minor").sum()).iter_rows())
+    wrong = sorted(k for k in set(mart) | set(core) if mart.get(k, 0) != core.get(k, 0))
+    return [f"targets: {len(wrong)} month(s) differ from the core, e.g. {wrong[:3]}"] if wrong \
+        else []
+
+
+def _sum_failures(name: str, derived: pl.LazyFrame, facts: pl.LazyFrame,
+                  by: list[str]) -> list[str]:
+    """Groups ``by`` whose sums in ``derived`` differ from those in ``facts`` (same columns;
+    a group missing on one side counts as zeros)."""
+    measures = [c for c in facts.collect_schema().names() if c not in by]
+    joined = derived.join(facts, on=by, how="full", coalesce=True, suffix="_facts")
+    wrong = joined.filter(pl.any_horizontal(
+        pl.col(m).fill_null(0) != pl.col(f"{m}_facts").fill_null(0) for m in measures
+    )).select(by).sort(by).collect()
+    if wrong.is_empty():
+        return []
+    return [f"{name}: {wrong.height} group(s) ({', '.join(by)}) differ from the facts, "
+            f"e.g. {wrong.head(3).rows()}"]
+
+
+def derived_failures(tables: dict[str, pl.DataFrame]) -> list[str]:
+    """``agg_sales_month`` per month and ``fct_customer_month`` per customer and month add
+    up to ``fct_sales_line``, ``fct_order`` (counted orders) and ``fct_ar_allocation`` (cash
+    applied to invoices)."""
+    sales = tables["fct_sales_line"].lazy()
+    line_sums = [pl.col("net_minor").sum(), pl.col("cost_minor").sum(),
+                 pl.col("freight_charged_minor").sum()]
+    # Σ net_minor of the lines = net sales − settlement discounts − bad debt.
+    net = (pl.col("net_sales_minor") - pl.col("settlement_discount_minor")
+           - pl.col("bad_debt_minor")).sum().alias("net_minor")
+    derived_sums = [net, pl.col("cost_minor").sum(), pl.col("freight_charged_minor").sum()]
+    month = ["month_key"]
+    failures = _sum_failures(
+        "agg_sales_month",
+        tables["agg_sales_month"].lazy().group_by(month).agg(
+            *derived_sums, pl.col("discount_minor").sum(), pl.col("quantity").sum(),
+            pl.col("line_count").sum()),
+        sales.group_by(month).agg(
+            *line_sums, pl.col("discount_minor").sum(), pl.col("quantity").sum(),
+            pl.len().alias("line_count")),
+        month)
+    customer_month = ["customer_id", "month_key"]
+    counted = tables["fct_order"].lazy().filter(
+        pl.col("status").is_in(COUNTED_ORDER_STATUSES))
+    cash = tables["fct_ar_allocation"].lazy().filter(pl.col("days_late").is_not_null())
+    facts = (
+        sales.group_by(customer_month).agg(*line_sums)
+        .join(counted.group_by(customer_month).agg(pl.len().alias("orders")),
+              on=customer_month, how="full", coalesce=True)
+        .join(cash.with_columns((pl.col("allocation_date_key") // 100).alias("month_key"))
+              .group_by(customer_month).agg(pl.col("amount_minor").sum().alias("cash")),
+              on=customer_month, how="full", coalesce=True)
+    )
+    derived = tables["fct_customer_month"].lazy().group_by(customer_month).agg(
+        *derived_sums, pl.col("order_count").sum().alias("orders"),
+        pl.col("cash_applied_minor").sum().alias("cash"))
+    return failures + _sum_failures("fct_customer_month", derived, facts, customer_month)

@@ -30,3 +30,15 @@ def week_key(column: str) -> pl.Expr:
     """ISO year × 100 + ISO week of a Date column, ``-1`` when empty."""
     d = pl.col(column).dt
     return (_part(d.iso_year()) * 100 + _part(d.week())).fill_null(UNKNOWN_KEY)
+
+
+def date_of_key(column: str) -> pl.Expr:
+    """The Date of a YYYYMMDD key column, null for the unknown key ``-1``."""
+    key = pl.when(pl.col(column) != UNKNOWN_KEY).then(pl.col(column))
+    return pl.date(key // 10_000, key // 100 % 100, key % 100)
+
+
+def month_start_of_key(column: str) -> pl.Expr:
+    """The first day of the month of a YYYYMM key column, null for the unknown key ``-1``."""
+    key = pl.when(pl.col(column) != UNKNOWN_KEY).then(pl.col(column))
+    return pl.date(key // 100, key % 100, 1)

@@ -18,18 +18,32 @@ from sqlalchemy.orm import Session
 
 from core.audit import AuditLog
 from core.company.models import CompanySettings
+from core.company.services import company_today
 from etl import dims
 from etl.checks import (
     CheckFailed,
     core_receivables,
     core_sales_totals,
+    core_targets,
+    derived_failures,
     receivable_failures,
     reconciliation_failures,
     structure_failures,
+    target_failures,
 )
 from etl.dims import build_dimensions
 from etl.extract import extract, merge_columns, merge_row_filters
-from etl.facts import ar, bookings, opportunity_history, orders, quotes, sales_line
+from etl.facts import (
+    ar,
+    bookings,
+    customer_month,
+    opportunity_history,
+    orders,
+    quotes,
+    sales_line,
+    sales_month,
+    targets,
+)
 from etl.publish import MartTarget, ensure_mart, fail_run, new_batch_id, publish, start_run
 
 log = logging.getLogger(__name__)
@@ -38,7 +52,8 @@ Progress = Callable[[str], None]
 # What the run reads itself (``_date_range``); the builders declare the rest.
 RUN_COLUMNS: dict[str, tuple[str, ...]] = {
     "invoice": ("invoice_date",), "sales_order": ("order_date",), "credit_note": ("credit_date",)}
-_BUILDERS = (dims, sales_line, orders, bookings, ar, quotes, opportunity_history)
+_BUILDERS = (dims, sales_line, orders, bookings, ar, quotes, opportunity_history, targets,
+             customer_month, sales_month)
 # Core table → the union of the columns the run and the builders read; only those are
 # extracted, and of a table every reader filters (audit_log), only the rows they use.
 CORE_COLUMNS = dict(sorted(merge_columns(
@@ -79,6 +94,7 @@ def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = True,
             settings = session.get_one(CompanySettings, 1)
             base_currency, fiscal_start = settings.base_currency, settings.fiscal_year_start_month
             timezone = settings.timezone
+            today = company_today(session)
         step("extract")
         core = extract(core_engine, CORE_COLUMNS, ROW_FILTERS)
         start, end = _date_range(core.frames)
@@ -95,11 +111,17 @@ def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = True,
         tables["fct_quote"] = quotes.build(core, tables, base_currency)
         tables["fct_opportunity_history"] = opportunity_history.build(
             core, tables, base_currency, timezone=timezone)
+        tables["fct_target"] = targets.build(core, tables, base_currency)
+        tables["fct_customer_month"] = customer_month.build(core, tables, base_currency,
+                                                            today=today)
+        tables["agg_sales_month"] = sales_month.build(core, tables, base_currency)
         step("checks")
         failures = structure_failures(tables) + reconciliation_failures(
             tables["fct_sales_line"], core_sales_totals(core_engine, base_currency),
             per_month=full) + receivable_failures(
             tables["fct_ar_item"], tables["fct_ar_allocation"], core_receivables(core_engine))
+        failures += derived_failures(tables)
+        failures += target_failures(tables["fct_target"], core_targets(core_engine, base_currency))
         if failures:
             raise CheckFailed("; ".join(failures))
         publish(target, batch_id, tables, watermark, progress=step)

@@ -338,6 +338,74 @@ fct_ar_allocation = Table(
             "or a refund; days to pay and days late for cash applied to invoices.",
 )
 
+fct_customer_month = Table(
+    "fct_customer_month", mart,
+    Column("customer_id", Integer, nullable=False),
+    _key("month_key"),
+    _key("customer_key"),  # the customer's current version (-1: none)
+    Column("order_count", Integer, nullable=False),  # confirmed, not cancelled, by order date
+    _minor("net_sales_minor"),  # KPIS net sales: settlement discounts and bad debt excluded
+    _minor("cost_minor"),
+    _minor("gross_margin_minor"),
+    _minor("freight_charged_minor"),
+    _minor("settlement_discount_minor"),  # credited: positive
+    _minor("bad_debt_minor"),  # written off: positive
+    # Cash applied to invoices, by allocation date; × days (minor units × days) so that
+    # weighted averages are ratios of sums: days late = cash_days_late / cash_applied.
+    _minor("cash_applied_minor"),
+    _minor("cash_days_late_minor"),
+    _minor("cash_days_to_pay_minor"),
+    # Rating inputs: the 12 months ending with this one.
+    _minor("net_sales_12m_minor"),
+    _minor("gross_margin_12m_minor"),
+    _minor("cash_applied_12m_minor"),
+    _minor("cash_days_late_12m_minor"),
+    # Engagement at month end (the run date for the current month); null status: the
+    # customer did not exist yet.
+    _code("engagement_status", 8),  # never | new | active | at_risk | lapsed
+    _key("last_order_date_key"),
+    Column("days_since_last_order", Integer),
+    Column("expected_interval_days", Numeric(7, 2)),  # E of KPIS; null before any order
+    Index("ix_fct_customer_month_customer", "customer_id", "month_key", unique=True),
+    Index("ix_fct_customer_month_month", "month_key"),
+    comment="One row per customer per month from its creation or first activity to the "
+            "current month: orders, net sales, margin, contribution terms, payment timing, "
+            "12-month rating inputs and engagement status at month end.",
+)
+
+fct_target = Table(
+    "fct_target", mart,
+    _key("rep_key"),
+    _key("month_key"),
+    Column("days_in_month", Integer, nullable=False),  # for pro-rating a partial month
+    _minor("target_minor"),
+    Index("ix_fct_target_rep_month", "rep_key", "month_key", unique=True),
+    comment="One row per rep per month with a net-sales target (base currency); a team's "
+            "target is the sum of its reps'.",
+)
+
+agg_sales_month = Table(
+    "agg_sales_month", mart,
+    _key("month_key"),
+    _key("channel_key"),
+    _key("rep_key"),
+    _key("region_key"),
+    Column("category", String(100), nullable=False),  # the product's current category
+    _code("segment_code"),  # of the customer version on the sales line
+    Column("line_count", Integer, nullable=False),  # fct_sales_line rows
+    Column("quantity", QUANTITY, nullable=False),
+    _minor("net_sales_minor"),
+    _minor("settlement_discount_minor"),
+    _minor("bad_debt_minor"),
+    _minor("cost_minor"),
+    _minor("discount_minor"),
+    _minor("freight_charged_minor"),
+    Index("ix_agg_sales_month_month", "month_key"),
+    comment="fct_sales_line summed per month × channel × rep × region × product category × "
+            "customer segment (attribution as on the lines). Distinct counts (orders, "
+            "customers) do not add up across rows and are left to the facts.",
+)
+
 etl_run = Table(
     "etl_run", mart,
     _code("batch_id", 40, nullable=False),
@@ -365,4 +433,6 @@ etl_publish = Table(
 DIMENSIONS = (dim_date, dim_region, dim_channel, dim_rep, dim_product, dim_location,
               dim_customer)
 FACTS = (fct_sales_line, fct_order, fct_order_line, fct_booking, fct_quote,
-         fct_opportunity_history, fct_ar_item, fct_ar_allocation)
+         fct_opportunity_history, fct_ar_item, fct_ar_allocation, fct_customer_month,
+         fct_target)
+AGGREGATES = (agg_sales_month,)

@@ -2,6 +2,26 @@
 CREATE SCHEMA IF NOT EXISTS mart;
 SET search_path TO mart;
 
+-- agg_sales_month: fct_sales_line summed per month × channel × rep × region × product category × customer segment (attribution as on the lines). Distinct counts (orders, customers) do not add up across rows and are left to the facts.
+CREATE TABLE agg_sales_month (
+	month_key INTEGER NOT NULL, 
+	channel_key INTEGER NOT NULL, 
+	rep_key INTEGER NOT NULL, 
+	region_key INTEGER NOT NULL, 
+	category VARCHAR(100) NOT NULL, 
+	segment_code VARCHAR(32), 
+	line_count INTEGER NOT NULL, 
+	quantity NUMERIC(18, 4) NOT NULL, 
+	net_sales_minor BIGINT NOT NULL, 
+	settlement_discount_minor BIGINT NOT NULL, 
+	bad_debt_minor BIGINT NOT NULL, 
+	cost_minor BIGINT NOT NULL, 
+	discount_minor BIGINT NOT NULL, 
+	freight_charged_minor BIGINT NOT NULL
+);
+
+CREATE INDEX ix_agg_sales_month_month ON agg_sales_month (month_key);
+
 -- dim_channel: One row per sales channel, plus the unknown member -1.
 CREATE TABLE dim_channel (
 	channel_key INTEGER NOT NULL, 
@@ -188,6 +208,35 @@ CREATE INDEX ix_fct_booking_date ON fct_booking (date_key);
 
 CREATE UNIQUE INDEX ix_fct_booking_event ON fct_booking (order_line_id, event_type, event_seq);
 
+-- fct_customer_month: One row per customer per month from its creation or first activity to the current month: orders, net sales, margin, contribution terms, payment timing, 12-month rating inputs and engagement status at month end.
+CREATE TABLE fct_customer_month (
+	customer_id INTEGER NOT NULL, 
+	month_key INTEGER NOT NULL, 
+	customer_key INTEGER NOT NULL, 
+	order_count INTEGER NOT NULL, 
+	net_sales_minor BIGINT NOT NULL, 
+	cost_minor BIGINT NOT NULL, 
+	gross_margin_minor BIGINT NOT NULL, 
+	freight_charged_minor BIGINT NOT NULL, 
+	settlement_discount_minor BIGINT NOT NULL, 
+	bad_debt_minor BIGINT NOT NULL, 
+	cash_applied_minor BIGINT NOT NULL, 
+	cash_days_late_minor BIGINT NOT NULL, 
+	cash_days_to_pay_minor BIGINT NOT NULL, 
+	net_sales_12m_minor BIGINT NOT NULL, 
+	gross_margin_12m_minor BIGINT NOT NULL, 
+	cash_applied_12m_minor BIGINT NOT NULL, 
+	cash_days_late_12m_minor BIGINT NOT NULL, 
+	engagement_status VARCHAR(8), 
+	last_order_date_key INTEGER NOT NULL, 
+	days_since_last_order INTEGER, 
+	expected_interval_days NUMERIC(7, 2)
+);
+
+CREATE UNIQUE INDEX ix_fct_customer_month_customer ON fct_customer_month (customer_id, month_key);
+
+CREATE INDEX ix_fct_customer_month_month ON fct_customer_month (month_key);
+
 -- fct_opportunity_history: One row per opportunity version (from the audit log): pipeline as of any time is a range filter; movement between two dates is exact.
 CREATE TABLE fct_opportunity_history (
 	opportunity_id INTEGER NOT NULL, 
@@ -324,3 +373,13 @@ CREATE INDEX ix_fct_sales_line_month ON fct_sales_line (month_key);
 CREATE INDEX ix_fct_sales_line_rep ON fct_sales_line (rep_key);
 
 CREATE UNIQUE INDEX ix_fct_sales_line_source ON fct_sales_line (source_type, source_id);
+
+-- fct_target: One row per rep per month with a net-sales target (base currency); a team's target is the sum of its reps'.
+CREATE TABLE fct_target (
+	rep_key INTEGER NOT NULL, 
+	month_key INTEGER NOT NULL, 
+	days_in_month INTEGER NOT NULL, 
+	target_minor BIGINT NOT NULL
+);
+
+CREATE UNIQUE INDEX ix_fct_target_rep_month ON fct_target (rep_key, month_key);

@@ -1,5 +1,5 @@
 """A full ETL run on generated demo data: checks pass, the batch is published, and a run
-whose facts do not reconcile publishes nothing."""
+whose facts or derived tables do not reconcile publishes nothing."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from core.demo import generate_demo
 from etl import run as etl_run
 from etl.checks import CheckFailed
 from etl.publish import MartTarget, mart_target, published_batch
+from etl.schema import agg_sales_month, fct_customer_month, fct_sales_line, fct_target
 from etl.schema import etl_run as run_log
-from etl.schema import fct_sales_line
 from tests.conftest import PG_URL, drop_pg_schema
 
 
@@ -45,6 +45,17 @@ def test_full_run_publishes_a_reconciled_batch(isolated_engine: Engine,
     assert rows == result.rows["fct_sales_line"] > 4000
     parquet = pl.read_parquet(demo_target.parquet_dir / result.batch_id / "fct_sales_line")
     assert parquet.height == rows
+    for table in (fct_customer_month, fct_target, agg_sales_month):
+        with demo_target.engine.connect() as conn:
+            published = conn.scalar(select(func.count()).select_from(table))
+        parquet = pl.read_parquet(
+            demo_target.parquet_dir / result.batch_id / f"{table.name}.parquet")
+        assert published == parquet.height == result.rows[table.name] > 0, table.name
+    # Every demo customer has its months, in each of several engagement states.
+    months = pl.read_parquet(demo_target.parquet_dir / result.batch_id
+                             / "fct_customer_month.parquet")
+    assert months["customer_id"].n_unique() == 80
+    assert set(months["engagement_status"].drop_nulls()) >= {"new", "active", "lapsed"}
     again = etl_run.run_etl(isolated_engine, demo_target, full=True)
     assert again.rows == result.rows
 
@@ -81,5 +92,19 @@ def test_receivables_that_do_not_reconcile_are_not_published(
 
     monkeypatch.setattr(etl_run.ar, "build_allocations", lossy)
     with pytest.raises(CheckFailed, match="open_invoices in USD: mart"):
+        etl_run.run_etl(isolated_engine, demo_target, full=True)
+    assert published_batch(demo_target.engine) is None
+
+
+def test_a_cube_that_does_not_add_up_is_not_published(
+    isolated_engine: Engine, demo_target: MartTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_build = etl_run.sales_month.build
+
+    def lossy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        return real_build(*args, **kwargs).slice(1)  # one cell of the cube goes missing
+
+    monkeypatch.setattr(etl_run.sales_month, "build", lossy)
+    with pytest.raises(CheckFailed, match="agg_sales_month: 1 group"):
         etl_run.run_etl(isolated_engine, demo_target, full=True)
     assert published_batch(demo_target.engine) is None
