@@ -5,7 +5,10 @@ company time zone."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import polars as pl
 
 PRESETS = {
     "mtd": "Month to date",
@@ -58,6 +61,18 @@ class Period:
 def date_key(day: date) -> int:
     """YYYYMMDD, the mart's date key."""
     return day.year * 10000 + day.month * 100 + day.day
+
+
+def date_of_key(column: str) -> pl.Expr:
+    """The date a YYYYMMDD key column names (null for the ``-1`` "no date" key)."""
+    return pl.col(column).cast(pl.String).str.to_date("%Y%m%d", strict=False)
+
+
+def end_of_day(day: date, timezone: str) -> datetime:
+    """The last instant (microsecond) of ``day`` in ``timezone``, as naive UTC: the mart's
+    timestamps are naive UTC and "as of D" includes everything before D's next midnight."""
+    midnight = datetime.combine(day + timedelta(days=1), time(), tzinfo=ZoneInfo(timezone))
+    return midnight.astimezone(UTC).replace(tzinfo=None) - timedelta(microseconds=1)
 
 
 def _year_earlier(day: date) -> date:
