@@ -21,13 +21,13 @@ uses all its orders, whoever they are attributed to). As of D:
 
 from __future__ import annotations
 
-import calendar
 from datetime import date
 
 import polars as pl
 
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.orders import ORDER_STATUSES
+from dashboard.metrics.period import month_ends
 from dashboard.metrics.scope import Scope
 from dashboard.metrics.selection import managed
 
@@ -39,7 +39,6 @@ INTERVAL_FACTOR = 1.5
 INTERVAL_MIN_DAYS, INTERVAL_MAX_DAYS = 30, 365
 DEFAULT_INTERVAL_DAYS = 365
 MIN_ORDERS_FOR_INTERVAL = 3
-MAX_TREND_MONTHS = 24
 
 
 def classify(customers: pl.LazyFrame, orders: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
@@ -132,18 +131,6 @@ def status_counts(mart: Mart, scope: Scope, as_of: date) -> dict[str, int]:
     counts = classify(customers, _orders(mart, customers), as_of).group_by("status").len()
     found = dict(counts.collect().iter_rows())
     return {status: int(found.get(status, 0)) for status in STATUSES}
-
-
-def month_ends(as_of: date, months: int) -> list[date]:
-    """The last day of each of the ``months`` months up to ``as_of``'s month, oldest first;
-    the current month's point is ``as_of`` itself (its month has not ended)."""
-    if not 1 <= months <= MAX_TREND_MONTHS:
-        raise ValueError(f"a trend covers 1 to {MAX_TREND_MONTHS} months, not {months}")
-    ends = []
-    for back in range(months - 1, 0, -1):
-        year, month = divmod(as_of.year * 12 + as_of.month - 1 - back, 12)
-        ends.append(date(year, month + 1, calendar.monthrange(year, month + 1)[1]))
-    return [*ends, as_of]
 
 
 def status_trend(mart: Mart, scope: Scope, as_of: date, months: int = 12) -> pl.DataFrame:

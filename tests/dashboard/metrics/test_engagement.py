@@ -19,7 +19,6 @@ from dashboard.metrics.engagement import (
     at_risk_and_lapsed,
     classify,
     engagement,
-    month_ends,
     status_counts,
     status_trend,
 )
@@ -92,14 +91,6 @@ def test_customers_created_after_d_are_left_out() -> None:
     rows = classify(customers, orders, D).collect()
     assert rows["customer_id"].to_list() == [1]
     assert rows["status"].to_list() == ["never"]
-
-
-def test_month_ends_run_to_the_as_of_date_across_years() -> None:
-    assert month_ends(date(2026, 2, 10), 3) == [date(2025, 12, 31), date(2026, 1, 31),
-                                                date(2026, 2, 10)]
-    assert month_ends(date(2024, 3, 31), 2) == [date(2024, 2, 29), date(2024, 3, 31)]
-    with pytest.raises(ValueError, match="1 to 24 months"):
-        month_ends(D, 25)
 
 
 # --- the demo company against the core --------------------------------------------------
