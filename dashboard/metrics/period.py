@@ -4,6 +4,7 @@ company time zone."""
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ PRESETS = {
     "custom": "Custom",
 }
 DEFAULT_PRESET = "ytd"
+MAX_TREND_MONTHS = 24
 
 
 @dataclass(frozen=True)
@@ -102,3 +104,16 @@ def preset_period(preset: str, today: date, *, fiscal_year_start_month: int = 1,
             raise ValueError("a custom period needs a start and an end date")
         return Period(start, end)
     raise ValueError(f"unknown period preset {preset!r}")
+
+
+def month_ends(as_of: date, months: int) -> list[date]:
+    """The last day of each of the ``months`` (1 to ``MAX_TREND_MONTHS``) months up to
+    ``as_of``'s month, oldest first; the current month's point is ``as_of`` itself (its
+    month may not have ended): the points of a month-end trend."""
+    if not 1 <= months <= MAX_TREND_MONTHS:
+        raise ValueError(f"a trend covers 1 to {MAX_TREND_MONTHS} months, not {months}")
+    ends = []
+    for back in range(months - 1, 0, -1):
+        year, month = divmod(as_of.year * 12 + as_of.month - 1 - back, 12)
+        ends.append(date(year, month + 1, calendar.monthrange(year, month + 1)[1]))
+    return [*ends, as_of]

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import polars as pl
 
+from dashboard.metrics.labels import with_label
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period
+from dashboard.metrics.ratios import average_minor, ratio
 from dashboard.metrics.scope import Scope
 from dashboard.metrics.selection import EVERYTHING, Slice, attributed
 
@@ -28,6 +30,9 @@ GROUPINGS = {
 }
 """Allowed ``by`` values → the fact columns they group on (then labelled from the dims)."""
 
+ORDERS_INVOICED = (pl.col("order_id").filter(pl.col("source_type") == "invoice").n_unique()
+                   .alias("orders_invoiced"))
+"""Distinct orders with an invoice line in the selection (KPIS average order value)."""
 NET = (pl.when(pl.col("credit_reason").is_in(CONTRIBUTION_ONLY_REASONS).fill_null(False))
        .then(0).otherwise(pl.col("net_minor")))
 
@@ -44,25 +49,22 @@ def _sums() -> list[pl.Expr]:
 def _with_margin(frame: pl.LazyFrame) -> pl.LazyFrame:
     margin = pl.col("net_sales_minor") - pl.col("cost_minor")
     return frame.with_columns(margin.alias("margin_minor"),
-                              pl.when(pl.col("net_sales_minor") > 0)
-                              .then(margin / pl.col("net_sales_minor"))
-                              .alias("margin_pct"))
+                              ratio(margin, pl.col("net_sales_minor")).alias("margin_pct"))
 
 
 def sales_totals(mart: Mart, scope: Scope, period: Period,
                  selection: Slice = EVERYTHING) -> dict[str, int | float | None]:
-    """Net sales, cost, margin, margin % and the number of distinct orders invoiced."""
+    """Net sales, cost, margin, margin %, the number of distinct orders invoiced and the
+    average order value (net sales / orders invoiced, half-up to minor units; null without
+    orders)."""
     lines = _lines(mart, scope, period, selection)
-    row = _with_margin(lines.select(
-        *_sums(),
-        pl.col("order_id").filter(pl.col("source_type") == "invoice").n_unique()
-        .alias("orders_invoiced"),
+    row = _with_margin(lines.select(*_sums(), ORDERS_INVOICED).with_columns(
+        average_minor(pl.col("net_sales_minor"), pl.col("orders_invoiced"))
+        .alias("average_order_minor"),
     )).collect().row(0, named=True)
     row["net_sales_minor"] = int(row["net_sales_minor"] or 0)
     row["cost_minor"] = int(row["cost_minor"] or 0)
     row["margin_minor"] = row["net_sales_minor"] - row["cost_minor"]
-    orders = row["orders_invoiced"]
-    row["average_order_minor"] = (round(row["net_sales_minor"] / orders) if orders else None)
     return row
 
 
@@ -80,27 +82,7 @@ def sales_by(mart: Mart, scope: Scope, period: Period, by: str,
     else:
         keys = list(GROUPINGS[by])
     frame = _with_margin(lines.group_by(keys).agg(_sums()))
-    frame = _label(mart, frame, by)
+    frame = with_label(mart, frame, by)
     ordered = frame.sort("month_key") if by == "month" else frame.sort(
         "net_sales_minor", descending=True)
     return ordered.collect()
-
-
-def _label(mart: Mart, frame: pl.LazyFrame, by: str) -> pl.LazyFrame:
-    labels = {
-        "rep": ("dim_rep", "rep_key", "name"),
-        "channel": ("dim_channel", "channel_key", "name"),
-        "region": ("dim_region", "region_key", "name"),
-        "product": ("dim_product", "product_key", "name"),
-    }
-    if by in labels:
-        dim, key, column = labels[by]
-        return frame.join(mart.lazy(dim).select(key, pl.col(column).alias("label")),
-                          on=key, how="left")
-    if by == "customer":
-        names = mart.lazy("dim_customer").filter(pl.col("is_current")).select(
-            "customer_id", pl.col("name").alias("label"))
-        return frame.join(names, on="customer_id", how="left")
-    if by == "category":
-        return frame.with_columns(pl.col("category").fill_null("(no product)").alias("label"))
-    return frame.with_columns(pl.col("month_key").cast(pl.String).alias("label"))

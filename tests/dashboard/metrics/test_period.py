@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from dashboard.metrics.period import Period, preset_period
+from dashboard.metrics.period import Period, month_ends, preset_period
 
 TODAY = date(2026, 5, 14)
 
@@ -47,3 +47,11 @@ def test_custom_period_needs_both_dates_in_order() -> None:
 def test_unknown_preset_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown period preset"):
         preset_period("forever", TODAY)
+
+
+def test_month_ends_run_to_the_as_of_date_across_years() -> None:
+    assert month_ends(date(2026, 2, 10), 3) == [date(2025, 12, 31), date(2026, 1, 31),
+                                                date(2026, 2, 10)]
+    assert month_ends(date(2024, 3, 31), 2) == [date(2024, 2, 29), date(2024, 3, 31)]
+    with pytest.raises(ValueError, match="1 to 24 months"):
+        month_ends(date(2026, 6, 30), 25)
