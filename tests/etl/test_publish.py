@@ -3,6 +3,7 @@ publish leaves the previous batch exactly as it was, and re-publishing is idempo
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,7 +33,8 @@ def target(dialect: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
         made.engine.dispose()
         return
     admin: Engine = request.getfixturevalue("pg_admin_engine")
-    schema = f"t_mart_{tmp_path.name[-8:].replace('-', '_').lower()}"
+    # Unique per run: other checkouts run this same test against the same database.
+    schema = f"t_mart_{uuid.uuid4().hex[:12]}"
     made = mart_target(PG_URL, tmp_path / "parquet", schema=schema)
     ensure_mart(made)
     yield made

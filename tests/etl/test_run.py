@@ -3,6 +3,7 @@ whose facts or derived tables do not reconcile publishes nothing."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def demo_target(isolated_engine: Engine, dialect: str, tmp_path: Path,
         yield target
         target.engine.dispose()
         return
-    schema = f"t_mart_run_{tmp_path.name[-6:].replace('-', '_').lower()}"
+    # Unique per run: other checkouts run this same test against the same database.
+    schema = f"t_mart_run_{uuid.uuid4().hex[:12]}"
     target = mart_target(PG_URL, tmp_path / "parquet", schema=schema)
     yield target
     target.engine.dispose()
