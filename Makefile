@@ -16,9 +16,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -c constraints.txt -e '.[dev]'
 	@touch $@
 
-## run: create the database (with demo data when empty) and serve on http://127.0.0.1:8050
+## run: create the database (with demo data when empty), build the star schema and serve on
+## http://127.0.0.1:8050 (the demo logins are printed: password "demo")
 run: venv
 	$(BIN)/salesbi init-db --demo-if-empty
+	$(BIN)/salesbi etl run
 	$(BIN)/salesbi serve
 
 ## test: lint, layer contracts, then the test suite (slow tests excluded by pytest config)

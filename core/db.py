@@ -54,11 +54,14 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Engine:
-    """Engine for ``url``; ``schema`` sets PostgreSQL's search_path (tests use one per run)."""
+def make_engine(url: str, *, schema: str | None = None, create_dirs: bool = True,
+                **kwargs: Any) -> Engine:
+    """Engine for ``url``; ``schema`` sets PostgreSQL's search_path (tests use one per run);
+    ``create_dirs`` creates a SQLite file's folder (the app never does: a wrong path must
+    read as an unreachable database)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        if create_dirs and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)

@@ -10,13 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import dash
-import dash_bootstrap_components as dbc
-from dash import html
 from flask import Flask, jsonify
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.config import Settings
+from core.db import make_engine, make_session_factory
+from dashboard.auth import install_auth
+from dashboard.mart_reader import MartReader
+from dashboard.pages import PAGES, register_pages
+from dashboard.shell import register_shell_callbacks, shell
 from etl.publish import mart_engine, published_batch
 
 log = logging.getLogger(__name__)
@@ -39,9 +42,14 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.config.update(SECRET_KEY=settings.secret_key, DEBUG=False)
 
     engine = _database_engine(settings.resolved_database_url)
+    mart = mart_engine(settings.resolved_mart_url)
     server.extensions["salesbi_engine"] = engine
     server.extensions["salesbi_settings"] = settings
-    _register_healthz(server, engine, mart_engine(settings.resolved_mart_url))
+    server.extensions["salesbi_session_factory"] = make_session_factory(
+        make_engine(settings.resolved_database_url, create_dirs=False))
+    server.extensions["salesbi_mart_reader"] = MartReader(mart, settings.resolved_mart_dir)
+    _register_healthz(server, engine, mart)
+    install_auth(server, settings, server.extensions["salesbi_session_factory"])
 
     app = dash.Dash(
         __name__,
@@ -52,8 +60,14 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         # listed here so it loads before the app's own style.css.
         external_stylesheets=[BOOTSTRAP_CSS],
         assets_ignore=r"vendor/.*",
+        use_pages=True,
+        pages_folder="",
+        # Page layouts need a logged-in request; Dash must not call them to validate.
+        suppress_callback_exceptions=True,
     )
-    app.layout = _placeholder_layout
+    register_pages(app)
+    app.layout = shell(PAGES)
+    register_shell_callbacks(app, PAGES)
     return app
 
 
@@ -90,26 +104,3 @@ def _register_healthz(server: Flask, engine: Engine, mart: Engine) -> None:
             "published_at": batch.published_at.isoformat() if batch else None,
         }
         return jsonify(body), 200 if ok else 503
-
-
-def _placeholder_layout() -> dbc.Container:
-    """Single page shown until the role-based dashboards land."""
-    return dbc.Container(
-        [
-            html.H1("salesbi", className="my-4"),
-            dbc.Card(
-                dbc.CardBody(
-                    [
-                        html.H4("Dashboards are coming", className="card-title"),
-                        html.P(
-                            "The pipeline, quotes, AR aging, cash forecast and P&L pages are "
-                            "being built. See the README for what works today.",
-                            className="card-text",
-                        ),
-                    ]
-                ),
-                className="salesbi-card",
-            ),
-        ],
-        className="salesbi-page",
-    )

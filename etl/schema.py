@@ -284,6 +284,7 @@ fct_opportunity_history = Table(
     _code("state", 8, nullable=False),
     _minor("amount_minor"),  # base currency
     Column("probability", Numeric(9, 4)),  # own probability; null: the stage default applies
+    Column("effective_probability", Numeric(9, 4), nullable=False),  # own, else stage default
     _key("expected_close_date_key"),
     _key("created_date_key"),
     _key("closed_date_key"),

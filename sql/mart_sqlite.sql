@@ -249,6 +249,7 @@ CREATE TABLE fct_opportunity_history (
 	state VARCHAR(8) NOT NULL, 
 	amount_minor BIGINT NOT NULL, 
 	probability NUMERIC(9, 4), 
+	effective_probability NUMERIC(9, 4) NOT NULL, 
 	expected_close_date_key INTEGER NOT NULL, 
 	created_date_key INTEGER NOT NULL, 
 	closed_date_key INTEGER NOT NULL

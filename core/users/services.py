@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -9,7 +11,7 @@ from core.actor import Actor, Role
 from core.company.models import Region
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.users.models import SalesRep, User
-from core.users.passwords import MIN_PASSWORD_LENGTH, hash_password
+from core.users.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 
 SALES_ROLES = frozenset({Role.REP, Role.SALES_MANAGER})
 
@@ -93,3 +95,23 @@ def actor_for(session: Session, user_id: int) -> Actor:
     if user.role in (Role.REP, Role.SALES_MANAGER) and user.rep_id is None:
         raise InvalidInput(f"user {user.username} has role {user.role} but no sales rep")
     return Actor(user_id=user.id, role=user.role, rep_id=user.rep_id, name=user.username)
+
+
+def authenticate(session: Session, username: str, password: str) -> Actor | None:
+    """The ``Actor`` of an active user whose password matches; None otherwise.
+
+    A missing user costs the same hash check as a wrong password, so response times do not
+    tell which usernames exist.
+    """
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        verify_password(_dummy_hash(), password)
+        return None
+    if not verify_password(user.password_hash, password) or not user.is_active:
+        return None
+    return actor_for(session, user.id)
+
+
+@cache
+def _dummy_hash() -> str:
+    return hash_password("not-a-real-password")

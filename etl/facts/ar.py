@@ -1,4 +1,4 @@
-"""Receivables: ``fct_ar_item`` and ``fct_ar_allocation``, and open AR as of any date.
+"""Receivables: ``fct_ar_item`` and ``fct_ar_allocation``.
 
 ``fct_ar_item`` — one row per receivable document, signed from the customer's side
 (+ the customer owes, − credit in its favour), ``document_id`` the id in its core table:
@@ -26,20 +26,12 @@ currency digits: JPY 0, USD 2, KWD 3); ``*_minor`` in base-currency minor units;
 ``customer_key`` is the ``dim_customer`` version valid at the document date (items) or at
 the allocation date (allocations), ``-1`` when there is none.
 
-AR as of D (``open_items``/``open_ar_by_customer``): a document's open amount is its amount
-minus the allocations dated ≤ D of which it is the target (an invoice, refund or reversal)
-plus those of which it is the source (a receipt or credit note, whose amounts are
-negative). Σ open amounts per customer = open invoices − unapplied cash − open credits, as
-``core.billing.balances.customer_balance``; it also equals the statement balance
-(``core.billing.statements.balance``), because every allocation takes from one document
-what it gives to another. In base currency each open amount is converted at its own
-document's rate (the invoice's for an invoice, the receipt's for unapplied cash).
+AR as of any date: ``etl.facts.open_ar``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
 from decimal import Decimal
 
 import polars as pl
@@ -48,6 +40,7 @@ from core.types import AMOUNT_SCALE, RATE_SCALE, currency_digits
 from etl.conform import conform, polars_schema
 from etl.dims.dim_customer import version_at
 from etl.extract import CoreFrames
+from etl.facts.open_ar import CREDIT_NOTE, INVOICE, PAYMENT
 from etl.keys import date_key
 from etl.money import minor, minor_rounded, wide
 from etl.schema import fct_ar_allocation, fct_ar_item
@@ -70,11 +63,7 @@ CORE_COLUMNS: dict[str, tuple[str, ...]] = {
 CORE_TABLES = tuple(CORE_COLUMNS)
 DIMENSIONS = ("dim_customer",)
 
-INVOICE = "invoice"
-CREDIT_NOTE = "credit_note"
-PAYMENT = "payment"  # a receipt (item_type and source_type)
 RECEIPT = "receipt"  # core.billing.models.PaymentKind
-DEBITS = (INVOICE, "refund", "reversal")
 POSTED = "posted"
 
 _ITEM_COLUMNS = ("item_type", "document_id", "document_number", "customer_id",
@@ -248,113 +237,3 @@ def build_allocations(core: CoreFrames, dims: dict[str, pl.DataFrame],
         columns={"customer_key": "customer_key"},
     ).with_columns(date_key("allocation_date").alias("allocation_date_key"))
     return conform(frame, fct_ar_allocation).sort("allocation_id").collect()
-
-
-# --- AR as of a date --------------------------------------------------------------------
-
-def _as_of_filter(date_column: str, stamp_column: str, as_of: date | None,
-                  known_by: datetime | None) -> pl.Expr:
-    """Dated on or before ``as_of`` (a YYYYMMDD key column) and recorded before
-    ``known_by`` (KPIS "as of D": posted before the end of D)."""
-    condition = pl.lit(True)
-    if as_of is not None:
-        key = as_of.year * 10_000 + as_of.month * 100 + as_of.day
-        condition &= pl.col(date_column) <= key
-    if known_by is not None:
-        condition &= pl.col(stamp_column) < known_by
-    return condition
-
-
-def _scaled_half_up(value: pl.Expr, numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
-    """round half-up (away from zero) of value × numerator / denominator, in Int128 (the
-    product of two amounts in minor units can pass Int64)."""
-    product = value.cast(pl.Int128) * numerator.cast(pl.Int128)
-    den = denominator.cast(pl.Int128)
-    magnitude = (product.abs() * 2 + den.abs()) // (den.abs() * 2)
-    return (magnitude * product.sign() * den.sign()).cast(pl.Int64)
-
-
-def open_items(items: pl.DataFrame | pl.LazyFrame, allocations: pl.DataFrame | pl.LazyFrame,
-               as_of: date | None = None, known_by: datetime | None = None) -> pl.DataFrame:
-    """The ``fct_ar_item`` rows dated ≤ ``as_of`` (and posted before ``known_by``) plus
-    ``open_doc_minor`` and ``open_minor``: each document's open amount, counting the
-    allocations dated ≤ ``as_of`` (and created before ``known_by``). ``None``: no limit.
-
-    Signed like the items (debits +, receipts and credit notes −). ``open_minor`` converts
-    the open amount at the document's own rate, as fixed in its stored base amount:
-    base × open / amount, rounded half-up — the stored base while nothing is applied, 0
-    once closed. So an invoice's open amount is converted at the invoice's rate and
-    unapplied cash at the receipt's (KPIS: FX differences are never AR). Sorted by
-    customer, document date, item type and document id.
-    """
-    return _open_items(items, allocations, as_of, known_by).sort(
-        "customer_id", "document_date_key", "item_type", "document_id").collect()
-
-
-def _open_items(items: pl.DataFrame | pl.LazyFrame, allocations: pl.DataFrame | pl.LazyFrame,
-                as_of: date | None, known_by: datetime | None) -> pl.LazyFrame:
-    items = items.lazy().filter(_as_of_filter("document_date_key", "posted_at", as_of,
-                                              known_by))
-    applied = allocations.lazy().filter(_as_of_filter("allocation_date_key", "created_at",
-                                                      as_of, known_by))
-    # A target (debit) is reduced by what is applied to it; a source (credit) is used up
-    # by what it applies. Allocations of documents outside the selection drop out.
-    to_target = applied.group_by("target_type", "target_id").agg(
-        pl.col("amount_doc_minor").sum().alias("applied_to")
-    ).rename({"target_type": "item_type", "target_id": "document_id"})
-    from_source = applied.group_by("source_type", "source_id").agg(
-        pl.col("amount_doc_minor").sum().alias("applied_from")
-    ).rename({"source_type": "item_type", "source_id": "document_id"})
-    open_doc = (pl.col("amount_doc_minor") - pl.col("applied_to").fill_null(0)
-                + pl.col("applied_from").fill_null(0))
-    return (
-        items.join(to_target, on=["item_type", "document_id"], how="left")
-        .join(from_source, on=["item_type", "document_id"], how="left")
-        .with_columns(open_doc.cast(pl.Int64).alias("open_doc_minor"))
-        .with_columns(
-            pl.when(pl.col("open_doc_minor") == pl.col("amount_doc_minor"))
-            .then(pl.col("amount_minor"))
-            .otherwise(_scaled_half_up(pl.col("amount_minor"), pl.col("open_doc_minor"),
-                                       pl.col("amount_doc_minor")))
-            .alias("open_minor"))
-        .drop("applied_to", "applied_from")
-    )
-
-
-def open_ar_by_customer(items: pl.DataFrame | pl.LazyFrame,
-                        allocations: pl.DataFrame | pl.LazyFrame,
-                        as_of: date | None = None,
-                        known_by: datetime | None = None) -> pl.DataFrame:
-    """Total AR per customer as of ``as_of`` (``None``: everything), counting only what was
-    posted / created before ``known_by`` when given (KPIS "as of D": pass the end of D in
-    the company time zone as naive UTC, or ``None`` to include later back-dated entries).
-
-    One row per customer (and currency — a customer has one) with a document: in minor
-    units of the document currency (``*_doc_minor``) and of the base currency (``*_minor``),
-    ``open_invoices`` (invoices, and refunds / reversals not yet covered by credit),
-    ``unapplied_cash`` (receipts not applied), ``open_credits`` (credit notes not applied),
-    both positive, and ``ar`` = open_invoices − unapplied_cash − open_credits, as
-    ``core.billing.balances.CustomerBalance``. Sorted by customer.
-    """
-    kind = pl.col("item_type")
-    parts = {"open_invoices": (kind.is_in(DEBITS), 1),
-             "unapplied_cash": (kind == PAYMENT, -1),
-             "open_credits": (kind == CREDIT_NOTE, -1)}
-    sums = [
-        (sign * column.filter(which).sum()).alias(f"{name}{suffix}")
-        for suffix, column in (("_doc_minor", pl.col("open_doc_minor")),
-                               ("_minor", pl.col("open_minor")))
-        for name, (which, sign) in parts.items()
-    ]
-    totals = [pl.col("open_doc_minor").sum().alias("ar_doc_minor"),
-              pl.col("open_minor").sum().alias("ar_minor")]
-    return (
-        _open_items(items, allocations, as_of, known_by)
-        .group_by("customer_id", "currency")
-        .agg(*sums, *totals)
-        .select("customer_id", "currency",
-                *(f"{name}_doc_minor" for name in (*parts, "ar")),
-                *(f"{name}_minor" for name in (*parts, "ar")))
-        .sort("customer_id", "currency")
-        .collect()
-    )

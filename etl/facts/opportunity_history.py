@@ -23,6 +23,8 @@ have no rows: their audit rows carry no values to rebuild them from.
 Per version: ``amount_minor`` is the amount in minor units of the base currency at the
 rate of the ``valid_from`` date (``etl.facts.fx.rate_at``), rounded half-up;
 ``probability`` is the opportunity's own (null: the stage default applies);
+``effective_probability`` is that, else the stage's default
+(``core.sales.opportunities.STAGE_PROBABILITY``), what weighted pipeline multiplies by;
 ``customer_key`` is the ``dim_customer`` version valid at the ``valid_from`` date;
 ``rep_key`` is the version's rep; ``expected_close_date_key``/``closed_date_key`` are the
 version's dates (``-1`` while not closed); ``created_date_key`` is the opportunity's
@@ -36,6 +38,7 @@ from decimal import Decimal
 
 import polars as pl
 
+from core.sales.opportunities import STAGE_PROBABILITY
 from core.types import AMOUNT_SCALE, PERCENT_SCALE
 from etl.conform import conform, polars_schema
 from etl.dims.dim_customer import version_at
@@ -160,6 +163,13 @@ def versions(core: CoreFrames) -> pl.LazyFrame:
     )
 
 
+def _stage_default() -> pl.Expr:
+    """The default probability of the version's stage, as Decimal(9, 4)."""
+    defaults = {str(stage): str(p) for stage, p in STAGE_PROBABILITY.items()}
+    return pl.col("stage").replace_strict(defaults, return_dtype=pl.String).cast(
+        pl.Decimal(9, PERCENT_SCALE))
+
+
 def _typed(frame: pl.LazyFrame) -> pl.LazyFrame:
     """The tracked fields from text: amount as scaled Int64 (× 10^3), probability as
     Decimal(9, 4), dates as Date, rep id as Int64."""
@@ -195,6 +205,7 @@ def build(core: CoreFrames, dims: dict[str, pl.DataFrame], base_currency: str, *
         date_key("expected_close_date").alias("expected_close_date_key"),
         date_key("created_date").alias("created_date_key"),
         date_key("closed_date").alias("closed_date_key"),
+        pl.coalesce("probability", _stage_default()).alias("effective_probability"),
     )
     fact = conform(frame, fct_opportunity_history).sort(_ID, "version_no").collect()
     unconverted = fact.filter(pl.col("amount_minor").is_null())[_ID].unique().sort()

@@ -1,23 +1,81 @@
-"""The placeholder home page renders in Chromium without console errors."""
+"""Each role signs in through the login form and sees its home page: KPI cards, non-empty
+charts, no browser console errors. Screenshots go to var/screenshots/."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import dash
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
-from core.config import Settings
 from dashboard.app import create_app
+from tests.dashboard.conftest import DemoMart, demo_mart  # noqa: F401 - fixture
 
 SCREENSHOTS = Path("var/screenshots")
 
 
-@pytest.mark.browser
-def test_home_page_renders_without_console_errors(dash_duo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    app = create_app(Settings(var_dir=tmp_path))
-    dash_duo.start_server(app)
-    dash_duo.wait_for_text_to_equal("h1", "salesbi", timeout=10)
-    assert "dashboards are coming" in dash_duo.find_element("body").text.lower()
-    assert dash_duo.get_logs() == []
+@pytest.fixture
+def app(demo_mart: DemoMart) -> Iterator[dash.Dash]:  # noqa: F811
+    made = create_app(demo_mart.settings)
+    yield made
+    made.server.extensions["salesbi_engine"].dispose()
+
+
+def sign_in(dash_duo, username: str, path: str = "/") -> None:  # type: ignore[no-untyped-def]
+    dash_duo.driver.get(f"{dash_duo.server.url}/login?next={path}")
+    dash_duo.find_element("#username").send_keys(username)
+    dash_duo.find_element("#password").send_keys("demo")
+    dash_duo.find_element("#login-submit").click()
+
+
+def screenshot(dash_duo, name: str) -> None:  # type: ignore[no-untyped-def]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    dash_duo.driver.save_screenshot(str(SCREENSHOTS / "home.png"))
+    dash_duo.driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("username", ["rep", "manager", "finance", "exec"])
+def test_each_role_signs_in_and_sees_its_home_page(dash_duo, app: dash.Dash,  # type: ignore[no-untyped-def]
+                                                    username: str) -> None:
+    dash_duo.start_server(app, navigate=False)
+    sign_in(dash_duo, username)
+    dash_duo.wait_for_element("#home-kpis", timeout=15)
+    dash_duo.wait_for_element("#home-trend .main-svg", timeout=15)
+    bars = dash_duo.driver.find_elements(By.CSS_SELECTOR, "#home-trend .bars path")
+    assert bars, "the trend chart has no bars"
+    assert "Data as of batch" in dash_duo.find_element("#shell-batch-badge").text
+    screenshot(dash_duo, f"home-{username}")
+    assert dash_duo.get_logs() == []
+
+
+@pytest.mark.browser
+def test_changing_the_period_updates_the_url_and_the_figures(dash_duo, app: dash.Dash) -> None:  # type: ignore[no-untyped-def]
+    dash_duo.start_server(app, navigate=False)
+    sign_in(dash_duo, "exec")
+    dash_duo.wait_for_element("#home-kpis", timeout=15)
+    before = dash_duo.find_element("#home-net-sales").text
+    dash_duo.select_dcc_dropdown('#\\{\\"name\\"\\:\\"period\\"\\,\\"type\\"\\:\\"view-param\\"\\}',
+                                 value="Last 30 days")
+    dash_duo.wait_for_contains_text("#filter-period-label", "–", timeout=10)
+    wait = WebDriverWait(dash_duo.driver, 10)
+    wait.until(lambda driver: "period=last_30" in driver.current_url)
+    wait.until(lambda _: dash_duo.find_element("#home-net-sales").text != before)
+    assert dash_duo.get_logs() == []
+
+
+@pytest.mark.browser
+def test_a_rep_opens_a_customer_from_the_list(dash_duo, app: dash.Dash) -> None:  # type: ignore[no-untyped-def]
+    dash_duo.start_server(app, navigate=False)
+    sign_in(dash_duo, "rep", "/customers")
+    dash_duo.wait_for_element("#customers-table .ag-row a", timeout=15)
+    screenshot(dash_duo, "customers-rep")
+    link = dash_duo.find_element("#customers-table .ag-row a")
+    name = link.text
+    link.click()
+    dash_duo.wait_for_text_to_equal("#customer-name", name, timeout=15)
+    dash_duo.wait_for_element("#customer-pnl .main-svg", timeout=15)
+    screenshot(dash_duo, "customer-360-rep")
+    assert dash_duo.get_logs() == []

@@ -60,19 +60,13 @@ def test_healthz_reports_degraded_when_database_unreachable(make_client, url: st
     assert body["database"] is False
 
 
-def test_home_page_serves_salesbi_title(make_client, tmp_path: Path) -> None:
+def test_login_page_serves_salesbi_title(make_client, tmp_path: Path) -> None:
     client = make_client(Settings(var_dir=tmp_path))
 
-    response = client.get("/")
+    response = client.get("/login")
 
     assert response.status_code == 200
-    assert "salesbi" in response.get_data(as_text=True)
-
-
-def test_layout_points_to_readme(tmp_path: Path) -> None:
-    app = create_app(Settings(var_dir=tmp_path))
-
-    assert "README" in str(app.layout())
+    assert "<title>Sign in · salesbi</title>" in response.get_data(as_text=True)
 
 
 def test_assets_folder_is_top_level_assets(tmp_path: Path) -> None:

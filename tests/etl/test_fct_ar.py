@@ -26,9 +26,8 @@ from etl.facts.ar import (
     ITEM_SCHEMA,
     build_allocations,
     build_items,
-    open_ar_by_customer,
-    open_items,
 )
+from etl.facts.open_ar import open_ar_by_customer, open_items
 from etl.schema import dim_customer, fct_ar_allocation, fct_ar_item
 from tests.etl.core_frames import amount, core_frames, rate
 

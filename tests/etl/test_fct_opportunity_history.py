@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from core.company.services import fx_rate
 from core.db import make_session_factory
 from core.demo import generate_demo
+from core.sales.opportunities import STAGE_PROBABILITY
 from core.types import PERCENT_SCALE, to_minor
 from etl.dims import CORE_TABLES as DIMENSION_TABLES
 from etl.dims import build_dimensions
@@ -111,25 +112,25 @@ def test_every_column_of_every_version() -> None:
     assert fact.schema == SCHEMA
     assert fact.columns == [c.name for c in fct_opportunity_history.columns]
     # opportunity_id, version_no, valid_from, valid_to, is_current, customer_key,
-    # customer_id, rep_key, stage, state, amount_minor, probability, expected close,
-    # created, closed (rep 7 → key 1, 8 → 2, 9 → 3)
+    # customer_id, rep_key, stage, state, amount_minor, probability (own, effective: else
+    # the stage default), expected close, created, closed (rep 7 → key 1, 8 → 2, 9 → 3)
     assert fact.rows() == [
         # 1000 EUR × 1.100005 = 1100.005 USD → 1100.01 (half-up)
         (1, 1, T(2025, 2, 10, 9), T(2025, 3, 5, 10), False, 10, 1, 1, "prospecting", "open",
-         110001, None, 20250430, 20250210, -1),
+         110001, None, D("0.1000"), 20250430, 20250210, -1),
         (1, 2, T(2025, 3, 5, 10), T(2025, 4, 15, 12), False, 10, 1, 1, "proposal", "open",
-         144000, D("0.6000"), 20250430, 20250210, -1),
+         144000, D("0.6000"), D("0.6000"), 20250430, 20250210, -1),
         (1, 3, T(2025, 4, 15, 12), T(2025, 5, 20, 16), False, 10, 1, 2, "proposal", "open",
-         144000, D("0.6000"), 20250531, 20250210, -1),
+         144000, D("0.6000"), D("0.6000"), 20250531, 20250210, -1),
         # valid from 2025-05-20: customer 1's second version and the May rate
         (1, 4, T(2025, 5, 20, 16), OPEN_END, True, 11, 1, 2, "won", "won",
-         150000, D("0.6000"), 20250531, 20250210, 20250520),
+         150000, D("0.6000"), D("0.6000"), 20250531, 20250210, 20250520),
         (2, 1, T(2025, 3, 1, 8, 30), OPEN_END, True, 20, 2, 3, "qualification", "open",
-         50000, None, 20250930, 20250301, -1),
+         50000, None, D("0.2500"), 20250930, 20250301, -1),
         (3, 1, T(2025, 6, 1, 9), T(2025, 7, 2, 10), False, 20, 2, 3, "qualification", "open",
-         35000, None, 20250831, 20250601, -1),
+         35000, None, D("0.2500"), 20250831, 20250601, -1),
         (3, 2, T(2025, 7, 2, 10), OPEN_END, True, 21, 2, 3, "lost", "lost",
-         35000, None, 20250831, 20250601, 20250702),
+         35000, None, D("0.0000"), 20250831, 20250601, 20250702),
     ]
 
 
@@ -279,11 +280,14 @@ def test_invariants_on_generated_demo_data(isolated_engine: Engine) -> None:
             core_amount = Decimal(row["amount"]).scaleb(-3)
             probability = None if row["probability_core"] is None \
                 else Decimal(row["probability_core"]).scaleb(-4)
+            effective = STAGE_PROBABILITY[row["stage_core"]] if probability is None \
+                else probability
             expected = (row["stage_core"], row["state_core"],
-                        to_minor(core_amount * rate_, "USD"), probability,
+                        to_minor(core_amount * rate_, "USD"), probability, effective,
                         _key(row["expected_close_date"]), row["rep_id"],
                         _key(row["closed_date"]), _key(row["created_date"]))
             assert (row["stage"], row["state"], row["amount_minor"], row["probability"],
+                    row["effective_probability"],
                     row["expected_close_date_key"], row["rep_key"], row["closed_date_key"],
                     row["created_date_key"]) == expected, row["opportunity_id"]
 

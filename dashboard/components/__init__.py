@@ -1,0 +1,1 @@
+"""Reusable layout pieces: filter bar, KPI card, data table with export."""

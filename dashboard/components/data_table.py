@@ -1,0 +1,86 @@
+"""A read-only AG Grid table with CSV/XLSX export buttons beside it.
+
+Columns are described by ``Column``; money columns arrive as integer minor units and are
+shown in major units with thousands separators. Exports are built on the server from the
+same metric call (``dashboard.export``), never from what the browser holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+import polars as pl
+from dash import html
+
+from core.types import currency_digits
+from dashboard.ids import EXPORT_BUTTON
+
+
+@dataclass(frozen=True)
+class Column:
+    """``field`` of the frame, its header, and how to show it: text | money | percent |
+    number | link (``field`` holds the label, ``href_field`` the target)."""
+
+    field: str
+    header: str
+    kind: str = "text"
+    href_field: str | None = None
+
+
+def _column_def(column: Column) -> dict[str, Any]:
+    spec: dict[str, Any] = {"field": column.field, "headerName": column.header,
+                            "sortable": True, "filter": True, "resizable": True}
+    if column.kind == "money":
+        spec.update(type="rightAligned",
+                    valueFormatter={"function": "d3.format(',.2f')(params.value)"})
+    elif column.kind == "percent":
+        spec.update(type="rightAligned", valueFormatter={
+            "function": "params.value == null ? '–' : d3.format('.1%')(params.value)"})
+    elif column.kind == "number":
+        spec.update(type="rightAligned",
+                    valueFormatter={"function": "d3.format(',')(params.value)"})
+    elif column.kind == "link":
+        spec.update(cellRenderer="markdown", flex=2, minWidth=220)
+    return spec
+
+
+def grid_rows(frame: pl.DataFrame, columns: list[Column], currency: str) -> list[dict[str, Any]]:
+    """Rows for the grid: money in major units (display only), links as markdown."""
+    scale = 10 ** currency_digits(currency)
+    exprs = []
+    for column in columns:
+        if column.kind == "money":
+            exprs.append((pl.col(column.field) / scale).alias(column.field))
+        elif column.kind == "link" and column.href_field:
+            exprs.append(pl.format("[{}]({})", pl.col(column.field).fill_null("(unnamed)"),
+                                   pl.col(column.href_field)).alias(column.field))
+        else:
+            exprs.append(pl.col(column.field))
+    return frame.select(exprs).to_dicts()
+
+
+def data_table(table_id: str, frame: pl.DataFrame, columns: list[Column], currency: str,
+               *, export: str | None = None, empty: str = "No rows in this scope and period",
+               height: int = 360) -> html.Div:
+    """The grid for ``frame``; ``export`` names the table for the export buttons."""
+    if frame.is_empty():
+        return html.Div(empty, className="text-muted fst-italic p-3", id=table_id)
+    buttons = []
+    if export:
+        buttons = [dbc.ButtonGroup([
+            dbc.Button(label, id={"type": EXPORT_BUTTON, "table": export, "format": fmt},
+                       size="sm", color="secondary", outline=True)
+            for fmt, label in (("csv", "CSV"), ("xlsx", "Excel"))
+        ], className="mb-2")]
+    grid = dag.AgGrid(
+        id=table_id,
+        columnDefs=[_column_def(c) for c in columns],
+        rowData=grid_rows(frame, columns, currency),
+        defaultColDef={"flex": 1, "minWidth": 110},
+        dashGridOptions={"domLayout": "normal", "animateRows": False},
+        style={"height": f"{height}px"},
+    )
+    return html.Div([*buttons, grid])

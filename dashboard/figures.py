@@ -1,0 +1,89 @@
+"""Plotly figure builders: data in, figure out (no I/O, no metric calls). Money axes are in
+major units of the base currency and say so in their title."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from dashboard.formatting import major
+from dashboard.metrics.period import Period
+
+PALETTE = ("#2E5A88", "#E07B39", "#3C9D6E", "#8E6BB8", "#C44E52", "#7F7F7F", "#D4A72C",
+           "#4AA3BA")
+NET_COLOUR, COST_COLOUR, MARGIN_COLOUR = PALETTE[0], PALETTE[5], PALETTE[2]
+
+
+def _layout(fig: go.Figure, title: str, height: int = 340) -> go.Figure:
+    fig.update_layout(title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 16}},
+                      template="plotly_white", height=height, colorway=PALETTE,
+                      margin={"l": 60, "r": 20, "t": 50, "b": 50},
+                      legend={"orientation": "h", "y": -0.2, "x": 0},
+                      font={"family": "system-ui, -apple-system, Segoe UI, sans-serif"})
+    return fig
+
+
+def month_label(month_key: int) -> str:
+    """202605 → 'May 2026'."""
+    names = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+             "Dec")
+    return f"{names[month_key % 100 - 1]} {month_key // 100}"
+
+
+def empty_figure(title: str, reason: str) -> go.Figure:
+    """A figure that says why it is empty."""
+    fig = go.Figure()
+    fig.add_annotation(text=reason, showarrow=False, font={"size": 14, "color": "#6c757d"},
+                       xref="paper", yref="paper", x=0.5, y=0.5)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, title)
+
+
+def month_keys(period: Period) -> list[int]:
+    """Every YYYYMM of ``period``, in order."""
+    keys, year, month = [], period.start.year, period.start.month
+    while (year, month) <= (period.end.year, period.end.month):
+        keys.append(year * 100 + month)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return keys
+
+
+def sales_trend(months: pl.DataFrame, period: Period, currency: str,
+                title: str) -> go.Figure:
+    """Monthly net sales (bars) and gross margin % (line, right axis) for every month of
+    ``period`` (months without sales show 0); ``months`` has ``month_key``,
+    ``net_sales_minor``, ``margin_pct``."""
+    if months.is_empty():
+        return empty_figure(title, "No sales in this period and scope")
+    months = pl.DataFrame({"month_key": month_keys(period)}).join(
+        months.select("month_key", "net_sales_minor", "margin_pct").with_columns(
+            pl.col("month_key").cast(pl.Int64)), on="month_key", how="left").with_columns(
+        pl.col("net_sales_minor").fill_null(0))
+    x = [month_label(m) for m in months["month_key"]]
+    fig = go.Figure()
+    fig.add_bar(x=x, y=[major(v, currency) for v in months["net_sales_minor"]],
+                name="Net sales", marker_color=NET_COLOUR,
+                hovertemplate="%{x}<br>Net sales %{y:,.0f} " + currency + "<extra></extra>")
+    fig.add_scatter(x=x, y=months["margin_pct"].to_list(), name="Gross margin %",
+                    yaxis="y2", mode="lines+markers", line={"color": PALETTE[1]},
+                    hovertemplate="%{x}<br>Margin %{y:.1%}<extra></extra>")
+    fig.update_layout(yaxis={"title": f"Net sales ({currency})", "tickformat": ",.0f"},
+                      yaxis2={"title": "Gross margin %", "overlaying": "y", "side": "right",
+                              "tickformat": ".0%", "rangemode": "tozero", "showgrid": False})
+    return _layout(fig, title)
+
+
+def ranked_bars(frame: pl.DataFrame, value: str, currency: str, title: str,
+                label: str = "label", limit: int = 12) -> go.Figure:
+    """Horizontal bars of ``value`` (minor units) by ``label``, largest on top."""
+    if frame.is_empty():
+        return empty_figure(title, "Nothing to show in this period and scope")
+    top = frame.sort(value, descending=True).head(limit).reverse()
+    fig = go.Figure(go.Bar(
+        x=[major(v, currency) for v in top[value]], y=top[label].fill_null("(unknown)"),
+        orientation="h", marker_color=NET_COLOUR,
+        hovertemplate="%{y}<br>%{x:,.0f} " + currency + "<extra></extra>"))
+    fig.update_layout(xaxis={"title": currency, "tickformat": ",.0f"},
+                      yaxis={"automargin": True})
+    return _layout(fig, title, height=max(260, 40 + 28 * top.height))

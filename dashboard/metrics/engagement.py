@@ -1,0 +1,163 @@
+"""Customer engagement status as of a date (KPIS.md "Customers"), its counts, its trend at
+month ends and the at-risk / lapsed list.
+
+Grain: one row per customer managed now by a rep in scope (current account manager or a
+ship-to override; customers are scoped by who manages them now, and a customer's status
+uses all its orders, whoever they are attributed to). As of D:
+
+- customers created after D are left out. The created date is the ``valid_from`` of the
+  customer's first ``dim_customer`` version, which the dimension starts on the customer's
+  created date (company-local date of ``created_at``);
+- orders: confirmed, not cancelled (status ``confirmed`` or ``closed``, their current
+  state), by order date, dated ≤ D;
+- ``never``: no orders by D; ``new``: the first order at most ``NEW_DAYS`` (90) days before
+  D (D − first order date ≤ 90); otherwise, with s = days since the last order and E the
+  expected interval: ``active`` s ≤ E, ``at_risk`` E < s ≤ 365, ``lapsed`` s > 365;
+- E = 1.5 × the median gap in days between consecutive distinct order dates, clamped to
+  [30, 365], when the customer has ≥ 3 orders by D (orders, not distinct dates); 365
+  otherwise — also when ≥ 3 orders fall on one date, so there is no gap. E is in days and
+  may be fractional (a median of an even count of gaps).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from dashboard.metrics.mart import Mart
+from dashboard.metrics.orders import ORDER_STATUSES
+from dashboard.metrics.period import month_ends
+from dashboard.metrics.scope import Scope
+from dashboard.metrics.selection import managed
+
+NEVER, NEW, ACTIVE, AT_RISK, LAPSED = "never", "new", "active", "at_risk", "lapsed"
+STATUSES = (NEVER, NEW, ACTIVE, AT_RISK, LAPSED)
+NEW_DAYS = 90
+LAPSED_DAYS = 365
+INTERVAL_FACTOR = 1.5
+INTERVAL_MIN_DAYS, INTERVAL_MAX_DAYS = 30, 365
+DEFAULT_INTERVAL_DAYS = 365
+MIN_ORDERS_FOR_INTERVAL = 3
+
+
+def classify(customers: pl.LazyFrame, orders: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
+    """The engagement rule on plain frames: ``customers`` (``customer_id``,
+    ``created_date``) and ``orders`` (``customer_id``, ``order_date``; one row per order
+    that counts) → one row per customer created on or before ``as_of`` with
+    ``first_order_date``, ``last_order_date``, ``orders``, ``days_since_last_order``,
+    ``expected_interval_days`` (Float64) and ``status`` (rules in the module docstring)."""
+    day = pl.lit(as_of)
+    per_date = (orders.filter(pl.col("order_date") <= day)
+                .group_by("customer_id", "order_date").agg(pl.len().alias("orders")))
+    history = per_date.group_by("customer_id").agg(
+        pl.col("order_date").min().alias("first_order_date"),
+        pl.col("order_date").max().alias("last_order_date"),
+        pl.col("orders").sum().cast(pl.Int64).alias("orders"),
+        pl.col("order_date").sort().diff().dt.total_days().median().alias("median_gap_days"),
+    )
+    interval = (
+        pl.when((pl.col("orders") >= MIN_ORDERS_FOR_INTERVAL)
+                & pl.col("median_gap_days").is_not_null())
+        .then((pl.col("median_gap_days") * INTERVAL_FACTOR)
+              .clip(INTERVAL_MIN_DAYS, INTERVAL_MAX_DAYS))
+        .otherwise(float(DEFAULT_INTERVAL_DAYS))
+    )
+    since_last = pl.col("days_since_last_order")
+    status = (
+        pl.when(pl.col("last_order_date").is_null()).then(pl.lit(NEVER))
+        .when((day - pl.col("first_order_date")).dt.total_days() <= NEW_DAYS).then(pl.lit(NEW))
+        .when(since_last <= pl.col("expected_interval_days")).then(pl.lit(ACTIVE))
+        .when(since_last <= LAPSED_DAYS).then(pl.lit(AT_RISK))
+        .otherwise(pl.lit(LAPSED))
+    )
+    return (
+        customers.filter(pl.col("created_date") <= day).select("customer_id")
+        .join(history, on="customer_id", how="left")
+        .with_columns(pl.col("orders").fill_null(0),
+                      (day - pl.col("last_order_date")).dt.total_days()
+                      .alias("days_since_last_order"),
+                      pl.when(pl.col("last_order_date").is_not_null()).then(interval)
+                      .alias("expected_interval_days"))
+        .with_columns(status.alias("status"))
+        .drop("median_gap_days")
+    )
+
+
+def _customers(mart: Mart, scope: Scope, customer_id: int | None) -> pl.LazyFrame:
+    """In-scope customers with their created date (first version's ``valid_from``)."""
+    versions = managed(mart, "dim_customer", scope).filter(pl.col("customer_id") >= 0)
+    if customer_id is not None:
+        versions = versions.filter(pl.col("customer_id") == customer_id)
+    return versions.group_by("customer_id").agg(pl.col("valid_from").min().alias("created_date"))
+
+
+def _orders(mart: Mart, customers: pl.LazyFrame) -> pl.LazyFrame:
+    key = pl.col("date_key")
+    return (
+        mart.lazy("fct_order").filter(pl.col("status").is_in(ORDER_STATUSES))
+        .join(customers.select("customer_id"), on="customer_id", how="semi")
+        .select("customer_id",
+                pl.date(key // 10_000, key // 100 % 100, key % 100).alias("order_date"))
+    )
+
+
+def engagement(mart: Mart, scope: Scope, as_of: date,
+               customer_id: int | None = None) -> pl.DataFrame:
+    """Every in-scope customer (or just ``customer_id``, if in scope) created by ``as_of``:
+    the ``classify`` columns plus ``name``, ``account_manager_id`` and ``account_manager``
+    (who manages it now). Sorted by status (``STATUSES`` order), then longest since the
+    last order first."""
+    customers = _customers(mart, scope, customer_id)
+    current = mart.lazy("dim_customer").filter(pl.col("is_current")).select(
+        "customer_id", "name", "account_manager_id")
+    managers = mart.lazy("dim_rep").select(pl.col("rep_id").alias("account_manager_id"),
+                                           pl.col("name").alias("account_manager"))
+    return (
+        classify(customers, _orders(mart, customers), as_of)
+        .join(current, on="customer_id", how="left")
+        .join(managers, on="account_manager_id", how="left")
+        .sort(pl.col("status").replace_strict(STATUSES, list(range(len(STATUSES)))),
+              pl.col("days_since_last_order"), "customer_id",
+              descending=[False, True, False], nulls_last=True)
+        .collect()
+    )
+
+
+def status_counts(mart: Mart, scope: Scope, as_of: date) -> dict[str, int]:
+    """Number of in-scope customers in each status as of ``as_of`` (every status, 0 when
+    none)."""
+    customers = _customers(mart, scope, None)
+    counts = classify(customers, _orders(mart, customers), as_of).group_by("status").len()
+    found = dict(counts.collect().iter_rows())
+    return {status: int(found.get(status, 0)) for status in STATUSES}
+
+
+def status_trend(mart: Mart, scope: Scope, as_of: date, months: int = 12) -> pl.DataFrame:
+    """Customers per status at each point of ``month_ends(as_of, months)``: one row per
+    (``as_of`` date, ``status``), every status at every point (0 when none), in date and
+    ``STATUSES`` order. One query: the points are evaluated side by side."""
+    customers = _customers(mart, scope, None)
+    orders = _orders(mart, customers)
+    points = month_ends(as_of, months)
+    counts = pl.concat([
+        classify(customers, orders, point).group_by("status").len()
+        .with_columns(pl.lit(point).alias("as_of"))
+        for point in points
+    ])
+    grid = pl.LazyFrame({"as_of": points}).join(
+        pl.LazyFrame({"status": STATUSES, "rank": range(len(STATUSES))}), how="cross")
+    return (
+        grid.join(counts, on=["as_of", "status"], how="left")
+        .select("as_of", "status", pl.col("len").fill_null(0).cast(pl.Int64)
+                .alias("customers"), "rank")
+        .sort("as_of", "rank").drop("rank")
+        .collect()
+    )
+
+
+def at_risk_and_lapsed(mart: Mart, scope: Scope, as_of: date) -> pl.DataFrame:
+    """The ``engagement`` rows whose status is ``at_risk`` or ``lapsed``: at-risk first,
+    then longest since the last order first."""
+    return engagement(mart, scope, as_of).filter(pl.col("status").is_in([AT_RISK, LAPSED]))
+

@@ -1,0 +1,124 @@
+"""Receivables as of a date (KPIS.md "Receivables and cash"): total, current and overdue
+AR, unapplied cash and open credits, credit sales and DSO, from ``fct_ar_item`` and
+``fct_ar_allocation`` through ``etl.facts.ar.open_items``.
+
+Customers are scoped by who manages them now (``managed``). Amounts are integer minor units
+of the base currency; each open amount is converted at its own document's rate (an
+invoice's open amount at the invoice's rate, unapplied cash at the receipt's), so FX
+differences are never AR.
+
+**As of D**: documents dated ≤ D and allocations dated ≤ D, counting only what was posted
+(documents) or recorded (allocations) before the end of D in the company time zone, so a
+closed day never changes; ``include_backdated`` also counts entries posted later with a
+date ≤ D. Per customer:
+
+- open invoices = Σ open amounts of invoices (and of refunds / reversals not yet covered by
+  credit, which count as due on their own date); **current** = those not yet due (due date
+  ≥ D), **overdue** = those past due (D − due date > 0), so open invoices = current +
+  overdue;
+- **total AR** = open invoices − unapplied cash − open credits (both positive amounts).
+
+**Credit sales** of a period: Σ base totals (incl. tax and freight) of invoices that are not
+cash sales − Σ base totals of credit notes, dated in the period (posting date), under the
+same as-of rule at the period's end. **DSO** = total AR at D / credit sales of the N days
+ending at D × N; null when credit sales ≤ 0. (``fct_ar_item`` marks no credit note as a
+cash sale, so a credit note against a cash-sale invoice would count; the demo has none.)
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from dashboard.metrics.mart import Mart
+from dashboard.metrics.period import Period, date_key
+from dashboard.metrics.scope import Scope
+from dashboard.metrics.selection import managed
+from etl.facts.open_ar import CREDIT_NOTE, DEBITS, INVOICE, PAYMENT, open_items
+
+DSO_DAYS = 90
+AR_COLUMNS = ("open_invoices_minor", "current_minor", "overdue_minor",
+              "unapplied_cash_minor", "open_credits_minor", "total_ar_minor")
+
+
+def end_of_day_utc(day: date, timezone: str) -> datetime:
+    """The end of ``day`` in ``timezone`` as a naive UTC timestamp (how posting times are
+    stored): "as of D" counts what was posted before it."""
+    midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=ZoneInfo(timezone))
+    return midnight.astimezone(UTC).replace(tzinfo=None)
+
+
+def _known_by(as_of: date, timezone: str, include_backdated: bool) -> datetime | None:
+    return None if include_backdated else end_of_day_utc(as_of, timezone)
+
+
+def ar_by_customer(mart: Mart, scope: Scope, as_of: date, *, timezone: str,
+                   include_backdated: bool = False) -> pl.DataFrame:
+    """One row per in-scope customer with receivable documents as of ``as_of``:
+    ``customer_id``, ``currency``, the ``AR_COLUMNS`` in base minor units and
+    ``total_ar_doc_minor`` (minor units of the customer's currency). Rules in the module
+    docstring; ``timezone`` is the company's. Sorted by customer."""
+    items = open_items(managed(mart, "fct_ar_item", scope),
+                       managed(mart, "fct_ar_allocation", scope), as_of,
+                       _known_by(as_of, timezone, include_backdated))
+    kind, amount = pl.col("item_type"), pl.col("open_minor")
+    debit = kind.is_in(DEBITS)
+    due_key = pl.when(pl.col("due_date_key") > 0).then(pl.col("due_date_key")).otherwise(
+        pl.col("document_date_key"))
+    overdue = debit & (due_key < date_key(as_of))
+    return (
+        items.lazy().group_by("customer_id", "currency").agg(
+            amount.filter(debit).sum().alias("open_invoices_minor"),
+            amount.filter(debit & ~overdue).sum().alias("current_minor"),
+            amount.filter(overdue).sum().alias("overdue_minor"),
+            (-amount.filter(kind == PAYMENT).sum()).alias("unapplied_cash_minor"),
+            (-amount.filter(kind == CREDIT_NOTE).sum()).alias("open_credits_minor"),
+            amount.sum().alias("total_ar_minor"),
+            pl.col("open_doc_minor").sum().alias("total_ar_doc_minor"),
+        )
+        .with_columns(pl.col(name).cast(pl.Int64) for name in (*AR_COLUMNS,
+                                                                 "total_ar_doc_minor"))
+        .sort("customer_id", "currency")
+        .collect()
+    )
+
+
+def ar_summary(mart: Mart, scope: Scope, as_of: date, *, timezone: str,
+               include_backdated: bool = False) -> dict[str, int]:
+    """The ``AR_COLUMNS`` summed over the in-scope customers as of ``as_of`` (0 when
+    there is nothing), in base minor units."""
+    frame = ar_by_customer(mart, scope, as_of, timezone=timezone,
+                           include_backdated=include_backdated)
+    return {name: int(frame[name].sum()) for name in AR_COLUMNS}
+
+
+def credit_sales(mart: Mart, scope: Scope, period: Period, *, timezone: str,
+                 include_backdated: bool = False) -> int:
+    """Credit sales of ``period`` for in-scope customers, base minor units: invoices that
+    are not cash sales − credit notes, dated in the period and posted before the end of
+    its last day (unless ``include_backdated``)."""
+    known_by = _known_by(period.end, timezone, include_backdated)
+    documents = managed(mart, "fct_ar_item", scope).filter(
+        ((pl.col("item_type") == INVOICE) & ~pl.col("is_cash_sale"))
+        | (pl.col("item_type") == CREDIT_NOTE),
+        pl.col("document_date_key").is_between(period.start_key, period.end_key))
+    if known_by is not None:
+        documents = documents.filter(pl.col("posted_at") < known_by)
+    return int(documents.select(pl.col("amount_minor").sum()).collect().item())
+
+
+def dso(mart: Mart, scope: Scope, as_of: date, *, timezone: str, days: int = DSO_DAYS,
+        include_backdated: bool = False) -> dict[str, int | float | None]:
+    """Days sales outstanding at ``as_of``: ``total_ar_minor`` at ``as_of``,
+    ``credit_sales_minor`` of the ``days`` days ending at ``as_of``, ``days`` and ``dso``
+    = total AR / credit sales × days (null when credit sales ≤ 0)."""
+    if days < 1:
+        raise ValueError(f"DSO needs a window of at least one day, not {days}")
+    total = ar_summary(mart, scope, as_of, timezone=timezone,
+                       include_backdated=include_backdated)["total_ar_minor"]
+    sales = credit_sales(mart, scope, Period(as_of - timedelta(days=days - 1), as_of),
+                         timezone=timezone, include_backdated=include_backdated)
+    return {"total_ar_minor": total, "credit_sales_minor": sales, "days": days,
+            "dso": total * days / sales if sales > 0 else None}

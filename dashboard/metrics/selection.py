@@ -1,0 +1,67 @@
+"""The user's slice of the data (global filters: region, channel, rep) and the scoped,
+sliced fact frames every metric starts from. Scope first, then the slice, then aggregation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from dashboard.metrics.mart import Mart
+from dashboard.metrics.scope import Scope, restrict
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Global filters; an empty set means "no filter" (the scope still applies)."""
+
+    region_codes: frozenset[str] = frozenset()
+    channel_codes: frozenset[str] = frozenset()
+    rep_ids: frozenset[int] = frozenset()
+    customer_id: int | None = None  # drill-down to one customer
+
+
+EVERYTHING = Slice()
+
+
+def _keys(dim: pl.DataFrame, code_column: str, key_column: str,
+          codes: frozenset[str] | frozenset[int]) -> pl.Series:
+    return dim.filter(pl.col(code_column).is_in(list(codes)))[key_column]
+
+
+def attributed(mart: Mart, fact: str, scope: Scope, selection: Slice = EVERYTHING,
+               ) -> pl.LazyFrame:
+    """Rows of ``fact`` attributed to reps in scope, narrowed by the slice.
+
+    For facts with ``rep_key`` (sales lines, bookings, orders, quotes, opportunities). Facts
+    without ``region_key``/``channel_key`` (quotes, opportunities) are filtered by the region
+    and channel of their customer version.
+    """
+    frame = restrict(mart.lazy(fact), "rep_key", scope.rep_keys(mart.frame("dim_rep")))
+    if selection.rep_ids:
+        frame = restrict(frame, "rep_key", _keys(mart.frame("dim_rep"), "rep_id", "rep_key",
+                                                 selection.rep_ids))
+    if selection.customer_id is not None:
+        frame = frame.filter(pl.col("customer_id") == selection.customer_id)
+    columns = frame.collect_schema().names()
+    for codes, dim, code_column, key_column in (
+        (selection.region_codes, "dim_region", "region_code", "region_key"),
+        (selection.channel_codes, "dim_channel", "channel_code", "channel_key"),
+    ):
+        if not codes:
+            continue
+        if key_column in columns:
+            frame = restrict(frame, key_column,
+                             _keys(mart.frame(dim), code_column, key_column, codes))
+        else:  # quotes, opportunities: the customer version's region/channel
+            frame = restrict(frame, "customer_key",
+                             _keys(mart.frame("dim_customer"), code_column, "customer_key",
+                                   codes))
+    return frame
+
+
+def managed(mart: Mart, fact: str, scope: Scope) -> pl.LazyFrame:
+    """Rows of ``fact`` (with ``customer_id``) for customers managed now by reps in scope."""
+    customers = scope.customer_ids(mart.frame("dim_customer"), mart.frame("dim_location"))
+    return restrict(mart.lazy(fact), "customer_id", customers)

@@ -1,0 +1,26 @@
+"""The pages, one module each: ``PATH``, ``TITLE``, ``ROLES`` (who may open it), ``IN_NAV``,
+``layout(ctx, **query)`` and optionally ``register_callbacks(app)``.
+
+Pages are registered per app (not at import) so several apps can live in one process.
+"""
+
+from __future__ import annotations
+
+import dash
+
+from dashboard.pages import customer, customers, home
+from dashboard.secure import secured_layout
+
+PAGES = (home, customers, customer)
+
+
+def register_pages(app: dash.Dash) -> None:
+    """Register every page's secured layout and its callbacks on ``app``."""
+    for order, page in enumerate(PAGES):
+        options = getattr(page, "PAGE_OPTIONS", {"path": page.PATH})
+        dash.register_page(page.__name__, title=f"{page.TITLE} · salesbi",
+                           name=page.TITLE, order=order,
+                           layout=secured_layout(page.ROLES)(page.layout), **options)
+        register = getattr(page, "register_callbacks", None)
+        if register is not None:
+            register(app)

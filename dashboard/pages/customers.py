@@ -1,0 +1,67 @@
+"""Customers: the customers the user manages (or all, for finance and executives) with their
+sales in the period; every name links to its Customer 360 page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_bootstrap_components as dbc
+import polars as pl
+from dash import html
+
+from dashboard.components.data_table import Column, data_table
+from dashboard.components.filter_bar import filter_bar
+from dashboard.metrics.customers import customer_list
+from dashboard.metrics.mart import Mart
+from dashboard.metrics.scope import ALL_ROLES
+from dashboard.secure import RequestContext
+from dashboard.view import view_from_query
+
+PATH = "/customers"
+TITLE = "Customers"
+ROLES = ALL_ROLES
+IN_NAV = True
+COLUMNS = [
+    Column("name", "Customer", "link", href_field="href"), Column("ref", "Ref"),
+    Column("account_manager", "Account manager"), Column("segment_code", "Segment"),
+    Column("region_code", "Region"), Column("channel_code", "Channel"),
+    Column("net_sales_minor", "Net sales", "money"), Column("margin_minor", "Margin", "money"),
+    Column("margin_pct", "Margin %", "percent"),
+]
+
+
+def customer_href(customer_id: pl.Expr) -> pl.Expr:
+    """The Customer 360 link of each row."""
+    return pl.format("/customers/{}", customer_id)
+
+
+def _rows(context: RequestContext, mart: Mart, query: dict[str, str]) -> pl.DataFrame:
+    view = view_from_query(context, query)
+    return customer_list(mart, context.scope, view.period, view.selection)
+
+
+def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, pl.DataFrame]:
+    if context.mart is None:
+        return {}
+    return {"customers": _rows(context, context.mart, query).drop("account_manager_id")}
+
+
+def layout(context: RequestContext, **query: Any) -> html.Div:
+    view = view_from_query(context, query)
+    heading = html.H1("Customers", className="h3 mb-3")
+    if context.mart is None:
+        return html.Div([heading, dbc.Alert("No data has been published yet.",
+                                            color="warning")])
+    rows = _rows(context, context.mart, query).with_columns(customer_href(pl.col("customer_id"))
+                                              .alias("href"))
+    return html.Div([
+        heading,
+        filter_bar(context, view),
+        dbc.Card(dbc.CardBody([
+            html.P(f"{rows.height:,} customers · net sales {view.period.label()}",
+                   className="text-muted small"),
+            data_table("customers-table", rows, COLUMNS, context.base_currency,
+                       export="customers", height=560,
+                       empty="No customers in your scope match these filters."),
+        ]), className="salesbi-card"),
+    ])

@@ -1,0 +1,124 @@
+"""The one wrapper every page layout and every callback goes through (DESIGN D6).
+
+It derives the request's ``Scope`` on the server from the login — never from the client —
+checks the role, and hands the wrapped function a ``RequestContext`` (scope, the published
+mart batch, company settings). A callback called by a role that may not use it gets 403; a
+page opened by such a role shows "no access". ``SECURED_MARK`` lets a test enumerate every
+callback and layout and fail on any that bypasses the wrapper.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo
+
+from dash import html
+from flask import current_app, g
+from flask_login import current_user
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import Forbidden
+
+from core.access import scope_reps
+from core.actor import Actor
+from core.company.models import CompanySettings
+from dashboard.metrics.mart import Mart
+from dashboard.metrics.scope import NO_SCOPE, Scope
+
+SECURED_MARK = "__salesbi_secured__"
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """What a page or callback may use: who asks, what they may see, which batch."""
+
+    scope: Scope
+    actor: Actor | None  # for core read services (operational fields); None without login
+    full_name: str
+    mart: Mart | None
+    today: date
+    base_currency: str
+    fiscal_year_start_month: int
+    timezone: str
+
+
+def session_factory() -> sessionmaker[Session]:
+    return current_app.extensions["salesbi_session_factory"]  # type: ignore[no-any-return]
+
+
+def request_context() -> RequestContext:
+    """The context of the current request (derived once per request)."""
+    if "salesbi_context" not in g:
+        g.salesbi_context = _derive_context()
+    return g.salesbi_context  # type: ignore[no-any-return]
+
+
+def _derive_context() -> RequestContext:
+    reader = current_app.extensions["salesbi_mart_reader"]
+    with session_factory()() as session:
+        settings = session.get_one(CompanySettings, 1)
+        scope, name, actor = NO_SCOPE, "", None
+        if current_user.is_authenticated:
+            actor = current_user.actor
+            reps = scope_reps(session, actor)
+            scope = Scope(role=str(actor.role), user_id=actor.user_id or 0,
+                          rep_ids=frozenset(reps or ()), all_reps=reps is None)
+            name = current_user.full_name
+        today = datetime.now(ZoneInfo(settings.timezone)).date()
+        return RequestContext(scope, actor, name, reader.current(), today, settings.base_currency,
+                              settings.fiscal_year_start_month, settings.timezone)
+
+
+def _allowed(roles: Collection[str]) -> RequestContext | None:
+    if not current_user.is_authenticated:
+        return None
+    ctx = request_context()
+    return ctx if ctx.scope.role in roles else None
+
+
+def secured(roles: Collection[str]) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Decorate a callback ``fn(ctx, *inputs)``; Dash calls it as ``fn(*inputs)``."""
+    allowed_roles = frozenset(roles)
+
+    def decorate(fn: Callable[..., R]) -> Callable[..., R]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> R:
+            ctx = _allowed(allowed_roles)
+            if ctx is None:
+                raise Forbidden("this role may not use this view")
+            return fn(ctx, *args, **kwargs)
+
+        setattr(wrapper, SECURED_MARK, allowed_roles)
+        return wrapper
+
+    return decorate
+
+
+def secured_layout(roles: Collection[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a page layout ``layout(ctx, **query)``; other roles see a no-access notice."""
+    allowed_roles = frozenset(roles)
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(**query: Any) -> Any:
+            ctx = _allowed(allowed_roles)
+            if ctx is None:
+                return no_access()
+            return fn(ctx, **query)
+
+        setattr(wrapper, SECURED_MARK, allowed_roles)
+        return wrapper
+
+    return decorate
+
+
+def no_access() -> html.Div:
+    return html.Div(
+        [html.H2("No access", className="h4"),
+         html.P("Your role cannot open this page. Ask an administrator if you need it.")],
+        className="alert alert-warning mt-4", id="no-access")

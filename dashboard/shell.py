@@ -1,0 +1,127 @@
+"""The frame around every page: navigation for the user's role, the "data as of" batch
+indicator, sign-out, and the callback that writes filter values into the URL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qs
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, ctx, dcc, html
+from werkzeug.exceptions import Forbidden
+
+from dashboard import ids
+from dashboard.export import readable, to_csv, to_xlsx
+from dashboard.metrics.scope import ALL_ROLES
+from dashboard.secure import RequestContext, secured, secured_layout
+from dashboard.view import query_string
+
+EXPORTERS = {"csv": (to_csv, "csv"), "xlsx": (to_xlsx, "xlsx")}
+STALE_AFTER = timedelta(hours=26)
+"""A nightly batch is stale once a run has been missed."""
+
+
+def batch_badge(context: RequestContext, now: datetime | None = None) -> html.Span:
+    """"Data as of batch … (age)", amber when the batch is stale, red when none exists."""
+    if context.mart is None:
+        return html.Span("No data published yet — run `salesbi etl run`",
+                         className="badge text-bg-danger", id=ids.BATCH_BADGE)
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    age = now - context.mart.published_at
+    hours = age.total_seconds() / 3600
+    when = f"{hours * 60:.0f} min ago" if hours < 1 else (
+        f"{hours:.0f} h ago" if hours < 48 else f"{hours / 24:.0f} days ago")
+    stale = age > STALE_AFTER
+    text = f"Data as of batch {context.mart.batch_id} ({when})"
+    return html.Span(text + (" — stale" if stale else ""),
+                     title="Figures come from this published ETL batch; forms show live data.",
+                     className="badge " + ("text-bg-warning" if stale else "text-bg-light"),
+                     id=ids.BATCH_BADGE)
+
+
+def _navbar(context: RequestContext, pages: tuple[ModuleType, ...]) -> dbc.Navbar:
+    links = [dbc.NavItem(dbc.NavLink(page.TITLE, href=page.PATH, active="exact"))
+             for page in pages if context.scope.role in page.ROLES and page.IN_NAV]
+    return dbc.Navbar(dbc.Container([
+        dbc.NavbarBrand("salesbi", href="/"),
+        dbc.Nav(links, navbar=True, className="me-auto"),
+        html.Div([
+            batch_badge(context),
+            html.Span(f"{context.full_name} · {context.scope.role.replace('_', ' ')}",
+                      className="text-white-50 small mx-3"),
+            html.A("Sign out", href="/logout", className="btn btn-outline-light btn-sm",
+                   id="shell-logout"),
+        ], className="d-flex align-items-center"),
+    ], fluid=True), color="dark", dark=True, className="mb-3", id=ids.NAVBAR)
+
+
+def shell(pages: tuple[ModuleType, ...]) -> Any:
+    """``app.layout``: built per request for the logged-in user's role."""
+
+    @secured_layout(ALL_ROLES)
+    def layout(context: RequestContext) -> html.Div:
+        return html.Div([
+            _navbar(context, pages),
+            dbc.Container(dash.page_container, fluid=True, className="salesbi-page"),
+            dcc.Download(id=ids.EXPORT_DOWNLOAD),
+        ])
+
+    return layout
+
+
+def register_shell_callbacks(app: dash.Dash, pages: tuple[ModuleType, ...]) -> None:
+    """Filter controls → URL query (the page then re-renders from the URL); export buttons
+    → a CSV or XLSX download built on the server from the page's own metric calls."""
+
+    @app.callback(
+        Output(ids.PAGES_LOCATION, "search"),
+        Input({"type": ids.VIEW_PARAM, "name": ALL}, "value"),
+        Input({"type": ids.VIEW_DATE, "name": ALL}, "date"),
+        State(ids.PAGES_LOCATION, "search"),
+        prevent_initial_call=True,
+    )
+    @secured(ALL_ROLES)
+    def filters_to_url(context: RequestContext, _values: list[Any], _dates: list[Any],
+                       current: str | None) -> str:
+        values: dict[str, Any] = {}
+        for group in ctx.inputs_list:
+            for item in group:
+                values[item["id"]["name"]] = item.get("value")
+        if values.get("period") != "custom":
+            values.pop("start", None)
+            values.pop("end", None)
+        elif not (values.get("start") and values.get("end")):
+            values["start"] = (context.today - timedelta(days=29)).isoformat()
+            values["end"] = context.today.isoformat()
+        search = query_string(values)
+        if search == (current or ""):
+            raise dash.exceptions.PreventUpdate
+        return search
+
+    @app.callback(
+        Output(ids.EXPORT_DOWNLOAD, "data"),
+        Input({"type": ids.EXPORT_BUTTON, "table": ALL, "format": ALL}, "n_clicks"),
+        State(ids.PAGES_LOCATION, "pathname"),
+        State(ids.PAGES_LOCATION, "search"),
+        prevent_initial_call=True,
+    )
+    @secured(ALL_ROLES)
+    def export(context: RequestContext, clicks: list[int | None], pathname: str | None,
+               search: str | None) -> dict[str, Any]:
+        trigger = ctx.triggered_id
+        if not trigger or not any(clicks):
+            raise dash.exceptions.PreventUpdate
+        page = next((p for p in pages if p.PATH == pathname), None)
+        if page is None or context.scope.role not in page.ROLES:
+            raise Forbidden("no export here for this role")
+        query = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
+        tables = page.export_tables(context, query)
+        if trigger["table"] not in tables or trigger["format"] not in EXPORTERS:
+            raise dash.exceptions.PreventUpdate
+        writer, extension = EXPORTERS[trigger["format"]]
+        name = f"{trigger['table']}-{context.today.isoformat()}.{extension}"
+        return dcc.send_bytes(writer(readable(tables[trigger["table"]], context.base_currency)),
+                               name)

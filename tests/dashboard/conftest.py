@@ -1,0 +1,51 @@
+"""A small demo company built through the ETL: the core database and its published mart.
+
+``demo_mart`` is session-scoped (built once, read-only): metric tests compare the mart's
+figures with independent computations from the core records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from core.config import Settings
+from core.db import make_engine
+from core.demo import generate_demo
+from dashboard.mart_reader import load_batch
+from dashboard.metrics.mart import Mart
+from etl.publish import mart_target, published_batch
+from etl.run import run_etl
+from tests.conftest import seed_company
+
+
+@dataclass(frozen=True)
+class DemoMart:
+    """The core engine, the settings that point at it, and the published batch in memory."""
+
+    core: Engine
+    settings: Settings
+    mart: Mart
+
+
+@pytest.fixture(scope="session")
+def demo_mart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoMart]:
+    var = tmp_path_factory.mktemp("demo-var")
+    settings = Settings(var_dir=var)
+    core = make_engine(settings.resolved_database_url)
+    seed_company(core)
+    generate_demo(core, customers=60, lines=3000, seed=7)
+    target = mart_target(settings.resolved_mart_url, settings.resolved_mart_dir)
+    run_etl(core, target, full=True)
+    # ADBC links its own SQLite: closing its connection removed the WAL files under the
+    # pooled pysqlite connections of this process, so start those afresh.
+    core.dispose()
+    batch = published_batch(target.engine)
+    assert batch is not None
+    yield DemoMart(core, settings, load_batch(Path(settings.resolved_mart_dir), batch))
+    target.engine.dispose()
+    core.dispose()

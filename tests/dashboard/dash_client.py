@@ -1,0 +1,52 @@
+"""Calling Dash callbacks over HTTP as a logged-in user, the way the browser does."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask.testing import FlaskClient
+
+DEMO_PASSWORD = "demo"
+
+
+def login(client: FlaskClient, username: str, password: str = DEMO_PASSWORD) -> Any:
+    return client.post("/login", data={"username": username, "password": password})
+
+
+def render_page(client: FlaskClient, pathname: str, search: str = "") -> Any:
+    """POST the pages router callback for ``pathname`` + ``search``; the response."""
+    body = {
+        "output": ".._pages_content.children..._pages_store.data..",
+        "outputs": [{"id": "_pages_content", "property": "children"},
+                    {"id": "_pages_store", "property": "data"}],
+        "inputs": [{"id": "_pages_location", "property": "pathname", "value": pathname},
+                   {"id": "_pages_location", "property": "search", "value": search}],
+        "changedPropIds": ["_pages_location.pathname"],
+        "state": [],
+    }
+    return client.post("/_dash-update-component", json=body)
+
+
+def page_json(client: FlaskClient, pathname: str, search: str = "") -> str:
+    """The rendered page layout as JSON text (asserts the call succeeded)."""
+    response = render_page(client, pathname, search)
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return json.dumps(response.get_json()["response"]["_pages_content"]["children"])
+
+
+def find_component(tree: Any, component_id: str) -> dict[str, Any] | None:
+    """The component with ``component_id`` in a serialised layout, depth first."""
+    if isinstance(tree, dict):
+        if tree.get("props", {}).get("id") == component_id:
+            return tree
+        for value in tree.get("props", {}).values():
+            found = find_component(value, component_id)
+            if found is not None:
+                return found
+    elif isinstance(tree, list):
+        for item in tree:
+            found = find_component(item, component_id)
+            if found is not None:
+                return found
+    return None

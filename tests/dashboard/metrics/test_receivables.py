@@ -1,0 +1,218 @@
+"""Receivables as of a date: the as-of rule (company time zone, later back-dated entries
+only on request), current vs overdue, credit sales and DSO on hand-made facts; and total AR
+today and three months back equal to the core's open items to the cent."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import polars as pl
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.billing.balances import allocated_sum
+from core.billing.models import Allocation, CreditNote, Invoice, Payment, PaymentKind
+from core.billing.statements import balance
+from core.company.services import end_of_day_utc
+from core.customers.models import Customer
+from core.types import to_minor
+from dashboard.metrics.mart import Mart
+from dashboard.metrics.period import Period
+from dashboard.metrics.receivables import ar_by_customer, ar_summary, credit_sales, dso
+from dashboard.metrics.scope import NO_SCOPE, Scope
+from tests.dashboard.conftest import DemoMart
+
+FINANCE = Scope(role="finance", user_id=1, all_reps=True)
+D = date(2026, 6, 30)
+BERLIN = "Europe/Berlin"  # UTC+2 in June: the end of 30 June is 22:00 UTC
+
+
+def _key(day: date) -> int:
+    return day.year * 10_000 + day.month * 100 + day.day
+
+
+def _item(kind: str, doc: int, customer: int, day: date, posted: datetime, amount: int,
+          due: date | None = None, cash_sale: bool = False) -> dict[str, object]:
+    return {"item_type": kind, "document_id": doc, "customer_id": customer,
+            "document_date_key": _key(day), "due_date_key": _key(due) if due else -1,
+            "posted_at": posted, "currency": "USD", "amount_doc_minor": amount,
+            "amount_minor": amount, "is_cash_sale": cash_sale}
+
+
+def _allocation(source: tuple[str, int], target: tuple[str, int], customer: int, day: date,
+                amount: int) -> dict[str, object]:
+    return {"source_type": source[0], "source_id": source[1], "target_type": target[0],
+            "target_id": target[1], "customer_id": customer,
+            "allocation_date_key": _key(day),
+            "created_at": datetime(day.year, day.month, day.day, 12),
+            "amount_doc_minor": amount}
+
+
+def _hand_made_mart() -> Mart:
+    """Customer 1 (rep 10): an overdue invoice part-paid, a current one, one back-dated,
+    two posted around midnight in Berlin; customer 2 (rep 20): an open credit note and a
+    paid cash sale."""
+    items = pl.DataFrame([
+        _item("invoice", 1, 1, date(2026, 6, 1), datetime(2026, 6, 1, 8), 1000,
+              due=date(2026, 6, 15)),
+        _item("invoice", 2, 1, date(2026, 6, 20), datetime(2026, 6, 20, 8), 500,
+              due=date(2026, 7, 20)),
+        _item("invoice", 3, 1, date(2026, 6, 29), datetime(2026, 7, 2, 9), 300,
+              due=date(2026, 7, 29)),  # back-dated: posted after D
+        _item("invoice", 4, 1, date(2026, 6, 30), datetime(2026, 6, 30, 21, 30), 40,
+              due=date(2026, 7, 30)),  # 23:30 in Berlin: known by the end of D
+        _item("invoice", 5, 1, date(2026, 6, 30), datetime(2026, 6, 30, 22, 30), 7,
+              due=date(2026, 7, 30)),  # 00:30 on 1 July in Berlin: not yet
+        _item("payment", 1, 1, date(2026, 6, 25), datetime(2026, 6, 25, 8), -600),
+        _item("credit_note", 1, 2, date(2026, 6, 10), datetime(2026, 6, 10, 8), -50),
+        _item("invoice", 6, 2, date(2026, 6, 10), datetime(2026, 6, 10, 8), 80,
+              due=date(2026, 6, 10), cash_sale=True),
+        _item("payment", 2, 2, date(2026, 6, 10), datetime(2026, 6, 10, 8), -80),
+    ])
+    allocations = pl.DataFrame([
+        _allocation(("payment", 1), ("invoice", 1), 1, date(2026, 6, 25), 400),
+        _allocation(("payment", 2), ("invoice", 6), 2, date(2026, 6, 10), 80),
+    ])
+    customers = pl.DataFrame({"customer_id": [1, 2], "account_manager_id": [10, 20],
+                              "is_current": [True, True]})
+    locations = pl.DataFrame({"customer_id": [1], "rep_override_id": [None]},
+                             schema={"customer_id": pl.Int64, "rep_override_id": pl.Int64})
+    return Mart("test", datetime(2026, 7, 5), {
+        "fct_ar_item": items, "fct_ar_allocation": allocations, "dim_customer": customers,
+        "dim_location": locations})
+
+
+def test_ar_as_of_d_counts_what_was_posted_by_the_end_of_d_in_the_company_time_zone() -> None:
+    summary = ar_summary(_hand_made_mart(), FINANCE, D, timezone=BERLIN)
+    assert summary == {"open_invoices_minor": 600 + 500 + 40, "current_minor": 540,
+                       "overdue_minor": 600, "unapplied_cash_minor": 200,
+                       "open_credits_minor": 50, "total_ar_minor": 1140 - 200 - 50}
+
+
+def test_later_back_dated_entries_count_only_when_asked_for() -> None:
+    summary = ar_summary(_hand_made_mart(), FINANCE, D, timezone=BERLIN,
+                         include_backdated=True)
+    assert summary["current_minor"] == 540 + 300 + 7
+    assert summary["total_ar_minor"] == 890 + 307
+
+
+def test_an_invoice_due_on_d_is_current_and_the_day_after_overdue() -> None:
+    mart = _hand_made_mart()
+    due = date(2026, 6, 15)
+    assert ar_summary(mart, FINANCE, due, timezone="UTC")["overdue_minor"] == 0
+    assert ar_summary(mart, FINANCE, due + timedelta(days=1),
+                      timezone="UTC")["overdue_minor"] == 1000
+
+
+def test_credit_sales_leave_out_cash_sales_and_dso_is_blank_without_them() -> None:
+    mart = _hand_made_mart()
+    period = Period(D - timedelta(days=89), D)
+    assert credit_sales(mart, FINANCE, period, timezone=BERLIN) == 1000 + 500 + 40 - 50
+    assert credit_sales(mart, FINANCE, period, timezone=BERLIN,
+                        include_backdated=True) == 1490 + 307
+    result = dso(mart, FINANCE, D, timezone=BERLIN)
+    assert result == {"total_ar_minor": 890, "credit_sales_minor": 1490, "days": 90,
+                      "dso": 890 * 90 / 1490}
+    rep2 = Scope(role="rep", user_id=2, rep_ids=frozenset({20}))
+    assert dso(mart, rep2, D, timezone=BERLIN) == {
+        "total_ar_minor": -50, "credit_sales_minor": -50, "days": 90, "dso": None}
+
+
+def test_receivables_follow_who_manages_the_customer_now() -> None:
+    mart = _hand_made_mart()
+    rep2 = Scope(role="rep", user_id=2, rep_ids=frozenset({20}))
+    assert ar_by_customer(mart, rep2, D, timezone=BERLIN)["customer_id"].to_list() == [2]
+    assert ar_summary(mart, rep2, D, timezone=BERLIN)["open_credits_minor"] == 50
+    assert ar_by_customer(mart, NO_SCOPE, D, timezone=BERLIN).height == 0
+    assert set(ar_summary(mart, NO_SCOPE, D, timezone=BERLIN).values()) == {0}
+
+
+# --- the demo company against the core --------------------------------------------------
+
+def _half_up(base: Decimal, open_amount: Decimal, total: Decimal) -> Decimal:
+    """The open share of a document's base amount, half-up to the cent."""
+    if open_amount == total:
+        return base
+    return (base * open_amount / total).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _core_ar(session: Session, as_of: date, known_by: datetime) -> dict[str, int]:
+    """Total, current and overdue AR in base cents from the core's documents and
+    allocations (open amounts at each document's own rate)."""
+    def allocated(column, doc_id: int) -> Decimal:  # type: ignore[no-untyped-def]
+        return allocated_sum(session, column, doc_id, as_of, known_by)
+
+    current = overdue = credit = Decimal(0)
+    for inv in session.scalars(select(Invoice).where(
+            Invoice.status == "posted", Invoice.invoice_date <= as_of,
+            Invoice.posted_at < known_by)):
+        open_ = _half_up(inv.base_total_amount, inv.total_amount
+                         - allocated(Allocation.target_invoice_id, inv.id), inv.total_amount)
+        if inv.due_date < as_of:
+            overdue += open_
+        else:
+            current += open_
+    for cn in session.scalars(select(CreditNote).where(
+            CreditNote.status == "posted", CreditNote.credit_date <= as_of,
+            CreditNote.posted_at < known_by)):
+        credit += _half_up(cn.base_total_amount, cn.total_amount
+                           - allocated(Allocation.source_credit_note_id, cn.id),
+                           cn.total_amount)
+    for pay in session.scalars(select(Payment).where(
+            Payment.received_date <= as_of, Payment.posted_at < known_by)):
+        if pay.kind == PaymentKind.RECEIPT:
+            credit += _half_up(pay.base_amount, pay.amount
+                               - allocated(Allocation.source_payment_id, pay.id), pay.amount)
+        else:
+            open_ = _half_up(pay.base_amount, pay.amount
+                             - allocated(Allocation.target_payment_id, pay.id), pay.amount)
+            if pay.received_date < as_of:
+                overdue += open_
+            else:
+                current += open_
+    cents = {"current_minor": current, "overdue_minor": overdue,
+             "total_ar_minor": current + overdue - credit}
+    return {name: to_minor(amount, "USD") for name, amount in cents.items()}
+
+
+@pytest.mark.parametrize("months_back", [0, 3])
+def test_total_ar_equals_the_core_open_items_today_and_three_months_back(
+        demo_mart: DemoMart, months_back: int) -> None:
+    as_of = demo_mart.mart.published_at.date() - timedelta(days=91 * months_back // 3)
+    mart_ar = ar_by_customer(demo_mart.mart, FINANCE, as_of, timezone="UTC")
+    with Session(demo_mart.core) as session:
+        known_by = end_of_day_utc(session, as_of)
+        core_ar = _core_ar(session, as_of, known_by)
+        statements = {
+            customer.id: to_minor(balance(session, customer.id, as_of, known_by),
+                                  customer.currency)
+            for customer in session.scalars(select(Customer))}
+    mart_doc = dict(zip(mart_ar["customer_id"], mart_ar["total_ar_doc_minor"], strict=True))
+    assert {c: a for c, a in mart_doc.items() if a} == {c: a for c, a in statements.items()
+                                                          if a}
+    summary = ar_summary(demo_mart.mart, FINANCE, as_of, timezone="UTC")
+    assert core_ar["overdue_minor"] > 0 and core_ar["current_minor"] > 0
+    assert {name: summary[name] for name in core_ar} == core_ar
+
+
+def test_dso_uses_the_credit_sales_of_the_last_90_days_in_the_core(demo_mart: DemoMart) -> None:
+    as_of = demo_mart.mart.published_at.date()
+    start = as_of - timedelta(days=89)
+    with Session(demo_mart.core) as session:
+        known_by = end_of_day_utc(session, as_of)
+        invoiced = session.scalar(select(func.sum(Invoice.base_total_amount)).where(
+            Invoice.status == "posted", ~Invoice.is_cash_sale,
+            Invoice.invoice_date.between(start, as_of), Invoice.posted_at < known_by))
+        credited = session.scalar(select(func.sum(CreditNote.base_total_amount)).where(
+            CreditNote.status == "posted", CreditNote.credit_date.between(start, as_of),
+            CreditNote.posted_at < known_by))
+        (cash_sales,) = session.execute(select(func.count()).where(
+            Invoice.is_cash_sale, Invoice.status == "posted")).one()
+    sales = to_minor(invoiced - (credited or Decimal(0)), "USD")
+    result = dso(demo_mart.mart, FINANCE, as_of, timezone="UTC")
+    total = ar_summary(demo_mart.mart, FINANCE, as_of, timezone="UTC")["total_ar_minor"]
+    assert cash_sales > 0
+    assert result == {"total_ar_minor": total, "credit_sales_minor": sales, "days": 90,
+                      "dso": total * 90 / sales}

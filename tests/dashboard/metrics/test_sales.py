@@ -1,0 +1,105 @@
+"""Net sales, cost and margin from the mart match the core's own records to the cent."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import polars as pl
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
+from core.sales.models import SalesOrder
+from dashboard.metrics.period import Period
+from dashboard.metrics.sales import sales_by, sales_totals
+from dashboard.metrics.scope import Scope
+from tests.dashboard.conftest import DemoMart
+
+FINANCE = Scope(role="finance", user_id=1, all_reps=True)
+POSTED = "posted"
+
+
+def _cents(amount: Decimal | None) -> int:
+    return int((amount or Decimal(0)) * 100)
+
+
+def _core_invoiced(session: Session, period: Period) -> dict[int | None, tuple[int, int]]:
+    """Invoice line net and cost per order rep, from the core."""
+    rows = session.execute(
+        select(SalesOrder.rep_id, func.sum(InvoiceLine.base_net_amount),
+               func.sum(InvoiceLine.cost_amount))
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .join(SalesOrder, SalesOrder.id == Invoice.order_id)
+        .where(Invoice.status == POSTED,
+               Invoice.invoice_date.between(period.start, period.end))
+        .group_by(SalesOrder.rep_id))
+    return {rep: (_cents(net), _cents(cost)) for rep, net, cost in rows}
+
+
+def _core_credited_net(session: Session, period: Period) -> int:
+    (net,) = session.execute(
+        select(func.sum(CreditNoteLine.base_net_amount))
+        .join(CreditNote, CreditNote.id == CreditNoteLine.credit_note_id)
+        .where(CreditNote.status == POSTED,
+               CreditNote.reason.not_in(["settlement_discount", "bad_debt"]),
+               CreditNote.credit_date.between(period.start, period.end))).one()
+    return _cents(net)
+
+
+def _last_full_year(demo: DemoMart) -> Period:
+    year = demo.mart.published_at.year - 1
+    return Period(date(year, 1, 1), date(year, 12, 31))
+
+
+def test_net_sales_for_everyone_equal_invoices_less_credit_notes_in_the_core(
+        demo_mart: DemoMart) -> None:
+    period = _last_full_year(demo_mart)
+    with Session(demo_mart.core) as session:
+        invoiced = sum(net for net, _ in _core_invoiced(session, period).values())
+        credited = _core_credited_net(session, period)
+    totals = sales_totals(demo_mart.mart, FINANCE, period)
+    assert credited > 0 and invoiced > credited
+    assert totals["net_sales_minor"] == invoiced - credited
+
+
+def test_invoiced_sales_and_cost_per_rep_match_the_core(demo_mart: DemoMart) -> None:
+    period = _last_full_year(demo_mart)
+    lines = demo_mart.mart.frame("fct_sales_line")
+    invoices_only = replace(demo_mart.mart, tables={
+        **demo_mart.mart.tables,
+        "fct_sales_line": lines.filter(pl.col("source_type") == "invoice")})
+    by_rep = sales_by(invoices_only, FINANCE, period, "rep").join(
+        demo_mart.mart.frame("dim_rep").select("rep_key", "rep_id"), on="rep_key")
+    mart = {row["rep_id"]: (row["net_sales_minor"], row["cost_minor"])
+            for row in by_rep.iter_rows(named=True)}
+    with Session(demo_mart.core) as session:
+        core = _core_invoiced(session, period)
+    assert len(core) > 3
+    assert mart == core
+
+
+def test_a_rep_sees_only_sales_attributed_to_them(demo_mart: DemoMart) -> None:
+    period = _last_full_year(demo_mart)
+    everyone = sales_by(demo_mart.mart, FINANCE, period, "rep")
+    top = everyone.row(0, named=True)
+    rep_id = demo_mart.mart.frame("dim_rep").filter(
+        pl.col("rep_key") == top["rep_key"])["rep_id"].item()
+    rep = Scope(role="rep", user_id=9, rep_ids=frozenset({rep_id}))
+    mine = sales_by(demo_mart.mart, rep, period, "rep")
+    assert mine["rep_key"].to_list() == [top["rep_key"]]
+    assert sales_totals(demo_mart.mart, rep, period)["net_sales_minor"] == top[
+        "net_sales_minor"]
+    assert everyone["net_sales_minor"].sum() == sales_totals(
+        demo_mart.mart, FINANCE, period)["net_sales_minor"]
+
+
+def test_margin_percent_is_a_ratio_of_sums_and_blank_without_sales(
+        demo_mart: DemoMart) -> None:
+    period = _last_full_year(demo_mart)
+    totals = sales_totals(demo_mart.mart, FINANCE, period)
+    assert totals["margin_pct"] == (totals["net_sales_minor"] - totals["cost_minor"]) / totals[
+        "net_sales_minor"]
+    empty = sales_totals(demo_mart.mart, FINANCE, Period(date(1990, 1, 1), date(1990, 1, 2)))
+    assert empty["net_sales_minor"] == 0 and empty["margin_pct"] is None
