@@ -111,7 +111,8 @@ def _order_history(orders: pl.LazyFrame) -> pl.LazyFrame:
 
 def _month_grid(customers: pl.LazyFrame, activity: pl.LazyFrame, today: date) -> pl.LazyFrame:
     """Every (customer, month) from the earlier of its created month and first active month
-    to the later of the current month and its last active month, with the status date."""
+    to the latest of the current month, its last active month and its created month (a
+    customer created after the run date has that one row), with the status date."""
     this_month = today.replace(day=1)
     spans = activity.group_by("customer_id").agg(
         month_start_of_key("month_key").min().alias("first_active"),
@@ -122,7 +123,8 @@ def _month_grid(customers: pl.LazyFrame, activity: pl.LazyFrame, today: date) ->
         .with_columns(
             pl.min_horizontal(pl.col("created_on").dt.month_start(), "first_active")
             .alias("first_month"),
-            pl.max_horizontal(pl.lit(this_month), "last_active").alias("last_month"))
+            pl.max_horizontal(pl.lit(this_month), "last_active",
+                              pl.col("created_on").dt.month_start()).alias("last_month"))
         .with_columns(pl.date_ranges("first_month", "last_month", "1mo").alias("month_start"))
         .explode("month_start")
         .with_columns(

@@ -151,9 +151,10 @@ def test_rating_inputs_cover_the_twelve_months_ending_with_the_row() -> None:
 def test_rows_run_from_creation_or_earlier_activity_to_the_current_month() -> None:
     """Customer 3 is created in April 2025 but has a back-dated sale in February: rows from
     February, with no status before it existed. Customer 4 exists but never ordered.
-    Customer 5, not in the dimension, has activity only: key -1, rows from it."""
+    Customer 5, not in the dimension, has activity only: key -1, rows from it. Customer 6
+    is created after the run date: its created month only."""
     fact = built(
-        customers((3, date(2025, 4, 15)), (4, date(2025, 5, 31))),
+        customers((3, date(2025, 4, 15)), (4, date(2025, 5, 31)), (6, date(2025, 7, 2))),
         sales_frame=sales({"customer_id": 3, "month_key": 202502, "net_minor": 10},
                           {"customer_id": 5, "month_key": 202505, "net_minor": 20}))
     assert fact.select("customer_id", "month_key", "customer_key", "engagement_status",
@@ -162,6 +163,7 @@ def test_rows_run_from_creation_or_earlier_activity_to_the_current_month() -> No
         (3, 202505, 30, "never", -1), (3, 202506, 30, "never", -1),
         (4, 202505, 40, "never", -1), (4, 202506, 40, "never", -1),
         (5, 202505, -1, "never", -1), (5, 202506, -1, "never", -1),
+        (6, 202507, 60, "never", -1),
     ]
 
 
