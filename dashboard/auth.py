@@ -2,8 +2,8 @@
 
 Flask-Login keeps the user id in a signed session cookie; on every request the user is
 loaded again from the core (a disabled user loses access at once). Passwords are Argon2id
-hashes (``core.users.passwords``); ``POST /login`` is throttled per client address by
-Flask-Limiter. Every route needs a login except ``/login``, ``/healthz`` and ``/assets``;
+hashes (``core.users.passwords``); failed ``POST /login`` attempts are throttled per client
+address by Flask-Limiter. Every route needs a login except ``/login``, ``/healthz`` and ``/assets``;
 Dash's own requests without a login get 401, pages redirect to ``/login``.
 """
 
@@ -69,7 +69,9 @@ def install_auth(server: Flask, settings: Settings, factory: sessionmaker[Sessio
                       storage_uri=settings.redis_url or "memory://")
 
     @server.route("/login", methods=["GET", "POST"])
-    @limiter.limit(LOGIN_LIMIT, methods=["POST"])
+    # Only failed sign-ins count (a successful one redirects).
+    @limiter.limit(LOGIN_LIMIT, methods=["POST"],
+                   deduct_when=lambda response: response.status_code != 302)
     def login() -> Response | str:
         error = None
         next_path = _local_path(request.values.get("next", "/"))

@@ -87,3 +87,53 @@ def ranked_bars(frame: pl.DataFrame, value: str, currency: str, title: str,
     fig.update_layout(xaxis={"title": currency, "tickformat": ",.0f"},
                       yaxis={"automargin": True})
     return _layout(fig, title, height=max(260, 40 + 28 * top.height))
+
+
+def money_bars(labels: list[str], values_minor: list[int], currency: str, title: str,
+               *, colour: str = NET_COLOUR, empty: str = "Nothing to show") -> go.Figure:
+    """Vertical bars of amounts (minor units) in the given label order."""
+    if not labels or not any(values_minor):
+        return empty_figure(title, empty)
+    fig = go.Figure(go.Bar(x=labels, y=[major(v, currency) for v in values_minor],
+                           marker_color=colour,
+                           hovertemplate="%{x}<br>%{y:,.0f} " + currency + "<extra></extra>"))
+    fig.update_layout(yaxis={"title": currency, "tickformat": ",.0f"}, xaxis={"type": "category"})
+    return _layout(fig, title)
+
+
+def waterfall(steps: pl.DataFrame, currency: str, title: str,
+              labels: dict[str, str]) -> go.Figure:
+    """Movement waterfall: ``steps`` has ``step`` and signed ``amount_minor``; the first and
+    last rows are the opening and closing totals."""
+    if steps.is_empty():
+        return empty_figure(title, "No pipeline in this scope")
+    names = steps["step"].to_list()
+    measure = ["absolute"] + ["relative"] * (len(names) - 2) + ["total"]
+    fig = go.Figure(go.Waterfall(
+        x=[labels.get(n, n) for n in names], measure=measure,
+        y=[major(v, currency) for v in steps["amount_minor"]],
+        increasing={"marker": {"color": MARGIN_COLOUR}},
+        decreasing={"marker": {"color": PALETTE[4]}},
+        totals={"marker": {"color": NET_COLOUR}},
+        connector={"line": {"color": "#adb5bd"}},
+        hovertemplate="%{x}<br>%{y:,.0f} " + currency + "<extra></extra>"))
+    fig.update_layout(yaxis={"title": currency, "tickformat": ",.0f"},
+                      xaxis={"tickangle": -30}, showlegend=False)
+    return _layout(fig, title, height=380)
+
+
+def status_lines(trend: pl.DataFrame, title: str, colours: dict[str, str],
+                 labels: dict[str, str]) -> go.Figure:
+    """Customers per status at each month end: ``trend`` has ``as_of``, ``status``,
+    ``customers``."""
+    if trend.is_empty():
+        return empty_figure(title, "No customers in this scope")
+    fig = go.Figure()
+    for status, colour in colours.items():
+        rows = trend.filter(pl.col("status") == status)
+        fig.add_scatter(x=rows["as_of"].to_list(), y=rows["customers"].to_list(),
+                        name=labels.get(status, status), mode="lines+markers",
+                        line={"color": colour})
+    fig.update_layout(yaxis={"title": "Customers", "rangemode": "tozero"},
+                      xaxis={"tickformat": "%b %Y"})
+    return _layout(fig, title)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dash
 
-from dashboard.pages import customer, customers, home
+from dashboard.pages import customer, customers, engagement, home, pipeline, quotes
 from dashboard.secure import secured_layout
 
-PAGES = (home, customers, customer)
+PAGES = (home, pipeline, quotes, engagement, customers, customer)
 
 
 def register_pages(app: dash.Dash) -> None:

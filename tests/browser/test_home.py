@@ -79,3 +79,19 @@ def test_a_rep_opens_a_customer_from_the_list(dash_duo, app: dash.Dash) -> None:
     dash_duo.wait_for_element("#customer-pnl .main-svg", timeout=15)
     screenshot(dash_duo, "customer-360-rep")
     assert dash_duo.get_logs() == []
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("username", "path", "graph"), [
+    ("manager", "/pipeline", "#pipeline-movement"),
+    ("rep", "/pipeline", "#pipeline-by-stage"),
+    ("rep", "/quotes", "#quotes-age"),
+    ("manager", "/engagement", "#engagement-trend"),
+])
+def test_sales_pages_render_with_charts(dash_duo, app: dash.Dash, username: str,  # type: ignore[no-untyped-def]
+                                        path: str, graph: str) -> None:
+    dash_duo.start_server(app, navigate=False)
+    sign_in(dash_duo, username, path)
+    dash_duo.wait_for_element(f"{graph} .main-svg", timeout=20)
+    screenshot(dash_duo, f"{path.strip('/')}-{username}")
+    assert dash_duo.get_logs() == []
