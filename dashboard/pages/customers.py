@@ -11,6 +11,7 @@ from dash import html
 
 from dashboard.components.data_table import Column, data_table
 from dashboard.components.filter_bar import filter_bar
+from dashboard.components.panels import no_data_page, page_heading
 from dashboard.metrics.customers import customer_list
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.scope import ALL_ROLES
@@ -48,14 +49,12 @@ def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, p
 
 def layout(context: RequestContext, **query: Any) -> html.Div:
     view = view_from_query(context, query)
-    heading = html.H1("Customers", className="h3 mb-3")
     if context.mart is None:
-        return html.Div([heading, dbc.Alert("No data has been published yet.",
-                                            color="warning")])
+        return no_data_page(TITLE)
     rows = _rows(context, context.mart, query).with_columns(customer_href(pl.col("customer_id"))
                                               .alias("href"))
     return html.Div([
-        heading,
+        page_heading(TITLE),
         filter_bar(context, view),
         dbc.Card(dbc.CardBody([
             html.P(f"{rows.height:,} customers · net sales {view.period.label()}",

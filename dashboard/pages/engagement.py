@@ -8,10 +8,11 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import dcc, html
+from dash import html
 
 from dashboard.components.data_table import Column, data_table
 from dashboard.components.kpi_card import kpi_card
+from dashboard.components.panels import graph_card, no_data_page, page_heading
 from dashboard.figures import PALETTE, status_lines
 from dashboard.metrics.engagement import at_risk_and_lapsed, status_counts, status_trend
 from dashboard.metrics.scope import ALL_ROLES
@@ -52,24 +53,20 @@ def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, p
 
 
 def layout(context: RequestContext, **_query: Any) -> html.Div:
-    heading = html.H1("Customer engagement", className="h3 mb-3")
     if context.mart is None:
-        return html.Div([heading, dbc.Alert("No data has been published yet.",
-                                            color="warning")])
+        return no_data_page("Customer engagement")
     counts = status_counts(context.mart, context.scope, context.today)
     trend = status_trend(context.mart, context.scope, context.today)
     cards = [kpi_card(f"engagement-{status}", label, f"{counts[status]:,}", PATH)
              for status, label in STATUS_LABELS.items() if status != "never"]
     return html.Div([
-        heading,
+        page_heading("Customer engagement"),
         html.P(f"Status today ({context.today:%d %b %Y}) of the customers in your scope; "
                f"{counts['never']:,} have never ordered.", className="text-muted"),
         dbc.Row(cards, id="engagement-kpis"),
-        dbc.Card(dbc.CardBody(dcc.Graph(
-            id="engagement-trend", config={"displayModeBar": False},
-            figure=status_lines(trend, "Customers by engagement status at each month end",
-                                STATUS_COLOURS, STATUS_LABELS))),
-            className="salesbi-card mb-3"),
+        dbc.Row(graph_card("engagement-trend", status_lines(
+            trend, "Customers by engagement status at each month end", STATUS_COLOURS,
+            STATUS_LABELS), 12)),
         dbc.Card(dbc.CardBody([
             html.H2("At-risk and lapsed customers", className="h5"),
             data_table("engagement-at-risk", _at_risk(context), LIST_COLUMNS,

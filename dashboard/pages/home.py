@@ -9,11 +9,12 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import dcc, html
+from dash import html
 
 from dashboard.components.data_table import Column, data_table
 from dashboard.components.filter_bar import filter_bar
 from dashboard.components.kpi_card import Comparison, kpi_card
+from dashboard.components.panels import graph_card, no_data_page, page_heading
 from dashboard.figures import ranked_bars, sales_trend
 from dashboard.formatting import compact_money, money, percent
 from dashboard.metrics.period import Period
@@ -27,7 +28,6 @@ TITLE = "Home"
 ROLES = ALL_ROLES
 IN_NAV = True
 TREND_MONTHS = 12
-GRAPH_CONFIG = {"displayModeBar": False}
 
 
 def _breakdown(role: str) -> tuple[str, str]:
@@ -58,11 +58,8 @@ def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, p
 
 def layout(context: RequestContext, **query: Any) -> html.Div:
     view = view_from_query(context, query)
-    heading = html.H1(f"Welcome, {context.full_name}", className="h3 mb-3")
     if context.mart is None:
-        return html.Div([heading, dbc.Alert(
-            "No data has been published yet. Run `salesbi etl run` to build the mart.",
-            color="warning")])
+        return no_data_page(f"Welcome, {context.full_name}")
     mart, scope, currency = context.mart, context.scope, context.base_currency
     now = sales_totals(mart, scope, view.period, view.selection)
     prior = sales_totals(mart, scope, view.period.prior(), view.selection)
@@ -91,21 +88,16 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
                Column("cost_minor", "Cost", "money"), Column("margin_minor", "Margin", "money"),
                Column("margin_pct", "Margin %", "percent")]
     return html.Div([
-        heading,
+        page_heading(f"Welcome, {context.full_name}"),
         filter_bar(context, view),
         dbc.Row(cards, id="home-kpis"),
         dbc.Row([
-            dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(
-                id="home-trend",
-                figure=sales_trend(trend, trend_period, currency,
-                                   f"Net sales and margin, last {TREND_MONTHS} months"),
-                config=GRAPH_CONFIG)), className="salesbi-card"), lg=7),
-            dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(
-                id="home-breakdown-chart",
-                figure=ranked_bars(breakdown, "net_sales_minor", currency,
-                                   f"{title} ({view.period.label()})"),
-                config=GRAPH_CONFIG)), className="salesbi-card"), lg=5),
-        ], className="mb-3"),
+            graph_card("home-trend", sales_trend(
+                trend, trend_period, currency,
+                f"Net sales and margin, last {TREND_MONTHS} months"), 7),
+            graph_card("home-breakdown-chart", ranked_bars(
+                breakdown, "net_sales_minor", currency, f"{title} ({view.period.label()})"), 5),
+        ]),
         dbc.Card(dbc.CardBody([
             html.H2(title, className="h5"),
             data_table("home-breakdown-table", breakdown, columns, currency,

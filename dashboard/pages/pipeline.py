@@ -8,11 +8,12 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import dcc, html
+from dash import html
 
 from dashboard.components.data_table import Column, data_table
 from dashboard.components.filter_bar import filter_bar
 from dashboard.components.kpi_card import kpi_card
+from dashboard.components.panels import graph_card, no_data_page, page_heading
 from dashboard.figures import money_bars, waterfall
 from dashboard.formatting import BLANK, compact_money, percent
 from dashboard.metrics.pipeline import (
@@ -31,7 +32,6 @@ PATH = "/pipeline"
 TITLE = "Pipeline"
 ROLES = ALL_ROLES
 IN_NAV = True
-GRAPH_CONFIG = {"displayModeBar": False}
 STEP_LABELS = {"opening": "Opening", "new": "New", "reopened": "Reopened",
                "increased": "Increased", "decreased": "Decreased", "pulled_in": "Pulled in",
                "pushed_out": "Pushed out", "transferred_in": "Transferred in",
@@ -56,18 +56,10 @@ def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, p
             "pipeline-movement": movement}
 
 
-def _graph(graph_id: str, figure: Any, width: int) -> dbc.Col:
-    return dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(id=graph_id, figure=figure,
-                                                   config=GRAPH_CONFIG)),
-                            className="salesbi-card"), lg=width, className="mb-3")
-
-
 def layout(context: RequestContext, **query: Any) -> html.Div:
     view = view_from_query(context, query)
-    heading = html.H1("Pipeline", className="h3 mb-3")
     if context.mart is None:
-        return html.Div([heading, dbc.Alert("No data has been published yet.",
-                                            color="warning")])
+        return no_data_page(TITLE)
     mart, scope, currency, tz = context.mart, context.scope, context.base_currency, \
         context.timezone
     at, sel = view.period.end, view.selection
@@ -93,20 +85,20 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
     movement = pipeline_movement(mart, scope, view.period.start, at, selection=sel,
                                  timezone=tz)
     return html.Div([
-        heading,
+        page_heading(TITLE),
         filter_bar(context, view),
         dbc.Row(cards, id="pipeline-kpis"),
         dbc.Row([
-            _graph("pipeline-by-stage", money_bars(
+            graph_card("pipeline-by-stage", money_bars(
                 stages["label"].to_list(), stages["pipeline_minor"].to_list(), currency,
                 f"Open pipeline by stage on {at:%d %b %Y}", empty="No open opportunities"), 6),
-            _graph("pipeline-by-close-month", money_bars(
+            graph_card("pipeline-by-close-month", money_bars(
                 months["label"].to_list(), months["weighted_minor"].to_list(), currency,
                 "Weighted pipeline by expected close month", empty="No open opportunities"),
                 6),
         ]),
         dbc.Row([
-            _graph("pipeline-movement", waterfall(
+            graph_card("pipeline-movement", waterfall(
                 movement, currency, f"Pipeline movement {view.period.label()}", STEP_LABELS),
                 7),
             dbc.Col(dbc.Card(dbc.CardBody([

@@ -8,11 +8,12 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import dcc, html
+from dash import html
 
 from dashboard.components.data_table import Column, data_table
 from dashboard.components.filter_bar import filter_bar
 from dashboard.components.kpi_card import kpi_card
+from dashboard.components.panels import graph_card, no_data_page, page_heading
 from dashboard.figures import PALETTE, money_bars
 from dashboard.formatting import compact_money, percent
 from dashboard.metrics.quotes import (
@@ -30,7 +31,6 @@ PATH = "/quotes"
 TITLE = "Quotes"
 ROLES = ALL_ROLES
 IN_NAV = True
-GRAPH_CONFIG = {"displayModeBar": False}
 FOLLOW_UP_COLUMNS = [
     Column("quote_number", "Quote"), Column("customer", "Customer", "link", href_field="href"),
     Column("rep", "Rep"), Column("net_minor", "Amount", "money"),
@@ -53,10 +53,8 @@ def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, p
 
 def layout(context: RequestContext, **query: Any) -> html.Div:
     view = view_from_query(context, query)
-    heading = html.H1("Quotes", className="h3 mb-3")
     if context.mart is None:
-        return html.Div([heading, dbc.Alert("No data has been published yet.",
-                                            color="warning")])
+        return no_data_page(TITLE)
     mart, scope, currency, sel = context.mart, context.scope, context.base_currency, \
         view.selection
     conversion = quote_conversion(mart, scope, view.period, sel)
@@ -77,23 +75,18 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
                  PATH, note=compact_money(int(by_status["net_minor"].sum()), currency)),
     ]
     return html.Div([
-        heading,
+        page_heading(TITLE),
         filter_bar(context, view),
         dbc.Row(cards, id="quotes-kpis"),
         dbc.Row([
-            dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(
-                id="quotes-by-status", config=GRAPH_CONFIG,
-                figure=money_bars(by_status["status"].to_list(),
-                                  by_status["net_minor"].to_list(), currency,
-                                  f"Quote amounts by current status ({view.period.label()})",
-                                  empty="No quotes dated in this period"))),
-                className="salesbi-card"), lg=6, className="mb-3"),
-            dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(
-                id="quotes-age", config=GRAPH_CONFIG,
-                figure=money_bars(age["bucket"].to_list(), age["net_minor"].to_list(),
-                                  currency, "Open quotes by days since sent",
-                                  colour=PALETTE[1], empty="No open quotes"))),
-                className="salesbi-card"), lg=6, className="mb-3"),
+            graph_card("quotes-by-status", money_bars(
+                by_status["status"].to_list(), by_status["net_minor"].to_list(), currency,
+                f"Quote amounts by current status ({view.period.label()})",
+                empty="No quotes dated in this period"), 6),
+            graph_card("quotes-age", money_bars(
+                age["bucket"].to_list(), age["net_minor"].to_list(), currency,
+                "Open quotes by days since sent", colour=PALETTE[1],
+                empty="No open quotes"), 6),
         ]),
         dbc.Card(dbc.CardBody([
             html.H2("Open quotes to follow up", className="h5"),
