@@ -54,7 +54,7 @@ def sales_trend(months: pl.DataFrame, period: Period, currency: str,
     """Monthly net sales (bars) and gross margin % (line, right axis) for every month of
     ``period`` (months without sales show 0); ``months`` has ``month_key``,
     ``net_sales_minor``, ``margin_pct``."""
-    if months.is_empty():
+    if months.is_empty() or (months["net_sales_minor"] == 0).all():
         return empty_figure(title, "No sales in this period and scope")
     months = pl.DataFrame({"month_key": month_keys(period)}).join(
         months.select("month_key", "net_sales_minor", "margin_pct").with_columns(

@@ -117,3 +117,9 @@ def month_ends(as_of: date, months: int) -> list[date]:
         year, month = divmod(as_of.year * 12 + as_of.month - 1 - back, 12)
         ends.append(date(year, month + 1, calendar.monthrange(year, month + 1)[1]))
     return [*ends, as_of]
+
+
+def trailing_months(as_of: date, months: int) -> Period:
+    """The ``months`` calendar months up to ``as_of`` (its own month counts to ``as_of``):
+    from the first day of the oldest of ``month_ends(as_of, months)``."""
+    return Period(month_ends(as_of, months)[0].replace(day=1), as_of)

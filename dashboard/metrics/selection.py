@@ -19,7 +19,6 @@ class Slice:
     region_codes: frozenset[str] = frozenset()
     channel_codes: frozenset[str] = frozenset()
     rep_ids: frozenset[int] = frozenset()
-    customer_id: int | None = None  # drill-down to one customer
 
 
 EVERYTHING = Slice()
@@ -42,8 +41,6 @@ def attributed(mart: Mart, fact: str, scope: Scope, selection: Slice = EVERYTHIN
     if selection.rep_ids:
         frame = restrict(frame, "rep_key", _keys(mart.frame("dim_rep"), "rep_id", "rep_key",
                                                  selection.rep_ids))
-    if selection.customer_id is not None:
-        frame = frame.filter(pl.col("customer_id") == selection.customer_id)
     columns = frame.collect_schema().names()
     for codes, dim, code_column, key_column in (
         (selection.region_codes, "dim_region", "region_code", "region_key"),

@@ -4,7 +4,6 @@ mart. A customer outside the user's scope reads as not found."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -13,12 +12,12 @@ from dash import dcc, html
 from core.customers.profile import CustomerProfile, customer_profile
 from core.errors import NotFound
 from core.types import currency_digits
+from dashboard.components.panels import GRAPH_CONFIG
 from dashboard.figures import sales_trend
 from dashboard.formatting import BLANK, money
-from dashboard.metrics.period import Period
-from dashboard.metrics.sales import sales_by, sales_totals
+from dashboard.metrics.customer import PNL_MONTHS, customer_pnl
+from dashboard.metrics.period import trailing_months
 from dashboard.metrics.scope import ALL_ROLES
-from dashboard.metrics.selection import Slice
 from dashboard.secure import RequestContext, session_factory
 
 PATH = "/customers/<customer_id>"
@@ -26,10 +25,6 @@ TITLE = "Customer"
 ROLES = ALL_ROLES
 IN_NAV = False
 PAGE_OPTIONS = {"path_template": PATH}
-
-
-def _twelve_months(today: date) -> Period:
-    return Period(date(today.year - 1, today.month, 1), today)
 
 
 def _field(label: str, value: object) -> html.Div:
@@ -90,17 +85,18 @@ def layout(context: RequestContext, customer_id: str | None = None, **_query: An
                 className="mb-3"),
     ]
     if context.mart is not None:
-        period = _twelve_months(context.today)
-        selection = Slice(customer_id=customer.id)
-        months = sales_by(context.mart, context.scope, period, "month", selection)
-        totals = sales_totals(context.mart, context.scope, period, selection)
+        period = trailing_months(context.today, PNL_MONTHS)
+        months = customer_pnl(context.mart, context.scope, customer.id, context.today,
+                              PNL_MONTHS)
         currency = context.base_currency
+        net, margin = int(months["net_sales_minor"].sum()), int(months["margin_minor"].sum())
         body.append(dbc.Card(dbc.CardBody([
-            html.P([f"Last 12 months: net sales {money(totals['net_sales_minor'], currency)}, "
-                    f"gross margin {money(totals['margin_minor'], currency)}"],
+            html.P([f"Last {PNL_MONTHS} months: net sales {money(net, currency)}, "
+                    f"gross margin {money(margin, currency)}"],
                    id="customer-pnl-summary", className="mb-0"),
-            dcc.Graph(id="customer-pnl", config={"displayModeBar": False},
+            dcc.Graph(id="customer-pnl", config=GRAPH_CONFIG,
                       figure=sales_trend(months, period, currency,
-                                         "Net sales and margin by month, last 12 months")),
+                                         f"Net sales and margin by month, last {PNL_MONTHS}"
+                                         " months")),
         ]), className="salesbi-card"))
     return html.Div(body)

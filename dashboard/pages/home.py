@@ -4,7 +4,6 @@ role (reps: their customers; managers: their reps; finance and executives: chann
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -17,7 +16,7 @@ from dashboard.components.kpi_card import Comparison, kpi_card
 from dashboard.components.panels import graph_card, no_data_page, page_heading
 from dashboard.figures import ranked_bars, sales_trend
 from dashboard.formatting import compact_money, money, percent
-from dashboard.metrics.period import Period
+from dashboard.metrics.period import trailing_months
 from dashboard.metrics.sales import sales_by, sales_totals
 from dashboard.metrics.scope import ALL_ROLES, REP, SALES_MANAGER
 from dashboard.secure import RequestContext
@@ -37,11 +36,6 @@ def _breakdown(role: str) -> tuple[str, str]:
     if role == SALES_MANAGER:
         return "rep", "Net sales by rep"
     return "channel", "Net sales by channel"
-
-
-def _trend_period(today: date) -> Period:
-    first = date(today.year - 1, today.month, 1)
-    return Period(first, today)
 
 
 def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, pl.DataFrame]:
@@ -80,7 +74,7 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
                  compare("average_order_minor"),
                  note=f"{now['orders_invoiced']:,} orders invoiced"),
     ]
-    trend_period = _trend_period(context.today)
+    trend_period = trailing_months(context.today, TREND_MONTHS)
     trend = sales_by(mart, scope, trend_period, "month", view.selection)
     by, title = _breakdown(scope.role)
     breakdown = sales_by(mart, scope, view.period, by, view.selection)

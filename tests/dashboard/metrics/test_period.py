@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from dashboard.metrics.period import Period, month_ends, preset_period
+from dashboard.metrics.period import Period, month_ends, preset_period, trailing_months
 
 TODAY = date(2026, 5, 14)
 
@@ -55,3 +55,8 @@ def test_month_ends_run_to_the_as_of_date_across_years() -> None:
     assert month_ends(date(2024, 3, 31), 2) == [date(2024, 2, 29), date(2024, 3, 31)]
     with pytest.raises(ValueError, match="1 to 24 months"):
         month_ends(date(2026, 6, 30), 25)
+
+
+def test_trailing_months_start_on_the_first_of_the_oldest_month() -> None:
+    assert trailing_months(TODAY, 12) == Period(date(2025, 6, 1), TODAY)
+    assert trailing_months(TODAY, 1) == Period(date(2026, 5, 1), TODAY)
