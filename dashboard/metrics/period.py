@@ -70,11 +70,17 @@ def date_of_key(column: str) -> pl.Expr:
     return pl.col(column).cast(pl.String).str.to_date("%Y%m%d", strict=False)
 
 
-def end_of_day(day: date, timezone: str) -> datetime:
-    """The last instant (microsecond) of ``day`` in ``timezone``, as naive UTC: the mart's
-    timestamps are naive UTC and "as of D" includes everything before D's next midnight."""
+def day_end_utc(day: date, timezone: str) -> datetime:
+    """The midnight after ``day`` in ``timezone``, as naive UTC (how the mart stores
+    timestamps): "as of D" counts what was recorded before it (exclusive bound)."""
     midnight = datetime.combine(day + timedelta(days=1), time(), tzinfo=ZoneInfo(timezone))
-    return midnight.astimezone(UTC).replace(tzinfo=None) - timedelta(microseconds=1)
+    return midnight.astimezone(UTC).replace(tzinfo=None)
+
+
+def end_of_day(day: date, timezone: str) -> datetime:
+    """The last instant (microsecond) of ``day`` in ``timezone``, as naive UTC: the inclusive
+    form of ``day_end_utc`` for "state at an instant" lookups."""
+    return day_end_utc(day, timezone) - timedelta(microseconds=1)
 
 
 def _year_earlier(day: date) -> date:

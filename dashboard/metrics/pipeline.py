@@ -20,6 +20,7 @@ import polars as pl
 
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period, date_of_key, end_of_day
+from dashboard.metrics.ratios import ratio_value
 from dashboard.metrics.scope import Scope
 from dashboard.metrics.selection import EVERYTHING, Slice, attributed
 
@@ -127,10 +128,6 @@ def _closed_in(mart: Mart, scope: Scope, period: Period, selection: Slice) -> pl
         & pl.col("closed_date_key").is_between(period.start_key, period.end_key))
 
 
-def _ratio(numerator: int, denominator: int) -> float | None:
-    return numerator / denominator if denominator > 0 else None
-
-
 def win_rate(mart: Mart, scope: Scope, period: Period,
              selection: Slice = EVERYTHING) -> dict[str, int | float | None]:
     """Won / (won + lost) among opportunities closed in ``period``, by count
@@ -145,8 +142,8 @@ def win_rate(mart: Mart, scope: Scope, period: Period,
     result: dict[str, int | float | None] = {k: int(v or 0) for k, v in row.items()}
     won_count, lost_count = int(row["won"] or 0), int(row["lost"] or 0)
     won_minor, lost_minor = int(row["won_minor"] or 0), int(row["lost_minor"] or 0)
-    result["win_rate_count"] = _ratio(won_count, won_count + lost_count)
-    result["win_rate_amount"] = _ratio(won_minor, won_minor + lost_minor)
+    result["win_rate_count"] = ratio_value(won_count, won_count + lost_count)
+    result["win_rate_amount"] = ratio_value(won_minor, won_minor + lost_minor)
     return result
 
 
@@ -180,7 +177,7 @@ def pipeline_coverage(mart: Mart, scope: Scope, period: Period, at: Instant, *,
                                timezone=timezone)["pipeline_minor"]
     remaining = target_minor - net_sales_minor
     return {"pipeline_minor": pipeline, "remaining_minor": remaining,
-            "coverage": _ratio(pipeline, remaining)}
+            "coverage": ratio_value(pipeline, remaining)}
 
 
 def _movement(mart: Mart, scope: Scope, start: Instant, end: Instant,

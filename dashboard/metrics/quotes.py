@@ -21,6 +21,7 @@ import polars as pl
 
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period, date_key, date_of_key
+from dashboard.metrics.ratios import ratio_value
 from dashboard.metrics.scope import Scope
 from dashboard.metrics.selection import EVERYTHING, Slice, attributed
 
@@ -79,9 +80,8 @@ def quote_conversion(mart: Mart, scope: Scope, period: Period,
     result: dict[str, int | float | None] = {k: int(v or 0) for k, v in row.items()}
     count = sum(int(row[s] or 0) for s in DECIDED)
     amount = sum(int(row[f"{s}_minor"] or 0) for s in DECIDED)
-    result["conversion_count"] = int(row["accepted"] or 0) / count if count > 0 else None
-    result["conversion_amount"] = (int(row["accepted_minor"] or 0) / amount
-                                   if amount > 0 else None)
+    result["conversion_count"] = ratio_value(int(row["accepted"] or 0), count)
+    result["conversion_amount"] = ratio_value(int(row["accepted_minor"] or 0), amount)
     return result
 
 

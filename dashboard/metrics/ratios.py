@@ -14,6 +14,11 @@ def ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
     return pl.when(denominator > 0).then(numerator / denominator)
 
 
+def ratio_value(numerator: int, denominator: int) -> float | None:
+    """``ratio`` for two already-summed figures: None when the denominator ≤ 0."""
+    return numerator / denominator if denominator > 0 else None
+
+
 def average_minor(total_minor: pl.Expr, count: pl.Expr) -> pl.Expr:
     """total / count rounded half away from zero to whole minor units (exact integer
     arithmetic, Int64); null when the count ≤ 0 or null."""

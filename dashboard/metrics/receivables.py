@@ -27,13 +27,12 @@ cash sale, so a credit note against a cash-sale invoice would count; the demo ha
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 import polars as pl
 
 from dashboard.metrics.mart import Mart
-from dashboard.metrics.period import Period, date_key
+from dashboard.metrics.period import Period, date_key, day_end_utc
 from dashboard.metrics.scope import Scope
 from dashboard.metrics.selection import managed
 from etl.facts.open_ar import CREDIT_NOTE, DEBITS, INVOICE, PAYMENT, open_items
@@ -43,15 +42,8 @@ AR_COLUMNS = ("open_invoices_minor", "current_minor", "overdue_minor",
               "unapplied_cash_minor", "open_credits_minor", "total_ar_minor")
 
 
-def end_of_day_utc(day: date, timezone: str) -> datetime:
-    """The end of ``day`` in ``timezone`` as a naive UTC timestamp (how posting times are
-    stored): "as of D" counts what was posted before it."""
-    midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=ZoneInfo(timezone))
-    return midnight.astimezone(UTC).replace(tzinfo=None)
-
-
 def _known_by(as_of: date, timezone: str, include_backdated: bool) -> datetime | None:
-    return None if include_backdated else end_of_day_utc(as_of, timezone)
+    return None if include_backdated else day_end_utc(as_of, timezone)
 
 
 def ar_by_customer(mart: Mart, scope: Scope, as_of: date, *, timezone: str,
