@@ -3,25 +3,15 @@ charts, no browser console errors. Screenshots go to var/screenshots/."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import dash
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from dashboard.app import create_app
-from tests.dashboard.conftest import DemoMart, demo_mart  # noqa: F401 - fixture
-
 SCREENSHOTS = Path("var/screenshots")
-
-
-@pytest.fixture
-def app(demo_mart: DemoMart) -> Iterator[dash.Dash]:  # noqa: F811
-    made = create_app(demo_mart.settings)
-    yield made
-    made.server.extensions["salesbi_engine"].dispose()
 
 
 def sign_in(dash_duo, username: str, path: str = "/") -> None:  # type: ignore[no-untyped-def]
@@ -38,9 +28,9 @@ def screenshot(dash_duo, name: str) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.browser
 @pytest.mark.parametrize("username", ["rep", "manager", "finance", "exec"])
-def test_each_role_signs_in_and_sees_its_home_page(dash_duo, app: dash.Dash,  # type: ignore[no-untyped-def]
+def test_each_role_signs_in_and_sees_its_home_page(dash_duo, demo_app: dash.Dash,  # type: ignore[no-untyped-def]
                                                     username: str) -> None:
-    dash_duo.start_server(app, navigate=False)
+    dash_duo.start_server(demo_app, navigate=False)
     sign_in(dash_duo, username)
     dash_duo.wait_for_element("#home-kpis", timeout=15)
     dash_duo.wait_for_element("#home-trend .main-svg", timeout=15)
@@ -52,23 +42,25 @@ def test_each_role_signs_in_and_sees_its_home_page(dash_duo, app: dash.Dash,  # 
 
 
 @pytest.mark.browser
-def test_changing_the_period_updates_the_url_and_the_figures(dash_duo, app: dash.Dash) -> None:  # type: ignore[no-untyped-def]
-    dash_duo.start_server(app, navigate=False)
+def test_changing_the_period_updates_the_url_and_the_figures(dash_duo, demo_app: dash.Dash) -> None:  # type: ignore[no-untyped-def]
+    dash_duo.start_server(demo_app, navigate=False)
     sign_in(dash_duo, "exec")
     dash_duo.wait_for_element("#home-kpis", timeout=15)
     before = dash_duo.find_element("#home-net-sales").text
     dash_duo.select_dcc_dropdown('#\\{\\"name\\"\\:\\"period\\"\\,\\"type\\"\\:\\"view-param\\"\\}',
                                  value="Last 30 days")
     dash_duo.wait_for_contains_text("#filter-period-label", "–", timeout=10)
-    wait = WebDriverWait(dash_duo.driver, 10)
+    # The page re-renders from the URL: an element read mid-render goes stale; read again.
+    wait = WebDriverWait(dash_duo.driver, 10,
+                         ignored_exceptions=(StaleElementReferenceException,))
     wait.until(lambda driver: "period=last_30" in driver.current_url)
     wait.until(lambda _: dash_duo.find_element("#home-net-sales").text != before)
     assert dash_duo.get_logs() == []
 
 
 @pytest.mark.browser
-def test_a_rep_opens_a_customer_from_the_list(dash_duo, app: dash.Dash) -> None:  # type: ignore[no-untyped-def]
-    dash_duo.start_server(app, navigate=False)
+def test_a_rep_opens_a_customer_from_the_list(dash_duo, demo_app: dash.Dash) -> None:  # type: ignore[no-untyped-def]
+    dash_duo.start_server(demo_app, navigate=False)
     sign_in(dash_duo, "rep", "/customers")
     dash_duo.wait_for_element("#customers-table .ag-row a", timeout=15)
     screenshot(dash_duo, "customers-rep")
@@ -88,9 +80,9 @@ def test_a_rep_opens_a_customer_from_the_list(dash_duo, app: dash.Dash) -> None:
     ("rep", "/quotes", "#quotes-age"),
     ("manager", "/engagement", "#engagement-trend"),
 ])
-def test_sales_pages_render_with_charts(dash_duo, app: dash.Dash, username: str,  # type: ignore[no-untyped-def]
+def test_sales_pages_render_with_charts(dash_duo, demo_app: dash.Dash, username: str,  # type: ignore[no-untyped-def]
                                         path: str, graph: str) -> None:
-    dash_duo.start_server(app, navigate=False)
+    dash_duo.start_server(demo_app, navigate=False)
     sign_in(dash_duo, username, path)
     dash_duo.wait_for_element(f"{graph} .main-svg", timeout=20)
     screenshot(dash_duo, f"{path.strip('/')}-{username}")

@@ -10,12 +10,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import dash
 import pytest
 from sqlalchemy import Engine
 
 from core.config import Settings
 from core.db import make_engine
 from core.demo import generate_demo
+from dashboard.app import create_app
 from dashboard.mart_reader import load_batch
 from dashboard.metrics.mart import Mart
 from etl.publish import mart_target, published_batch
@@ -49,3 +51,11 @@ def demo_mart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoMart]:
     yield DemoMart(core, settings, load_batch(Path(settings.resolved_mart_dir), batch))
     target.engine.dispose()
     core.dispose()
+
+
+@pytest.fixture
+def demo_app(demo_mart: DemoMart) -> Iterator[dash.Dash]:
+    """A fresh app (own login throttle, own mart reader) on the demo company."""
+    app = create_app(demo_mart.settings)
+    yield app
+    app.server.extensions["salesbi_engine"].dispose()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
+import dash
 import pytest
 from flask.testing import FlaskClient
 
@@ -14,10 +13,8 @@ from tests.dashboard.dash_client import login, render_page
 
 
 @pytest.fixture
-def client(demo_mart: DemoMart) -> Iterator[FlaskClient]:
-    app = create_app(demo_mart.settings)
-    yield app.server.test_client()
-    app.server.extensions["salesbi_engine"].dispose()
+def client(demo_app: dash.Dash) -> FlaskClient:
+    return demo_app.server.test_client()
 
 
 @pytest.mark.parametrize("path", ["/", "/pipeline", "/customers/1", "/_dash-layout",

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import dash
 import polars as pl
-import pytest
 
-from dashboard.app import create_app
 from dashboard.metrics.customers import customer_list
 from dashboard.metrics.period import Period
 from dashboard.metrics.scope import Scope
 from tests.dashboard.conftest import DemoMart
 from tests.dashboard.dash_client import find_component, login, page_json
-
-
-@pytest.fixture
-def app(demo_mart: DemoMart) -> Iterator[dash.Dash]:
-    made = create_app(demo_mart.settings)
-    yield made
-    made.server.extensions["salesbi_engine"].dispose()
 
 
 def _rep_id(demo: DemoMart, username: str) -> int:
@@ -47,14 +37,14 @@ def test_a_rep_lists_only_customers_they_manage_now(demo_mart: DemoMart) -> None
     assert 0 < rep.height < everyone.height == current.filter(pl.col("customer_id") >= 0).height
 
 
-def test_customer_360_opens_in_scope_and_reads_not_found_outside(app: dash.Dash,
+def test_customer_360_opens_in_scope_and_reads_not_found_outside(demo_app: dash.Dash,
                                                                   demo_mart: DemoMart) -> None:
     rep_id = _rep_id(demo_mart, "rep")
     current = demo_mart.mart.frame("dim_customer").filter(pl.col("is_current")
                                                           & (pl.col("customer_id") >= 0))
     mine = current.filter(pl.col("account_manager_id") == rep_id).row(0, named=True)
     other = current.filter(pl.col("account_manager_id") != rep_id).row(0, named=True)
-    client = app.server.test_client()
+    client = demo_app.server.test_client()
     login(client, "rep")
     page = json.loads(page_json(client, f"/customers/{mine['customer_id']}"))
     assert find_component(page, "customer-name")["props"]["children"] == mine["name"]

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import dash
 import pytest
 
-from dashboard.app import create_app
 from dashboard.formatting import compact_money
 from dashboard.metrics.pipeline import pipeline_totals
 from dashboard.metrics.scope import Scope
@@ -19,17 +17,11 @@ from tests.dashboard.dash_client import find_component, login, page_json
 NAV_PATHS = [page.PATH for page in PAGES if page.IN_NAV]
 
 
-@pytest.fixture(scope="module")
-def app(demo_mart: DemoMart) -> Iterator[dash.Dash]:
-    made = create_app(demo_mart.settings)
-    yield made
-    made.server.extensions["salesbi_engine"].dispose()
-
 
 @pytest.mark.parametrize("username", ["rep", "manager", "finance", "exec", "admin"])
 @pytest.mark.parametrize("path", NAV_PATHS)
-def test_each_role_renders_each_page(app: dash.Dash, username: str, path: str) -> None:
-    client = app.server.test_client()
+def test_each_role_renders_each_page(demo_app: dash.Dash, username: str, path: str) -> None:
+    client = demo_app.server.test_client()
     login(client, username)
     page = page_json(client, path, "?period=last_90")
     assert "no-access" not in page
@@ -37,8 +29,8 @@ def test_each_role_renders_each_page(app: dash.Dash, username: str, path: str) -
 
 
 def test_the_pipeline_page_shows_the_open_pipeline_of_the_users_scope(
-        app: dash.Dash, demo_mart: DemoMart) -> None:
-    client = app.server.test_client()
+        demo_app: dash.Dash, demo_mart: DemoMart) -> None:
+    client = demo_app.server.test_client()
     login(client, "exec")
     tree = json.loads(page_json(client, "/pipeline", "?period=ytd"))
     card = find_component(tree, "pipeline-open")

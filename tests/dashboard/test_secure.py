@@ -4,14 +4,12 @@ session, never from the request."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
 
 import dash
 import polars as pl
 import pytest
 from flask.testing import FlaskClient
 
-from dashboard.app import create_app
 from dashboard.secure import SECURED_MARK
 from tests.dashboard.conftest import DemoMart
 from tests.dashboard.dash_client import find_component, login, page_json, render_page
@@ -19,12 +17,6 @@ from tests.dashboard.dash_client import find_component, login, page_json, render
 DASH_ROUTING_OUTPUTS = {"_pages_content.children", "_pages_dummy.children"}
 """Dash's own page router (it calls the secured page layouts) and its title setter."""
 
-
-@pytest.fixture
-def app(demo_mart: DemoMart) -> Iterator[dash.Dash]:
-    made = create_app(demo_mart.settings)
-    yield made
-    made.server.extensions["salesbi_engine"].dispose()
 
 
 def _is_secured(fn: object) -> bool:
@@ -35,32 +27,32 @@ def _is_secured(fn: object) -> bool:
     return False
 
 
-def test_every_callback_and_page_layout_goes_through_the_wrapper(app: dash.Dash) -> None:
-    client = app.server.test_client()
+def test_every_callback_and_page_layout_goes_through_the_wrapper(demo_app: dash.Dash) -> None:
+    client = demo_app.server.test_client()
     login(client, "exec")
     assert client.get("/_dash-dependencies").status_code == 200  # routing is set up now
     unsecured = []
-    for output, spec in app.callback_map.items():
+    for output, spec in demo_app.callback_map.items():
         internal = any(part.strip(".") in DASH_ROUTING_OUTPUTS
                        for part in output.split("..."))
         if not internal and not _is_secured(spec["callback"]):
             unsecured.append(output)
-    assert len(app.callback_map) >= 4
+    assert len(demo_app.callback_map) >= 4
     assert unsecured == []
     layouts = {page["path"]: page["layout"] for page in dash.page_registry.values()}
     assert "/" in layouts
     assert [path for path, layout in layouts.items() if not _is_secured(layout)] == []
-    assert _is_secured(app.layout)
+    assert _is_secured(demo_app.layout)
 
 
-def test_the_wrapper_refuses_a_role_it_does_not_allow(app: dash.Dash) -> None:
+def test_the_wrapper_refuses_a_role_it_does_not_allow(demo_app: dash.Dash) -> None:
     from dashboard.secure import secured
 
     @secured({"finance"})
     def finance_only(context):  # type: ignore[no-untyped-def]
         return context.scope.role
 
-    with app.server.test_request_context():
+    with demo_app.server.test_request_context():
         from werkzeug.exceptions import Forbidden
 
         with pytest.raises(Forbidden):
@@ -77,21 +69,21 @@ def _net_sales_note(client: FlaskClient, search: str = "") -> str:
     return card["props"]["children"]
 
 
-def test_a_rep_cannot_widen_their_scope_with_another_reps_id(app: dash.Dash,
+def test_a_rep_cannot_widen_their_scope_with_another_reps_id(demo_app: dash.Dash,
                                                              demo_mart: DemoMart) -> None:
-    client = app.server.test_client()
+    client = demo_app.server.test_client()
     login(client, "rep")
     own = _net_sales_note(client, "?period=ytd")
     reps = demo_mart.mart.frame("dim_rep").filter(pl.col("rep_key") >= 0)["rep_id"].to_list()
     others = ",".join(str(r) for r in reps)
     assert _net_sales_note(client, f"?period=ytd&rep={others}") == own
-    everyone = app.server.test_client()
+    everyone = demo_app.server.test_client()
     login(everyone, "exec")
     assert _net_sales_note(everyone, "?period=ytd") != own
 
 
-def test_an_unknown_role_path_or_forged_export_is_refused(app: dash.Dash) -> None:
-    client = app.server.test_client()
+def test_an_unknown_role_path_or_forged_export_is_refused(demo_app: dash.Dash) -> None:
+    client = demo_app.server.test_client()
     login(client, "rep")
     body = {
         "output": "export-download.data",
