@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session
 
 from core.actor import SALES_ROLES, Actor, Role
@@ -50,19 +50,25 @@ def scope_reps(session: Session, actor: Actor) -> set[int] | None:
     return {actor.rep_id}
 
 
-def customer_in_scope(session: Session, actor: Actor, customer: Customer) -> bool:
-    """True when the customer is managed (account manager or ship-to override) in scope."""
+def customers_in_scope(session: Session, actor: Actor) -> ColumnElement[bool] | None:
+    """The SQL condition on ``Customer`` for customers the actor may touch — managed
+    (account manager or a ship-to override) by a rep in scope; ``None`` means every
+    customer. An empty scope matches nothing."""
     reps = scope_reps(session, actor)
     if reps is None:
+        return None
+    override = exists().where(Location.customer_id == Customer.id,
+                              Location.rep_override_id.in_(reps))
+    return or_(Customer.account_manager_id.in_(reps), override)
+
+
+def customer_in_scope(session: Session, actor: Actor, customer: Customer) -> bool:
+    """True when the customer is managed (account manager or ship-to override) in scope."""
+    condition = customers_in_scope(session, actor)
+    if condition is None:
         return True
-    if customer.account_manager_id in reps:
-        return True
-    overrides = session.scalars(
-        select(Location.rep_override_id).where(
-            Location.customer_id == customer.id, Location.rep_override_id.is_not(None)
-        )
-    )
-    return any(rep in reps for rep in overrides)
+    return session.scalar(select(Customer.id).where(Customer.id == customer.id, condition)
+                          ) is not None
 
 
 def get_customer_for(

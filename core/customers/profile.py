@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.access import get_customer_for, scope_reps
+from core.access import customers_in_scope, get_customer_for
 from core.actor import Actor, Role
 from core.customers.models import Contact, Customer, Interaction, Location
 from core.users.models import SalesRep
@@ -64,15 +64,6 @@ def customer_profile(session: Session, actor: Actor, customer_id: int) -> Custom
     )
 
 
-def _in_scope(query: Select, actor: Actor, session: Session) -> Select:  # type: ignore[type-arg]
-    reps = scope_reps(session, actor)
-    if reps is None:
-        return query
-    override = exists().where(Location.customer_id == Customer.id,
-                              Location.rep_override_id.in_(reps))
-    return query.where(or_(Customer.account_manager_id.in_(reps), override))
-
-
 def contacts_due(session: Session, actor: Actor, until: date,
                  limit: int = 50) -> list[ContactDue]:
     """Customers in scope whose most recently logged interaction set a next contact date
@@ -87,5 +78,8 @@ def contacts_due(session: Session, actor: Actor, until: date,
         .where(Interaction.next_contact_date <= until)
         .order_by(Interaction.next_contact_date, Customer.name).limit(limit)
     )
-    rows = session.execute(_in_scope(query, actor, session))
-    return [ContactDue(*row) for row in rows]
+    condition = customers_in_scope(session, actor)
+    rows = session.execute(query if condition is None else query.where(condition))
+    # next_contact_date is not null here: the query filters on it.
+    return [ContactDue(customer_id, name, due, manager)  # type: ignore[arg-type]
+            for customer_id, name, due, manager in rows]
