@@ -30,6 +30,11 @@ def month_label(month_key: int) -> str:
     return f"{names[month_key % 100 - 1]} {month_key // 100}"
 
 
+def short_month_label(month_key: int) -> str:
+    """202605 → 'May ’26' (axes with a year of months in a half-width card)."""
+    return f"{month_label(month_key)[:3]} ’{month_key // 100 % 100:02d}"
+
+
 def empty_figure(title: str, reason: str) -> go.Figure:
     """A figure that says why it is empty."""
     fig = go.Figure()
@@ -60,7 +65,7 @@ def sales_trend(months: pl.DataFrame, period: Period, currency: str,
         months.select("month_key", "net_sales_minor", "margin_pct").with_columns(
             pl.col("month_key").cast(pl.Int64)), on="month_key", how="left").with_columns(
         pl.col("net_sales_minor").fill_null(0))
-    x = [month_label(m) for m in months["month_key"]]
+    x = [short_month_label(m) for m in months["month_key"]]
     fig = go.Figure()
     fig.add_bar(x=x, y=[major(v, currency) for v in months["net_sales_minor"]],
                 name="Net sales", marker_color=NET_COLOUR,
@@ -68,7 +73,8 @@ def sales_trend(months: pl.DataFrame, period: Period, currency: str,
     fig.add_scatter(x=x, y=months["margin_pct"].to_list(), name="Gross margin %",
                     yaxis="y2", mode="lines+markers", line={"color": PALETTE[1]},
                     hovertemplate="%{x}<br>Margin %{y:.1%}<extra></extra>")
-    fig.update_layout(yaxis={"title": f"Net sales ({currency})", "tickformat": ",.0f"},
+    fig.update_layout(xaxis={"type": "category", "tickangle": 0},
+                      yaxis={"title": f"Net sales ({currency})", "tickformat": ",.0f"},
                       yaxis2={"title": "Gross margin %", "overlaying": "y", "side": "right",
                               "tickformat": ".0%", "rangemode": "tozero", "showgrid": False})
     return _layout(fig, title)
@@ -137,3 +143,49 @@ def status_lines(trend: pl.DataFrame, title: str, colours: dict[str, str],
     fig.update_layout(yaxis={"title": "Customers", "rangemode": "tozero"},
                       xaxis={"tickformat": "%b %Y"})
     return _layout(fig, title)
+
+
+def target_vs_actual(months: pl.DataFrame, period: Period, currency: str,
+                     title: str) -> go.Figure:
+    """Net sales (bars) against the target (line) for every month of ``period``; ``months``
+    has ``month_key``, ``net_sales_minor`` and ``target_minor`` (null: no target)."""
+    if months.is_empty():
+        return empty_figure(title, "No targets or sales in this period and scope")
+    months = pl.DataFrame({"month_key": month_keys(period)}).join(
+        months.select("month_key", "net_sales_minor", "target_minor").with_columns(
+            pl.col("month_key").cast(pl.Int64)), on="month_key", how="left").with_columns(
+        pl.col("net_sales_minor").fill_null(0))
+    x = [short_month_label(m) for m in months["month_key"]]
+    fig = go.Figure()
+    fig.add_bar(x=x, y=[major(v, currency) for v in months["net_sales_minor"]],
+                name="Net sales", marker_color=NET_COLOUR,
+                hovertemplate="%{x}<br>Net sales %{y:,.0f} " + currency + "<extra></extra>")
+    fig.add_scatter(x=x, y=[major(v, currency) for v in months["target_minor"]],
+                    name="Target", mode="lines+markers",
+                    line={"color": PALETTE[1], "dash": "dash"},
+                    hovertemplate="%{x}<br>Target %{y:,.0f} " + currency + "<extra></extra>")
+    fig.update_layout(yaxis={"title": f"Net sales ({currency})", "tickformat": ",.0f"},
+                      xaxis={"type": "category", "tickangle": 0})
+    return _layout(fig, title)
+
+
+def attainment_heatmap(cells: pl.DataFrame, period: Period, title: str) -> go.Figure:
+    """Target attainment per rep (rows, best total first) and month (columns); ``cells``
+    has ``label`` (the rep), ``month_key`` and ``attainment`` (null: no target)."""
+    cells = cells.filter(pl.col("attainment").is_not_null())
+    if cells.is_empty():
+        return empty_figure(title, "No targets in this period and scope")
+    months = month_keys(period)
+    reps = (cells.group_by("label").agg(pl.col("attainment").mean())
+            .sort("attainment", "label", descending=[False, True])["label"].to_list())
+    grid = {(rep, month): value for rep, month, value in
+            cells.select("label", "month_key", "attainment").iter_rows()}
+    z = [[grid.get((rep, month)) for month in months] for rep in reps]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=[short_month_label(m) for m in months], y=reps, zmin=0, zmid=1, zmax=2,
+        colorscale=[[0, PALETTE[4]], [0.5, "#f7f7f7"], [1, PALETTE[2]]],
+        text=[["" if v is None else f"{v:.0%}" for v in row] for row in z],
+        texttemplate="%{text}", hovertemplate="%{y}<br>%{x}<br>%{text} of target<extra></extra>",
+        colorbar={"title": "Attainment", "tickformat": ".0%"}, xgap=2, ygap=2))
+    fig.update_layout(yaxis={"automargin": True}, xaxis={"type": "category", "tickangle": 0})
+    return _layout(fig, title, height=max(340, 110 + 30 * len(reps)))

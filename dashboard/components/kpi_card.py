@@ -20,6 +20,7 @@ class Comparison:
     last_year: float | None
     higher_is_better: bool = True
     is_ratio: bool = False  # a ratio changes by percentage points, not by a per cent
+    is_count: bool = False  # a count changes by units (a per cent of 0 says nothing)
 
 
 def change(current: float | None, base: float | None) -> float | None:
@@ -31,9 +32,10 @@ def change(current: float | None, base: float | None) -> float | None:
 
 def _delta(label: str, current: float | None, base: float | None,
            comparison: Comparison) -> html.Span:
-    if comparison.is_ratio:
+    if comparison.is_ratio or comparison.is_count:
         ratio = None if current is None or base is None else current - base
-        text = None if ratio is None else f"{abs(ratio) * 100:.1f} pp"
+        text = (None if ratio is None else f"{abs(ratio) * 100:.1f} pp" if comparison.is_ratio
+                else f"{abs(ratio):,.0f}")
     else:
         ratio = change(current, base)
         text = None if ratio is None else percent(abs(ratio))

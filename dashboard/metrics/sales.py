@@ -37,7 +37,9 @@ NET = (pl.when(pl.col("credit_reason").is_in(CONTRIBUTION_ONLY_REASONS).fill_nul
        .then(0).otherwise(pl.col("net_minor")))
 
 
-def _lines(mart: Mart, scope: Scope, period: Period, selection: Slice) -> pl.LazyFrame:
+def sales_lines(mart: Mart, scope: Scope, period: Period,
+                selection: Slice = EVERYTHING) -> pl.LazyFrame:
+    """The ``fct_sales_line`` rows in scope and slice, dated in ``period``."""
     return attributed(mart, "fct_sales_line", scope, selection).filter(
         pl.col("date_key").is_between(period.start_key, period.end_key))
 
@@ -57,7 +59,7 @@ def sales_totals(mart: Mart, scope: Scope, period: Period,
     """Net sales, cost, margin, margin %, the number of distinct orders invoiced and the
     average order value (net sales / orders invoiced, half-up to minor units; null without
     orders)."""
-    lines = _lines(mart, scope, period, selection)
+    lines = sales_lines(mart, scope, period, selection)
     row = _with_margin(lines.select(*_sums(), ORDERS_INVOICED).with_columns(
         average_minor(pl.col("net_sales_minor"), pl.col("orders_invoiced"))
         .alias("average_order_minor"),
@@ -74,7 +76,7 @@ def sales_by(mart: Mart, scope: Scope, period: Period, by: str,
     ``label`` column; sorted by net sales, largest first (months: in order)."""
     if by not in GROUPINGS:
         raise ValueError(f"cannot group sales by {by!r}")
-    lines = _lines(mart, scope, period, selection)
+    lines = sales_lines(mart, scope, period, selection)
     if by == "category":
         lines = lines.join(mart.lazy("dim_product").select("product_key", "category"),
                            on="product_key", how="left")

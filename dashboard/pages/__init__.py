@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dash
 
-from dashboard.pages import customer, customers, engagement, home, pipeline, quotes
+from dashboard.pages import customer, customers, engagement, home, pipeline, quotes, team
 from dashboard.secure import secured_layout
 
-PAGES = (home, pipeline, quotes, engagement, customers, customer)
+PAGES = (home, pipeline, quotes, engagement, team, customers, customer)
 
 
 def register_pages(app: dash.Dash) -> None:

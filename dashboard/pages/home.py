@@ -1,32 +1,43 @@
 """Home: the KPIs of the user's role for the selected period, each against the prior period
 and the same period last year, with the monthly trend and the breakdown that matters to the
-role (reps: their customers; managers: their reps; finance and executives: channels)."""
+role (reps: their customers; managers: their reps; finance and executives: channels).
+Under the KPIs (``dashboard.home_kpis``) a rep sees the contacts due this week, a sales
+manager the top of the rep leaderboard."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import html
+from dash import dcc, html
 
+from core.customers.profile import contacts_due
 from dashboard.components.data_table import Column, data_table
 from dashboard.components.filter_bar import filter_bar
-from dashboard.components.kpi_card import Comparison, kpi_card
 from dashboard.components.panels import graph_card, no_data_page, page_heading
 from dashboard.figures import ranked_bars, sales_trend
-from dashboard.formatting import compact_money, money, percent
+from dashboard.home_kpis import CARDS_BY_ROLE
+from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import trailing_months
-from dashboard.metrics.sales import sales_by, sales_totals
+from dashboard.metrics.sales import sales_by
 from dashboard.metrics.scope import ALL_ROLES, REP, SALES_MANAGER
-from dashboard.secure import RequestContext
-from dashboard.view import view_from_query
+from dashboard.pages import team
+from dashboard.pages.customers import customer_href
+from dashboard.secure import RequestContext, session_factory
+from dashboard.view import View, view_from_query
 
 PATH = "/"
 TITLE = "Home"
 ROLES = ALL_ROLES
 IN_NAV = True
 TREND_MONTHS = 12
+CONTACT_DAYS_AHEAD = 7
+LEADERBOARD_SIZE = 5
+CONTACT_COLUMNS = [Column("name", "Customer", "link", href_field="href"),
+                   Column("next_contact_date", "Next contact"),
+                   Column("overdue_days", "Days overdue", "number")]
 
 
 def _breakdown(role: str) -> tuple[str, str]:
@@ -36,6 +47,47 @@ def _breakdown(role: str) -> tuple[str, str]:
     if role == SALES_MANAGER:
         return "rep", "Net sales by rep"
     return "channel", "Net sales by channel"
+
+
+def _contacts_due(context: RequestContext) -> dbc.Card:
+    """The rep's customers whose next contact date falls within the coming week (read live
+    from the core: a contact logged a minute ago counts)."""
+    until = context.today + timedelta(days=CONTACT_DAYS_AHEAD)
+    with session_factory()() as session:
+        due = contacts_due(session, context.actor, until) if context.actor else []
+    rows = pl.DataFrame(
+        {"customer_id": [d.customer_id for d in due], "name": [d.customer_name for d in due],
+         "next_contact_date": [d.next_contact_date for d in due],
+         "overdue_days": [max((context.today - d.next_contact_date).days, 0) for d in due]},
+        schema={"customer_id": pl.Int64, "name": pl.String, "next_contact_date": pl.Date,
+                "overdue_days": pl.Int64},
+    ).with_columns(customer_href(pl.col("customer_id")).alias("href"))
+    return dbc.Card(dbc.CardBody([
+        html.H2("Next contacts due", className="h5"),
+        data_table("home-contacts-due", rows, CONTACT_COLUMNS, context.base_currency,
+                   height=260, empty=f"No contact due in the next {CONTACT_DAYS_AHEAD} days."),
+    ]), className="salesbi-card mb-3")
+
+
+def _leaderboard(context: RequestContext, mart: Mart, view: View) -> dbc.Card:
+    ranked = team.leaderboard(mart, context.scope, view).head(LEADERBOARD_SIZE)
+    return dbc.Card(dbc.CardBody([
+        html.H2(["Rep leaderboard ", dcc.Link("(all reps and months)", href=team.PATH,
+                                               className="small")], className="h5"),
+        data_table("home-leaderboard", ranked, team.LEADERBOARD_COLUMNS,
+                   context.base_currency, height=330,
+                   empty="No rep in your team has a target or sales in this period."),
+    ]), className="salesbi-card mb-3")
+
+
+def _role_panels(context: RequestContext, mart: Mart, view: View) -> list[dbc.Card]:
+    """What the role sees right under its KPIs: a rep's contacts due, a manager's
+    leaderboard."""
+    if context.scope.role == REP:
+        return [_contacts_due(context)]
+    if context.scope.role == SALES_MANAGER:
+        return [_leaderboard(context, mart, view)]
+    return []
 
 
 def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, pl.DataFrame]:
@@ -55,25 +107,7 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
     if context.mart is None:
         return no_data_page(f"Welcome, {context.full_name}")
     mart, scope, currency = context.mart, context.scope, context.base_currency
-    now = sales_totals(mart, scope, view.period, view.selection)
-    prior = sales_totals(mart, scope, view.period.prior(), view.selection)
-    last_year = sales_totals(mart, scope, view.period.last_year(), view.selection)
-
-    def compare(key: str, is_ratio: bool = False) -> Comparison:
-        return Comparison(now[key], prior[key], last_year[key], is_ratio=is_ratio)
-
-    cards = [
-        kpi_card("home-net-sales", "Net sales", compact_money(now["net_sales_minor"], currency),
-                 "/", compare("net_sales_minor"), note=money(now["net_sales_minor"], currency)),
-        kpi_card("home-gross-margin", "Gross margin",
-                 compact_money(now["margin_minor"], currency), "/", compare("margin_minor")),
-        kpi_card("home-margin-pct", "Gross margin %", percent(now["margin_pct"]), "/",
-                 compare("margin_pct", is_ratio=True)),
-        kpi_card("home-average-order", "Average order value",
-                 compact_money(now["average_order_minor"], currency), "/",
-                 compare("average_order_minor"),
-                 note=f"{now['orders_invoiced']:,} orders invoiced"),
-    ]
+    cards = CARDS_BY_ROLE[scope.role](context, view)
     trend_period = trailing_months(context.today, TREND_MONTHS)
     trend = sales_by(mart, scope, trend_period, "month", view.selection)
     by, title = _breakdown(scope.role)
@@ -85,6 +119,7 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
         page_heading(f"Welcome, {context.full_name}"),
         filter_bar(context, view),
         dbc.Row(cards, id="home-kpis"),
+        *_role_panels(context, mart, view),
         dbc.Row([
             graph_card("home-trend", sales_trend(
                 trend, trend_period, currency,

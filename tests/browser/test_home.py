@@ -22,7 +22,10 @@ def sign_in(dash_duo, username: str, path: str = "/") -> None:  # type: ignore[n
 
 
 def screenshot(dash_duo, name: str) -> None:  # type: ignore[no-untyped-def]
+    """The whole page (the window grows to the document's height first)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = dash_duo.driver.execute_script("return document.body.scrollHeight")
+    dash_duo.driver.set_window_size(1280, min(int(height) + 140, 4000))
     dash_duo.driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
 
 
