@@ -3,6 +3,8 @@ major units of the base currency and say so in their title."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import plotly.graph_objects as go
 import polars as pl
 
@@ -55,10 +57,10 @@ def month_keys(period: Period) -> list[int]:
 
 
 def sales_trend(months: pl.DataFrame, period: Period, currency: str,
-                title: str) -> go.Figure:
+                title: str, drill: Callable[[int], str] | None = None) -> go.Figure:
     """Monthly net sales (bars) and gross margin % (line, right axis) for every month of
     ``period`` (months without sales show 0); ``months`` has ``month_key``,
-    ``net_sales_minor``, ``margin_pct``."""
+    ``net_sales_minor``, ``margin_pct``. ``drill`` gives each month's bar its drill query."""
     if months.is_empty() or (months["net_sales_minor"] == 0).all():
         return empty_figure(title, "No sales in this period and scope")
     months = pl.DataFrame({"month_key": month_keys(period)}).join(
@@ -69,6 +71,7 @@ def sales_trend(months: pl.DataFrame, period: Period, currency: str,
     fig = go.Figure()
     fig.add_bar(x=x, y=[major(v, currency) for v in months["net_sales_minor"]],
                 name="Net sales", marker_color=NET_COLOUR,
+                customdata=None if drill is None else [drill(m) for m in months["month_key"]],
                 hovertemplate="%{x}<br>Net sales %{y:,.0f} " + currency + "<extra></extra>")
     fig.add_scatter(x=x, y=months["margin_pct"].to_list(), name="Gross margin %",
                     yaxis="y2", mode="lines+markers", line={"color": PALETTE[1]},
@@ -81,14 +84,16 @@ def sales_trend(months: pl.DataFrame, period: Period, currency: str,
 
 
 def ranked_bars(frame: pl.DataFrame, value: str, currency: str, title: str,
-                label: str = "label", limit: int = 12) -> go.Figure:
-    """Horizontal bars of ``value`` (minor units) by ``label``, largest on top."""
+                label: str = "label", limit: int = 12, drill: str | None = None) -> go.Figure:
+    """Horizontal bars of ``value`` (minor units) by ``label``, largest on top; ``drill``
+    names the column holding each bar's drill query."""
     if frame.is_empty():
         return empty_figure(title, "Nothing to show in this period and scope")
     top = frame.sort(value, descending=True).head(limit).reverse()
     fig = go.Figure(go.Bar(
         x=[major(v, currency) for v in top[value]], y=top[label].fill_null("(unknown)"),
         orientation="h", marker_color=NET_COLOUR,
+        customdata=None if drill is None else top[drill].to_list(),
         hovertemplate="%{y}<br>%{x:,.0f} " + currency + "<extra></extra>"))
     fig.update_layout(xaxis={"title": currency, "tickformat": ",.0f"},
                       yaxis={"automargin": True})
@@ -96,12 +101,14 @@ def ranked_bars(frame: pl.DataFrame, value: str, currency: str, title: str,
 
 
 def money_bars(labels: list[str], values_minor: list[int], currency: str, title: str,
-               *, colour: str = NET_COLOUR, empty: str = "Nothing to show") -> go.Figure:
-    """Vertical bars of amounts (minor units) in the given label order."""
+               *, colour: str = NET_COLOUR, empty: str = "Nothing to show",
+               drill: list[str] | None = None) -> go.Figure:
+    """Vertical bars of amounts (minor units) in the given label order; ``drill``: each
+    bar's drill query."""
     if not labels or not any(values_minor):
         return empty_figure(title, empty)
     fig = go.Figure(go.Bar(x=labels, y=[major(v, currency) for v in values_minor],
-                           marker_color=colour,
+                           marker_color=colour, customdata=drill,
                            hovertemplate="%{x}<br>%{y:,.0f} " + currency + "<extra></extra>"))
     fig.update_layout(yaxis={"title": currency, "tickformat": ",.0f"}, xaxis={"type": "category"})
     return _layout(fig, title)

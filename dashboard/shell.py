@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl
 
 import dash
 import dash_bootstrap_components as dbc
@@ -86,7 +86,8 @@ def register_shell_callbacks(app: dash.Dash, pages: tuple[ModuleType, ...]) -> N
     @secured(ALL_ROLES)
     def filters_to_url(context: RequestContext, _values: list[Any], _dates: list[Any],
                        current: str | None) -> str:
-        values: dict[str, Any] = {}
+        # Keys without a control on the page (a drill's kind or customer) stay as they are.
+        values: dict[str, Any] = dict(parse_qsl((current or "").lstrip("?")))
         for group in ctx.inputs_list:
             for item in group:
                 values[item["id"]["name"]] = item.get("value")

@@ -70,6 +70,13 @@ def _open_at(mart: Mart, scope: Scope, at: Instant, window: Period | None, selec
         (pl.col("state") == OPEN) & _in_window(window))
 
 
+def open_opportunities(mart: Mart, scope: Scope, at: Instant, *,
+                       selection: Slice = EVERYTHING, timezone: str = "UTC") -> pl.LazyFrame:
+    """The version of each opportunity open as of ``at`` in scope and slice (the rows the
+    pipeline figures sum)."""
+    return _open_at(mart, scope, at, None, selection, timezone)
+
+
 def _pipeline_sums() -> list[pl.Expr]:
     """Count, Σ amount and Σ amount × probability, the latter rounded half-up once per
     group (an exact Int128 sum of amount × basis points, then ÷ 10,000)."""

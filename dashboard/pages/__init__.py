@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import dash
 
-from dashboard.pages import customer, customers, engagement, home, pipeline, quotes, team
+from dashboard.pages import (
+    customer,
+    customers,
+    documents,
+    engagement,
+    home,
+    pipeline,
+    quotes,
+    team,
+)
 from dashboard.secure import secured_layout
 
-PAGES = (home, pipeline, quotes, engagement, team, customers, customer)
+PAGES = (home, pipeline, quotes, engagement, team, customers, customer, documents)
 
 
 def register_pages(app: dash.Dash) -> None:

@@ -6,9 +6,11 @@ manager the top of the rep leaderboard."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import calendar
+from datetime import date, timedelta
 from typing import Any
 
+import dash
 import dash_bootstrap_components as dbc
 import polars as pl
 from dash import dcc, html
@@ -17,6 +19,7 @@ from core.customers.profile import contacts_due
 from dashboard.components.data_table import Column, data_table
 from dashboard.components.filter_bar import filter_bar
 from dashboard.components.panels import graph_card, no_data_page, page_heading
+from dashboard.drill import drill_query, register_drill
 from dashboard.figures import ranked_bars, sales_trend
 from dashboard.home_kpis import CARDS_BY_ROLE
 from dashboard.metrics.mart import Mart
@@ -47,6 +50,32 @@ def _breakdown(role: str) -> tuple[str, str]:
     if role == SALES_MANAGER:
         return "rep", "Net sales by rep"
     return "channel", "Net sales by channel"
+
+
+DRILL_FIELDS = {"customer": ("customer", "customer_id"), "rep": ("rep", "rep_id"),
+                "channel": ("channel", "channel_code")}
+"""Breakdown → the drill query key and the column that holds its value."""
+
+
+def _with_drill(mart: Mart, frame: pl.DataFrame, by: str) -> pl.DataFrame:
+    """``frame`` (``sales_by`` rows) plus ``drill``: each row's Documents query."""
+    if by == "rep":
+        frame = frame.join(mart.frame("dim_rep").select("rep_key", "rep_id"), on="rep_key",
+                           how="left")
+    elif by == "channel":
+        frame = frame.join(mart.frame("dim_channel").select("channel_key", "channel_code"),
+                           on="channel_key", how="left")
+    key, column = DRILL_FIELDS[by]
+    return frame.with_columns(pl.format("kind=sales&{}={}", pl.lit(key), pl.col(column))
+                              .alias("drill"))
+
+
+def month_drill(month_key: int) -> str:
+    """The Documents query of one month's sales (a custom period over the month)."""
+    start = date(month_key // 100, month_key % 100, 1)
+    end = start.replace(day=calendar.monthrange(start.year, start.month)[1])
+    return drill_query(kind="sales", period="custom", start=start.isoformat(),
+                       end=end.isoformat())
 
 
 def _contacts_due(context: RequestContext) -> dbc.Card:
@@ -111,7 +140,7 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
     trend_period = trailing_months(context.today, TREND_MONTHS)
     trend = sales_by(mart, scope, trend_period, "month", view.selection)
     by, title = _breakdown(scope.role)
-    breakdown = sales_by(mart, scope, view.period, by, view.selection)
+    breakdown = _with_drill(mart, sales_by(mart, scope, view.period, by, view.selection), by)
     columns = [Column("label", by.capitalize()), Column("net_sales_minor", "Net sales", "money"),
                Column("cost_minor", "Cost", "money"), Column("margin_minor", "Margin", "money"),
                Column("margin_pct", "Margin %", "percent")]
@@ -123,9 +152,10 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
         dbc.Row([
             graph_card("home-trend", sales_trend(
                 trend, trend_period, currency,
-                f"Net sales and margin, last {TREND_MONTHS} months"), 7),
+                f"Net sales and margin, last {TREND_MONTHS} months", drill=month_drill), 7),
             graph_card("home-breakdown-chart", ranked_bars(
-                breakdown, "net_sales_minor", currency, f"{title} ({view.period.label()})"), 5),
+                breakdown, "net_sales_minor", currency, f"{title} ({view.period.label()})",
+                drill="drill"), 5),
         ]),
         dbc.Card(dbc.CardBody([
             html.H2(title, className="h5"),
@@ -133,3 +163,7 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
                        export="home-breakdown"),
         ]), className="salesbi-card"),
     ])
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    register_drill(app, ("home-trend", "home-breakdown-chart"))

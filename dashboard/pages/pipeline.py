@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import dash
 import dash_bootstrap_components as dbc
 import polars as pl
 from dash import html
@@ -14,6 +15,7 @@ from dashboard.components.data_table import Column, data_table
 from dashboard.components.filter_bar import filter_bar
 from dashboard.components.kpi_card import kpi_card
 from dashboard.components.panels import graph_card, no_data_page, page_heading
+from dashboard.drill import drill_query, register_drill
 from dashboard.figures import money_bars, waterfall
 from dashboard.formatting import BLANK, compact_money, percent
 from dashboard.metrics.pipeline import (
@@ -91,7 +93,9 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
         dbc.Row([
             graph_card("pipeline-by-stage", money_bars(
                 stages["label"].to_list(), stages["pipeline_minor"].to_list(), currency,
-                f"Open pipeline by stage on {at:%d %b %Y}", empty="No open opportunities"), 6),
+                f"Open pipeline by stage on {at:%d %b %Y}", empty="No open opportunities",
+                drill=[drill_query(kind="opportunities", stage=stage)
+                       for stage in stages["label"]]), 6),
             graph_card("pipeline-by-close-month", money_bars(
                 months["label"].to_list(), months["weighted_minor"].to_list(), currency,
                 "Weighted pipeline by expected close month", empty="No open opportunities"),
@@ -108,3 +112,7 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
             ]), className="salesbi-card"), lg=5, className="mb-3"),
         ]),
     ])
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    register_drill(app, ("pipeline-by-stage",))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import dash
 import dash_bootstrap_components as dbc
 import polars as pl
 from dash import html
@@ -14,6 +15,7 @@ from dashboard.components.data_table import Column, data_table
 from dashboard.components.filter_bar import filter_bar
 from dashboard.components.kpi_card import kpi_card
 from dashboard.components.panels import graph_card, no_data_page, page_heading
+from dashboard.drill import drill_query, register_drill
 from dashboard.figures import PALETTE, money_bars
 from dashboard.formatting import compact_money, percent
 from dashboard.metrics.quotes import (
@@ -82,7 +84,9 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
             graph_card("quotes-by-status", money_bars(
                 by_status["status"].to_list(), by_status["net_minor"].to_list(), currency,
                 f"Quote amounts by current status ({view.period.label()})",
-                empty="No quotes dated in this period"), 6),
+                empty="No quotes dated in this period",
+                drill=[drill_query(kind="quotes", status=status)
+                       for status in by_status["status"]]), 6),
             graph_card("quotes-age", money_bars(
                 age["bucket"].to_list(), age["net_minor"].to_list(), currency,
                 "Open quotes by days since sent", colour=PALETTE[1],
@@ -94,3 +98,7 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
                        export="quotes-follow-up", empty="No open quotes: nothing to chase."),
         ]), className="salesbi-card"),
     ])
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    register_drill(app, ("quotes-by-status",))

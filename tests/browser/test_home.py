@@ -8,6 +8,7 @@ from pathlib import Path
 import dash
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -89,4 +90,21 @@ def test_sales_pages_render_with_charts(dash_duo, demo_app: dash.Dash, username:
     sign_in(dash_duo, username, path)
     dash_duo.wait_for_element(f"{graph} .main-svg", timeout=20)
     screenshot(dash_duo, f"{path.strip('/')}-{username}")
+    assert dash_duo.get_logs() == []
+
+
+@pytest.mark.browser
+def test_clicking_a_month_of_the_trend_lists_its_documents(dash_duo, demo_app: dash.Dash) -> None:  # type: ignore[no-untyped-def]
+    dash_duo.start_server(demo_app, navigate=False)
+    sign_in(dash_duo, "exec")
+    dash_duo.wait_for_element("#home-trend .bars path", timeout=15)
+    bars = dash_duo.driver.find_elements(By.CSS_SELECTOR, "#home-trend .bars path")
+    tallest = max(bars, key=lambda bar: bar.size["height"])
+    # Plotly's drag layer lies over the bars: click at the bar's place, not on the element.
+    ActionChains(dash_duo.driver).move_to_element(tallest).click().perform()
+    dash_duo.wait_for_element("#documents-table .ag-row", timeout=15)
+    assert "/documents" in dash_duo.driver.current_url
+    assert "kind=sales" in dash_duo.driver.current_url
+    assert "Invoices and credit notes" in dash_duo.find_element("#documents-described").text
+    screenshot(dash_duo, "documents-exec")
     assert dash_duo.get_logs() == []

@@ -1,0 +1,144 @@
+"""The documents behind a figure (drill-through), in the same scope and slice as the figure,
+so a list's amounts add up to the figure it was opened from.
+
+- **sales** (net sales, cost, margin): one row per document with rows in ``fct_sales_line``
+  dated in the period — invoices, credit notes, RMA cost events — with its net sales (as
+  ``dashboard.metrics.sales.NET``), cost and margin;
+- **orders**: orders with an order date in the period (drafts left out), status and amount;
+- **quotes**: quotes dated in the period (every revision), status and amount;
+- **opportunities**: opportunities open at the end of the period (``pipeline``), stage,
+  amount and probability.
+
+A ``Drill`` narrows the list further: one customer, one product category (sales), one status
+(quotes, orders) or one stage (opportunities). Scope first, as everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from dashboard.metrics.mart import Mart
+from dashboard.metrics.period import Period, date_of_key
+from dashboard.metrics.pipeline import open_opportunities
+from dashboard.metrics.sales import NET, sales_lines
+from dashboard.metrics.scope import Scope
+from dashboard.metrics.selection import EVERYTHING, Slice, attributed
+
+KINDS = {"sales": "Invoices and credit notes", "orders": "Orders", "quotes": "Quotes",
+         "opportunities": "Open opportunities"}
+SOURCE_LABELS = {"invoice": "Invoice", "credit_note": "Credit note", "rma_cost": "RMA cost",
+                 "replacement": "Replacement"}
+
+
+@dataclass(frozen=True)
+class Drill:
+    """What the list is narrowed to besides the period and slice (None: no narrowing)."""
+
+    customer_id: int | None = None
+    category: str | None = None
+    status: str | None = None
+    stage: str | None = None
+
+
+NO_DRILL = Drill()
+
+
+def _named(mart: Mart, frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Adds ``customer`` (current name) and ``rep`` (name) to rows with ``customer_id`` and
+    ``rep_key``."""
+    customers = mart.lazy("dim_customer").filter(pl.col("is_current")).select(
+        "customer_id", pl.col("name").alias("customer"))
+    reps = mart.lazy("dim_rep").select("rep_key", pl.col("name").alias("rep"))
+    return frame.join(customers, on="customer_id", how="left").join(reps, on="rep_key",
+                                                                     how="left")
+
+
+def _for_customer(frame: pl.LazyFrame, drill: Drill) -> pl.LazyFrame:
+    if drill.customer_id is None:
+        return frame
+    return frame.filter(pl.col("customer_id") == drill.customer_id)
+
+
+def sales_documents(mart: Mart, scope: Scope, period: Period, selection: Slice = EVERYTHING,
+                    drill: Drill = NO_DRILL) -> pl.DataFrame:
+    """One row per document: ``type``, ``document_number``, ``date``, ``customer_id``,
+    ``customer``, ``rep``, ``net_sales_minor``, ``cost_minor``, ``margin_minor``; newest
+    first."""
+    lines = _for_customer(sales_lines(mart, scope, period, selection), drill)
+    if drill.category is not None:
+        lines = lines.join(mart.lazy("dim_product").filter(pl.col("category") == drill.category)
+                           .select("product_key"), on="product_key", how="semi")
+    documents = lines.group_by("source_type", "document_id", "document_number").agg(
+        pl.col("date_key").min(), pl.col("customer_id").first(), pl.col("rep_key").first(),
+        NET.sum().alias("net_sales_minor"), pl.col("cost_minor").sum())
+    return (
+        _named(mart, documents)
+        .with_columns(pl.col("source_type").replace_strict(SOURCE_LABELS).alias("type"),
+                      date_of_key("date_key").alias("date"),
+                      (pl.col("net_sales_minor") - pl.col("cost_minor")).alias("margin_minor"))
+        .sort(["date_key", "document_number"], descending=[True, False])
+        .select("type", "document_number", "date", "customer_id", "customer", "rep",
+                "net_sales_minor", "cost_minor", "margin_minor")
+        .collect()
+    )
+
+
+def order_documents(mart: Mart, scope: Scope, period: Period, selection: Slice = EVERYTHING,
+                    drill: Drill = NO_DRILL) -> pl.DataFrame:
+    """Orders dated in ``period`` (not drafts): ``order_number``, ``date``, ``status``,
+    ``customer_id``, ``customer``, ``rep``, ``net_minor``; newest first."""
+    orders = _for_customer(attributed(mart, "fct_order", scope, selection), drill).filter(
+        pl.col("date_key").is_between(period.start_key, period.end_key)
+        & (pl.col("status") != "draft"))
+    if drill.status is not None:
+        orders = orders.filter(pl.col("status") == drill.status)
+    return (
+        _named(mart, orders)
+        .with_columns(date_of_key("date_key").alias("date"))
+        .sort(["date_key", "order_number"], descending=[True, False])
+        .select("order_number", "date", "status", "customer_id", "customer", "rep",
+                "net_minor")
+        .collect()
+    )
+
+
+def quote_documents(mart: Mart, scope: Scope, period: Period, selection: Slice = EVERYTHING,
+                    drill: Drill = NO_DRILL) -> pl.DataFrame:
+    """Quotes dated in ``period``: ``quote_number``, ``revision_no``, ``date``, ``status``,
+    ``customer_id``, ``customer``, ``rep``, ``net_minor``, ``valid_until``; newest first."""
+    quotes = _for_customer(attributed(mart, "fct_quote", scope, selection), drill).filter(
+        pl.col("quote_date_key").is_between(period.start_key, period.end_key))
+    if drill.status is not None:
+        quotes = quotes.filter(pl.col("status") == drill.status)
+    return (
+        _named(mart, quotes)
+        .with_columns(date_of_key("quote_date_key").alias("date"),
+                      date_of_key("valid_until_key").alias("valid_until"))
+        .sort(["quote_date_key", "quote_number"], descending=[True, False])
+        .select("quote_number", "revision_no", "date", "status", "customer_id", "customer",
+                "rep", "net_minor", "valid_until")
+        .collect()
+    )
+
+
+def opportunity_documents(mart: Mart, scope: Scope, period: Period,
+                          selection: Slice = EVERYTHING, drill: Drill = NO_DRILL, *,
+                          timezone: str = "UTC") -> pl.DataFrame:
+    """Opportunities open at the end of ``period``: ``opportunity_id``, ``stage``,
+    ``customer_id``, ``customer``, ``rep``, ``amount_minor``, ``probability``,
+    ``expected_close``; largest first."""
+    versions = _for_customer(open_opportunities(mart, scope, period.end, selection=selection,
+                                                timezone=timezone), drill)
+    if drill.stage is not None:
+        versions = versions.filter(pl.col("stage") == drill.stage)
+    return (
+        _named(mart, versions)
+        .with_columns(date_of_key("expected_close_date_key").alias("expected_close"),
+                      pl.col("effective_probability").cast(pl.Float64).alias("probability"))
+        .sort(["amount_minor", "opportunity_id"], descending=[True, False])
+        .select("opportunity_id", "stage", "customer_id", "customer", "rep", "amount_minor",
+                "probability", "expected_close")
+        .collect()
+    )

@@ -1,0 +1,146 @@
+"""Documents: the invoices and credit notes, orders, quotes or open opportunities behind a
+figure (drill-through target, ``dashboard.drill``). The URL holds the period, the global
+filters and the drill (kind, customer, category, status, stage); every value is allowlisted
+and the user's scope applies, so the list adds up to the figure it was opened from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import dash_bootstrap_components as dbc
+import polars as pl
+from dash import html
+
+from dashboard.components.data_table import Column, data_table
+from dashboard.components.filter_bar import filter_bar
+from dashboard.components.panels import no_data_page, page_heading
+from dashboard.drill import DOCUMENTS_PATH
+from dashboard.formatting import money
+from dashboard.metrics.documents import (
+    KINDS,
+    Drill,
+    opportunity_documents,
+    order_documents,
+    quote_documents,
+    sales_documents,
+)
+from dashboard.metrics.mart import Mart
+from dashboard.metrics.pipeline import STAGE_ORDER
+from dashboard.metrics.quotes import STATUSES as QUOTE_STATUSES
+from dashboard.metrics.scope import ALL_ROLES
+from dashboard.pages.customers import customer_href
+from dashboard.secure import RequestContext
+from dashboard.view import GLOBAL_KEYS, View, query_string, view_from_query
+
+PATH = DOCUMENTS_PATH
+TITLE = "Documents"
+ROLES = ALL_ROLES
+IN_NAV = False
+ORDER_STATUSES = ("confirmed", "closed", "cancelled")
+CUSTOMER = Column("customer", "Customer", "link", href_field="href")
+COLUMNS = {
+    "sales": [Column("type", "Type"), Column("document_number", "Document"),
+              Column("date", "Date"), CUSTOMER, Column("rep", "Rep"),
+              Column("net_sales_minor", "Net sales", "money"),
+              Column("cost_minor", "Cost", "money"), Column("margin_minor", "Margin", "money")],
+    "orders": [Column("order_number", "Order"), Column("date", "Order date"),
+               Column("status", "Status"), CUSTOMER, Column("rep", "Rep"),
+               Column("net_minor", "Amount", "money")],
+    "quotes": [Column("quote_number", "Quote"), Column("revision_no", "Revision", "number"),
+               Column("date", "Quote date"), Column("status", "Status"), CUSTOMER,
+               Column("rep", "Rep"), Column("net_minor", "Amount", "money"),
+               Column("valid_until", "Valid until")],
+    "opportunities": [Column("opportunity_id", "Opportunity", "number"),
+                      Column("stage", "Stage"), CUSTOMER, Column("rep", "Rep"),
+                      Column("amount_minor", "Amount", "money"),
+                      Column("probability", "Probability", "percent"),
+                      Column("expected_close", "Expected close")],
+}
+KEPT_ON_TAB = (*GLOBAL_KEYS, "customer")
+"""What switching the kind of document keeps (a status or stage belongs to one kind)."""
+TOTALS = {"sales": "net_sales_minor", "orders": "net_minor", "quotes": "net_minor",
+          "opportunities": "amount_minor"}
+
+
+def _params(mart: Mart | None) -> dict[str, tuple[str, ...] | None]:
+    categories = () if mart is None else tuple(mart.frame("dim_product")["category"].unique())
+    return {"kind": tuple(KINDS), "customer": None, "category": categories,
+            "status": tuple(QUOTE_STATUSES) + ORDER_STATUSES, "stage": tuple(STAGE_ORDER)}
+
+
+def _drill(view: View) -> Drill:
+    customer = view.params.get("customer", "")
+    return Drill(customer_id=int(customer) if customer.isdigit() else None,
+                 category=view.params.get("category"), status=view.params.get("status"),
+                 stage=view.params.get("stage"))
+
+
+def _documents(context: RequestContext, mart: Mart, view: View) -> tuple[str, pl.DataFrame]:
+    kind = view.params.get("kind", "sales")
+    listers: dict[str, Callable[..., pl.DataFrame]] = {
+        "sales": sales_documents, "orders": order_documents, "quotes": quote_documents}
+    drill = _drill(view)
+    if kind == "opportunities":
+        rows = opportunity_documents(mart, context.scope, view.period, view.selection, drill,
+                                     timezone=context.timezone)
+    else:
+        rows = listers[kind](mart, context.scope, view.period, view.selection, drill)
+    return kind, rows
+
+
+def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, pl.DataFrame]:
+    if context.mart is None:
+        return {}
+    _, rows = _documents(context, context.mart, view_from_query(
+        context, query, _params(context.mart)))
+    return {"documents": rows}
+
+
+def _tabs(query: dict[str, Any], kind: str) -> dbc.Nav:
+    links = []
+    for name, label in KINDS.items():
+        search = query_string({**{k: v for k, v in query.items() if k in KEPT_ON_TAB},
+                               "kind": name})
+        links.append(dbc.NavItem(dbc.NavLink(label, href=PATH + search, active=name == kind,
+                                             id=f"documents-tab-{name}")))
+    return dbc.Nav(links, pills=True, className="mb-3")
+
+
+def _described(mart: Mart, view: View, kind: str) -> str:
+    """What the list is narrowed to, in words."""
+    parts = [f"{KINDS[kind]} — " + (f"open on {view.period.end:%d %b %Y}"
+                                      if kind == "opportunities" else view.period.label())]
+    drill = _drill(view)
+    if drill.customer_id is not None:
+        names = mart.frame("dim_customer").filter(
+            pl.col("is_current") & (pl.col("customer_id") == drill.customer_id))["name"]
+        parts.append(f"customer {names[0] if len(names) else drill.customer_id}")
+    for label, value in (("category", drill.category), ("status", drill.status),
+                         ("stage", drill.stage)):
+        if value is not None:
+            parts.append(f"{label} {value}")
+    return " · ".join(parts)
+
+
+def layout(context: RequestContext, **query: Any) -> html.Div:
+    if context.mart is None:
+        return no_data_page(TITLE)
+    mart = context.mart
+    view = view_from_query(context, query, _params(mart))
+    kind, rows = _documents(context, mart, view)
+    rows = rows.with_columns(customer_href(pl.col("customer_id")).alias("href"))
+    total = int(rows[TOTALS[kind]].sum()) if rows.height else 0
+    return html.Div([
+        page_heading("Documents behind the figure"),
+        filter_bar(context, view),
+        _tabs({k: v for k, v in query.items() if isinstance(v, str)}, kind),
+        html.P([html.Span(_described(mart, view, kind), id="documents-described"),
+                html.Br(),
+                html.Span(f"{rows.height:,} documents, total {money(total, context.base_currency)}",
+                          id="documents-total")], className="text-muted"),
+        dbc.Card(dbc.CardBody(data_table(
+            "documents-table", rows, COLUMNS[kind], context.base_currency, export="documents",
+            height=560, empty="No documents in this period, filter and scope.")),
+            className="salesbi-card"),
+    ])

@@ -1,0 +1,98 @@
+"""Drill-through: a click on a figure opens the Documents page with the page's filters and
+the point's slice; the list there applies the user's scope whatever the URL says."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+import dash
+import polars as pl
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.users.models import User
+from dashboard.drill import drill_search
+from dashboard.formatting import money
+from dashboard.metrics.period import preset_period
+from dashboard.metrics.sales import sales_totals
+from dashboard.metrics.scope import Scope
+from tests.dashboard.conftest import DemoMart
+from tests.dashboard.dash_client import find_component, login, page_json
+
+
+def test_a_point_keeps_the_page_filters_and_lays_its_own_slice_over_them() -> None:
+    search = drill_search("kind=sales&customer=12&evil=1",
+                          "?period=custom&start=2026-01-01&end=2026-03-31&region=EU&x=1")
+    assert _parsed(search) == {"period": "custom", "start": "2026-01-01", "end": "2026-03-31",
+                               "region": "EU", "kind": "sales", "customer": "12"}
+    month = drill_search("kind=sales&period=custom&start=2026-05-01&end=2026-05-31",
+                         "?period=ytd&channel=web&start=2020-01-01")
+    assert _parsed(month) == {"channel": "web", "period": "custom", "start": "2026-05-01",
+                              "end": "2026-05-31", "kind": "sales"}
+
+
+def _parsed(search: str) -> dict[str, str]:
+    return dict(parse_qsl(search.lstrip("?")))
+
+
+def _drill_outputs(demo_app: dash.Dash, graph_id: str) -> str:
+    """The output spec Dash registered for the drill callback of ``graph_id``."""
+    for key, callback in demo_app.callback_map.items():
+        if any(i["id"] == graph_id for i in callback["inputs"]):
+            return key
+    raise AssertionError(f"no drill callback on {graph_id}")
+
+
+def test_clicking_a_month_opens_its_invoices_and_credit_notes(demo_app: dash.Dash) -> None:
+    client = demo_app.server.test_client()
+    login(client, "exec")
+    output = _drill_outputs(demo_app, "home-trend")
+    body = {
+        "output": output,
+        "outputs": [{"id": "_pages_location", "property": prop.split("@")[0].split(".")[-1]
+                     + ("@" + prop.split("@")[1] if "@" in prop else "")}
+                    for prop in output.strip(".").split("...")],
+        "inputs": [{"id": "home-trend", "property": "clickData", "value": {"points": [
+            {"customdata": "kind=sales&period=custom&start=2026-05-01&end=2026-05-31"}]}}],
+        "changedPropIds": ["home-trend.clickData"],
+        "state": [{"id": "_pages_location", "property": "search", "value": "?period=ytd"}],
+    }
+    response = client.post("/_dash-update-component", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    located = response.get_json()["response"]["_pages_location"]
+    assert located["pathname"] == "/documents"
+    assert _parsed(located["search"]) == {"period": "custom", "start": "2026-05-01",
+                                          "end": "2026-05-31", "kind": "sales"}
+
+
+def _total_text(client: Any, search: str) -> str:
+    tree = json.loads(page_json(client, "/documents", search))
+    total = find_component(tree, "documents-total")
+    assert total is not None
+    return str(total["props"]["children"])
+
+
+def test_the_documents_page_adds_up_to_net_sales_for_the_user(demo_app: dash.Dash,
+                                                               demo_mart: DemoMart) -> None:
+    client = demo_app.server.test_client()
+    login(client, "exec")
+    period = preset_period("ytd", demo_mart.mart.published_at.date())
+    net = sales_totals(demo_mart.mart, Scope("executive", 1, all_reps=True), period)
+    assert _total_text(client, "?period=ytd&kind=sales").endswith(
+        f"total {money(net['net_sales_minor'], 'USD')}")
+
+
+def test_a_rep_drilling_into_another_reps_customer_sees_no_documents(
+        demo_app: dash.Dash, demo_mart: DemoMart) -> None:
+    with Session(demo_mart.core) as session:
+        rep_id = session.scalars(select(User.rep_id).where(User.username == "rep")).one()
+    customers = demo_mart.mart.frame("dim_customer").filter(pl.col("is_current"))
+    other = customers.filter(pl.col("account_manager_id") != rep_id)["customer_id"][0]
+    own = customers.filter(pl.col("account_manager_id") == rep_id)["customer_id"][0]
+    client = demo_app.server.test_client()
+    login(client, "rep")
+    assert _total_text(client, f"?period=fiscal_year&kind=sales&customer={other}").startswith(
+        "0 documents")
+    assert _total_text(client, f"?period=ytd&kind=orders&customer={own}") != ""
