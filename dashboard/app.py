@@ -41,7 +41,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     engine = _database_engine(settings.resolved_database_url)
     server.extensions["salesbi_engine"] = engine
     server.extensions["salesbi_settings"] = settings
-    _register_healthz(server, engine, mart_engine(settings.resolved_mart_url))
+    mart = mart_engine(settings.resolved_mart_url, schema=settings.mart_schema)
+    _register_healthz(server, engine, mart)
 
     app = dash.Dash(
         __name__,

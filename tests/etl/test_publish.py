@@ -55,8 +55,10 @@ def mart_regions(target: MartTarget) -> list[str]:
 
 def run(target: MartTarget, batch_id: str, tables: dict[str, pl.DataFrame]) -> None:
     start_run(target, batch_id, "full")
+    before = published_batch(target.engine)
     try:
-        publish(target, batch_id, tables, watermark_seq=7)
+        publish(target, batch_id, tables, watermark_seq=7,
+                based_on=before.batch_id if before else None)
     except Exception as exc:
         fail_run(target, batch_id, str(exc))
         raise
