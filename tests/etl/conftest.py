@@ -3,6 +3,7 @@ its Parquet folder)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +13,12 @@ from etl.publish import MartTarget, mart_target
 from tests.conftest import PG_URL, drop_pg_schema
 
 MakeTarget = Callable[[str], MartTarget]
+
+
+def unique_schema(label: str) -> str:
+    """A PostgreSQL schema name no other test run uses (suites of several worktrees share
+    the ``test`` database)."""
+    return f"t_mart_{label}_{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture
@@ -25,7 +32,7 @@ def make_target(dialect: str, tmp_path: Path,
             target = mart_target(f"sqlite:///{tmp_path / f'{name}.db'}", tmp_path / name)
             made.append((target, None))
             return target
-        schema = f"t_mart_{name}_{tmp_path.name[-8:].replace('-', '_').lower()}"
+        schema = unique_schema(name)
         target = mart_target(PG_URL, tmp_path / name, schema=schema)
         made.append((target, schema))
         return target

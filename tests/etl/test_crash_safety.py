@@ -35,7 +35,9 @@ from core.demo import generate_demo
 from etl import run as etl_run
 from etl.publish import ABANDONED, MartTarget, mart_target
 from etl.schema import etl_run as run_log
+from tests.conftest import drop_pg_schema
 from tests.core.world import FINANCE
+from tests.etl.conftest import unique_schema
 from tests.etl.marts import published_state
 
 SALESBI = str(Path(sys.executable).parent / "salesbi")
@@ -62,9 +64,7 @@ def cli_mart(isolated_engine: Engine, dialect: str, tmp_path: Path,
         yield target, cli_env(isolated_engine, tmp_path, None)
         target.engine.dispose()
         return
-    from tests.conftest import drop_pg_schema
-
-    schema = f"t_mart_crash_{tmp_path.name[-8:].replace('-', '_').lower()}"
+    schema = unique_schema("crash")
     url = isolated_engine.url.render_as_string(hide_password=False)
     target = mart_target(url, parquet, schema=schema)
     yield target, cli_env(isolated_engine, tmp_path, schema)

@@ -21,6 +21,7 @@ from etl.publish import (
 )
 from etl.schema import dim_region, etl_run
 from tests.conftest import PG_URL, drop_pg_schema
+from tests.etl.conftest import unique_schema
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def target(dialect: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
         made.engine.dispose()
         return
     admin: Engine = request.getfixturevalue("pg_admin_engine")
-    schema = f"t_mart_{tmp_path.name[-8:].replace('-', '_').lower()}"
+    schema = unique_schema("publish")
     made = mart_target(PG_URL, tmp_path / "parquet", schema=schema)
     ensure_mart(made)
     yield made

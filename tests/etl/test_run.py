@@ -17,6 +17,7 @@ from etl.publish import MartTarget, mart_target, published_batch
 from etl.schema import etl_run as run_log
 from etl.schema import fct_sales_line
 from tests.conftest import PG_URL, drop_pg_schema
+from tests.etl.conftest import unique_schema
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def demo_target(isolated_engine: Engine, dialect: str, tmp_path: Path,
         yield target
         target.engine.dispose()
         return
-    schema = f"t_mart_run_{tmp_path.name[-6:].replace('-', '_').lower()}"
+    schema = unique_schema("run")
     target = mart_target(PG_URL, tmp_path / "parquet", schema=schema)
     yield target
     target.engine.dispose()
