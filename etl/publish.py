@@ -102,11 +102,19 @@ def ensure_mart(target: MartTarget) -> None:
     mart.create_all(target.engine)
 
 
-def start_run(target: MartTarget, batch_id: str, mode: str) -> None:
-    """Log the run as running (its own transaction, so a crash leaves a trace)."""
+def start_run(target: MartTarget, batch_id: str, mode: str, *,
+              started_at: datetime | None = None) -> None:
+    """Log the run as running (its own transaction, so a crash leaves a trace);
+    ``started_at`` (naive UTC, default now) is the instant the run's date is taken at."""
     with target.engine.begin() as conn:
         conn.execute(insert(etl_run).values(batch_id=batch_id, mode=mode, status="running",
-                                            started_at=_now()))
+                                            started_at=started_at or _now()))
+
+
+def run_started_at(engine: Engine, batch_id: str) -> datetime | None:
+    """When the run of ``batch_id`` started (naive UTC), if it is logged."""
+    with engine.connect() as conn:
+        return conn.scalar(select(etl_run.c.started_at).where(etl_run.c.batch_id == batch_id))
 
 
 def fail_run(target: MartTarget, batch_id: str, error: str) -> None:

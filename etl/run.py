@@ -13,8 +13,10 @@ failed and sweeping their folders, then reads the audit-log watermark
   the published batch's rows in place of theirs; the batch folder rewrites only the tables
   and month partitions that changed, and the mart replaces those customers' fact rows, in
   one transaction with the switch. Its content equals a full run's on the same core data.
-- No audit row past the watermark: nothing is built or published; the run is logged as
-  ``unchanged``.
+- No audit row past the watermark and the same run date (company time zone) as the
+  published batch: nothing is built or published; the run is logged as ``unchanged``. On a
+  new date with no change, an incremental run rebuilds no customer but the tables that
+  depend on the date (``fct_customer_month``'s current month, ``dim_date``).
 
 Tables of ``WHOLE`` are rebuilt whole on every run, full or incremental, after the facts:
 ``fct_target`` from the core's targets (read whole), the derived ``fct_customer_month`` and
@@ -34,7 +36,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import polars as pl
 from sqlalchemy import Engine, func, select
@@ -42,7 +45,6 @@ from sqlalchemy.orm import Session
 
 from core.billing.models import CreditNote, Invoice
 from core.company.models import CompanySettings
-from core.company.services import company_today
 from core.sales.models import SalesOrder
 from etl import dims
 from etl.batch_folder import PARTITIONED, read_batch
@@ -83,6 +85,7 @@ from etl.publish import (
     publish,
     published_batch,
     record_unchanged,
+    run_started_at,
     start_run,
 )
 from etl.schema import DIMENSIONS
@@ -94,7 +97,7 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True)
 class Context:
     """What every builder may need besides the core frames and the dimensions: ``today``
-    is the run date in the company time zone."""
+    is the run date in the company time zone (``run_date``)."""
 
     base_currency: str
     timezone: str
@@ -195,10 +198,21 @@ def _date_range(engine: Engine) -> tuple[date, date]:
     return date(start.year, 1, 1), date(date.today().year + 1, 12, 31)
 
 
-def _context(engine: Engine) -> tuple[Context, int]:
+def utc_now() -> datetime:
+    """Now, naive UTC: when a run starts (its run date is taken from it; tests move it)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def run_date(instant: datetime, timezone: str) -> date:
+    """The date in ``timezone`` at ``instant`` (naive UTC, as ``etl_run`` stores it)."""
+    return instant.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).date()
+
+
+def _context(engine: Engine, started_at: datetime) -> tuple[Context, int]:
     with Session(engine) as session:
         settings = session.get_one(CompanySettings, 1)
-        return (Context(settings.base_currency, settings.timezone, company_today(session)),
+        return (Context(settings.base_currency, settings.timezone,
+                        run_date(started_at, settings.timezone)),
                 settings.fiscal_year_start_month)
 
 
@@ -211,7 +225,8 @@ def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = False,
     ensure_mart(target)
     with run_lock(target.parquet_dir):
         prepare_run(target)
-        context, fiscal_start = _context(core_engine)
+        started_at = utc_now()
+        context, fiscal_start = _context(core_engine, started_at)
         step("changes")
         upto = watermark(core_engine)
         previous = published_batch(target.engine)
@@ -219,7 +234,7 @@ def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = False,
         if not full and previous is not None:
             changes = changes_since(core_engine, previous.watermark_seq, upto, CORE_TABLES,
                                     WHOLE_ONLY)
-            if changes.empty:
+            if changes.empty and _same_date(target, previous, context):
                 record_unchanged(target, new_batch_id(), previous.watermark_seq)
                 log.info("no change past watermark %s: batch %s stays published",
                          previous.watermark_seq, previous.batch_id)
@@ -232,7 +247,8 @@ def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = False,
         if prior is None:
             changes = None
         batch_id = new_batch_id()
-        start_run(target, batch_id, "incremental" if changes else "full")
+        start_run(target, batch_id, "incremental" if changes else "full",
+                  started_at=started_at)
         try:
             result = _run(core_engine, target, batch_id, upto, previous, prior, changes,
                           context, fiscal_start, step)
@@ -242,6 +258,12 @@ def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = False,
     log.info("published batch %s (%s, watermark %s): %s", batch_id, result.mode, upto,
              result.rows)
     return result
+
+
+def _same_date(target: MartTarget, previous: PublishedBatch, context: Context) -> bool:
+    """Whether the published batch was built on this run's date (company time zone)."""
+    started = run_started_at(target.engine, previous.batch_id)
+    return started is not None and run_date(started, context.timezone) == context.today
 
 
 def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
@@ -297,6 +319,10 @@ def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
     months: dict[str, frozenset[int]] = {}
     unchanged = {name for name in _DIMENSION_NAMES if tables[name].equals(prior[name])}
     for name, builder in FACTS.items():
+        if not customers:  # a new date without changes: no fact to rebuild
+            unchanged.add(name)
+            tables[name] = prior[name]
+            continue
         mine = pl.col("customer_id").cast(pl.Int64).is_in(ids)
         rebuilt = builder.build(core, tables, context).filter(mine)
         before = prior[name].filter(mine)

@@ -2,13 +2,14 @@
 publishes exactly what a full run on the same core data publishes (every table, every row,
 in Parquet and in the mart database — the derived fct_customer_month and agg_sales_month
 and fct_target included) while rebuilding only the touched customers and rewriting only the
-changed month partitions; with no change it publishes nothing."""
+changed month partitions; with no change it publishes nothing, on a new date it rebuilds
+the date-dependent tables only."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import polars as pl
@@ -233,3 +234,27 @@ def test_the_same_run_twice_changes_nothing(
     for name, frame in ours.items():
         assert frame.equals(theirs[name]), f"{name} changed on a second run"
 
+
+def test_a_new_date_without_changes_rebuilds_the_date_dependent_tables(
+    isolated_engine: Engine, make_target: MakeTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(isolated_engine)
+    target, full = make_target("mart"), make_target("full")
+    first = etl_run.run_etl(isolated_engine, target, full=True)
+    later = etl_run.utc_now() + timedelta(days=40)  # at least one month boundary later
+    monkeypatch.setattr(etl_run, "utc_now", lambda: later)
+
+    result = etl_run.run_etl(isolated_engine, target)
+    reference = etl_run.run_etl(isolated_engine, full, full=True)
+
+    assert (result.mode, result.customers, result.published) == ("incremental", 0, True)
+    ours, theirs = (parquet_tables(target, result.batch_id),
+                    parquet_tables(full, reference.batch_id))
+    for name, frame in ours.items():
+        assert frame.equals(theirs[name]), f"Parquet {name} differs from the full run"
+    assert mart_rows(target.engine) == mart_rows(full.engine)
+    months = ours["fct_customer_month"]
+    before = parquet_tables(target, first.batch_id)["fct_customer_month"]
+    assert months["month_key"].max() > before["month_key"].max()
+    assert ours["fct_sales_line"].equals(parquet_tables(target, first.batch_id)["fct_sales_line"])
+    assert etl_run.run_etl(isolated_engine, target).mode == "unchanged"  # same date again
