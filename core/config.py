@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
     database_url: str = ""
     mart_dir: Path | None = None
+    mart_schema: str = Field(default="mart", pattern=r"^[a-z_][a-z0-9_]*$")  # PostgreSQL only
     secret_key: str = DEFAULT_SECRET_KEY
     redis_url: str | None = None
     base_currency: str = Field(default="USD", min_length=3, max_length=3)

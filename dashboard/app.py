@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.config.update(SECRET_KEY=settings.secret_key, DEBUG=False)
 
     engine = _database_engine(settings.resolved_database_url)
-    mart = mart_engine(settings.resolved_mart_url)
+    mart = mart_engine(settings.resolved_mart_url, schema=settings.mart_schema)
     server.extensions["salesbi_engine"] = engine
     server.extensions["salesbi_settings"] = settings
     server.extensions["salesbi_session_factory"] = make_session_factory(

@@ -17,7 +17,9 @@ import polars as pl
 from sqlalchemy import Engine
 
 from dashboard.metrics.mart import Mart
+from etl.conform import polars_schema
 from etl.publish import PublishedBatch, published_batch
+from etl.schema import mart
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +28,16 @@ CHECK_SECONDS = 5.0
 
 def load_batch(parquet_dir: Path, batch: PublishedBatch) -> Mart:
     """Read every table of ``batch`` from its Parquet folder (partitioned tables are
-    folders, the others ``<table>.parquet``)."""
+    folders, the others ``<table>.parquet``; a partitioned table without rows is an empty
+    folder, ``etl.batch_folder``)."""
     folder = parquet_dir / batch.batch_id
     tables: dict[str, pl.DataFrame] = {}
     for path in sorted(folder.iterdir()):
         name = path.name.removesuffix(".parquet")
-        tables[name] = pl.read_parquet(path, hive_partitioning=path.is_dir())
+        if path.is_dir() and not any(path.iterdir()):
+            tables[name] = pl.DataFrame(schema=polars_schema(mart.tables[name]))
+        else:
+            tables[name] = pl.read_parquet(path, hive_partitioning=path.is_dir())
     return Mart(batch.batch_id, batch.published_at, tables)
 
 

@@ -6,6 +6,10 @@ PostgreSQL ``round(x × 10^scale)::bigint`` — because the drivers would otherw
 NUMERIC into floats or strings. Amount columns (scale 3) are therefore in thousandths of
 their currency; ``etl.money`` converts them to minor units.
 
+An incremental run reads the document tables for some customers only: ``CustomerRows``
+(table → SQL condition from ``etl.changes.customer_conditions``, with the ids bound as one
+parameter — a JSON array on SQLite, an array literal on PostgreSQL).
+
 Only what the builders read is extracted: each builder module declares ``CORE_COLUMNS``
 (core table → the columns it reads) and, where it uses only some rows, ``ROW_FILTERS``
 (core table → ``RowFilter``); ``etl.run`` merges them with ``merge_columns`` and
@@ -15,6 +19,7 @@ Only what the builders read is extracted: each builder module declares ``CORE_CO
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -90,6 +95,29 @@ def merge_row_filters(readers: Iterable[tuple[Mapping[str, Iterable[str]],
 
 
 @dataclass(frozen=True)
+class CustomerRows:
+    """Only the rows of ``customer_ids`` in the tables of ``conditions`` (table → condition
+    written by ``etl.changes.customer_conditions`` around ``ids_sql``)."""
+
+    customer_ids: frozenset[int]
+    conditions: Mapping[str, str]
+
+    @staticmethod
+    def ids_sql(dialect: str) -> str:
+        """The subquery of the selected ids, reading the one bound parameter."""
+        if dialect == "postgresql":
+            return "(SELECT unnest(CAST($1 AS integer[])))"
+        return "(SELECT value FROM json_each(?1))"
+
+    def parameter(self, dialect: str) -> str:
+        """The ids as the one bound parameter of ``ids_sql``."""
+        ids = sorted(self.customer_ids)
+        if dialect == "postgresql":
+            return "{" + ",".join(str(i) for i in ids) + "}"
+        return json.dumps(ids)
+
+
+@dataclass(frozen=True)
 class CoreFrames:
     """Extracted core tables by name; scaled numerics as Int64 (value × 10^scale)."""
 
@@ -117,7 +145,7 @@ def _columns(table: Table, wanted: Iterable[str] | Table | None) -> list[Column[
 
 
 def _select_sql(table: Table, dialect: str, columns: list[Column[object]] | None = None,
-                row_filter: RowFilter | None = None) -> str:
+                row_filter: RowFilter | None = None, condition: str | None = None) -> str:
     scaled = scaled_columns(table)
     parts = []
     for column in table.columns if columns is None else columns:
@@ -126,12 +154,14 @@ def _select_sql(table: Table, dialect: str, columns: list[Column[object]] | None
             parts.append(f"CAST(ROUND({name} * {10 ** scaled[column.name]}) AS BIGINT) AS {name}")
         else:
             parts.append(name)
-    where = ""
+    conditions = [] if condition is None else [f"({condition})"]
     if row_filter is not None:
         if row_filter.column not in table.columns:
             raise ValueError(f"core table {table.name} has no column {row_filter.column}")
-        where = f" WHERE {row_filter.sql()}"
-    # Names from the metadata, filter values from code constants (RowFilter checks them).
+        conditions.append(row_filter.sql())
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    # Names from the metadata, filter values from code constants (RowFilter checks them),
+    # customer ids bound as a parameter (CustomerRows).
     return f'SELECT {", ".join(parts)} FROM "{table.name}"{where}'  # noqa: S608
 
 
@@ -168,23 +198,50 @@ def adbc_uri(engine: Engine) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def _adbc_connect(engine: Engine):  # type: ignore[no-untyped-def]
+    if engine.url.get_backend_name() == "sqlite":
+        import adbc_driver_sqlite.dbapi
+
+        return adbc_driver_sqlite.dbapi.connect(engine.url.database)
+    import adbc_driver_postgresql.dbapi
+
+    return adbc_driver_postgresql.dbapi.connect(adbc_uri(engine))
+
+
 def extract(engine: Engine, tables: ColumnSpec | Iterable[str],
-            row_filters: Mapping[str, RowFilter] | None = None) -> CoreFrames:
+            row_filters: Mapping[str, RowFilter] | None = None,
+            customers: CustomerRows | None = None) -> CoreFrames:
     """Read ``tables`` of the core database behind ``engine`` into frames: a mapping of
     table name → the columns to read (``None`` or a ``Table``: all), or table names (all
-    columns). ``row_filters`` (table name → ``RowFilter``) keeps only some rows."""
+    columns). ``row_filters`` (table name → ``RowFilter``) keeps only some rows;
+    ``customers`` keeps only the selected customers' rows of its tables.
+
+    All tables are read on one ADBC connection. On SQLite that is one read transaction, so
+    one consistent snapshot. The ADBC driver links its own copy of SQLite, and two copies
+    of SQLite must not have one database file open at the same time in a process (closing
+    one's file descriptor drops the other's POSIX locks: stale reads, even corruption), so
+    ``engine``'s pooled connections are closed first.
+    """
     dialect = make_url(engine.url).get_backend_name()
-    uri = adbc_uri(engine)
     spec = tables if isinstance(tables, Mapping) else dict.fromkeys(tables)
     filters = row_filters or {}
     stray = set(filters) - set(spec)
     if stray:
         raise ValueError(f"row filters for tables not extracted: {sorted(stray)}")
+    scoped = customers.conditions if customers is not None else {}
+    if dialect == "sqlite":
+        engine.dispose()
     frames = {}
-    for name, wanted in spec.items():
-        table = Base.metadata.tables[name]
-        columns = _columns(table, wanted)
-        sql = _select_sql(table, dialect, columns, filters.get(name))
-        frame = pl.read_database_uri(sql, uri, engine="adbc")
-        frames[name] = _normalise(frame, table, columns)
+    with _adbc_connect(engine) as conn:
+        for name, wanted in spec.items():
+            table = Base.metadata.tables[name]
+            columns = _columns(table, wanted)
+            options = {}
+            condition = None
+            if customers is not None and name in scoped:
+                condition = scoped[name].format(ids=CustomerRows.ids_sql(dialect))
+                options = {"parameters": (customers.parameter(dialect),)}
+            sql = _select_sql(table, dialect, columns, filters.get(name), condition)
+            frame = pl.read_database(sql, conn, execute_options=options or None)
+            frames[name] = _normalise(frame, table, columns)
     return CoreFrames(frames)

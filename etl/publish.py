@@ -1,22 +1,27 @@
 """Publish a batch atomically (DESIGN D4).
 
-1. Every table of the batch is written as Parquet into ``<mart_dir>/.tmp-<batch_id>/`` and
-   the folder is renamed to ``<mart_dir>/<batch_id>/`` (large facts partitioned by month).
-2. In ONE database transaction the mart tables are replaced and the single ``etl_publish``
+1. The batch is written as Parquet into ``<mart_dir>/.tmp-<batch_id>/`` and the folder is
+   renamed to ``<mart_dir>/<batch_id>/`` (``etl.batch_folder``).
+2. In ONE database transaction the mart tables are changed and the single ``etl_publish``
    row is pointed at the batch. A batch is published only when that row says so.
 
-A run that dies before step 2 commits leaves the published batch exactly as it was (an
-unpublished folder is swept by the next run). Readers ask ``published_batch`` — one row —
-to key their caches.
+A full batch replaces every mart table. An incremental batch (``Delta``) replaces the fact
+rows of the rebuilt customers (delete, then insert their new rows) and the tables that
+changed, in the same one transaction. The switch also checks that ``etl_publish`` still
+names the batch this one was built on, so a batch never overwrites one it has not seen.
+
+A run that dies before step 2 commits leaves the published batch exactly as it was; the
+next run marks it failed and sweeps its folders (``prepare_run``). The folders of the
+published batch and of the one before it (still read by processes that have not switched
+yet) are kept. Readers ask ``published_batch`` — one row — to key their caches.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,12 +30,17 @@ from sqlalchemy import Engine, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import make_engine
-from etl.load import replace_rows
+from etl.batch_folder import sweep, write_batch
+from etl.load import replace_customers, replace_rows
 from etl.schema import etl_publish, etl_run, mart
 
 MART_SCHEMA = "mart"
-PARTITIONED = {"fct_sales_line": "month_key"}
-KEEP_BATCHES = 2
+KEEP_BATCHES = 2  # the published batch and the one before it
+ABANDONED = "abandoned: the run ended without finishing (process killed or crashed)"
+
+
+class PublishConflict(Exception):
+    """The published batch changed while this one was built on it; nothing was published."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,21 @@ class MartTarget:
 
     engine: Engine
     parquet_dir: Path
+
+
+@dataclass(frozen=True)
+class Delta:
+    """What an incremental batch changes relative to the published one.
+
+    ``customers``: the customers whose fact rows were rebuilt; ``facts``: fact table → the
+    new rows of those customers (tables not named here did not change for them);
+    ``months``: partitioned fact → the months whose partitions changed; ``unchanged``:
+    tables identical to the previous batch (not written, linked)."""
+
+    customers: frozenset[int]
+    facts: Mapping[str, pl.DataFrame]
+    months: Mapping[str, frozenset[int]] = field(default_factory=dict)
+    unchanged: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -77,11 +102,19 @@ def ensure_mart(target: MartTarget) -> None:
     mart.create_all(target.engine)
 
 
-def start_run(target: MartTarget, batch_id: str, mode: str) -> None:
-    """Log the run as running (its own transaction, so a crash leaves a trace)."""
+def start_run(target: MartTarget, batch_id: str, mode: str, *,
+              started_at: datetime | None = None) -> None:
+    """Log the run as running (its own transaction, so a crash leaves a trace);
+    ``started_at`` (naive UTC, default now) is the instant the run's date is taken at."""
     with target.engine.begin() as conn:
         conn.execute(insert(etl_run).values(batch_id=batch_id, mode=mode, status="running",
-                                            started_at=_now()))
+                                            started_at=started_at or _now()))
+
+
+def run_started_at(engine: Engine, batch_id: str) -> datetime | None:
+    """When the run of ``batch_id`` started (naive UTC), if it is logged."""
+    with engine.connect() as conn:
+        return conn.scalar(select(etl_run.c.started_at).where(etl_run.c.batch_id == batch_id))
 
 
 def fail_run(target: MartTarget, batch_id: str, error: str) -> None:
@@ -91,44 +124,85 @@ def fail_run(target: MartTarget, batch_id: str, error: str) -> None:
                      .values(status="failed", finished_at=_now(), error=error[:4000]))
 
 
-def write_parquet_batch(parquet_dir: Path, batch_id: str,
-                        tables: dict[str, pl.DataFrame]) -> Path:
-    """Write the batch to a temporary folder and rename it into place."""
-    parquet_dir.mkdir(parents=True, exist_ok=True)
-    staging = parquet_dir / f".tmp-{batch_id}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    for name, frame in tables.items():
-        if name in PARTITIONED:
-            frame.write_parquet(staging / name, partition_by=PARTITIONED[name])
-        else:
-            frame.write_parquet(staging / f"{name}.parquet")
-    final = parquet_dir / batch_id
-    staging.rename(final)
-    return final
-
-
 def publish(target: MartTarget, batch_id: str, tables: dict[str, pl.DataFrame],
-            watermark_seq: int, progress: Callable[[str], None] | None = None) -> None:
-    """Parquet first, then the mart tables and the publish row in one transaction."""
+            watermark_seq: int, *, based_on: str | None = None, delta: Delta | None = None,
+            progress: Callable[[str], None] | None = None) -> None:
+    """Parquet first, then the mart tables and the publish row in one transaction.
+
+    ``based_on``: the published batch this one was built on (``None``: none was), which
+    the switch checks; ``delta``: publish incrementally (see ``Delta``), else replace all.
+    """
     step = progress or (lambda _stage: None)
     step("parquet")
-    write_parquet_batch(target.parquet_dir, batch_id, tables)
+    if delta is None or based_on is None:
+        write_batch(target.parquet_dir, batch_id, tables)
+    else:
+        write_batch(target.parquet_dir, batch_id, tables,
+                    previous=target.parquet_dir / based_on, unchanged=delta.unchanged,
+                    months=delta.months)
     step("mart tables")
     rows = {name: frame.height for name, frame in tables.items()}
     with target.engine.begin() as conn:
         for name, frame in tables.items():
-            replace_rows(conn, mart.tables[name], frame)
-        values = dict(published_batch_id=batch_id, published_at=_now(),
-                      watermark_seq=watermark_seq)
-        if conn.execute(select(etl_publish.c.id)).first() is None:
-            conn.execute(insert(etl_publish).values(id=1, **values))
-        else:
-            conn.execute(update(etl_publish).where(etl_publish.c.id == 1).values(**values))
+            table = mart.tables[name]
+            if delta is None:
+                replace_rows(conn, table, frame)
+            elif name in delta.facts:
+                replace_customers(conn, table, delta.customers, delta.facts[name])
+            elif name not in delta.unchanged:
+                replace_rows(conn, table, frame)
+        step("switch")
+        _switch(conn, batch_id, watermark_seq, based_on)
         conn.execute(update(etl_run).where(etl_run.c.batch_id == batch_id).values(
             status="published", finished_at=_now(), watermark_seq=watermark_seq,
             rows=json.dumps(rows)))
-    sweep(target.parquet_dir, keep=batch_id)
+    sweep(target.parquet_dir, keep=kept_batches(target.engine))
+
+
+def _switch(conn, batch_id: str, watermark_seq: int,  # type: ignore[no-untyped-def]
+            based_on: str | None) -> None:
+    values = dict(published_batch_id=batch_id, published_at=_now(),
+                  watermark_seq=watermark_seq)
+    current = conn.execute(select(etl_publish.c.published_batch_id)).scalar()
+    if current != based_on:
+        raise PublishConflict(f"batch {current} was published while this run built on "
+                              f"{based_on}; run again")
+    if current is None:
+        conn.execute(insert(etl_publish).values(id=1, **values))
+        return
+    switched = conn.execute(update(etl_publish).where(
+        etl_publish.c.id == 1, etl_publish.c.published_batch_id == based_on).values(**values))
+    if switched.rowcount != 1:
+        raise PublishConflict(f"the published batch changed while this run built on "
+                              f"{based_on}; run again")
+
+
+def prepare_run(target: MartTarget) -> None:
+    """Before a run (holding the run lock, so no other run is alive): runs left
+    ``running`` are marked failed as abandoned, and folders of unpublished or old batches
+    are removed."""
+    with target.engine.begin() as conn:
+        conn.execute(update(etl_run).where(etl_run.c.status == "running")
+                     .values(status="failed", finished_at=_now(), error=ABANDONED))
+    sweep(target.parquet_dir, keep=kept_batches(target.engine))
+
+
+def record_unchanged(target: MartTarget, batch_id: str, watermark_seq: int) -> None:
+    """Log a run that found no change past the watermark (it publishes nothing)."""
+    now = _now()
+    with target.engine.begin() as conn:
+        conn.execute(insert(etl_run).values(
+            batch_id=batch_id, mode="incremental", status="unchanged", started_at=now,
+            finished_at=now, watermark_seq=watermark_seq))
+
+
+def kept_batches(engine: Engine) -> set[str]:
+    """The batch ids whose folders stay: the last ``KEEP_BATCHES`` published."""
+    with engine.connect() as conn:
+        return set(conn.scalars(
+            select(etl_run.c.batch_id).where(etl_run.c.status == "published")
+            .order_by(etl_run.c.finished_at.desc(), etl_run.c.batch_id.desc())
+            .limit(KEEP_BATCHES)))
 
 
 def published_batch(engine: Engine) -> PublishedBatch | None:
@@ -141,16 +215,6 @@ def published_batch(engine: Engine) -> PublishedBatch | None:
     except SQLAlchemyError:  # no mart yet reads as "nothing published"
         return None
     return PublishedBatch(*row) if row else None
-
-
-def sweep(parquet_dir: Path, keep: str) -> None:
-    """Remove staging leftovers and all but the newest batches (the published one stays)."""
-    for leftover in parquet_dir.glob(".tmp-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
-    batches = sorted((p for p in parquet_dir.iterdir() if p.is_dir()), key=lambda p: p.name)
-    for old in batches[:-KEEP_BATCHES]:
-        if old.name != keep:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 def _now() -> datetime:

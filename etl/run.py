@@ -1,25 +1,54 @@
 """One ETL run: extract → dimensions and facts → checks → publish, as one batch.
 
-Every run currently rebuilds the whole mart (``mode`` is recorded as asked); incremental
-runs from the audit-log watermark are the next step (see issue 4). A failed run is logged
-as failed and leaves the published batch exactly as it was.
+Runs of one mart are serialised (``etl.lock``). Each starts by marking runs that died as
+failed and sweeping their folders, then reads the audit-log watermark
+(``etl.changes.watermark``) and the published batch.
+
+- Full run (``full=True``; also when nothing is published yet, when the published batch's
+  folder is gone, or when ``etl.changes`` finds a change only a full run handles): every
+  table from every core row, every mart table replaced.
+- Incremental run: the audit rows past the published watermark name the customers to
+  rebuild (``etl.changes``). Their document rows are extracted (every other table whole),
+  all dimensions are rebuilt, every fact is rebuilt for those customers and merged into
+  the published batch's rows in place of theirs; the batch folder rewrites only the tables
+  and month partitions that changed, and the mart replaces those customers' fact rows, in
+  one transaction with the switch. Its content equals a full run's on the same core data.
+- No audit row past the watermark and the same run date (company time zone) as the
+  published batch: nothing is built or published; the run is logged as ``unchanged``. On a
+  new date with no change, an incremental run rebuilds no customer but the tables that
+  depend on the date (``fct_customer_month``'s current month, ``dim_date``).
+
+Tables of ``WHOLE`` are rebuilt whole on every run, full or incremental, after the facts:
+``fct_target`` from the core's targets (read whole), the derived ``fct_customer_month`` and
+``agg_sales_month`` from the merged facts and dimensions. They are published whole (or
+linked, when equal to the previous batch's), never merged per customer.
+
+Surrogate keys stay stable from batch to batch (``build_dimensions(previous=…)``) in both
+modes. Checks run before publishing: structure of the whole batch, money grand totals,
+per customer-month of every customer (full) or of the rebuilt customers (incremental), and
+on every run the derived tables against the merged facts (``derived_failures``) and
+``fct_target`` against the core (``target_failures``). A failed run is logged as failed and
+leaves the published batch exactly as it was.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import polars as pl
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from core.audit import AuditLog
+from core.billing.models import CreditNote, Invoice
 from core.company.models import CompanySettings
-from core.company.services import company_today
+from core.sales.models import SalesOrder
 from etl import dims
+from etl.batch_folder import PARTITIONED, read_batch
+from etl.changes import CUSTOMER_OF, Changes, changes_since, customer_conditions, watermark
 from etl.checks import (
     CheckFailed,
     core_receivables,
@@ -32,7 +61,7 @@ from etl.checks import (
     target_failures,
 )
 from etl.dims import build_dimensions
-from etl.extract import extract, merge_columns, merge_row_filters
+from etl.extract import CoreFrames, CustomerRows, extract, merge_columns, merge_row_filters
 from etl.facts import (
     ar,
     bookings,
@@ -44,93 +73,267 @@ from etl.facts import (
     sales_month,
     targets,
 )
-from etl.publish import MartTarget, ensure_mart, fail_run, new_batch_id, publish, start_run
+from etl.lock import run_lock
+from etl.publish import (
+    Delta,
+    MartTarget,
+    PublishedBatch,
+    ensure_mart,
+    fail_run,
+    new_batch_id,
+    prepare_run,
+    publish,
+    published_batch,
+    record_unchanged,
+    run_started_at,
+    start_run,
+)
+from etl.schema import DIMENSIONS
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
-# What the run reads itself (``_date_range``); the builders declare the rest.
-RUN_COLUMNS: dict[str, tuple[str, ...]] = {
-    "invoice": ("invoice_date",), "sales_order": ("order_date",), "credit_note": ("credit_date",)}
-_BUILDERS = (dims, sales_line, orders, bookings, ar, quotes, opportunity_history, targets,
-             customer_month, sales_month)
-# Core table → the union of the columns the run and the builders read; only those are
-# extracted, and of a table every reader filters (audit_log), only the rows they use.
+
+@dataclass(frozen=True)
+class Context:
+    """What every builder may need besides the core frames and the dimensions: ``today``
+    is the run date in the company time zone (``run_date``)."""
+
+    base_currency: str
+    timezone: str
+    today: date
+
+
+@dataclass(frozen=True)
+class FactBuilder:
+    """How a fact table is built, and the row order its builder returns (kept when an
+    incremental run merges rebuilt rows into the previous ones). Every fact row belongs to
+    one customer (column ``customer_id``): the unit of an incremental rebuild."""
+
+    build: Callable[[CoreFrames, dict[str, pl.DataFrame], Context], pl.DataFrame]
+    order: tuple[str, ...]
+
+
+# Fact table → its builder; the lambdas look the builder up at call time.
+FACTS: dict[str, FactBuilder] = {
+    "fct_sales_line": FactBuilder(
+        lambda core, d, c: sales_line.build(core, d, c.base_currency),
+        ("date_key", "source_type", "source_id")),
+    "fct_order": FactBuilder(
+        lambda core, d, c: orders.build_orders(core, d, c.base_currency), ("order_id",)),
+    "fct_order_line": FactBuilder(
+        lambda core, d, c: orders.build_order_lines(core, d, c.base_currency),
+        ("order_line_id",)),
+    "fct_booking": FactBuilder(
+        lambda core, d, c: bookings.build(core, d, c.base_currency),
+        ("date_key", "order_line_id", "event_seq")),
+    "fct_ar_item": FactBuilder(
+        lambda core, d, c: ar.build_items(core, d, c.base_currency),
+        ("document_date_key", "item_type", "document_id")),
+    "fct_ar_allocation": FactBuilder(
+        lambda core, d, c: ar.build_allocations(core, d, c.base_currency),
+        ("allocation_id",)),
+    "fct_quote": FactBuilder(
+        lambda core, d, c: quotes.build(core, d, c.base_currency), ("quote_id",)),
+    "fct_opportunity_history": FactBuilder(
+        lambda core, d, c: opportunity_history.build(core, d, c.base_currency,
+                                                     timezone=c.timezone),
+        ("opportunity_id", "version_no")),
+}
+_FACT_MODULES = (sales_line, orders, bookings, ar, quotes, opportunity_history)
+
+# Tables rebuilt whole on every run, after the facts (see the module docstring); the
+# lambdas look the builder up at call time.
+WHOLE: dict[str, Callable[[CoreFrames, dict[str, pl.DataFrame], Context], pl.DataFrame]] = {
+    "fct_target": lambda core, t, c: targets.build(core, t, c.base_currency),
+    "fct_customer_month": lambda core, t, c: customer_month.build(
+        core, t, c.base_currency, today=c.today),
+    "agg_sales_month": lambda core, t, c: sales_month.build(core, t, c.base_currency),
+}
+_WHOLE_MODULES = (targets, customer_month, sales_month)
+_READERS = (dims, *_FACT_MODULES, *_WHOLE_MODULES)
+# Core table → the union of the columns the builders read; only those are extracted, and
+# of a table every reader filters (audit_log), only the rows they use.
 CORE_COLUMNS = dict(sorted(merge_columns(
-    RUN_COLUMNS, *(builder.CORE_COLUMNS for builder in _BUILDERS)).items()))
+    *(module.CORE_COLUMNS for module in _READERS)).items()))
 CORE_TABLES = tuple(CORE_COLUMNS)
 ROW_FILTERS = merge_row_filters(
-    [(RUN_COLUMNS, {})]
-    + [(builder.CORE_COLUMNS, getattr(builder, "ROW_FILTERS", {})) for builder in _BUILDERS])
+    [(module.CORE_COLUMNS, getattr(module, "ROW_FILTERS", {})) for module in _READERS])
+_FACT_TABLES = frozenset(merge_columns(*(module.CORE_COLUMNS for module in _FACT_MODULES)))
+# Tables only the dimensions and the whole tables read (e.g. sales_target): every run
+# rebuilds those anyway, so a change there needs no fact rebuilt.
+WHOLE_ONLY = frozenset(merge_columns(
+    dims.CORE_COLUMNS, *(module.CORE_COLUMNS for module in _WHOLE_MODULES))) - _FACT_TABLES
+# Document tables an incremental run reads for the rebuilt customers only (the dimensions
+# read theirs whole).
+SCOPED = tuple(t for t in CORE_TABLES if t in CUSTOMER_OF and t not in dims.CORE_TABLES)
+_DIMENSION_NAMES = tuple(t.name for t in DIMENSIONS)
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """What a published run produced."""
+    """What a run did: ``mode`` full, incremental or unchanged (nothing published:
+    ``batch_id`` is then the batch still published); rows per table of the batch;
+    ``customers``: how many customers an incremental run rebuilt."""
 
     batch_id: str
     watermark_seq: int
     rows: dict[str, int]
+    mode: str
+    customers: int | None = None
+
+    @property
+    def published(self) -> bool:
+        """Whether this run published a new batch."""
+        return self.mode != "unchanged"
 
 
-def _date_range(frames: dict[str, pl.DataFrame]) -> tuple[date, date]:
-    dates = [frames["invoice"]["invoice_date"], frames["sales_order"]["order_date"],
-             frames["credit_note"]["credit_date"]]
-    known = [d.min() for d in dates if d.len() and d.min() is not None]
-    start = min(known, default=date.today())  # type: ignore[type-var]
-    return date(start.year, 1, 1), date(date.today().year + 1, 12, 31)  # type: ignore[union-attr]
+def _date_range(engine: Engine) -> tuple[date, date]:
+    """``dim_date``'s span: 1 January of the first document's year to the end of next
+    year."""
+    with Session(engine) as session:
+        firsts = [session.scalar(select(func.min(column))) for column in
+                  (Invoice.invoice_date, SalesOrder.order_date, CreditNote.credit_date)]
+    start = min((d for d in firsts if d is not None), default=date.today())
+    return date(start.year, 1, 1), date(date.today().year + 1, 12, 31)
 
 
-def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = True,
+def utc_now() -> datetime:
+    """Now, naive UTC: when a run starts (its run date is taken from it; tests move it)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def run_date(instant: datetime, timezone: str) -> date:
+    """The date in ``timezone`` at ``instant`` (naive UTC, as ``etl_run`` stores it)."""
+    return instant.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).date()
+
+
+def _context(engine: Engine, started_at: datetime) -> tuple[Context, int]:
+    with Session(engine) as session:
+        settings = session.get_one(CompanySettings, 1)
+        return (Context(settings.base_currency, settings.timezone,
+                        run_date(started_at, settings.timezone)),
+                settings.fiscal_year_start_month)
+
+
+def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = False,
             progress: Progress | None = None) -> RunResult:
-    """Build and publish one batch; raise ``CheckFailed`` (nothing published) on bad data."""
+    """Build and publish one batch, incrementally unless ``full`` (see the module
+    docstring); raise ``CheckFailed`` (nothing published) on bad data and
+    ``etl.lock.RunInProgress`` when another run holds the mart."""
     step = progress or (lambda _stage: None)
     ensure_mart(target)
-    batch_id = new_batch_id()
-    start_run(target, batch_id, "full" if full else "incremental")
-    try:
-        with Session(core_engine) as session:
-            watermark = session.scalar(select(func.coalesce(func.max(AuditLog.seq), 0))) or 0
-            settings = session.get_one(CompanySettings, 1)
-            base_currency, fiscal_start = settings.base_currency, settings.fiscal_year_start_month
-            timezone = settings.timezone
-            today = company_today(session)
-        step("extract")
-        core = extract(core_engine, CORE_COLUMNS, ROW_FILTERS)
-        start, end = _date_range(core.frames)
-        step("dimensions")
-        tables = build_dimensions(core, start=start, end=end,
-                                  fiscal_year_start_month=fiscal_start, timezone=timezone)
-        step("facts")
-        tables["fct_sales_line"] = sales_line.build(core, tables, base_currency)
-        tables["fct_order"] = orders.build_orders(core, tables, base_currency)
-        tables["fct_order_line"] = orders.build_order_lines(core, tables, base_currency)
-        tables["fct_booking"] = bookings.build(core, tables, base_currency)
-        tables["fct_ar_item"] = ar.build_items(core, tables, base_currency)
-        tables["fct_ar_allocation"] = ar.build_allocations(core, tables, base_currency)
-        tables["fct_quote"] = quotes.build(core, tables, base_currency)
-        tables["fct_opportunity_history"] = opportunity_history.build(
-            core, tables, base_currency, timezone=timezone)
-        tables["fct_target"] = targets.build(core, tables, base_currency)
-        tables["fct_customer_month"] = customer_month.build(core, tables, base_currency,
-                                                            today=today)
-        tables["agg_sales_month"] = sales_month.build(core, tables, base_currency)
-        step("checks")
-        failures = structure_failures(tables) + reconciliation_failures(
-            tables["fct_sales_line"], core_sales_totals(core_engine, base_currency),
-            per_month=full) + receivable_failures(
-            tables["fct_ar_item"], tables["fct_ar_allocation"], core_receivables(core_engine))
-        failures += derived_failures(tables)
-        failures += target_failures(tables["fct_target"], core_targets(core_engine, base_currency))
-        if failures:
-            raise CheckFailed("; ".join(failures))
-        publish(target, batch_id, tables, watermark, progress=step)
-    except Exception as exc:
-        fail_run(target, batch_id, f"{type(exc).__name__}: {exc}")
-        raise
+    with run_lock(target.parquet_dir):
+        prepare_run(target)
+        started_at = utc_now()
+        context, fiscal_start = _context(core_engine, started_at)
+        step("changes")
+        upto = watermark(core_engine)
+        previous = published_batch(target.engine)
+        changes = None
+        if not full and previous is not None:
+            changes = changes_since(core_engine, previous.watermark_seq, upto, CORE_TABLES,
+                                    WHOLE_ONLY)
+            if changes.empty and _same_date(target, previous, context):
+                record_unchanged(target, new_batch_id(), previous.watermark_seq)
+                log.info("no change past watermark %s: batch %s stays published",
+                         previous.watermark_seq, previous.batch_id)
+                return RunResult(previous.batch_id, previous.watermark_seq, {}, "unchanged")
+            if changes.full_reason:
+                log.info("full run: %s", changes.full_reason)
+                changes = None
+        names = _DIMENSION_NAMES + (tuple(FACTS) + tuple(WHOLE) if changes else ())
+        prior = read_batch(target.parquet_dir, previous.batch_id, names) if previous else None
+        if prior is None:
+            changes = None
+        batch_id = new_batch_id()
+        start_run(target, batch_id, "incremental" if changes else "full",
+                  started_at=started_at)
+        try:
+            result = _run(core_engine, target, batch_id, upto, previous, prior, changes,
+                          context, fiscal_start, step)
+        except Exception as exc:
+            fail_run(target, batch_id, f"{type(exc).__name__}: {exc}")
+            raise
+    log.info("published batch %s (%s, watermark %s): %s", batch_id, result.mode, upto,
+             result.rows)
+    return result
+
+
+def _same_date(target: MartTarget, previous: PublishedBatch, context: Context) -> bool:
+    """Whether the published batch was built on this run's date (company time zone)."""
+    started = run_started_at(target.engine, previous.batch_id)
+    return started is not None and run_date(started, context.timezone) == context.today
+
+
+def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
+         previous: PublishedBatch | None, prior: dict[str, pl.DataFrame] | None,
+         changes: Changes | None, context: Context, fiscal_start: int,
+         step: Progress) -> RunResult:
+    step("extract")
+    selection = None if changes is None else CustomerRows(
+        changes.customers, customer_conditions(SCOPED))
+    core = extract(core_engine, CORE_COLUMNS, ROW_FILTERS, customers=selection)
+    start, end = _date_range(core_engine)
+    step("dimensions")
+    tables = build_dimensions(core, start=start, end=end, fiscal_year_start_month=fiscal_start,
+                              timezone=context.timezone, previous=prior)
+    step("facts")
+    delta = None
+    if changes is None or prior is None:
+        for name, builder in FACTS.items():
+            tables[name] = builder.build(core, tables, context)
+    else:
+        delta = _merge(core, tables, context, prior, changes.customers)
+    for name, build in WHOLE.items():
+        tables[name] = build(core, tables, context)
+    if delta is not None and prior is not None:
+        same = {name for name in WHOLE if tables[name].equals(prior[name])}
+        delta = replace(delta, unchanged=delta.unchanged | same)
+    step("checks")
+    failures = structure_failures(tables) + reconciliation_failures(
+        tables["fct_sales_line"], core_sales_totals(core_engine, context.base_currency),
+        customers=None if delta is None else delta.customers) + receivable_failures(
+        tables["fct_ar_item"], tables["fct_ar_allocation"], core_receivables(core_engine))
+    failures += derived_failures(tables)
+    failures += target_failures(tables["fct_target"],
+                                core_targets(core_engine, context.base_currency))
+    if failures:
+        raise CheckFailed("; ".join(failures))
+    publish(target, batch_id, tables, upto, delta=delta,
+            based_on=previous.batch_id if previous else None, progress=step)
     rows = {name: frame.height for name, frame in tables.items()}
-    log.info("published batch %s (watermark %s): %s", batch_id, watermark, rows)
-    return RunResult(batch_id, watermark, rows)
+    if delta is None:
+        return RunResult(batch_id, upto, rows, "full")
+    return RunResult(batch_id, upto, rows, "incremental", len(delta.customers))
 
 
-
+def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
+           prior: dict[str, pl.DataFrame], customers: frozenset[int]) -> Delta:
+    """Rebuild every fact for ``customers`` (``core`` holds their documents) and put the
+    merged facts into ``tables``: the previous rows of every other customer plus the
+    rebuilt ones, in the builder's order. The ``Delta`` names what changed (the tables of
+    ``WHOLE`` are left to the caller)."""
+    ids = pl.Series("customer_id", sorted(customers), dtype=pl.Int64).implode()
+    rebuilt_facts: dict[str, pl.DataFrame] = {}
+    months: dict[str, frozenset[int]] = {}
+    unchanged = {name for name in _DIMENSION_NAMES if tables[name].equals(prior[name])}
+    for name, builder in FACTS.items():
+        if not customers:  # a new date without changes: no fact to rebuild
+            unchanged.add(name)
+            tables[name] = prior[name]
+            continue
+        mine = pl.col("customer_id").cast(pl.Int64).is_in(ids)
+        rebuilt = builder.build(core, tables, context).filter(mine)
+        before = prior[name].filter(mine)
+        if rebuilt.equals(before):
+            unchanged.add(name)
+            tables[name] = prior[name]
+            continue
+        rebuilt_facts[name] = rebuilt
+        tables[name] = pl.concat([prior[name].filter(~mine), rebuilt]).sort(
+            builder.order, maintain_order=True)
+        if name in PARTITIONED:
+            column = PARTITIONED[name]
+            months[name] = frozenset(pl.concat([before[column], rebuilt[column]]).to_list())
+    return Delta(customers, rebuilt_facts, months, frozenset(unchanged))

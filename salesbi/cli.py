@@ -27,6 +27,8 @@ from core.migrate import upgrade
 from core.users.models import SalesRep, User
 from core.users.services import create_user
 from etl.checks import CheckFailed
+from etl.lock import RunInProgress
+from etl.publish import PublishConflict
 
 app = typer.Typer(help="salesbi: order-to-cash records, star schema and dashboards.",
                   no_args_is_help=True, add_completion=False)
@@ -65,6 +67,8 @@ def fails_cleanly(command: F) -> F:
             reason = str(exc).splitlines()[0]
         except CheckFailed as exc:
             reason = f"checks failed, nothing published: {exc}"
+        except (RunInProgress, PublishConflict) as exc:
+            reason = f"nothing published: {exc}"
         err_console.print(f"[red]error:[/red] {reason}", highlight=False)
         raise typer.Exit(1)
 
@@ -267,21 +271,35 @@ def users_list() -> None:
 def etl_run(
     full: Annotated[bool, typer.Option("--full", help="Rebuild everything.")] = False,
 ) -> None:
-    """Build the star schema from the core, check it and publish it as one batch."""
+    """Build the star schema from the core, check it and publish it as one batch:
+    incrementally from the audit-log watermark, or everything with ``--full``. Prints one
+    line per stage (``stage: <name>``) as it starts."""
     from etl.publish import mart_target
     from etl.run import run_etl
 
     settings = _settings()
-    if not full:
-        console.print("incremental runs are not available yet: running a full rebuild")
     core_engine = make_engine(settings.resolved_database_url)
-    target = mart_target(settings.resolved_mart_url, settings.resolved_mart_dir)
+    target = mart_target(settings.resolved_mart_url, settings.resolved_mart_dir,
+                         schema=settings.mart_schema)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("starting", total=None)
-        result = run_etl(core_engine, target, full=True,
-                         progress=lambda stage: progress.update(task, description=stage))
-    table = Table(title=f"published batch {result.batch_id}")
+
+        def stage(name: str) -> None:
+            progress.console.print(f"stage: {name}", highlight=False)
+            progress.update(task, description=name)
+
+        result = run_etl(core_engine, target, full=full, progress=stage)
+    if not result.published:
+        console.print(f"no changes since watermark {result.watermark_seq}: nothing published "
+                      f"(batch {result.batch_id} stays)", highlight=False)
+        return
+    rebuilt = ""
+    if result.customers is not None:
+        rebuilt = f", {result.customers:,} customer{'' if result.customers == 1 else 's'} rebuilt"
+    console.print(f"published batch {result.batch_id} ({result.mode}{rebuilt})",
+                  highlight=False)
+    table = Table(title="rows per table")
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, rows in result.rows.items():

@@ -83,12 +83,16 @@ def test_production_with_the_default_secret_refuses_to_start(
         result.output
 
 
-def test_demo_then_etl_run_publishes_a_batch(db_url: str, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_then_etl_run_publishes_a_batch_and_a_second_run_nothing(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SALESBI_VAR_DIR", str(tmp_path / "var"))
     demo = runner.invoke(app, ["demo", "--customers", "40", "--lines", "2000", "--seed", "3"])
     assert demo.exit_code == 0, demo.output
     run = runner.invoke(app, ["etl", "run"])
     assert run.exit_code == 0, run.output
     assert "published batch" in run.output and "fct_sales_line" in run.output
+    assert "(full)" in run.output and "stage: extract" in run.output
     assert (tmp_path / "var" / "mart.db").exists()
+    again = runner.invoke(app, ["etl", "run"])
+    assert again.exit_code == 0, again.output
+    assert "no changes since watermark" in again.output and "nothing published" in again.output

@@ -3,7 +3,6 @@ publish leaves the previous batch exactly as it was, and re-publishing is idempo
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from etl.publish import (
 )
 from etl.schema import dim_region, etl_run
 from tests.conftest import PG_URL, drop_pg_schema
+from tests.etl.conftest import unique_schema
 
 
 @pytest.fixture
@@ -33,8 +33,7 @@ def target(dialect: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
         made.engine.dispose()
         return
     admin: Engine = request.getfixturevalue("pg_admin_engine")
-    # Unique per run: other checkouts run this same test against the same database.
-    schema = f"t_mart_{uuid.uuid4().hex[:12]}"
+    schema = unique_schema("publish")
     made = mart_target(PG_URL, tmp_path / "parquet", schema=schema)
     ensure_mart(made)
     yield made
@@ -57,8 +56,10 @@ def mart_regions(target: MartTarget) -> list[str]:
 
 def run(target: MartTarget, batch_id: str, tables: dict[str, pl.DataFrame]) -> None:
     start_run(target, batch_id, "full")
+    before = published_batch(target.engine)
     try:
-        publish(target, batch_id, tables, watermark_seq=7)
+        publish(target, batch_id, tables, watermark_seq=7,
+                based_on=before.batch_id if before else None)
     except Exception as exc:
         fail_run(target, batch_id, str(exc))
         raise

@@ -3,7 +3,6 @@ whose facts or derived tables do not reconcile publishes nothing."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from etl.publish import MartTarget, mart_target, published_batch
 from etl.schema import agg_sales_month, fct_customer_month, fct_sales_line, fct_target
 from etl.schema import etl_run as run_log
 from tests.conftest import PG_URL, drop_pg_schema
+from tests.etl.conftest import unique_schema
 
 
 @pytest.fixture
@@ -29,8 +29,7 @@ def demo_target(isolated_engine: Engine, dialect: str, tmp_path: Path,
         yield target
         target.engine.dispose()
         return
-    # Unique per run: other checkouts run this same test against the same database.
-    schema = f"t_mart_run_{uuid.uuid4().hex[:12]}"
+    schema = unique_schema("run")
     target = mart_target(PG_URL, tmp_path / "parquet", schema=schema)
     yield target
     target.engine.dispose()

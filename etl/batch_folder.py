@@ -1,0 +1,122 @@
+"""A batch as a folder of Parquet files: ``<mart_dir>/<batch_id>/``, complete on its own.
+
+One file ``<table>.parquet`` per table, except the large facts of ``PARTITIONED``: a folder
+``<table>/`` with one Hive partition per month (``month_key=YYYYMM/…``). A batch is written
+into ``.tmp-<batch_id>/`` and renamed into place, so a folder under its batch id is whole.
+
+An incremental batch writes only what changed: tables and month partitions identical to the
+previous batch are hard links to its files (copies where the file system cannot link), so
+every folder stays complete and the previous one is never modified.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Collection, Iterable, Mapping
+from pathlib import Path
+
+import polars as pl
+
+from etl.conform import conform, polars_schema
+from etl.schema import mart
+
+PARTITIONED = {"fct_sales_line": "month_key"}
+STAGING_PREFIX = ".tmp-"
+
+
+def write_batch(parquet_dir: Path, batch_id: str, tables: Mapping[str, pl.DataFrame], *,
+                previous: Path | None = None, unchanged: Collection[str] = (),
+                months: Mapping[str, Collection[int]] | None = None) -> Path:
+    """Write ``tables`` as batch ``batch_id`` and rename it into place.
+
+    With ``previous`` (a batch folder): the ``unchanged`` tables are linked from it, and of
+    a partitioned table listed in ``months`` only those months are written from the frame,
+    the other partitions linked. Without it every table is written whole.
+    """
+    parquet_dir.mkdir(parents=True, exist_ok=True)
+    staging = parquet_dir / f"{STAGING_PREFIX}{batch_id}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    changed_months = months or {}
+    for name, frame in tables.items():
+        column = PARTITIONED.get(name)
+        reuse = previous is not None and name in unchanged
+        if column is None and reuse:
+            _link(previous / f"{name}.parquet", staging / f"{name}.parquet")  # type: ignore[operator]
+        elif column is None:
+            frame.write_parquet(staging / f"{name}.parquet")
+        elif reuse:
+            _link_tree(previous / name, staging / name)  # type: ignore[operator]
+        elif previous is not None and name in changed_months:
+            _write_months(frame, staging / name, column, changed_months[name],
+                          keep_from=previous / name)
+        else:
+            _write_partitioned(frame, staging / name, column)
+    final = parquet_dir / batch_id
+    staging.rename(final)
+    return final
+
+
+def _write_partitioned(frame: pl.DataFrame, folder: Path, column: str) -> None:
+    if frame.is_empty():
+        folder.mkdir()
+        return
+    frame.write_parquet(folder, partition_by=column)
+
+
+def _write_months(frame: pl.DataFrame, folder: Path, column: str, months: Collection[int],
+                  keep_from: Path) -> None:
+    """The partitions of ``months`` from ``frame``; every other one linked from
+    ``keep_from`` (a month emptied by the change is simply not there any more)."""
+    wanted = set(months)
+    _write_partitioned(frame.filter(pl.col(column).is_in(sorted(wanted))), folder, column)
+    for partition in keep_from.iterdir():
+        if int(partition.name.split("=", 1)[1]) not in wanted:
+            _link_tree(partition, folder / partition.name)
+
+
+def _link(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or links not supported
+        shutil.copy2(source, target)
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    shutil.copytree(source, target, copy_function=_link_or_copy)
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    _link(Path(source), Path(target))
+
+
+def read_batch(parquet_dir: Path, batch_id: str,
+               names: Iterable[str] | None = None) -> dict[str, pl.DataFrame] | None:
+    """The tables ``names`` (default: all in the folder) of a published batch, conformed to
+    the mart's columns and dtypes; ``None`` when the folder or one of them is missing."""
+    folder = parquet_dir / batch_id
+    if not folder.is_dir():
+        return None
+    if names is None:
+        names = sorted({p.name.removesuffix(".parquet") for p in folder.iterdir()})
+    tables = {}
+    for name in names:
+        path = folder / name if name in PARTITIONED else folder / f"{name}.parquet"
+        if not path.exists() or name not in mart.tables:
+            return None
+        if name in PARTITIONED and not any(path.iterdir()):
+            frame = pl.DataFrame(schema=polars_schema(mart.tables[name]))
+        else:
+            frame = pl.read_parquet(path, hive_partitioning=name in PARTITIONED)
+        tables[name] = conform(frame.lazy(), mart.tables[name]).collect()
+    return tables
+
+
+def sweep(parquet_dir: Path, keep: Collection[str]) -> None:
+    """Remove staging leftovers and every batch folder but ``keep``."""
+    if not parquet_dir.is_dir():
+        return
+    for path in parquet_dir.iterdir():
+        if path.is_dir() and path.name not in keep:
+            shutil.rmtree(path, ignore_errors=True)
