@@ -20,6 +20,7 @@ from core.db import make_engine, make_session_factory
 from dashboard.auth import install_auth
 from dashboard.mart_reader import MartReader
 from dashboard.pages import PAGES, register_pages
+from dashboard.result_cache import install_result_cache
 from dashboard.secure import CONTEXT_CACHE
 from dashboard.shell import register_shell_callbacks, shell
 from etl.publish import mart_engine, published_batch
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     if settings.context_cache_seconds > 0:
         server.extensions[CONTEXT_CACHE] = SimpleCache(
             threshold=CONTEXT_ENTRIES, default_timeout=settings.context_cache_seconds)
+    install_result_cache(server, settings)
     _register_healthz(server, engine, mart)
     install_auth(server, settings, server.extensions["salesbi_session_factory"])
 
