@@ -1,8 +1,8 @@
 """Callback benchmark: the app served by gunicorn as in production (``salesbi serve --prod``:
-2 workers × 4 threads), result cache off, answering a fixed, seeded mix of page renders and
-exports over HTTP (``POST /_dash-update-component``, as the browser sends them) as logged-in
-users of every demo role; then the same headline figures straight from the core tables with
-SQL, for the ratio.
+2 workers × 4 threads; ``--workers``/``--threads`` to change), result cache off, answering
+a fixed, seeded mix of page renders and exports over HTTP (``POST /_dash-update-component``,
+as the browser sends them) as logged-in users of every demo role; then the same headline
+figures straight from the core tables with SQL, for the ratio.
 
 - Sequential: 200 requests, one at a time, the roles taking turns (rep, manager, finance,
   exec, admin), each request a page the role may open (``dashboard.pages.PAGES``) with
@@ -46,6 +46,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from dashboard.serve import GUNICORN_THREADS, GUNICORN_WORKERS, gunicorn_argv
 
 log = logging.getLogger("bench.callbacks")
 
@@ -234,9 +236,7 @@ class Server:
     """gunicorn (production settings) in a subprocess, result cache off."""
 
     def __init__(self, database_url: str, mart_dir: Path, var_dir: Path,
-                 result_cache: bool) -> None:
-        from dashboard.serve import gunicorn_argv
-
+                 result_cache: bool, workers: int, threads: int) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -247,9 +247,11 @@ class Server:
                "SALESBI_ENV": "development"}
         self.log_path = var_dir / "bench-gunicorn.log"
         self._log = self.log_path.open("w")
+        argv = gunicorn_argv("127.0.0.1", self.port)
+        argv[argv.index("-w") + 1] = str(workers)
+        argv[argv.index("--threads") + 1] = str(threads)
         self.process = subprocess.Popen(  # noqa: S603 - fixed argv
-            gunicorn_argv("127.0.0.1", self.port), cwd=ROOT, env=env,
-            stdout=self._log, stderr=subprocess.STDOUT)
+            argv, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -557,10 +559,11 @@ def standard_dataset(var_dir: Path = STANDARD_VAR) -> tuple[str, Path, Path]:
 
 def measure(database_url: str, mart_dir: Path, var_dir: Path, *, requests_: int = REQUESTS,
             users: int = USERS, seed: int = SEED, result_cache: bool = False,
+            workers: int = GUNICORN_WORKERS, threads: int = GUNICORN_THREADS,
             label: str = "") -> dict[str, Any]:
     """Serve, warm up, replay the mixes, read the workers' memory, time the SQL."""
     choices = _choices(database_url, mart_dir, var_dir)
-    server = Server(database_url, mart_dir, var_dir, result_cache)
+    server = Server(database_url, mart_dir, var_dir, result_cache, workers, threads)
     try:
         server.wait_ready()
         t0 = time.perf_counter()
@@ -590,7 +593,8 @@ def measure(database_url: str, mart_dir: Path, var_dir: Path, *, requests_: int 
                    "sql_over_page": round(figure["seconds"] / p50, 1) if p50 else None}
     return {
         "dataset": label, "database": database_url.split("@")[-1],
-        "server": "gunicorn (dashboard.serve.gunicorn_argv: 2 workers × 4 threads)",
+        "server": f"gunicorn (dashboard.serve.gunicorn_argv), {workers} worker(s) × {threads} "
+                  "threads",
         "result_cache": result_cache, "seed": seed, "warm_up_seconds": round(warm, 1),
         "sequential": summary(sequential),
         "concurrent": {"users": users, "wall_seconds": round(wall, 1),
@@ -616,6 +620,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=REQUESTS)
     parser.add_argument("--users", type=int, default=USERS)
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--workers", type=int, default=GUNICORN_WORKERS,
+                        help="gunicorn workers (production: %(default)s; each holds the mart)")
+    parser.add_argument("--threads", type=int, default=GUNICORN_THREADS)
     parser.add_argument("--result-cache", action="store_true",
                         help="leave the result cache on (in-process)")
     args = parser.parse_args(argv)
@@ -629,9 +636,11 @@ def main(argv: list[str] | None = None) -> int:
         label, name = "1M invoice lines, 5,000 customers, seed 42, SQLite", "callbacks-1m"
     figures = measure(database_url, mart_dir, var_dir, requests_=args.requests,
                       users=args.users, seed=args.seed, result_cache=args.result_cache,
-                      label=label)
+                      workers=args.workers, threads=args.threads, label=label)
     RESULTS_DIR.mkdir(exist_ok=True)
-    suffix = "-cached" if args.result_cache else ""
+    suffix = ("-cached" if args.result_cache else "") + (
+        f"-{args.workers}x{args.threads}"
+        if (args.workers, args.threads) != (GUNICORN_WORKERS, GUNICORN_THREADS) else "")
     path = RESULTS_DIR / f"{name}{suffix}.json"
     path.write_text(json.dumps({"benchmark": name, "finished_at": datetime.now(UTC).isoformat(
         timespec="seconds"), "figures": figures}, indent=2) + "\n")

@@ -164,7 +164,9 @@ def finance_cards(context: RequestContext, view: View) -> list[dbc.Col]:
     """Finance: total AR, overdue AR, DSO, net sales."""
     figures, c = _Figures(context, view), context
     ar = figures.at(lambda day: ar_summary(c.mart, c.scope, day, timezone=c.timezone))
-    days = _compare(figures.at(lambda day: dso(c.mart, c.scope, day, timezone=c.timezone)),
+    days = _compare([dso(c.mart, c.scope, as_of_day(period, c.today), timezone=c.timezone,
+                         total_ar_minor=summary["total_ar_minor"])
+                     for period, summary in zip(figures.periods, ar, strict=True)],
                     "dso", higher_is_better=False)
     return [
         _money_card("home-total-ar", "Total AR",

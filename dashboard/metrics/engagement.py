@@ -21,6 +21,7 @@ uses all its orders, whoever they are attributed to). As of D:
 
 from __future__ import annotations
 
+import calendar
 from datetime import date
 
 import polars as pl
@@ -136,24 +137,53 @@ def status_counts(mart: Mart, scope: Scope, as_of: date) -> dict[str, int]:
 def status_trend(mart: Mart, scope: Scope, as_of: date, months: int = 12) -> pl.DataFrame:
     """Customers per status at each point of ``month_ends(as_of, months)``: one row per
     (``as_of`` date, ``status``), every status at every point (0 when none), in date and
-    ``STATUSES`` order. One query: the points are evaluated side by side."""
+    ``STATUSES`` order.
+
+    A point that is the last day of a month before the batch's current month is read from
+    ``fct_customer_month`` (its ``engagement_status`` is the same rule as of that month's
+    last day, over the same orders and created dates; null before the customer existed);
+    the others (``as_of`` itself, and months the batch has not closed) are classified from
+    the orders, side by side in one query."""
     customers = _customers(mart, scope, None)
-    orders = _orders(mart, customers)
     points = month_ends(as_of, months)
-    counts = pl.concat([
-        classify(customers, orders, point).group_by("status").len()
-        .with_columns(pl.lit(point).alias("as_of"))
-        for point in points
-    ])
+    current = mart.frame("fct_customer_month")["month_key"].max()
+    stored = {point: key for point in points
+              if (key := _closed_month_key(point, current)) is not None}
+    parts = []
+    if stored:
+        month_dates = pl.LazyFrame({"month_key": list(stored.values()), "as_of": list(stored)},
+                                   schema={"month_key": pl.Int32, "as_of": pl.Date})
+        parts.append(
+            managed(mart, "fct_customer_month", scope)
+            .filter(pl.col("month_key").is_in(list(stored.values()))
+                    & pl.col("engagement_status").is_not_null())
+            .join(customers.select("customer_id"), on="customer_id", how="semi")
+            .group_by("month_key", pl.col("engagement_status").alias("status")).len()
+            .join(month_dates, on="month_key").select("status", "len", "as_of"))
+    live = [point for point in points if point not in stored]
+    if live:
+        orders = _orders(mart, customers)
+        parts.extend(classify(customers, orders, point).group_by("status").len()
+                     .with_columns(pl.lit(point).alias("as_of")) for point in live)
     grid = pl.LazyFrame({"as_of": points}).join(
         pl.LazyFrame({"status": STATUSES, "rank": range(len(STATUSES))}), how="cross")
     return (
-        grid.join(counts, on=["as_of", "status"], how="left")
+        grid.join(pl.concat(parts), on=["as_of", "status"], how="left")
         .select("as_of", "status", pl.col("len").fill_null(0).cast(pl.Int64)
                 .alias("customers"), "rank")
         .sort("as_of", "rank").drop("rank")
         .collect()
     )
+
+
+def _closed_month_key(point: date, current_month_key: int | None) -> int | None:
+    """``point``'s YYYYMM when it is its month's last day and the month is before the
+    batch's current month (``fct_customer_month`` then holds the status as of it)."""
+    key = point.year * 100 + point.month
+    is_month_end = point.day == calendar.monthrange(point.year, point.month)[1]
+    if current_month_key is None or not is_month_end or key >= current_month_key:
+        return None
+    return key
 
 
 def at_risk_and_lapsed(mart: Mart, scope: Scope, as_of: date) -> pl.DataFrame:

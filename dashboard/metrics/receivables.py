@@ -35,7 +35,7 @@ from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period, date_key, day_end_utc
 from dashboard.metrics.scope import Scope
 from dashboard.metrics.selection import managed
-from etl.facts.open_ar import CREDIT_NOTE, DEBITS, INVOICE, PAYMENT, open_items
+from etl.facts.open_ar import CREDIT_NOTE, DEBITS, INVOICE, PAYMENT, open_items_lazy
 
 DSO_DAYS = 90
 AR_COLUMNS = ("open_invoices_minor", "current_minor", "overdue_minor",
@@ -52,16 +52,16 @@ def ar_by_customer(mart: Mart, scope: Scope, as_of: date, *, timezone: str,
     ``customer_id``, ``currency``, the ``AR_COLUMNS`` in base minor units and
     ``total_ar_doc_minor`` (minor units of the customer's currency). Rules in the module
     docstring; ``timezone`` is the company's. Sorted by customer."""
-    items = open_items(managed(mart, "fct_ar_item", scope),
-                       managed(mart, "fct_ar_allocation", scope), as_of,
-                       _known_by(as_of, timezone, include_backdated))
+    items = open_items_lazy(managed(mart, "fct_ar_item", scope),
+                            managed(mart, "fct_ar_allocation", scope), as_of,
+                            _known_by(as_of, timezone, include_backdated))
     kind, amount = pl.col("item_type"), pl.col("open_minor")
     debit = kind.is_in(DEBITS)
     due_key = pl.when(pl.col("due_date_key") > 0).then(pl.col("due_date_key")).otherwise(
         pl.col("document_date_key"))
     overdue = debit & (due_key < date_key(as_of))
     return (
-        items.lazy().group_by("customer_id", "currency").agg(
+        items.group_by("customer_id", "currency").agg(
             amount.filter(debit).sum().alias("open_invoices_minor"),
             amount.filter(debit & ~overdue).sum().alias("current_minor"),
             amount.filter(overdue).sum().alias("overdue_minor"),
@@ -102,14 +102,18 @@ def credit_sales(mart: Mart, scope: Scope, period: Period, *, timezone: str,
 
 
 def dso(mart: Mart, scope: Scope, as_of: date, *, timezone: str, days: int = DSO_DAYS,
-        include_backdated: bool = False) -> dict[str, int | float | None]:
+        include_backdated: bool = False,
+        total_ar_minor: int | None = None) -> dict[str, int | float | None]:
     """Days sales outstanding at ``as_of``: ``total_ar_minor`` at ``as_of``,
     ``credit_sales_minor`` of the ``days`` days ending at ``as_of``, ``days`` and ``dso``
-    = total AR / credit sales × days (null when credit sales ≤ 0)."""
+    = total AR / credit sales × days (null when credit sales ≤ 0). A caller that has the
+    total AR at ``as_of`` already (``ar_summary``, same scope and rule) passes it as
+    ``total_ar_minor``, and it is not computed again."""
     if days < 1:
         raise ValueError(f"DSO needs a window of at least one day, not {days}")
-    total = ar_summary(mart, scope, as_of, timezone=timezone,
-                       include_backdated=include_backdated)["total_ar_minor"]
+    total = total_ar_minor if total_ar_minor is not None else ar_summary(
+        mart, scope, as_of, timezone=timezone,
+        include_backdated=include_backdated)["total_ar_minor"]
     sales = credit_sales(mart, scope, Period(as_of - timedelta(days=days - 1), as_of),
                          timezone=timezone, include_backdated=include_backdated)
     return {"total_ar_minor": total, "credit_sales_minor": sales, "days": days,

@@ -60,12 +60,15 @@ def open_items(items: pl.DataFrame | pl.LazyFrame, allocations: pl.DataFrame | p
     unapplied cash at the receipt's (KPIS: FX differences are never AR). Sorted by
     customer, document date, item type and document id.
     """
-    return _open_items(items, allocations, as_of, known_by).sort(
+    return open_items_lazy(items, allocations, as_of, known_by).sort(
         "customer_id", "document_date_key", "item_type", "document_id").collect()
 
 
-def _open_items(items: pl.DataFrame | pl.LazyFrame, allocations: pl.DataFrame | pl.LazyFrame,
-                as_of: date | None, known_by: datetime | None) -> pl.LazyFrame:
+def open_items_lazy(items: pl.DataFrame | pl.LazyFrame,
+                    allocations: pl.DataFrame | pl.LazyFrame, as_of: date | None = None,
+                    known_by: datetime | None = None) -> pl.LazyFrame:
+    """``open_items`` as a lazy query, unsorted: for callers that aggregate it (a sort and
+    the columns they do not use are then never computed)."""
     items = items.lazy().filter(_as_of_filter("document_date_key", "posted_at", as_of,
                                               known_by))
     applied = allocations.lazy().filter(_as_of_filter("allocation_date_key", "created_at",
@@ -122,7 +125,7 @@ def open_ar_by_customer(items: pl.DataFrame | pl.LazyFrame,
     totals = [pl.col("open_doc_minor").sum().alias("ar_doc_minor"),
               pl.col("open_minor").sum().alias("ar_minor")]
     return (
-        _open_items(items, allocations, as_of, known_by)
+        open_items_lazy(items, allocations, as_of, known_by)
         .group_by("customer_id", "currency")
         .agg(*sums, *totals)
         .select("customer_id", "currency",

@@ -186,3 +186,20 @@ def test_a_rep_sees_the_customers_they_manage_now_and_no_scope_sees_none(
     assert status_counts(demo_mart.mart, NO_SCOPE, as_of) == dict.fromkeys(STATUSES, 0)
     assert engagement(demo_mart.mart, rep, as_of, customer_id=min(
         set(core) - managed)).height == 0
+
+
+@pytest.mark.parametrize("days_back", [0, 45, 400])
+def test_the_trend_from_customer_months_equals_classifying_every_point(
+        demo_mart: DemoMart, days_back: int) -> None:
+    """Closed month ends come from ``fct_customer_month``; each must equal the rule applied
+    to the orders at that date, for any scope (a rep's customers, everyone)."""
+    mart = demo_mart.mart
+    as_of = mart.published_at.date() - timedelta(days=days_back)
+    rep_id = mart.frame("dim_customer").filter(pl.col("is_current"))["account_manager_id"] \
+        .drop_nulls()[0]
+    for scope in (FINANCE, Scope(role="rep", user_id=5, rep_ids=frozenset({rep_id}))):
+        trend = status_trend(mart, scope, as_of, months=24)
+        for point in trend["as_of"].unique().to_list():
+            at_point = trend.filter(pl.col("as_of") == point)
+            assert dict(zip(at_point["status"], at_point["customers"], strict=True)) == \
+                status_counts(mart, scope, point), (scope.role, point)

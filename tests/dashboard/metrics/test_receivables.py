@@ -216,3 +216,4 @@ def test_dso_uses_the_credit_sales_of_the_last_90_days_in_the_core(demo_mart: De
     assert cash_sales > 0
     assert result == {"total_ar_minor": total, "credit_sales_minor": sales, "days": 90,
                       "dso": total * 90 / sales}
+    assert dso(demo_mart.mart, FINANCE, as_of, timezone="UTC", total_ar_minor=total) == result
