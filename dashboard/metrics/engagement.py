@@ -22,6 +22,7 @@ uses all its orders, whoever they are attributed to). As of D:
 from __future__ import annotations
 
 import calendar
+from collections.abc import Mapping
 from datetime import date
 
 import polars as pl
@@ -134,10 +135,12 @@ def status_counts(mart: Mart, scope: Scope, as_of: date) -> dict[str, int]:
     return {status: int(found.get(status, 0)) for status in STATUSES}
 
 
-def status_trend(mart: Mart, scope: Scope, as_of: date, months: int = 12) -> pl.DataFrame:
+def status_trend(mart: Mart, scope: Scope, as_of: date, months: int = 12, *,
+                 current: Mapping[str, int] | None = None) -> pl.DataFrame:
     """Customers per status at each point of ``month_ends(as_of, months)``: one row per
     (``as_of`` date, ``status``), every status at every point (0 when none), in date and
-    ``STATUSES`` order.
+    ``STATUSES`` order. A caller that has the counts at ``as_of`` already
+    (``status_counts``, ``counts_by_status``; same scope) passes them as ``current``.
 
     A point that is the last day of a month before the batch's current month is read from
     ``fct_customer_month`` (its ``engagement_status`` is the same rule as of that month's
@@ -146,9 +149,9 @@ def status_trend(mart: Mart, scope: Scope, as_of: date, months: int = 12) -> pl.
     the orders, side by side in one query."""
     customers = _customers(mart, scope, None)
     points = month_ends(as_of, months)
-    current = mart.frame("fct_customer_month")["month_key"].max()
+    batch_month = mart.frame("fct_customer_month")["month_key"].max()
     stored = {point: key for point in points
-              if (key := _closed_month_key(point, current)) is not None}
+              if (key := _closed_month_key(point, batch_month)) is not None}
     parts = []
     if stored:
         month_dates = pl.LazyFrame({"month_key": list(stored.values()), "as_of": list(stored)},
@@ -160,7 +163,13 @@ def status_trend(mart: Mart, scope: Scope, as_of: date, months: int = 12) -> pl.
             .join(customers.select("customer_id"), on="customer_id", how="semi")
             .group_by("month_key", pl.col("engagement_status").alias("status")).len()
             .join(month_dates, on="month_key").select("status", "len", "as_of"))
-    live = [point for point in points if point not in stored]
+    if current is not None:
+        parts.append(pl.LazyFrame({"status": list(current), "len": list(current.values()),
+                                   "as_of": [as_of] * len(current)},
+                                  schema={"status": pl.String, "len": pl.UInt32,
+                                          "as_of": pl.Date}))
+    live = [point for point in points
+            if point not in stored and (current is None or point != as_of)]
     if live:
         orders = _orders(mart, customers)
         parts.extend(classify(customers, orders, point).group_by("status").len()
@@ -189,5 +198,16 @@ def _closed_month_key(point: date, current_month_key: int | None) -> int | None:
 def at_risk_and_lapsed(mart: Mart, scope: Scope, as_of: date) -> pl.DataFrame:
     """The ``engagement`` rows whose status is ``at_risk`` or ``lapsed``: at-risk first,
     then longest since the last order first."""
-    return engagement(mart, scope, as_of).filter(pl.col("status").is_in([AT_RISK, LAPSED]))
+    return at_risk_and_lapsed_of(engagement(mart, scope, as_of))
+
+
+def at_risk_and_lapsed_of(rows: pl.DataFrame) -> pl.DataFrame:
+    """``at_risk_and_lapsed`` of ``engagement`` rows the caller has already."""
+    return rows.filter(pl.col("status").is_in([AT_RISK, LAPSED]))
+
+
+def counts_by_status(rows: pl.DataFrame) -> dict[str, int]:
+    """``status_counts`` of ``engagement`` rows the caller has already."""
+    found = dict(rows.group_by("status").len().iter_rows())
+    return {status: int(found.get(status, 0)) for status in STATUSES}
 

@@ -14,7 +14,12 @@ from dashboard.components.data_table import Column, data_table
 from dashboard.components.kpi_card import kpi_card
 from dashboard.components.panels import graph_card, no_data_page, page_heading
 from dashboard.figures import PALETTE, status_lines
-from dashboard.metrics.engagement import at_risk_and_lapsed, status_counts, status_trend
+from dashboard.metrics.engagement import (
+    at_risk_and_lapsed_of,
+    counts_by_status,
+    engagement,
+    status_trend,
+)
 from dashboard.metrics.scope import ALL_ROLES
 from dashboard.pages.customers import customer_href
 from dashboard.secure import RequestContext
@@ -36,10 +41,9 @@ LIST_COLUMNS = [
 ]
 
 
-def _at_risk(context: RequestContext) -> pl.DataFrame:
-    if context.mart is None:
-        return pl.DataFrame()
-    return at_risk_and_lapsed(context.mart, context.scope, context.today).with_columns(
+def _at_risk(rows: pl.DataFrame) -> pl.DataFrame:
+    """The at-risk and lapsed of ``engagement`` rows, with labels and links."""
+    return at_risk_and_lapsed_of(rows).with_columns(
         pl.col("status").replace_strict(STATUS_LABELS).alias("status_label"),
         customer_href(pl.col("customer_id")).alias("href"))
 
@@ -47,7 +51,8 @@ def _at_risk(context: RequestContext) -> pl.DataFrame:
 def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, pl.DataFrame]:
     if context.mart is None:
         return {}
-    return {"engagement-at-risk": _at_risk(context).select(
+    rows = engagement(context.mart, context.scope, context.today)
+    return {"engagement-at-risk": _at_risk(rows).select(
         "customer_id", "name", "status", "last_order_date", "days_since_last_order",
         "expected_interval_days", "account_manager")}
 
@@ -55,8 +60,11 @@ def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, p
 def layout(context: RequestContext, **_query: Any) -> html.Div:
     if context.mart is None:
         return no_data_page("Customer engagement")
-    counts = status_counts(context.mart, context.scope, context.today)
-    trend = status_trend(context.mart, context.scope, context.today)
+    # One classification of today's statuses serves the cards, the trend's last point
+    # and the list.
+    rows = engagement(context.mart, context.scope, context.today)
+    counts = counts_by_status(rows)
+    trend = status_trend(context.mart, context.scope, context.today, current=counts)
     cards = [kpi_card(f"engagement-{status}", label, f"{counts[status]:,}", PATH)
              for status, label in STATUS_LABELS.items() if status != "never"]
     return html.Div([
@@ -69,7 +77,7 @@ def layout(context: RequestContext, **_query: Any) -> html.Div:
             STATUS_LABELS), 12)),
         dbc.Card(dbc.CardBody([
             html.H2("At-risk and lapsed customers", className="h5"),
-            data_table("engagement-at-risk", _at_risk(context), LIST_COLUMNS,
+            data_table("engagement-at-risk", _at_risk(rows), LIST_COLUMNS,
                        context.base_currency, export="engagement-at-risk", height=420,
                        empty="No at-risk or lapsed customers in your scope."),
         ]), className="salesbi-card"),

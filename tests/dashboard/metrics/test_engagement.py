@@ -17,7 +17,9 @@ from core.sales.models import OrderStatus, SalesOrder
 from dashboard.metrics.engagement import (
     STATUSES,
     at_risk_and_lapsed,
+    at_risk_and_lapsed_of,
     classify,
+    counts_by_status,
     engagement,
     status_counts,
     status_trend,
@@ -161,7 +163,10 @@ def test_counts_trend_and_list_agree_with_the_statuses(demo_mart: DemoMart) -> N
         at_point = trend.filter(pl.col("as_of") == point)
         assert dict(zip(at_point["status"], at_point["customers"], strict=True)) == \
             status_counts(demo_mart.mart, FINANCE, point)
+    assert counts_by_status(rows) == counts
+    assert status_trend(demo_mart.mart, FINANCE, as_of, months=6, current=counts).equals(trend)
     risky = at_risk_and_lapsed(demo_mart.mart, FINANCE, as_of)
+    assert risky.equals(at_risk_and_lapsed_of(rows))
     assert risky.height == counts["at_risk"] + counts["lapsed"] > 0
     assert risky["account_manager"].null_count() == 0
     assert risky["status"].to_list() == sorted(risky["status"].to_list())  # at_risk first
