@@ -196,3 +196,34 @@ def attainment_heatmap(cells: pl.DataFrame, period: Period, title: str) -> go.Fi
         colorbar={"title": "Attainment", "tickformat": ".0%"}, xgap=2, ygap=2))
     fig.update_layout(yaxis={"automargin": True}, xaxis={"type": "category", "tickangle": 0})
     return _layout(fig, title, height=max(340, 110 + 30 * len(reps)))
+
+
+def margin_treemap(rows: pl.DataFrame, currency: str, title: str,
+                   midpoint: float | None = None) -> go.Figure:
+    """Tiles sized by net sales and coloured by gross margin % — red below ``midpoint``
+    (the whole's margin %), green above, ±15 points for full colour; ``rows`` has
+    ``value`` (the tile's drill value, sent back on click), ``label``, ``net_sales_minor``
+    and ``margin_pct``. Members with net sales ≤ 0 cannot have an area and are left out."""
+    tiles = rows.filter(pl.col("net_sales_minor") > 0)
+    if tiles.is_empty():
+        return empty_figure(title, "No net sales to split in this period and scope")
+    labels = tiles["label"].fill_null("(unknown)").to_list()
+    margins = tiles["margin_pct"].to_list()
+    mid = 0.0 if midpoint is None else midpoint
+    fig = go.Figure(go.Treemap(
+        labels=labels, parents=[""] * len(labels),
+        values=[major(v, currency) for v in tiles["net_sales_minor"]],
+        customdata=tiles["value"].to_list(),
+        marker={"colors": [mid if m is None else m for m in margins],
+                "colorscale": [[0, PALETTE[4]], [0.5, "#f7f7f7"], [1, PALETTE[2]]],
+                "cmin": mid - 0.15, "cmid": mid, "cmax": mid + 0.15,
+                "colorbar": {"title": "Margin %", "tickformat": ".0%"}},
+        text=[f"{'–' if m is None else f'{m:.1%}'} margin" for m in margins],
+        texttemplate="<b>%{label}</b><br>%{value:,.0f} " + currency + "<br>%{text}",
+        hovertemplate="%{label}<br>Net sales %{value:,.0f} " + currency
+                      + "<br>%{text}<extra>Click to drill</extra>",
+        branchvalues="total", tiling={"pad": 2}, root={"color": "white"},
+        pathbar={"visible": False}))
+    _layout(fig, title, height=420)
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return fig

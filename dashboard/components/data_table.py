@@ -28,6 +28,7 @@ class Column:
     header: str
     kind: str = "text"
     href_field: str | None = None
+    min_width: int | None = None  # pixels; wide tables scroll sideways instead of eliding
 
 
 def _column_def(column: Column) -> dict[str, Any]:
@@ -44,6 +45,8 @@ def _column_def(column: Column) -> dict[str, Any]:
                     valueFormatter={"function": "d3.format(',')(params.value)"})
     elif column.kind == "link":
         spec.update(cellRenderer="markdown", flex=2, minWidth=220)
+    if column.min_width is not None:
+        spec["minWidth"] = column.min_width
     return spec
 
 

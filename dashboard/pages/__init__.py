@@ -15,12 +15,13 @@ from dashboard.pages import (
     engagement,
     home,
     pipeline,
+    pnl,
     quotes,
     team,
 )
 from dashboard.secure import secured_layout
 
-PAGES = (home, pipeline, quotes, engagement, team, customers, customer, documents)
+PAGES = (home, pipeline, quotes, engagement, team, pnl, customers, customer, documents)
 
 
 def register_pages(app: dash.Dash) -> None:
