@@ -56,6 +56,15 @@ def month_keys(period: Period) -> list[int]:
     return keys
 
 
+def every_month(months: pl.DataFrame, period: Period, *other: str) -> pl.DataFrame:
+    """``months`` (``month_key``, ``net_sales_minor`` and the ``other`` columns) with a row
+    for every month of ``period``, in order: no sales is 0, other columns stay null."""
+    return pl.DataFrame({"month_key": month_keys(period)}).join(
+        months.select("month_key", "net_sales_minor", *other).with_columns(
+            pl.col("month_key").cast(pl.Int64)), on="month_key", how="left").with_columns(
+        pl.col("net_sales_minor").fill_null(0))
+
+
 def sales_trend(months: pl.DataFrame, period: Period, currency: str,
                 title: str, drill: Callable[[int], str] | None = None) -> go.Figure:
     """Monthly net sales (bars) and gross margin % (line, right axis) for every month of
@@ -63,10 +72,7 @@ def sales_trend(months: pl.DataFrame, period: Period, currency: str,
     ``net_sales_minor``, ``margin_pct``. ``drill`` gives each month's bar its drill query."""
     if months.is_empty() or (months["net_sales_minor"] == 0).all():
         return empty_figure(title, "No sales in this period and scope")
-    months = pl.DataFrame({"month_key": month_keys(period)}).join(
-        months.select("month_key", "net_sales_minor", "margin_pct").with_columns(
-            pl.col("month_key").cast(pl.Int64)), on="month_key", how="left").with_columns(
-        pl.col("net_sales_minor").fill_null(0))
+    months = every_month(months, period, "margin_pct")
     x = [short_month_label(m) for m in months["month_key"]]
     fig = go.Figure()
     fig.add_bar(x=x, y=[major(v, currency) for v in months["net_sales_minor"]],
@@ -158,10 +164,7 @@ def target_vs_actual(months: pl.DataFrame, period: Period, currency: str,
     has ``month_key``, ``net_sales_minor`` and ``target_minor`` (null: no target)."""
     if months.is_empty():
         return empty_figure(title, "No targets or sales in this period and scope")
-    months = pl.DataFrame({"month_key": month_keys(period)}).join(
-        months.select("month_key", "net_sales_minor", "target_minor").with_columns(
-            pl.col("month_key").cast(pl.Int64)), on="month_key", how="left").with_columns(
-        pl.col("net_sales_minor").fill_null(0))
+    months = every_month(months, period, "target_minor")
     x = [short_month_label(m) for m in months["month_key"]]
     fig = go.Figure()
     fig.add_bar(x=x, y=[major(v, currency) for v in months["net_sales_minor"]],

@@ -19,7 +19,7 @@ from dashboard.components.data_table import Column, data_table
 from dashboard.components.filter_bar import filter_bar, param_dropdown
 from dashboard.components.kpi_card import Comparison, kpi_card
 from dashboard.components.panels import graph_card, no_data_page, page_heading
-from dashboard.drill import DOCUMENTS_PATH
+from dashboard.drill import DOCUMENTS_PATH, clicked
 from dashboard.figures import margin_treemap
 from dashboard.formatting import compact_money, percent
 from dashboard.metrics.mart import Mart
@@ -216,9 +216,8 @@ def register_callbacks(app: dash.Dash) -> None:
     @secured(ALL_ROLES)
     def drill_into(context: RequestContext, click: dict[str, Any] | None,
                    search: str | None) -> str:
-        points = (click or {}).get("points") or []
-        value = points[0].get("customdata") if points else None
-        if not isinstance(value, str):
+        value = clicked(click)
+        if value is None:
             raise dash.exceptions.PreventUpdate
         query = dict(parse_qsl((search or "").lstrip("?")))
         at = [v for v in (query.get("at") or "").split(AT_SEPARATOR) if v]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -10,23 +9,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.billing.models import CreditNote, CreditNoteLine
-from dashboard.metrics.period import Period
 from dashboard.metrics.pnl import DIMENSIONS, MEASURES, member_values, pnl_by, pnl_totals
 from dashboard.metrics.sales import sales_by, sales_totals
 from dashboard.metrics.scope import Scope
-from tests.dashboard.conftest import DemoMart
+from tests.dashboard.conftest import DemoMart, last_full_year
 
 FINANCE = Scope(role="finance", user_id=1, all_reps=True)
 SUMMED = [m for m in MEASURES if m != "margin_pct"]
 
 
-def _year(demo: DemoMart) -> Period:
-    year = demo.mart.published_at.year - 1
-    return Period(date(year, 1, 1), date(year, 12, 31))
-
-
 def test_totals_match_the_sales_metric(demo_mart: DemoMart) -> None:
-    period = _year(demo_mart)
+    period = last_full_year(demo_mart)
     totals = pnl_totals(demo_mart.mart, FINANCE, period)
     sales = sales_totals(demo_mart.mart, FINANCE, period)
     for key in ("net_sales_minor", "cost_minor", "margin_minor", "margin_pct"):
@@ -35,7 +28,7 @@ def test_totals_match_the_sales_metric(demo_mart: DemoMart) -> None:
 
 @pytest.mark.parametrize("by", sorted(DIMENSIONS))
 def test_every_split_adds_up_to_its_node(demo_mart: DemoMart, by: str) -> None:
-    period = _year(demo_mart)
+    period = last_full_year(demo_mart)
     totals = pnl_totals(demo_mart.mart, FINANCE, period)
     rows = pnl_by(demo_mart.mart, FINANCE, period, by)
     for key in SUMMED:
@@ -44,7 +37,7 @@ def test_every_split_adds_up_to_its_node(demo_mart: DemoMart, by: str) -> None:
 
 
 def test_a_drill_path_in_any_order_adds_up_level_by_level(demo_mart: DemoMart) -> None:
-    mart, period = demo_mart.mart, _year(demo_mart)
+    mart, period = demo_mart.mart, last_full_year(demo_mart)
     for first, second in (("channel", "rep"), ("category", "region"), ("rep", "product")):
         top = pnl_by(mart, FINANCE, period, first).row(0, named=True)
         node = ((first, top["value"]),)
@@ -57,7 +50,7 @@ def test_a_drill_path_in_any_order_adds_up_level_by_level(demo_mart: DemoMart) -
 
 
 def test_rep_rows_are_the_reps_of_the_orders(demo_mart: DemoMart) -> None:
-    period = _year(demo_mart)
+    period = last_full_year(demo_mart)
     by_rep = dict(pnl_by(demo_mart.mart, FINANCE, period, "rep").select(
         "label", "net_sales_minor").iter_rows())
     expected = dict(sales_by(demo_mart.mart, FINANCE, period, "rep").select(
@@ -69,7 +62,7 @@ def test_rep_rows_are_the_reps_of_the_orders(demo_mart: DemoMart) -> None:
 
 def test_settlement_discounts_and_bad_debt_equal_the_core_credit_notes(
         demo_mart: DemoMart) -> None:
-    period = _year(demo_mart)
+    period = last_full_year(demo_mart)
     totals = pnl_totals(demo_mart.mart, FINANCE, period)
     with Session(demo_mart.core) as session:
         for reason in ("settlement_discount", "bad_debt"):
@@ -84,7 +77,7 @@ def test_settlement_discounts_and_bad_debt_equal_the_core_credit_notes(
 
 def test_comparisons_are_the_same_rows_over_the_prior_period_and_last_year(
         demo_mart: DemoMart) -> None:
-    period = _year(demo_mart)
+    period = last_full_year(demo_mart)
     rows = pnl_by(demo_mart.mart, FINANCE, period, "channel")
     prior = pnl_by(demo_mart.mart, FINANCE, period.prior(), "channel")
     assert rows["net_sales_prior_minor"].sum() == prior["net_sales_minor"].sum()
