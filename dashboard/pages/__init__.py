@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dash
 
-from dashboard.pages import customer, customers, engagement, home, pipeline, quotes
+from dashboard.pages import ar_aging, customer, customers, engagement, home, pipeline, quotes
 from dashboard.secure import secured_layout
 
-PAGES = (home, pipeline, quotes, engagement, customers, customer)
+PAGES = (home, pipeline, quotes, engagement, customers, customer, ar_aging)
 
 
 def register_pages(app: dash.Dash) -> None:
