@@ -146,8 +146,9 @@ AGING_HEIGHT = 420
 
 def aging_colours(count: int) -> list[str]:
     """``count`` colours from green (not due) through amber to red (oldest)."""
-    return sample_colorscale([[0, MARGIN_COLOUR], [0.5, PALETTE[6]], [1, PALETTE[4]]],
-                             [i / max(count - 1, 1) for i in range(count)], colortype="rgb")
+    colours = sample_colorscale([[0, MARGIN_COLOUR], [0.5, PALETTE[6]], [1, PALETTE[4]]],
+                                [i / max(count - 1, 1) for i in range(count)], colortype="rgb")
+    return [str(colour) for colour in colours]
 
 
 def aging_bars(labels: list[str], values_minor: list[int], currency: str, title: str,
