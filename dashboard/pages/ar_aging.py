@@ -153,18 +153,19 @@ def _cards(context: RequestContext, mart: Mart, view: AgingView) -> list[dbc.Col
                          include_backdated=view.include_backdated)
     days = dso(mart, scope, view.as_of, timezone=tz, include_backdated=view.include_backdated)
     share = ratio_value(summary["overdue_minor"], summary["open_invoices_minor"])
+    here = PATH + view.query()  # a card links to this same view
     return [
         kpi_card("ar-aging-total", f"Total AR on {view.as_of:%d %b %Y}",
-                 compact_money(summary["total_ar_minor"], currency), PATH,
+                 compact_money(summary["total_ar_minor"], currency), here,
                  note=money(summary["total_ar_minor"], currency)),
         kpi_card("ar-aging-overdue", "Overdue", compact_money(summary["overdue_minor"],
-                                                              currency), PATH,
+                                                              currency), here,
                  note=f"of {compact_money(summary['open_invoices_minor'], currency)} "
                       "open invoices"),
-        kpi_card("ar-aging-overdue-pct", "% overdue", percent(share), PATH,
+        kpi_card("ar-aging-overdue-pct", "% overdue", percent(share), here,
                  note="past their due date, by amount"),
         kpi_card("ar-aging-dso", "DSO",
-                 BLANK if days["dso"] is None else f"{days['dso']:.0f} days", PATH,
+                 BLANK if days["dso"] is None else f"{days['dso']:.0f} days", here,
                  note=f"credit sales of the last {DSO_DAYS} days "
                       f"{compact_money(int(days['credit_sales_minor'] or 0), currency)}"),
     ]
