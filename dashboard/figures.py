@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import plotly.graph_objects as go
 import polars as pl
+from plotly.colors import sample_colorscale
 
 from dashboard.formatting import major
 from dashboard.metrics.period import Period
@@ -230,3 +231,66 @@ def margin_treemap(rows: pl.DataFrame, currency: str, title: str,
     _layout(fig, title, height=420)
     fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10})
     return fig
+
+
+AGING_HEIGHT = 420
+"""Both aging charts, side by side, at the height of ten stacked customer bars."""
+
+
+def aging_colours(count: int) -> list[str]:
+    """``count`` colours from green (not due) through amber to red (oldest)."""
+    colours = sample_colorscale([[0, MARGIN_COLOUR], [0.5, PALETTE[6]], [1, PALETTE[4]]],
+                                [i / max(count - 1, 1) for i in range(count)], colortype="rgb")
+    return [str(colour) for colour in colours]
+
+
+def aging_bars(labels: list[str], values_minor: list[int], currency: str, title: str,
+               axis_title: str, *, empty: str) -> go.Figure:
+    """Open amounts (minor units) per aging bucket, youngest first, coloured by age."""
+    if not any(values_minor):
+        return empty_figure(title, empty)
+    fig = go.Figure(go.Bar(
+        x=labels, y=[major(v, currency) for v in values_minor],
+        marker_color=aging_colours(len(labels)),
+        hovertemplate="%{x}<br>%{y:,.0f} " + currency + "<extra></extra>"))
+    fig.update_layout(yaxis={"title": f"Open amount ({currency})", "tickformat": ",.0f"},
+                      xaxis={"type": "category", "title": axis_title}, showlegend=False)
+    return _layout(fig, title, height=AGING_HEIGHT)
+
+
+def aging_by_customer_bars(frame: pl.DataFrame, buckets: list[tuple[str, str]], currency: str,
+                           title: str, *, label: str = "name", key: str = "customer_id",
+                           limit: int = 10, empty: str) -> go.Figure:
+    """Horizontal bars of the ``limit`` customers with the largest open amounts, stacked by
+    bucket: ``buckets`` lists (column, label) youngest first; amounts in minor units. Rows
+    are named by ``label`` (made unique with ``key``)."""
+    columns = [column for column, _ in buckets]
+    if frame.is_empty() or not any(frame.select(pl.sum_horizontal(columns)).to_series()):
+        return empty_figure(title, empty)
+    top = (frame.with_columns(pl.sum_horizontal(columns).alias("_open"))
+           .filter(pl.col("_open") > 0).sort("_open", descending=True).head(limit).reverse())
+    full = top[label].fill_null("(unnamed)").to_list()
+    names = _unique_labels([_shorten(name) for name in full], top[key].to_list())
+    fig = go.Figure()
+    for (column, name), colour in zip(buckets, aging_colours(len(buckets)), strict=True):
+        fig.add_bar(y=names, x=[major(v, currency) for v in top[column]], name=name,
+                    orientation="h", marker_color=colour, customdata=full,
+                    hovertemplate="%{customdata}<br>" + name + ": %{x:,.0f} " + currency
+                    + "<extra></extra>")
+    fig.update_layout(barmode="stack", xaxis={"title": f"Open amount ({currency})",
+                                              "tickformat": ",.0f"},
+                      yaxis={"automargin": True}, legend={"traceorder": "normal"})
+    return _layout(fig, title, height=AGING_HEIGHT)
+
+
+def _shorten(text: str, length: int = 28) -> str:
+    """An axis label cut to ``length`` characters (the hover shows it in full)."""
+    return text if len(text) <= length else text[:length - 1] + "…"
+
+
+def _unique_labels(labels: list[str], keys: list[object]) -> list[str]:
+    """``labels`` with ``#key`` added to those that repeat (a category axis would merge
+    them)."""
+    repeated = {text for text in labels if labels.count(text) > 1}
+    return [f"{text} #{k}" if text in repeated else text
+            for text, k in zip(labels, keys, strict=True)]

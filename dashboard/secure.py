@@ -25,6 +25,7 @@ from werkzeug.exceptions import Forbidden
 from core.access import scope_reps
 from core.actor import Actor
 from core.company.models import CompanySettings
+from dashboard.metrics.aging import DEFAULT_BOUNDARIES
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.scope import NO_SCOPE, Scope
 
@@ -45,6 +46,7 @@ class RequestContext:
     base_currency: str
     fiscal_year_start_month: int
     timezone: str
+    aging_boundaries: tuple[int, ...] = DEFAULT_BOUNDARIES  # the company's bucket bounds
 
 
 def session_factory() -> sessionmaker[Session]:
@@ -71,7 +73,8 @@ def _derive_context() -> RequestContext:
             name = current_user.full_name
         today = datetime.now(ZoneInfo(settings.timezone)).date()
         return RequestContext(scope, actor, name, reader.current(), today, settings.base_currency,
-                              settings.fiscal_year_start_month, settings.timezone)
+                              settings.fiscal_year_start_month, settings.timezone,
+                              tuple(int(b) for b in settings.aging_buckets.split(",")))
 
 
 def _allowed(roles: Collection[str]) -> RequestContext | None:

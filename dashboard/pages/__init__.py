@@ -9,6 +9,7 @@ from __future__ import annotations
 import dash
 
 from dashboard.pages import (
+    ar_aging,
     customer,
     customers,
     documents,
@@ -21,7 +22,8 @@ from dashboard.pages import (
 )
 from dashboard.secure import secured_layout
 
-PAGES = (home, pipeline, quotes, engagement, team, pnl, customers, customer, documents)
+PAGES = (home, pipeline, quotes, engagement, team, pnl, ar_aging, customers, customer,
+         documents)
 
 
 def register_pages(app: dash.Dash) -> None:

@@ -47,7 +47,7 @@ DOCUMENT_KEYS = {"channel": "channel", "rep": "rep", "region": "region",
                  "category": "category", "product": "product", "customer": "customer"}
 """Drill dimension → the Documents page query key that narrows to the same member."""
 MEASURE_COLUMNS = [
-    Column(field, header, kind, min_width=width)
+    Column(field, header, kind, options={"minWidth": width})
     for field, header, kind, width in (
         ("net_sales_minor", "Net sales", "money", 140),
         ("net_sales_prior_minor", "Prior period", "money", 140),
