@@ -34,8 +34,8 @@ def month_label(month_key: int) -> str:
 
 
 def short_month_label(month_key: int) -> str:
-    """202605 → 'May ’26' (axes with a year of months in a half-width card)."""
-    return f"{month_label(month_key)[:3]} ’{month_key // 100 % 100:02d}"
+    """202605 → 'May<br>2026': month over year, so a year of months fits a narrow card."""
+    return month_label(month_key).replace(" ", "<br>")
 
 
 def empty_figure(title: str, reason: str) -> go.Figure:
