@@ -9,6 +9,7 @@ from __future__ import annotations
 import dash
 
 from dashboard.pages import (
+    cash_forecast,
     customer,
     customers,
     documents,
@@ -20,7 +21,8 @@ from dashboard.pages import (
 )
 from dashboard.secure import secured_layout
 
-PAGES = (home, pipeline, quotes, engagement, team, customers, customer, documents)
+PAGES = (home, pipeline, quotes, engagement, team, customers, customer, documents,
+         cash_forecast)
 
 
 def register_pages(app: dash.Dash) -> None:
