@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
+import dash
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import dcc, html
+from dash import Input, Output, State, dcc, html
 
 from dashboard.components.data_table import Column, data_table
 from dashboard.components.kpi_card import kpi_card
@@ -35,9 +36,9 @@ from dashboard.metrics.cash_forecast import (
     week_label,
 )
 from dashboard.metrics.mart import Mart
-from dashboard.metrics.scope import ADMIN, EXECUTIVE, FINANCE, SALES_MANAGER
+from dashboard.metrics.scope import ADMIN, EXECUTIVE, FINANCE, SALES_MANAGER, Scope
 from dashboard.pages.customers import customer_href
-from dashboard.secure import RequestContext
+from dashboard.secure import RequestContext, secured
 from dashboard.view import view_from_query
 
 PATH = "/cash-forecast"
@@ -45,6 +46,9 @@ TITLE = "Cash forecast"
 ROLES = frozenset({SALES_MANAGER, FINANCE, EXECUTIVE, ADMIN})  # reps: no forecast (D6)
 IN_NAV = True
 HOLD, DISPUTED = "hold", "disputed"
+SHOWN_CUSTOMERS = 500  # rows of the by-customer grid (the export has them all)
+CUSTOMER_OPTIONS = 100  # customers offered in the scenario's dropdown before a search
+SHIFT_CUSTOMER = {"type": VIEW_PARAM, "name": "shift_customer"}
 EXCLUDE_VALUES = (HOLD, DISPUTED, f"{HOLD},{DISPUTED}", f"{DISPUTED},{HOLD}")
 WEEK_COLUMNS = [
     Column("week", "ISO week"), Column("week_start", "Week starting"),
@@ -97,7 +101,7 @@ def week_rows(result: Forecast) -> pl.DataFrame:
 
 
 def customer_rows(result: Forecast) -> pl.DataFrame:
-    """The by-customer table, largest expected receipts first."""
+    """The by-customer table, largest expected receipts first (all of them: the export)."""
     return result.customers.with_columns(
         customer_href(pl.col("customer_id")).alias("href"),
         pl.when(pl.col("is_on_hold")).then(pl.lit("on hold")).otherwise(pl.lit(""))
@@ -122,20 +126,37 @@ def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, p
     return tables
 
 
+def customer_options(mart: Mart, scope: Scope, search: str | None = None,
+                     selected: int | None = None) -> list[dict[str, str]]:
+    """The scenario dropdown's choices: the in-scope customers with forecast items whose
+    name contains ``search`` (the ``CUSTOMER_OPTIONS`` who owe the most without a search),
+    and the ``selected`` one."""
+    owed = mart.frame("fct_cash_forecast_item").group_by("customer_id").agg(
+        pl.col("amount_minor").sum())
+    customers = shift_candidates(mart, scope).join(owed, on="customer_id", how="left")
+    mine = pl.col("customer_id") == (-1 if selected is None else selected)
+    chosen = customers.filter(mine)
+    if search:
+        customers = customers.filter(pl.col("name").str.to_lowercase().str.contains(
+            search.lower(), literal=True))
+    top = customers.sort("amount_minor", descending=True).head(CUSTOMER_OPTIONS)
+    rows = pl.concat([chosen, top.filter(~mine)])
+    return [{"label": r["name"] or f"#{r['customer_id']}", "value": str(r["customer_id"])}
+            for r in rows.iter_rows(named=True)]
+
+
 def _scenario_bar(context: RequestContext, mart: Mart, scenario: Scenario) -> dbc.Card:
-    customers = shift_candidates(mart, context.scope)
     excluded = [v for v, on in ((HOLD, scenario.exclude_on_hold),
                                 (DISPUTED, scenario.exclude_disputed)) if on]
     return dbc.Card(dbc.CardBody(dbc.Row([
         dbc.Col([
             dbc.Label("What if customer", className="small text-muted mb-0"),
-            dcc.Dropdown(id={"type": VIEW_PARAM, "name": "shift_customer"},
-                         options=[{"label": r["name"] or f"#{r['customer_id']}",
-                                   "value": str(r["customer_id"])}
-                                  for r in customers.iter_rows(named=True)],
+            dcc.Dropdown(id=SHIFT_CUSTOMER,
+                         options=customer_options(mart, context.scope,
+                                                  selected=scenario.shift_customer_id),
                          value=None if scenario.shift_customer_id is None
                          else str(scenario.shift_customer_id),
-                         placeholder="Choose a customer", clearable=True,
+                         placeholder="Type to find a customer", clearable=True,
                          className="salesbi-filter"),
         ], xs=12, md=4),
         dbc.Col([
@@ -272,8 +293,27 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
                    f"weeks, beside what each customer owes (open invoices + backlog) and the "
                    f"naive due-date forecast. Amounts in {currency}.",
                    className="small text-muted"),
-            data_table("cash-forecast-customers", customer_rows(result), CUSTOMER_COLUMNS,
+            data_table("cash-forecast-customers",
+                       customer_rows(result).head(SHOWN_CUSTOMERS), CUSTOMER_COLUMNS,
                        currency, export="cash-forecast-customers", height=420,
                        empty="No open invoices or backlog in your scope."),
+            *([html.P(f"The {SHOWN_CUSTOMERS:,} customers expected to pay the most of "
+                      f"{result.customers.height:,}; the export has them all.",
+                      className="small text-muted mt-2 mb-0")]
+              if result.customers.height > SHOWN_CUSTOMERS else []),
         ]), className="salesbi-card"),
     ])
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    """Typing in the scenario's customer dropdown searches the in-scope customers."""
+
+    @app.callback(Output(SHIFT_CUSTOMER, "options"), Input(SHIFT_CUSTOMER, "search_value"),
+                  State(SHIFT_CUSTOMER, "value"), prevent_initial_call=True)
+    @secured(ROLES)
+    def search_customers(context: RequestContext, search: str | None,
+                         value: str | None) -> list[dict[str, str]]:
+        if not search or context.mart is None or not has_forecast(context.mart):
+            raise dash.exceptions.PreventUpdate
+        selected = int(value) if value and value.isdigit() else None
+        return customer_options(context.mart, context.scope, search[:100], selected)

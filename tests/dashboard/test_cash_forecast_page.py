@@ -116,3 +116,33 @@ def test_a_rep_gets_no_forecast_by_url_or_export(demo_app: dash.Dash) -> None:
                   {"id": "_pages_location", "property": "search", "value": ""}],
     }
     assert client.post("/_dash-update-component", json=body).status_code == 403
+
+
+def _search(client: Any, text: str) -> Any:
+    dropdown = {"name": "shift_customer", "type": "view-param"}
+    key = json.dumps(dropdown, separators=(",", ":"))
+    body = {"output": f"{key}.options", "outputs": {"id": dropdown, "property": "options"},
+            "inputs": [{"id": dropdown, "property": "search_value", "value": text}],
+            "state": [{"id": dropdown, "property": "value", "value": None}],
+            "changedPropIds": [f"{key}.search_value"]}
+    return client.post("/_dash-update-component", json=body)
+
+
+def test_searching_a_customer_offers_only_customers_in_scope(
+        demo_app: dash.Dash, demo_mart: DemoMart) -> None:
+    client = demo_app.server.test_client()
+    login(client, "manager")
+    scope = manager_scope(demo_mart)
+    candidates = cf.shift_candidates(demo_mart.mart, scope)
+    everyone = cf.shift_candidates(demo_mart.mart, EVERYONE)
+    # a letter that names customers inside and outside the tree
+    response = _search(client, "a")
+    assert response.status_code == 200
+    options = response.get_json()["response"]['{"name":"shift_customer","type":"view-param"}'][
+        "options"]
+    offered = {int(option["value"]) for option in options}
+    assert offered and offered <= set(candidates["customer_id"])
+    assert len(everyone) > len(candidates)
+    client = demo_app.server.test_client()
+    login(client, "rep")
+    assert _search(client, "a").status_code == 403
