@@ -14,11 +14,12 @@ Items (``fct_cash_forecast_item``, one row each):
 
 Unapplied cash and open credits are not receipts and are left out.
 
-Pools (``fct_payment_days_late``): one observation per paid invoice — settled in full with
-at least one receipt applied, cash sales excluded — its days late = the latest of its
-receipts (max ``days_late`` of its cash allocations). A customer's own pool holds its
-observations; a segment's pool those of every customer whose current version has that
-segment; customers without a segment use the all-customers pool instead.
+Pools (``fct_payment_days_late``, ``payment_history``): one observation per invoice dated
+by the run date, cash sales excluded — a paid one (settled in full, at least one receipt
+applied) at its days late = the latest of its receipts (max ``days_late`` of its cash
+allocations), an open one censored at its days overdue (Kaplan–Meier). A customer's own
+pool holds its observations; a segment's pool those of every customer whose current version
+has that segment; customers without a segment use the all-customers pool instead.
 
 Simulation: ``etl.facts.forecast_simulation`` (1,000 simulations, seed = a hash of the run
 date), summed per cell = (current account manager, customer on hold, invoice disputed) into
@@ -270,7 +271,8 @@ def build(core: CoreFrames, tables: dict[str, pl.DataFrame], *,
     frame = simulation_frame(items).collect()
     sim_items, sim_pools = attach_pools(frame, pools)
     cells = items.select(CELL).unique().sort(CELL)
-    cell_of = items.join(cells.with_row_index("_cell"), on=list(CELL), how="left")["_cell"]
+    cell_of = items.join(cells.with_row_index("_cell"), on=list(CELL), how="left",
+                         maintain_order="left")["_cell"]
     seed = forecast_seed(today)
     result = simulate(sim_items, sim_pools, today, seed, groups=cell_of.to_numpy(),
                       group_count=cells.height)
@@ -296,31 +298,33 @@ def _weeks(today: date) -> pl.DataFrame:
 
 def _by_customer(items: pl.DataFrame, expected: np.ndarray, naive: np.ndarray,
                  tables: dict[str, pl.DataFrame], today: date) -> pl.DataFrame:
-    """Expected and naive receipts per customer and week, the disputed part apart."""
-    n = items.height
-    weeks = np.tile(np.arange(1, HORIZON_WEEKS + 1), n)
-    naive_amount = np.zeros((n, HORIZON_WEEKS))
+    """Expected and naive receipts per customer and week, the disputed part apart (summed
+    in item order by numpy, so every run rounds the same sums)."""
+    customers, index = np.unique(items["customer_id"].to_numpy(), return_inverse=True)
+    amount = items["amount_minor"].to_numpy().astype(np.float64)
+    disputed = items["is_disputed"].to_numpy()
+    naive_amount = np.zeros(expected.shape)
     inside = naive >= 0
-    naive_amount[np.flatnonzero(inside), naive[inside]] = items["amount_minor"].to_numpy()[
-        inside]
-    long = pl.DataFrame({
-        "customer_id": np.repeat(items["customer_id"].to_numpy(), HORIZON_WEEKS),
-        "is_disputed": np.repeat(items["is_disputed"].to_numpy(), HORIZON_WEEKS),
-        "week_no": weeks.astype(np.int32),
-        "expected": expected.reshape(-1),
-        "naive": naive_amount.reshape(-1),
-    })
-    disputed = pl.col("is_disputed")
+    naive_amount[np.flatnonzero(inside), naive[inside]] = amount[inside]
+    cells = (index[:, None] * HORIZON_WEEKS + np.arange(HORIZON_WEEKS)[None, :]).reshape(-1)
+    size = customers.size * HORIZON_WEEKS
+
+    def summed(values: np.ndarray, only: np.ndarray | None = None) -> np.ndarray:
+        weights = values if only is None else values * only[:, None]
+        return round_minor(np.bincount(cells, weights=weights.reshape(-1), minlength=size))
+
     current = customers_at(tables["dim_customer"], None).select("customer_id", "customer_key")
     hold = items.select("customer_id", "is_on_hold").unique()
     frame = (
-        long.lazy().group_by("customer_id", "week_no").agg(
-            pl.col("expected").sum(), pl.col("expected").filter(disputed).sum()
-            .alias("disputed_expected"),
-            pl.col("naive").sum(), pl.col("naive").filter(disputed).sum()
-            .alias("disputed_naive"))
-        .with_columns(pl.col(c).add(0.5).floor().cast(pl.Int64).alias(f"{c}_minor")
-                      for c in ("expected", "disputed_expected", "naive", "disputed_naive"))
+        pl.DataFrame({
+            "customer_id": np.repeat(customers, HORIZON_WEEKS),
+            "week_no": np.tile(np.arange(1, HORIZON_WEEKS + 1, dtype=np.int32),
+                               customers.size),
+            "expected_minor": summed(expected),
+            "disputed_expected_minor": summed(expected, disputed),
+            "naive_minor": summed(naive_amount),
+            "disputed_naive_minor": summed(naive_amount, disputed),
+        }).lazy()
         .filter((pl.col("expected_minor") != 0) | (pl.col("naive_minor") != 0))
         .join(_weeks(today).lazy(), on="week_no", how="left")
         .join(current.lazy(), on="customer_id", how="left")

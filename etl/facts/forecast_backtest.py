@@ -114,6 +114,7 @@ def backtest_origin(tables: dict[str, pl.DataFrame], origin: date, today: date,
                 pl.lit(INVOICE).alias("item_type"),
                 pl.col("open_minor").alias("amount_minor"), "due_date_key",
                 pl.lit(UNKNOWN_KEY).alias("promise_to_pay_date_key"))
+        .sort("document_id")
     ).collect()
     sim_items, sim_pools = attach_pools(frame, pools)
     result = simulate(sim_items, sim_pools, as_of, forecast_seed(as_of))
