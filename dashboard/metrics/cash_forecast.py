@@ -29,7 +29,7 @@ received.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import polars as pl
@@ -179,7 +179,7 @@ def forecast(mart: Mart, scope: Scope, scenario: Scenario = BASELINE) -> Forecas
     shifted = scenario.shift_customer_id if scenario.shifts else None
     covered = pl.lit(True) if scope.all_reps else pl.col("account_manager_id").is_in(
         list(scope.rep_ids))
-    mine = pl.col("customer_id") == (shifted if shifted is not None else -2)
+    mine = pl.lit(False) if shifted is None else pl.col("customer_id") == shifted
     # Re-simulated: group 0 = customers in scope through a ship-to override only (added),
     # group 1 = X's items already in the cells (taken out), group 2 = X's items moved.
     parts = [items.filter(~covered & ~mine), items.filter(covered & mine), items.filter(mine)]
@@ -324,10 +324,3 @@ def backtest_wape(rows: pl.DataFrame, by_origin: bool = False) -> pl.DataFrame:
 def week_label(start: date, separator: str = " · ") -> str:
     """'W48 · 23 Nov' for the ISO week starting on ``start``."""
     return f"W{start.isocalendar()[1]:02d}{separator}{start.day} {start:%b}"
-
-
-def horizon_end(weeks: pl.DataFrame) -> date | None:
-    """The last day of the horizon."""
-    if weeks.is_empty():
-        return None
-    return weeks["week_start"].max() + timedelta(days=6)  # type: ignore[operator]
