@@ -294,3 +294,57 @@ def _unique_labels(labels: list[str], keys: list[object]) -> list[str]:
     repeated = {text for text in labels if labels.count(text) > 1}
     return [f"{text} #{k}" if text in repeated else text
             for text, k in zip(labels, keys, strict=True)]
+
+
+def forecast_fan(weeks: pl.DataFrame, currency: str, title: str,
+                 labels: list[str]) -> go.Figure:
+    """Weekly receipts: the P10–P90 band, the P50 line, the expected (mean) line and the
+    naive due-date forecast as bars; ``weeks`` has ``p10_minor``, ``p50_minor``,
+    ``p90_minor``, ``expected_minor`` and ``naive_minor`` per week, ``labels`` names the
+    weeks."""
+    if weeks.is_empty():
+        return empty_figure(title, "No open invoices or backlog in this scope")
+
+    def values(column: str) -> list[float | None]:
+        return [major(v, currency) for v in weeks[column]]
+
+    money_hover = "%{x}<br>%{y:,.0f} " + currency
+    band = "rgba(46, 90, 136, 0.18)"
+    fig = go.Figure()
+    fig.add_bar(x=labels, y=values("naive_minor"), name="Naive: due dates",
+                marker_color="#ced4da", hovertemplate=money_hover + "<extra>Naive</extra>")
+    fig.add_scatter(x=labels, y=values("p90_minor"), mode="lines", line={"width": 0},
+                    showlegend=False, hovertemplate=money_hover + "<extra>P90</extra>")
+    fig.add_scatter(x=labels, y=values("p10_minor"), mode="lines", line={"width": 0},
+                    fill="tonexty", fillcolor=band, name="P10–P90",
+                    hovertemplate=money_hover + "<extra>P10</extra>")
+    fig.add_scatter(x=labels, y=values("p50_minor"), mode="lines+markers", name="P50",
+                    line={"color": NET_COLOUR, "width": 2.5},
+                    hovertemplate=money_hover + "<extra>P50</extra>")
+    fig.add_scatter(x=labels, y=values("expected_minor"), mode="lines", name="Expected (mean)",
+                    line={"color": PALETTE[1], "dash": "dot"},
+                    hovertemplate=money_hover + "<extra>Expected</extra>")
+    fig.update_layout(yaxis={"title": f"Receipts ({currency})", "tickformat": ",.0f",
+                             "rangemode": "tozero"},
+                      xaxis={"type": "category", "tickangle": 0,
+                             "title": "ISO week (starting Monday)"},
+                      bargap=0.35, hovermode="x unified")
+    return _layout(fig, title, height=470)
+
+
+def backtest_bars(origins: pl.DataFrame, title: str, labels: list[str]) -> go.Figure:
+    """WAPE per backtest origin, the behaviour forecast beside the naive one; ``origins``
+    has ``wape`` and ``naive_wape`` (null: nothing received), ``labels`` names the origins."""
+    if origins.is_empty():
+        return empty_figure(title, "No completed backtest week yet")
+    fig = go.Figure()
+    fig.add_bar(x=labels, y=origins["wape"].to_list(), name="Behaviour (P50)",
+                marker_color=NET_COLOUR, hovertemplate="%{x}<br>WAPE %{y:.1%}<extra></extra>")
+    fig.add_bar(x=labels, y=origins["naive_wape"].to_list(), name="Naive",
+                marker_color="#adb5bd", hovertemplate="%{x}<br>WAPE %{y:.1%}<extra></extra>")
+    fig.update_layout(yaxis={"title": "WAPE", "tickformat": ".0%", "rangemode": "tozero"},
+                      xaxis={"type": "category", "tickangle": 0}, barmode="group")
+    # A narrow card: smaller margins, the legend below the two-line dates.
+    return _layout(fig, title, height=300).update_layout(
+        margin={"l": 50, "r": 10, "t": 40, "b": 40},
+        legend={"orientation": "h", "y": -0.32, "x": 0})

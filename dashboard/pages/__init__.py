@@ -10,6 +10,7 @@ import dash
 
 from dashboard.pages import (
     ar_aging,
+    cash_forecast,
     customer,
     customers,
     documents,
@@ -22,8 +23,8 @@ from dashboard.pages import (
 )
 from dashboard.secure import secured_layout
 
-PAGES = (home, pipeline, quotes, engagement, team, pnl, ar_aging, customers, customer,
-         documents)
+PAGES = (home, pipeline, quotes, engagement, team, pnl, ar_aging, cash_forecast, customers,
+         customer, documents)
 
 
 def register_pages(app: dash.Dash) -> None:
