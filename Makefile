@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test bench lint demo clean
+.PHONY: venv run test bench bench-callbacks lint demo clean
 
 ## venv: create .venv and install the project with dev extras (again only when pyproject.toml
 ## or constraints.txt changes). constraints.txt pins every transitive dependency; refresh it
@@ -32,6 +32,12 @@ test: venv
 ## bench: run every bench/bench_*.py; results go to bench/results/*.json
 bench: venv
 	$(BIN)/python -m bench
+
+## bench-callbacks: page callbacks over HTTP against gunicorn (result cache off), p50/p95 per
+## page, sequential and 8 concurrent users, worker memory, SQL ratio; 1M-line SQLite demo in
+## var/bench-1m (built on first use). ARGS=--standard for the 10M-line PostgreSQL dataset.
+bench-callbacks: venv
+	$(BIN)/python -m bench.bench_callbacks $(ARGS)
 
 ## lint: ruff and mypy on the typed packages
 lint: venv

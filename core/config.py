@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     mart_schema: str = Field(default="mart", pattern=r"^[a-z_][a-z0-9_]*$")  # PostgreSQL only
     secret_key: str = DEFAULT_SECRET_KEY
     redis_url: str | None = None
+    result_cache: bool = True  # SALESBI_RESULT_CACHE=0 turns the page result cache off
+    context_cache_seconds: int = Field(default=30, ge=0)  # 0: derive the scope every request
     base_currency: str = Field(default="USD", min_length=3, max_length=3)
     timezone: str = "UTC"
     debug: bool = False

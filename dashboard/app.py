@@ -11,6 +11,7 @@ from typing import Any
 
 import dash
 from flask import Flask, jsonify
+from flask_caching.backends import SimpleCache
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -19,6 +20,8 @@ from core.db import make_engine, make_session_factory
 from dashboard.auth import install_auth
 from dashboard.mart_reader import MartReader
 from dashboard.pages import PAGES, register_pages
+from dashboard.result_cache import install_result_cache
+from dashboard.secure import CONTEXT_CACHE
 from dashboard.shell import register_shell_callbacks, shell
 from etl.publish import mart_engine, published_batch
 
@@ -29,6 +32,8 @@ ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 
 HEALTH_CONNECT_TIMEOUT_S = 3
 BOOTSTRAP_CSS = "/assets/vendor/bootstrap/bootstrap.min.css"
+CONTEXT_ENTRIES = 10_000
+"""Company settings and scopes kept per process (one per user, role and rep)."""
 
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
@@ -48,6 +53,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.extensions["salesbi_session_factory"] = make_session_factory(
         make_engine(settings.resolved_database_url, create_dirs=False))
     server.extensions["salesbi_mart_reader"] = MartReader(mart, settings.resolved_mart_dir)
+    if settings.context_cache_seconds > 0:
+        server.extensions[CONTEXT_CACHE] = SimpleCache(
+            threshold=CONTEXT_ENTRIES, default_timeout=settings.context_cache_seconds)
+    install_result_cache(server, settings)
     _register_healthz(server, engine, mart)
     install_auth(server, settings, server.extensions["salesbi_session_factory"])
 

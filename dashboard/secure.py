@@ -5,6 +5,14 @@ checks the role, and hands the wrapped function a ``RequestContext`` (scope, the
 mart batch, company settings). A callback called by a role that may not use it gets 403; a
 page opened by such a role shows "no access". ``SECURED_MARK`` lets a test enumerate every
 callback and layout and fail on any that bypasses the wrapper.
+
+Per-request cost: Flask-Login's user loader reads the user row on every request (a disabled
+user, or a changed role or rep, applies to the very next request). The company settings and
+the reporting tree of a scope, which every request would otherwise read from the core, are
+kept per process for ``Settings.context_cache_seconds`` (``CONTEXT_CACHE``): the scope is
+cached per (user id, role, rep id), so a role or rep change takes effect at once, while a
+change of who reports to whom (or of the company settings) takes effect within that many
+seconds.
 """
 
 from __future__ import annotations
@@ -49,7 +57,22 @@ class RequestContext:
     aging_boundaries: tuple[int, ...] = DEFAULT_BOUNDARIES  # the company's bucket bounds
 
 
+CONTEXT_CACHE = "salesbi_context_cache"
+"""``server.extensions`` key of the per-process cache of company settings and scopes
+(a ``cachelib.SimpleCache``; absent when ``context_cache_seconds`` is 0)."""
+CORE_READS = "salesbi_core_reads"
+"""``flask.g`` counter of ``session_factory()`` calls in this request: rendering that reads
+the core is live and never served from the result cache (``dashboard.result_cache``)."""
+
+
 def session_factory() -> sessionmaker[Session]:
+    """The core session factory, for core read services (operational fields). What is
+    rendered after a call reads live data, so it is not stored in the result cache."""
+    setattr(g, CORE_READS, g.get(CORE_READS, 0) + 1)
+    return _core_sessions()
+
+
+def _core_sessions() -> sessionmaker[Session]:
     return current_app.extensions["salesbi_session_factory"]  # type: ignore[no-any-return]
 
 
@@ -60,21 +83,60 @@ def request_context() -> RequestContext:
     return g.salesbi_context  # type: ignore[no-any-return]
 
 
+@dataclass(frozen=True)
+class _Company:
+    base_currency: str
+    fiscal_year_start_month: int
+    timezone: str
+    aging_boundaries: tuple[int, ...]
+
+
+def _cached(key: str, compute: Callable[[], R]) -> R:
+    """``compute()``, kept in the per-process context cache when there is one."""
+    cache = current_app.extensions.get(CONTEXT_CACHE)
+    if cache is None:
+        return compute()
+    value: R | None = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value)
+    return value
+
+
+def _company() -> _Company:
+    def read() -> _Company:
+        with _core_sessions()() as session:
+            settings = session.get_one(CompanySettings, 1)
+            return _Company(settings.base_currency, settings.fiscal_year_start_month,
+                            settings.timezone,
+                            tuple(int(b) for b in settings.aging_buckets.split(",")))
+
+    return _cached("company", read)
+
+
+def _scope(actor: Actor) -> Scope:
+    """The actor's row scope; keyed on what the user loader reads fresh every request."""
+    def read() -> Scope:
+        with _core_sessions()() as session:
+            reps = scope_reps(session, actor)
+        return Scope(role=str(actor.role), user_id=actor.user_id or 0,
+                     rep_ids=frozenset(reps or ()), all_reps=reps is None)
+
+    return _cached(f"scope:{actor.user_id}:{actor.role}:{actor.rep_id}", read)
+
+
 def _derive_context() -> RequestContext:
     reader = current_app.extensions["salesbi_mart_reader"]
-    with session_factory()() as session:
-        settings = session.get_one(CompanySettings, 1)
-        scope, name, actor = NO_SCOPE, "", None
-        if current_user.is_authenticated:
-            actor = current_user.actor
-            reps = scope_reps(session, actor)
-            scope = Scope(role=str(actor.role), user_id=actor.user_id or 0,
-                          rep_ids=frozenset(reps or ()), all_reps=reps is None)
-            name = current_user.full_name
-        today = datetime.now(ZoneInfo(settings.timezone)).date()
-        return RequestContext(scope, actor, name, reader.current(), today, settings.base_currency,
-                              settings.fiscal_year_start_month, settings.timezone,
-                              tuple(int(b) for b in settings.aging_buckets.split(",")))
+    company = _company()
+    scope, name, actor = NO_SCOPE, "", None
+    if current_user.is_authenticated:
+        actor = current_user.actor
+        scope = _scope(actor)
+        name = current_user.full_name
+    today = datetime.now(ZoneInfo(company.timezone)).date()
+    return RequestContext(scope, actor, name, reader.current(), today, company.base_currency,
+                          company.fiscal_year_start_month, company.timezone,
+                          company.aging_boundaries)
 
 
 def _allowed(roles: Collection[str]) -> RequestContext | None:

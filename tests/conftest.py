@@ -1,8 +1,9 @@
-"""Shared fixtures: the core schema on SQLite and on the real PostgreSQL.
+"""Shared fixtures: the core schema on SQLite and on the real PostgreSQL; a real Redis.
 
 ``db_url`` is parametrised over both dialects. PostgreSQL runs in a schema of its own per
 test run, dropped at the end. When PostgreSQL is unreachable its tests are skipped with one
-line saying why, unless ``SALESBI_REQUIRE_PG=1`` (CI), where they fail.
+line saying why, unless ``SALESBI_REQUIRE_PG=1`` (CI), where they fail. Likewise Redis
+(``redis_url``, 127.0.0.1:6379) with ``SALESBI_REQUIRE_REDIS=1``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
+from redis.exceptions import RedisError
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +28,7 @@ from core.models import Base
 
 PG_REASON = pytest.StashKey[str | None]()
 PG_URL = os.environ.get("SALESBI_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("SALESBI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def pg_required() -> bool:
@@ -92,6 +96,23 @@ def pg_admin_engine() -> Iterator[Engine]:
         pytest.skip(reason)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """URL of a Redis that answers; skips when unreachable, fails with
+    ``SALESBI_REQUIRE_REDIS=1`` (CI)."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except RedisError as exc:
+        reason = f"Redis unreachable at {REDIS_URL}: {exc}"
+        if os.environ.get("SALESBI_REQUIRE_REDIS") == "1":
+            pytest.fail(f"{reason} (SALESBI_REQUIRE_REDIS=1)")
+        pytest.skip(reason)
+    finally:
+        client.close()
+    return REDIS_URL
 
 
 def new_pg_schema(admin: Engine) -> str:

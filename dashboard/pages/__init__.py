@@ -21,6 +21,7 @@ from dashboard.pages import (
     quotes,
     team,
 )
+from dashboard.result_cache import cached_layout
 from dashboard.secure import secured_layout
 
 PAGES = (home, pipeline, quotes, engagement, team, pnl, ar_aging, cash_forecast, customers,
@@ -28,12 +29,14 @@ PAGES = (home, pipeline, quotes, engagement, team, pnl, ar_aging, cash_forecast,
 
 
 def register_pages(app: dash.Dash) -> None:
-    """Register every page's secured layout and its callbacks on ``app``."""
+    """Register every page's secured layout (its result cached, ``dashboard.result_cache``)
+    and its callbacks on ``app``."""
     for order, page in enumerate(PAGES):
         options = getattr(page, "PAGE_OPTIONS", {"path": page.PATH})
         dash.register_page(page.__name__, title=f"{page.TITLE} · salesbi",
                            name=page.TITLE, order=order,
-                           layout=secured_layout(page.ROLES)(page.layout), **options)
+                           layout=secured_layout(page.ROLES)(cached_layout(page.__name__)(
+                               page.layout)), **options)
         register = getattr(page, "register_callbacks", None)
         if register is not None:
             register(app)
