@@ -22,7 +22,7 @@ from dashboard.secure import RequestContext, secured
 from dashboard.view import GLOBAL_KEYS, query_string
 
 DOCUMENTS_PATH = "/documents"
-DRILL_KEYS = ("kind", "customer", "category", "status", "stage")
+DRILL_KEYS = ("kind", "customer", "category", "product", "status", "stage")
 """Query keys a point may set besides the global filters (``GLOBAL_KEYS``)."""
 
 
@@ -43,7 +43,8 @@ def drill_search(point_query: str, current_search: str | None) -> str:
     return query_string(values)
 
 
-def _clicked_query(click: dict[str, Any] | None) -> str | None:
+def clicked(click: dict[str, Any] | None) -> str | None:
+    """The ``customdata`` text of the clicked point of a graph's ``clickData``."""
     points = (click or {}).get("points") or []
     data = points[0].get("customdata") if points else None
     if isinstance(data, list):  # traces with several customdata columns
@@ -64,7 +65,7 @@ def register_drill(app: dash.Dash, graph_ids: Iterable[str]) -> None:
         @secured(ALL_ROLES)
         def drill(context: RequestContext, click: dict[str, Any] | None,
                   search: str | None) -> tuple[str, str]:
-            point = _clicked_query(click)
+            point = clicked(click)
             if point is None:
                 raise dash.exceptions.PreventUpdate
             return DOCUMENTS_PATH, drill_search(point, search)

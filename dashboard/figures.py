@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import plotly.graph_objects as go
 import polars as pl
+from plotly.colors import sample_colorscale
 
 from dashboard.formatting import major
 from dashboard.metrics.period import Period
@@ -33,8 +34,8 @@ def month_label(month_key: int) -> str:
 
 
 def short_month_label(month_key: int) -> str:
-    """202605 → 'May ’26' (axes with a year of months in a half-width card)."""
-    return f"{month_label(month_key)[:3]} ’{month_key // 100 % 100:02d}"
+    """202605 → 'May<br>2026': month over year, so a year of months fits a narrow card."""
+    return month_label(month_key).replace(" ", "<br>")
 
 
 def empty_figure(title: str, reason: str) -> go.Figure:
@@ -56,6 +57,15 @@ def month_keys(period: Period) -> list[int]:
     return keys
 
 
+def every_month(months: pl.DataFrame, period: Period, *other: str) -> pl.DataFrame:
+    """``months`` (``month_key``, ``net_sales_minor`` and the ``other`` columns) with a row
+    for every month of ``period``, in order: no sales is 0, other columns stay null."""
+    return pl.DataFrame({"month_key": month_keys(period)}).join(
+        months.select("month_key", "net_sales_minor", *other).with_columns(
+            pl.col("month_key").cast(pl.Int64)), on="month_key", how="left").with_columns(
+        pl.col("net_sales_minor").fill_null(0))
+
+
 def sales_trend(months: pl.DataFrame, period: Period, currency: str,
                 title: str, drill: Callable[[int], str] | None = None) -> go.Figure:
     """Monthly net sales (bars) and gross margin % (line, right axis) for every month of
@@ -63,10 +73,7 @@ def sales_trend(months: pl.DataFrame, period: Period, currency: str,
     ``net_sales_minor``, ``margin_pct``. ``drill`` gives each month's bar its drill query."""
     if months.is_empty() or (months["net_sales_minor"] == 0).all():
         return empty_figure(title, "No sales in this period and scope")
-    months = pl.DataFrame({"month_key": month_keys(period)}).join(
-        months.select("month_key", "net_sales_minor", "margin_pct").with_columns(
-            pl.col("month_key").cast(pl.Int64)), on="month_key", how="left").with_columns(
-        pl.col("net_sales_minor").fill_null(0))
+    months = every_month(months, period, "margin_pct")
     x = [short_month_label(m) for m in months["month_key"]]
     fig = go.Figure()
     fig.add_bar(x=x, y=[major(v, currency) for v in months["net_sales_minor"]],
@@ -158,10 +165,7 @@ def target_vs_actual(months: pl.DataFrame, period: Period, currency: str,
     has ``month_key``, ``net_sales_minor`` and ``target_minor`` (null: no target)."""
     if months.is_empty():
         return empty_figure(title, "No targets or sales in this period and scope")
-    months = pl.DataFrame({"month_key": month_keys(period)}).join(
-        months.select("month_key", "net_sales_minor", "target_minor").with_columns(
-            pl.col("month_key").cast(pl.Int64)), on="month_key", how="left").with_columns(
-        pl.col("net_sales_minor").fill_null(0))
+    months = every_month(months, period, "target_minor")
     x = [short_month_label(m) for m in months["month_key"]]
     fig = go.Figure()
     fig.add_bar(x=x, y=[major(v, currency) for v in months["net_sales_minor"]],
@@ -196,3 +200,151 @@ def attainment_heatmap(cells: pl.DataFrame, period: Period, title: str) -> go.Fi
         colorbar={"title": "Attainment", "tickformat": ".0%"}, xgap=2, ygap=2))
     fig.update_layout(yaxis={"automargin": True}, xaxis={"type": "category", "tickangle": 0})
     return _layout(fig, title, height=max(340, 110 + 30 * len(reps)))
+
+
+def margin_treemap(rows: pl.DataFrame, currency: str, title: str,
+                   midpoint: float | None = None) -> go.Figure:
+    """Tiles sized by net sales and coloured by gross margin % — red below ``midpoint``
+    (the whole's margin %), green above, ±15 points for full colour; ``rows`` has
+    ``value`` (the tile's drill value, sent back on click), ``label``, ``net_sales_minor``
+    and ``margin_pct``. Members with net sales ≤ 0 cannot have an area and are left out."""
+    tiles = rows.filter(pl.col("net_sales_minor") > 0)
+    if tiles.is_empty():
+        return empty_figure(title, "No net sales to split in this period and scope")
+    labels = tiles["label"].fill_null("(unknown)").to_list()
+    margins = tiles["margin_pct"].to_list()
+    mid = 0.0 if midpoint is None else midpoint
+    fig = go.Figure(go.Treemap(
+        labels=labels, parents=[""] * len(labels),
+        values=[major(v, currency) for v in tiles["net_sales_minor"]],
+        customdata=tiles["value"].to_list(),
+        marker={"colors": [mid if m is None else m for m in margins],
+                "colorscale": [[0, PALETTE[4]], [0.5, "#f7f7f7"], [1, PALETTE[2]]],
+                "cmin": mid - 0.15, "cmid": mid, "cmax": mid + 0.15,
+                "colorbar": {"title": "Margin %", "tickformat": ".0%"}},
+        text=[f"{'–' if m is None else f'{m:.1%}'} margin" for m in margins],
+        texttemplate="<b>%{label}</b><br>%{value:,.0f} " + currency + "<br>%{text}",
+        hovertemplate="%{label}<br>Net sales %{value:,.0f} " + currency
+                      + "<br>%{text}<extra>Click to drill</extra>",
+        branchvalues="total", tiling={"pad": 2}, root={"color": "white"},
+        pathbar={"visible": False}))
+    _layout(fig, title, height=420)
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return fig
+
+
+AGING_HEIGHT = 420
+"""Both aging charts, side by side, at the height of ten stacked customer bars."""
+
+
+def aging_colours(count: int) -> list[str]:
+    """``count`` colours from green (not due) through amber to red (oldest)."""
+    colours = sample_colorscale([[0, MARGIN_COLOUR], [0.5, PALETTE[6]], [1, PALETTE[4]]],
+                                [i / max(count - 1, 1) for i in range(count)], colortype="rgb")
+    return [str(colour) for colour in colours]
+
+
+def aging_bars(labels: list[str], values_minor: list[int], currency: str, title: str,
+               axis_title: str, *, empty: str) -> go.Figure:
+    """Open amounts (minor units) per aging bucket, youngest first, coloured by age."""
+    if not any(values_minor):
+        return empty_figure(title, empty)
+    fig = go.Figure(go.Bar(
+        x=labels, y=[major(v, currency) for v in values_minor],
+        marker_color=aging_colours(len(labels)),
+        hovertemplate="%{x}<br>%{y:,.0f} " + currency + "<extra></extra>"))
+    fig.update_layout(yaxis={"title": f"Open amount ({currency})", "tickformat": ",.0f"},
+                      xaxis={"type": "category", "title": axis_title}, showlegend=False)
+    return _layout(fig, title, height=AGING_HEIGHT)
+
+
+def aging_by_customer_bars(frame: pl.DataFrame, buckets: list[tuple[str, str]], currency: str,
+                           title: str, *, label: str = "name", key: str = "customer_id",
+                           limit: int = 10, empty: str) -> go.Figure:
+    """Horizontal bars of the ``limit`` customers with the largest open amounts, stacked by
+    bucket: ``buckets`` lists (column, label) youngest first; amounts in minor units. Rows
+    are named by ``label`` (made unique with ``key``)."""
+    columns = [column for column, _ in buckets]
+    if frame.is_empty() or not any(frame.select(pl.sum_horizontal(columns)).to_series()):
+        return empty_figure(title, empty)
+    top = (frame.with_columns(pl.sum_horizontal(columns).alias("_open"))
+           .filter(pl.col("_open") > 0).sort("_open", descending=True).head(limit).reverse())
+    full = top[label].fill_null("(unnamed)").to_list()
+    names = _unique_labels([_shorten(name) for name in full], top[key].to_list())
+    fig = go.Figure()
+    for (column, name), colour in zip(buckets, aging_colours(len(buckets)), strict=True):
+        fig.add_bar(y=names, x=[major(v, currency) for v in top[column]], name=name,
+                    orientation="h", marker_color=colour, customdata=full,
+                    hovertemplate="%{customdata}<br>" + name + ": %{x:,.0f} " + currency
+                    + "<extra></extra>")
+    fig.update_layout(barmode="stack", xaxis={"title": f"Open amount ({currency})",
+                                              "tickformat": ",.0f"},
+                      yaxis={"automargin": True}, legend={"traceorder": "normal"})
+    return _layout(fig, title, height=AGING_HEIGHT)
+
+
+def _shorten(text: str, length: int = 28) -> str:
+    """An axis label cut to ``length`` characters (the hover shows it in full)."""
+    return text if len(text) <= length else text[:length - 1] + "…"
+
+
+def _unique_labels(labels: list[str], keys: list[object]) -> list[str]:
+    """``labels`` with ``#key`` added to those that repeat (a category axis would merge
+    them)."""
+    repeated = {text for text in labels if labels.count(text) > 1}
+    return [f"{text} #{k}" if text in repeated else text
+            for text, k in zip(labels, keys, strict=True)]
+
+
+def forecast_fan(weeks: pl.DataFrame, currency: str, title: str,
+                 labels: list[str]) -> go.Figure:
+    """Weekly receipts: the P10–P90 band, the P50 line, the expected (mean) line and the
+    naive due-date forecast as bars; ``weeks`` has ``p10_minor``, ``p50_minor``,
+    ``p90_minor``, ``expected_minor`` and ``naive_minor`` per week, ``labels`` names the
+    weeks."""
+    if weeks.is_empty():
+        return empty_figure(title, "No open invoices or backlog in this scope")
+
+    def values(column: str) -> list[float | None]:
+        return [major(v, currency) for v in weeks[column]]
+
+    money_hover = "%{x}<br>%{y:,.0f} " + currency
+    band = "rgba(46, 90, 136, 0.18)"
+    fig = go.Figure()
+    fig.add_bar(x=labels, y=values("naive_minor"), name="Naive: due dates",
+                marker_color="#ced4da", hovertemplate=money_hover + "<extra>Naive</extra>")
+    fig.add_scatter(x=labels, y=values("p90_minor"), mode="lines", line={"width": 0},
+                    showlegend=False, hovertemplate=money_hover + "<extra>P90</extra>")
+    fig.add_scatter(x=labels, y=values("p10_minor"), mode="lines", line={"width": 0},
+                    fill="tonexty", fillcolor=band, name="P10–P90",
+                    hovertemplate=money_hover + "<extra>P10</extra>")
+    fig.add_scatter(x=labels, y=values("p50_minor"), mode="lines+markers", name="P50",
+                    line={"color": NET_COLOUR, "width": 2.5},
+                    hovertemplate=money_hover + "<extra>P50</extra>")
+    fig.add_scatter(x=labels, y=values("expected_minor"), mode="lines", name="Expected (mean)",
+                    line={"color": PALETTE[1], "dash": "dot"},
+                    hovertemplate=money_hover + "<extra>Expected</extra>")
+    fig.update_layout(yaxis={"title": f"Receipts ({currency})", "tickformat": ",.0f",
+                             "rangemode": "tozero"},
+                      xaxis={"type": "category", "tickangle": 0,
+                             "title": "ISO week (starting Monday)"},
+                      bargap=0.35, hovermode="x unified")
+    return _layout(fig, title, height=470)
+
+
+def backtest_bars(origins: pl.DataFrame, title: str, labels: list[str]) -> go.Figure:
+    """WAPE per backtest origin, the behaviour forecast beside the naive one; ``origins``
+    has ``wape`` and ``naive_wape`` (null: nothing received), ``labels`` names the origins."""
+    if origins.is_empty():
+        return empty_figure(title, "No completed backtest week yet")
+    fig = go.Figure()
+    fig.add_bar(x=labels, y=origins["wape"].to_list(), name="Behaviour (P50)",
+                marker_color=NET_COLOUR, hovertemplate="%{x}<br>WAPE %{y:.1%}<extra></extra>")
+    fig.add_bar(x=labels, y=origins["naive_wape"].to_list(), name="Naive",
+                marker_color="#adb5bd", hovertemplate="%{x}<br>WAPE %{y:.1%}<extra></extra>")
+    fig.update_layout(yaxis={"title": "WAPE", "tickformat": ".0%", "rangemode": "tozero"},
+                      xaxis={"type": "category", "tickangle": 0}, barmode="group")
+    # A narrow card: smaller margins, the legend below the two-line dates.
+    return _layout(fig, title, height=300).update_layout(
+        margin={"l": 50, "r": 10, "t": 40, "b": 40},
+        legend={"orientation": "h", "y": -0.32, "x": 0})

@@ -32,7 +32,7 @@ from dashboard.metrics.targets import attainment_totals
 from dashboard.secure import RequestContext
 from dashboard.view import View
 
-AR_PAGE, PIPELINE_PAGE, QUOTES_PAGE = "/ar", "/pipeline", "/quotes"
+AR_PAGE, PIPELINE_PAGE, QUOTES_PAGE = "/ar-aging", "/pipeline", "/quotes"
 ENGAGEMENT_PAGE, TEAM_PAGE, HOME_PAGE = "/engagement", "/team", "/"
 
 

@@ -76,7 +76,8 @@ def page_key(context: RequestContext, page: str, query: dict[str, Any]) -> str |
         "page": page, "query": query, "today": context.today.isoformat(),
         "role": scope.role, "user_id": scope.user_id, "rep_ids": sorted(scope.rep_ids),
         "all_reps": scope.all_reps, "name": context.full_name,
-        "company": [context.base_currency, context.fiscal_year_start_month, context.timezone],
+        "company": [context.base_currency, context.fiscal_year_start_month, context.timezone,
+                    context.aging_boundaries],
     }, sort_keys=True, separators=(",", ":"), default=str)
     if len(text) > MAX_KEY_TEXT:
         return None

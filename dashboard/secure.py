@@ -33,6 +33,7 @@ from werkzeug.exceptions import Forbidden
 from core.access import scope_reps
 from core.actor import Actor
 from core.company.models import CompanySettings
+from dashboard.metrics.aging import DEFAULT_BOUNDARIES
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.scope import NO_SCOPE, Scope
 
@@ -53,6 +54,7 @@ class RequestContext:
     base_currency: str
     fiscal_year_start_month: int
     timezone: str
+    aging_boundaries: tuple[int, ...] = DEFAULT_BOUNDARIES  # the company's bucket bounds
 
 
 CONTEXT_CACHE = "salesbi_context_cache"
@@ -86,6 +88,7 @@ class _Company:
     base_currency: str
     fiscal_year_start_month: int
     timezone: str
+    aging_boundaries: tuple[int, ...]
 
 
 def _cached(key: str, compute: Callable[[], R]) -> R:
@@ -105,7 +108,8 @@ def _company() -> _Company:
         with _core_sessions()() as session:
             settings = session.get_one(CompanySettings, 1)
             return _Company(settings.base_currency, settings.fiscal_year_start_month,
-                            settings.timezone)
+                            settings.timezone,
+                            tuple(int(b) for b in settings.aging_buckets.split(",")))
 
     return _cached("company", read)
 
@@ -131,7 +135,8 @@ def _derive_context() -> RequestContext:
         name = current_user.full_name
     today = datetime.now(ZoneInfo(company.timezone)).date()
     return RequestContext(scope, actor, name, reader.current(), today, company.base_currency,
-                          company.fiscal_year_start_month, company.timezone)
+                          company.fiscal_year_start_month, company.timezone,
+                          company.aging_boundaries)
 
 
 def _allowed(roles: Collection[str]) -> RequestContext | None:

@@ -51,11 +51,11 @@ def _navbar(context: RequestContext, pages: tuple[ModuleType, ...]) -> dbc.Navba
         html.Div([
             batch_badge(context),
             html.Span(f"{context.full_name} · {context.scope.role.replace('_', ' ')}",
-                      className="text-white-50 small mx-3"),
+                      className="text-white-50 small mx-3 text-nowrap"),
             html.A("Sign out", href="/logout", className="btn btn-outline-light btn-sm",
                    id="shell-logout"),
-        ], className="d-flex align-items-center"),
-    ], fluid=True), color="dark", dark=True, className="mb-3", id=ids.NAVBAR)
+        ], className="d-flex align-items-center ms-auto py-1"),
+    ], fluid=True, className="flex-wrap"), color="dark", dark=True, className="mb-3", id=ids.NAVBAR)
 
 
 def shell(pages: tuple[ModuleType, ...]) -> Any:

@@ -75,6 +75,25 @@ def view_from_query(ctx: RequestContext, query: Mapping[str, str],
     return View(preset, period, selection, params)
 
 
+def date_param(query: Mapping[str, str], name: str, default: date, *,
+               latest: date | None = None) -> date:
+    """Query key ``name`` as an ISO date; ``default`` when it is missing, malformed or after
+    ``latest``."""
+    day = _parse_date(query.get(name))
+    if day is None or latest is not None and day > latest:
+        return default
+    return day
+
+
+def id_param(query: Mapping[str, str], name: str) -> int | None:
+    """Query key ``name`` as a positive integer id, None otherwise. Whether the user may
+    see that record is for the scope to decide, not the URL."""
+    value = query.get(name) or ""
+    if not (value.isascii() and value.isdigit() and len(value) <= 18) or int(value) == 0:
+        return None
+    return int(value)
+
+
 def selectable_reps(ctx: RequestContext) -> pl.DataFrame:
     """The reps the user may pick in the rep filter (their scope), by name."""
     if ctx.mart is None:

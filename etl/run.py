@@ -20,14 +20,18 @@ failed and sweeping their folders, then reads the audit-log watermark
 
 Tables of ``WHOLE`` are rebuilt whole on every run, full or incremental, after the facts:
 ``fct_target`` from the core's targets (read whole), the derived ``fct_customer_month`` and
-``agg_sales_month`` from the merged facts and dimensions. They are published whole (or
-linked, when equal to the previous batch's), never merged per customer.
+``agg_sales_month`` from the merged facts and dimensions; so are the tables of
+``WHOLE_SETS``, several from one builder: the cash forecast as of the run date
+(``etl.facts.cash_forecast``: one simulation gives all its tables) and its backtest
+(``etl.facts.forecast_backtest``). They are published whole (or linked, when equal to the
+previous batch's), never merged per customer.
 
 Surrogate keys stay stable from batch to batch (``build_dimensions(previous=…)``) in both
 modes. Checks run before publishing: structure of the whole batch, money grand totals,
 per customer-month of every customer (full) or of the rebuilt customers (incremental), and
-on every run the derived tables against the merged facts (``derived_failures``) and
-``fct_target`` against the core (``target_failures``). A failed run is logged as failed and
+on every run the derived tables against the merged facts (``derived_failures``), the cash
+forecast against the AR and order-line facts (``forecast_failures``) and ``fct_target``
+against the core (``target_failures``). A failed run is logged as failed and
 leaves the published batch exactly as it was.
 """
 
@@ -55,6 +59,7 @@ from etl.checks import (
     core_sales_totals,
     core_targets,
     derived_failures,
+    forecast_failures,
     receivable_failures,
     reconciliation_failures,
     structure_failures,
@@ -65,7 +70,9 @@ from etl.extract import CoreFrames, CustomerRows, extract, merge_columns, merge_
 from etl.facts import (
     ar,
     bookings,
+    cash_forecast,
     customer_month,
+    forecast_backtest,
     opportunity_history,
     orders,
     quotes,
@@ -150,7 +157,16 @@ WHOLE: dict[str, Callable[[CoreFrames, dict[str, pl.DataFrame], Context], pl.Dat
         core, t, c.base_currency, today=c.today),
     "agg_sales_month": lambda core, t, c: sales_month.build(core, t, c.base_currency),
 }
-_WHOLE_MODULES = (targets, customer_month, sales_month)
+# Tables rebuilt whole together, by one builder that returns them all (one simulation
+# gives every cash-forecast table), after ``WHOLE``.
+WHOLE_SETS: dict[tuple[str, ...], Callable[[CoreFrames, dict[str, pl.DataFrame], Context],
+                                           dict[str, pl.DataFrame]]] = {
+    cash_forecast.TABLES: lambda core, t, c: cash_forecast.build(core, t, today=c.today),
+    (forecast_backtest.TABLE,): lambda core, t, c: {
+        forecast_backtest.TABLE: forecast_backtest.build(t, today=c.today, timezone=c.timezone)},
+}
+_WHOLE_NAMES = (*WHOLE, *(name for names in WHOLE_SETS for name in names))
+_WHOLE_MODULES = (targets, customer_month, sales_month, cash_forecast, forecast_backtest)
 _READERS = (dims, *_FACT_MODULES, *_WHOLE_MODULES)
 # Core table → the union of the columns the builders read; only those are extracted, and
 # of a table every reader filters (audit_log), only the rows they use.
@@ -242,7 +258,7 @@ def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = False,
             if changes.full_reason:
                 log.info("full run: %s", changes.full_reason)
                 changes = None
-        names = _DIMENSION_NAMES + (tuple(FACTS) + tuple(WHOLE) if changes else ())
+        names = _DIMENSION_NAMES + (tuple(FACTS) + _WHOLE_NAMES if changes else ())
         prior = read_batch(target.parquet_dir, previous.batch_id, names) if previous else None
         if prior is None:
             changes = None
@@ -287,8 +303,10 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
         delta = _merge(core, tables, context, prior, changes.customers)
     for name, build in WHOLE.items():
         tables[name] = build(core, tables, context)
+    for build_set in WHOLE_SETS.values():
+        tables.update(build_set(core, tables, context))
     if delta is not None and prior is not None:
-        same = {name for name in WHOLE if tables[name].equals(prior[name])}
+        same = {name for name in _WHOLE_NAMES if tables[name].equals(prior[name])}
         delta = replace(delta, unchanged=delta.unchanged | same)
     step("checks")
     failures = structure_failures(tables) + reconciliation_failures(
@@ -296,6 +314,7 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
         customers=None if delta is None else delta.customers) + receivable_failures(
         tables["fct_ar_item"], tables["fct_ar_allocation"], core_receivables(core_engine))
     failures += derived_failures(tables)
+    failures += forecast_failures(tables)
     failures += target_failures(tables["fct_target"],
                                 core_targets(core_engine, context.base_currency))
     if failures:

@@ -407,6 +407,111 @@ agg_sales_month = Table(
             "customers) do not add up across rows and are left to the facts.",
 )
 
+# --- Cash-flow forecast (KPIS "Cash-flow forecast"; etl.facts.cash_forecast and
+# forecast_backtest). Rebuilt whole on every run, as of the run date; amounts in minor units
+# of the base currency; week_no 1 … 13 = the ISO weeks from the one holding the day after the
+# run date (week_start_date_key = its Monday).
+
+fct_cash_forecast_item = Table(
+    "fct_cash_forecast_item", mart,
+    _code("item_type", 16, nullable=False),  # invoice | backlog
+    Column("document_id", Integer, nullable=False),  # invoice id | order line id
+    Column("customer_id", Integer, nullable=False),
+    Column("account_manager_id", Integer, nullable=False),  # current version's; -1 none
+    _code("segment_code"),  # current version's (null: the all-customers pool stands in)
+    _minor("amount_minor"),  # open amount of the invoice | backlog of the line
+    _key("document_date_key"),  # invoice date | expected invoice date (backlog)
+    _key("due_date_key"),
+    _key("promise_to_pay_date_key"),  # honoured: after the run date; else -1
+    Column("days_overdue", Integer, nullable=False),  # run date − due date (draws exceed it)
+    Column("is_disputed", Boolean, nullable=False),
+    Column("is_on_hold", Boolean, nullable=False),  # the customer's hold state at the run
+    _minor("expected_minor"),  # mean receipt within the 13 weeks over the simulations
+    Index("ix_fct_cash_forecast_item_item", "item_type", "document_id", unique=True),
+    Index("ix_fct_cash_forecast_item_customer", "customer_id"),
+    comment="One row per item the cash forecast simulates (open invoice or backlog order "
+            "line) as of the run date: the inputs a scenario re-simulates it from.",
+)
+
+fct_cash_forecast = Table(
+    "fct_cash_forecast", mart,
+    Column("customer_id", Integer, nullable=False),
+    _key("customer_key"),  # current version
+    Column("week_no", Integer, nullable=False),
+    _key("week_start_date_key"),
+    Column("is_on_hold", Boolean, nullable=False),
+    _minor("expected_minor"),  # mean over the simulations (quantiles do not add)
+    _minor("disputed_expected_minor"),  # the part from disputed invoices
+    _minor("naive_minor"),  # every item paid on its due date
+    _minor("disputed_naive_minor"),
+    Index("ix_fct_cash_forecast_customer_week", "customer_id", "week_no", unique=True),
+    comment="One row per customer and horizon week with an expected or naive receipt: "
+            "expected (mean) receipts by customer.",
+)
+
+fct_cash_forecast_week = Table(
+    "fct_cash_forecast_week", mart,
+    Column("week_no", Integer, primary_key=True, autoincrement=False),
+    _key("week_start_date_key"),
+    _key("week_key"),
+    _key("as_of_date_key"),  # the run date the forecast is made as of
+    Column("seed", BigInteger, nullable=False),  # forecast_seed(as of date)
+    _minor("p10_minor"),
+    _minor("p50_minor"),
+    _minor("p90_minor"),
+    _minor("expected_minor"),
+    _minor("naive_minor"),
+    comment="One row per horizon week: P10/P50/P90 and mean of the weekly total of every "
+            "customer over the simulations, and the naive due-date forecast.",
+)
+
+fct_cash_forecast_sim = Table(
+    "fct_cash_forecast_sim", mart,
+    Column("account_manager_id", Integer, nullable=False),  # -1 none
+    Column("is_on_hold", Boolean, nullable=False),
+    Column("is_disputed", Boolean, nullable=False),
+    Column("sim_no", Integer, nullable=False),  # 0 … 999
+    *(_minor(f"week_{week:02d}_minor") for week in range(1, 14)),
+    Index("ix_fct_cash_forecast_sim_cell", "account_manager_id", "is_on_hold", "is_disputed",
+          "sim_no", unique=True),
+    comment="One row per cell (current account manager × customer on hold × invoice "
+            "disputed) and simulation: that cell's simulated receipts in each horizon week. "
+            "Scopes and scenarios add cells up per simulation, then take quantiles.",
+)
+
+fct_payment_days_late = Table(
+    "fct_payment_days_late", mart,
+    _code("pool", 8, nullable=False),  # customer | segment | all
+    Column("customer_id", Integer, nullable=False),  # the customer's pool; -1 otherwise
+    _code("segment_code"),  # the segment's pool; null otherwise
+    Column("days_late", Integer, nullable=False),  # paid: days late; open: days overdue
+    Column("paid_invoices", Integer, nullable=False),
+    Column("open_invoices", Integer, nullable=False),  # censored: not paid after so many days
+    Index("ix_fct_payment_days_late_pool", "pool", "customer_id", "segment_code",
+          "days_late", unique=True),
+    comment="The days-late distributions the cash forecast draws from (Kaplan–Meier): one "
+            "row per pool (a customer with forecast items, a segment, all customers) and days "
+            "late, with how many invoices (not cash sales) were paid that late and how many "
+            "are still open that many days past due at the run date.",
+)
+
+fct_forecast_backtest = Table(
+    "fct_forecast_backtest", mart,
+    _key("origin_date_key"),  # a week start; the forecast is made as of the day before
+    Column("week_no", Integer, nullable=False),
+    _key("week_start_date_key"),
+    _minor("p10_minor"),
+    _minor("p50_minor"),
+    _minor("p90_minor"),
+    _minor("expected_minor"),
+    _minor("naive_minor"),
+    _minor("actual_minor"),  # cash received that week on invoices open at the origin
+    Column("is_complete", Boolean, nullable=False),  # the week ended before the run date
+    Index("ix_fct_forecast_backtest_origin_week", "origin_date_key", "week_no", unique=True),
+    comment="One row per backtest origin (the last 8 week starts) and horizon week: the "
+            "forecast of invoices open at the origin against what they actually received.",
+)
+
 etl_run = Table(
     "etl_run", mart,
     _code("batch_id", 40, nullable=False),
@@ -435,5 +540,6 @@ DIMENSIONS = (dim_date, dim_region, dim_channel, dim_rep, dim_product, dim_locat
               dim_customer)
 FACTS = (fct_sales_line, fct_order, fct_order_line, fct_booking, fct_quote,
          fct_opportunity_history, fct_ar_item, fct_ar_allocation, fct_customer_month,
-         fct_target)
+         fct_target, fct_cash_forecast_item, fct_cash_forecast, fct_cash_forecast_week,
+         fct_cash_forecast_sim, fct_payment_days_late, fct_forecast_backtest)
 AGGREGATES = (agg_sales_month,)

@@ -208,6 +208,80 @@ CREATE INDEX ix_fct_booking_date ON fct_booking (date_key);
 
 CREATE UNIQUE INDEX ix_fct_booking_event ON fct_booking (order_line_id, event_type, event_seq);
 
+-- fct_cash_forecast: One row per customer and horizon week with an expected or naive receipt: expected (mean) receipts by customer.
+CREATE TABLE fct_cash_forecast (
+	customer_id INTEGER NOT NULL, 
+	customer_key INTEGER NOT NULL, 
+	week_no INTEGER NOT NULL, 
+	week_start_date_key INTEGER NOT NULL, 
+	is_on_hold BOOLEAN NOT NULL, 
+	expected_minor BIGINT NOT NULL, 
+	disputed_expected_minor BIGINT NOT NULL, 
+	naive_minor BIGINT NOT NULL, 
+	disputed_naive_minor BIGINT NOT NULL
+);
+
+CREATE UNIQUE INDEX ix_fct_cash_forecast_customer_week ON fct_cash_forecast (customer_id, week_no);
+
+-- fct_cash_forecast_item: One row per item the cash forecast simulates (open invoice or backlog order line) as of the run date: the inputs a scenario re-simulates it from.
+CREATE TABLE fct_cash_forecast_item (
+	item_type VARCHAR(16) NOT NULL, 
+	document_id INTEGER NOT NULL, 
+	customer_id INTEGER NOT NULL, 
+	account_manager_id INTEGER NOT NULL, 
+	segment_code VARCHAR(32), 
+	amount_minor BIGINT NOT NULL, 
+	document_date_key INTEGER NOT NULL, 
+	due_date_key INTEGER NOT NULL, 
+	promise_to_pay_date_key INTEGER NOT NULL, 
+	days_overdue INTEGER NOT NULL, 
+	is_disputed BOOLEAN NOT NULL, 
+	is_on_hold BOOLEAN NOT NULL, 
+	expected_minor BIGINT NOT NULL
+);
+
+CREATE INDEX ix_fct_cash_forecast_item_customer ON fct_cash_forecast_item (customer_id);
+
+CREATE UNIQUE INDEX ix_fct_cash_forecast_item_item ON fct_cash_forecast_item (item_type, document_id);
+
+-- fct_cash_forecast_sim: One row per cell (current account manager × customer on hold × invoice disputed) and simulation: that cell's simulated receipts in each horizon week. Scopes and scenarios add cells up per simulation, then take quantiles.
+CREATE TABLE fct_cash_forecast_sim (
+	account_manager_id INTEGER NOT NULL, 
+	is_on_hold BOOLEAN NOT NULL, 
+	is_disputed BOOLEAN NOT NULL, 
+	sim_no INTEGER NOT NULL, 
+	week_01_minor BIGINT NOT NULL, 
+	week_02_minor BIGINT NOT NULL, 
+	week_03_minor BIGINT NOT NULL, 
+	week_04_minor BIGINT NOT NULL, 
+	week_05_minor BIGINT NOT NULL, 
+	week_06_minor BIGINT NOT NULL, 
+	week_07_minor BIGINT NOT NULL, 
+	week_08_minor BIGINT NOT NULL, 
+	week_09_minor BIGINT NOT NULL, 
+	week_10_minor BIGINT NOT NULL, 
+	week_11_minor BIGINT NOT NULL, 
+	week_12_minor BIGINT NOT NULL, 
+	week_13_minor BIGINT NOT NULL
+);
+
+CREATE UNIQUE INDEX ix_fct_cash_forecast_sim_cell ON fct_cash_forecast_sim (account_manager_id, is_on_hold, is_disputed, sim_no);
+
+-- fct_cash_forecast_week: One row per horizon week: P10/P50/P90 and mean of the weekly total of every customer over the simulations, and the naive due-date forecast.
+CREATE TABLE fct_cash_forecast_week (
+	week_no INTEGER NOT NULL, 
+	week_start_date_key INTEGER NOT NULL, 
+	week_key INTEGER NOT NULL, 
+	as_of_date_key INTEGER NOT NULL, 
+	seed BIGINT NOT NULL, 
+	p10_minor BIGINT NOT NULL, 
+	p50_minor BIGINT NOT NULL, 
+	p90_minor BIGINT NOT NULL, 
+	expected_minor BIGINT NOT NULL, 
+	naive_minor BIGINT NOT NULL, 
+	PRIMARY KEY (week_no)
+);
+
 -- fct_customer_month: One row per customer per month from its creation or first activity to the current month: orders, net sales, margin, contribution terms, payment timing, 12-month rating inputs and engagement status at month end.
 CREATE TABLE fct_customer_month (
 	customer_id INTEGER NOT NULL, 
@@ -236,6 +310,22 @@ CREATE TABLE fct_customer_month (
 CREATE UNIQUE INDEX ix_fct_customer_month_customer ON fct_customer_month (customer_id, month_key);
 
 CREATE INDEX ix_fct_customer_month_month ON fct_customer_month (month_key);
+
+-- fct_forecast_backtest: One row per backtest origin (the last 8 week starts) and horizon week: the forecast of invoices open at the origin against what they actually received.
+CREATE TABLE fct_forecast_backtest (
+	origin_date_key INTEGER NOT NULL, 
+	week_no INTEGER NOT NULL, 
+	week_start_date_key INTEGER NOT NULL, 
+	p10_minor BIGINT NOT NULL, 
+	p50_minor BIGINT NOT NULL, 
+	p90_minor BIGINT NOT NULL, 
+	expected_minor BIGINT NOT NULL, 
+	naive_minor BIGINT NOT NULL, 
+	actual_minor BIGINT NOT NULL, 
+	is_complete BOOLEAN NOT NULL
+);
+
+CREATE UNIQUE INDEX ix_fct_forecast_backtest_origin_week ON fct_forecast_backtest (origin_date_key, week_no);
 
 -- fct_opportunity_history: One row per opportunity version (from the audit log): pipeline as of any time is a range filter; movement between two dates is exact.
 CREATE TABLE fct_opportunity_history (
@@ -319,6 +409,18 @@ CREATE TABLE fct_order_line (
 CREATE INDEX ix_fct_order_line_customer ON fct_order_line (customer_id);
 
 CREATE INDEX ix_fct_order_line_order ON fct_order_line (order_id);
+
+-- fct_payment_days_late: The days-late distributions the cash forecast draws from (Kaplan–Meier): one row per pool (a customer with forecast items, a segment, all customers) and days late, with how many invoices (not cash sales) were paid that late and how many are still open that many days past due at the run date.
+CREATE TABLE fct_payment_days_late (
+	pool VARCHAR(8) NOT NULL, 
+	customer_id INTEGER NOT NULL, 
+	segment_code VARCHAR(32), 
+	days_late INTEGER NOT NULL, 
+	paid_invoices INTEGER NOT NULL, 
+	open_invoices INTEGER NOT NULL
+);
+
+CREATE UNIQUE INDEX ix_fct_payment_days_late_pool ON fct_payment_days_late (pool, customer_id, segment_code, days_late);
 
 -- fct_quote: One row per quote (every revision), current status and its dates.
 CREATE TABLE fct_quote (

@@ -7,6 +7,7 @@ same metric call (``dashboard.export``), never from what the browser holds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ class Column:
     header: str
     kind: str = "text"
     href_field: str | None = None
+    options: Mapping[str, Any] | None = None  # AG Grid column options (width, pinning)
 
 
 def _column_def(column: Column) -> dict[str, Any]:
@@ -40,10 +42,11 @@ def _column_def(column: Column) -> dict[str, Any]:
         spec.update(type="rightAligned", valueFormatter={
             "function": "params.value == null ? '–' : d3.format('.1%')(params.value)"})
     elif column.kind == "number":
-        spec.update(type="rightAligned",
-                    valueFormatter={"function": "d3.format(',')(params.value)"})
+        spec.update(type="rightAligned", valueFormatter={
+            "function": "params.value == null ? '' : d3.format(',')(params.value)"})
     elif column.kind == "link":
         spec.update(cellRenderer="markdown", flex=2, minWidth=220)
+    spec.update(column.options or {})
     return spec
 
 
@@ -55,8 +58,10 @@ def grid_rows(frame: pl.DataFrame, columns: list[Column], currency: str) -> list
         if column.kind == "money":
             exprs.append((pl.col(column.field) / scale).alias(column.field))
         elif column.kind == "link" and column.href_field:
-            exprs.append(pl.format("[{}]({})", pl.col(column.field).fill_null("(unnamed)"),
-                                   pl.col(column.href_field)).alias(column.field))
+            label = pl.col(column.field).fill_null("(unnamed)")
+            exprs.append(pl.when(pl.col(column.href_field).is_null()).then(label)
+                         .otherwise(pl.format("[{}]({})", label, pl.col(column.href_field)))
+                         .alias(column.field))
         else:
             exprs.append(pl.col(column.field))
     return frame.select(exprs).to_dicts()
@@ -64,8 +69,9 @@ def grid_rows(frame: pl.DataFrame, columns: list[Column], currency: str) -> list
 
 def data_table(table_id: str, frame: pl.DataFrame, columns: list[Column], currency: str,
                *, export: str | None = None, empty: str = "No rows in this scope and period",
-               height: int = 360) -> html.Div:
-    """The grid for ``frame``; ``export`` names the table for the export buttons."""
+               height: int = 360, totals: Mapping[str, Any] | None = None) -> html.Div:
+    """The grid for ``frame``; ``export`` names the table for the export buttons; ``totals``
+    (values by field, a link column's label without its href) is pinned below the rows."""
     if frame.is_empty():
         return html.Div(empty, className="text-muted fst-italic p-3", id=table_id)
     buttons = []
@@ -75,12 +81,17 @@ def data_table(table_id: str, frame: pl.DataFrame, columns: list[Column], curren
                        size="sm", color="secondary", outline=True)
             for fmt, label in (("csv", "CSV"), ("xlsx", "Excel"))
         ], className="mb-2")]
+    pinned: dict[str, Any] = {}
+    if totals is not None:
+        row = pl.DataFrame([{c.field: totals.get(c.field) for c in columns}
+                            | {c.href_field: None for c in columns if c.href_field}])
+        pinned["pinnedBottomRowData"] = grid_rows(row, columns, currency)
     grid = dag.AgGrid(
         id=table_id,
         columnDefs=[_column_def(c) for c in columns],
         rowData=grid_rows(frame, columns, currency),
         defaultColDef={"flex": 1, "minWidth": 110},
-        dashGridOptions={"domLayout": "normal", "animateRows": False},
+        dashGridOptions={"domLayout": "normal", "animateRows": False, **pinned},
         style={"height": f"{height}px"},
     )
     return html.Div([*buttons, grid])

@@ -41,6 +41,8 @@ def _delta(label: str, current: float | None, base: float | None,
         text = None if ratio is None else percent(abs(ratio))
     if ratio is None:
         return html.Span(f"{label} {BLANK}", className="text-muted me-3")
+    if text in ("0.0 pp", percent(0), "0"):  # a change too small to show has no colour
+        return html.Span(f"= {text} {label}", className="text-muted me-3")
     good = (ratio >= 0) == comparison.higher_is_better
     arrow = "▲" if ratio >= 0 else "▼"
     return html.Span(f"{arrow} {text} {label}",

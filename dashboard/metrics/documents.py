@@ -9,7 +9,8 @@ so a list's amounts add up to the figure it was opened from.
 - **opportunities**: opportunities open at the end of the period (``pipeline``), stage,
   amount and probability.
 
-A ``Drill`` narrows the list further: one customer, one product category (sales), one status
+A ``Drill`` narrows the list further: one customer, one product category or product (sales),
+one status
 (quotes, orders) or one stage (opportunities). Scope first, as everywhere.
 """
 
@@ -38,6 +39,7 @@ class Drill:
 
     customer_id: int | None = None
     category: str | None = None
+    product_id: int | None = None
     status: str | None = None
     stage: str | None = None
 
@@ -67,9 +69,13 @@ def sales_documents(mart: Mart, scope: Scope, period: Period, selection: Slice =
     ``customer``, ``rep``, ``net_sales_minor``, ``cost_minor``, ``margin_minor``; newest
     first."""
     lines = _for_customer(sales_lines(mart, scope, period, selection), drill)
+    products = mart.lazy("dim_product")
     if drill.category is not None:
-        lines = lines.join(mart.lazy("dim_product").filter(pl.col("category") == drill.category)
-                           .select("product_key"), on="product_key", how="semi")
+        products = products.filter(pl.col("category") == drill.category)
+    if drill.product_id is not None:
+        products = products.filter(pl.col("product_id") == drill.product_id)
+    if drill.category is not None or drill.product_id is not None:
+        lines = lines.join(products.select("product_key"), on="product_key", how="semi")
     documents = lines.group_by("source_type", "document_id", "document_number").agg(
         pl.col("date_key").min(), pl.col("customer_id").first(), pl.col("rep_key").first(),
         NET.sum().alias("net_sales_minor"), pl.col("cost_minor").sum())

@@ -1,6 +1,6 @@
 """Receivables as of a date (KPIS.md "Receivables and cash"): total, current and overdue
 AR, unapplied cash and open credits, credit sales and DSO, from ``fct_ar_item`` and
-``fct_ar_allocation`` through ``etl.facts.ar.open_items``.
+``fct_ar_allocation`` through ``etl.facts.open_ar.open_items``.
 
 Customers are scoped by who manages them now (``managed``). Amounts are integer minor units
 of the base currency; each open amount is converted at its own document's rate (an
@@ -35,7 +35,14 @@ from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period, date_key, day_end_utc
 from dashboard.metrics.scope import Scope
 from dashboard.metrics.selection import managed
-from etl.facts.open_ar import CREDIT_NOTE, DEBITS, INVOICE, PAYMENT, open_items_lazy
+from etl.facts.open_ar import (
+    CREDIT_NOTE,
+    DEBITS,
+    INVOICE,
+    PAYMENT,
+    open_items,
+    open_items_lazy,
+)
 
 DSO_DAYS = 90
 AR_COLUMNS = ("open_invoices_minor", "current_minor", "overdue_minor",
@@ -46,20 +53,54 @@ def _known_by(as_of: date, timezone: str, include_backdated: bool) -> datetime |
     return None if include_backdated else day_end_utc(as_of, timezone)
 
 
+DUE_KEY = pl.when(pl.col("due_date_key") > 0).then(pl.col("due_date_key")).otherwise(
+    pl.col("document_date_key"))
+"""The YYYYMMDD key of the day an item falls due: its due date; a refund or reversal (no
+due date) is due on its own date."""
+
+
+def open_items_in_scope(mart: Mart, scope: Scope, as_of: date, *, timezone: str,
+                        include_backdated: bool = False,
+                        customer_id: int | None = None) -> pl.DataFrame:
+    """``etl.facts.open_ar.open_items`` of the in-scope customers (or of ``customer_id`` only,
+    none when it is out of scope) as of ``as_of`` under the as-of rule of the module
+    docstring: every ``fct_ar_item`` column plus ``open_doc_minor`` and ``open_minor``
+    (signed; closed items have 0)."""
+    items, allocations = _scoped_ar(mart, scope, customer_id)
+    return open_items(items, allocations, as_of, _known_by(as_of, timezone, include_backdated))
+
+
+def open_items_in_scope_lazy(mart: Mart, scope: Scope, as_of: date, *, timezone: str,
+                             include_backdated: bool = False,
+                             customer_id: int | None = None) -> pl.LazyFrame:
+    """``open_items_in_scope`` as a lazy query, unsorted: for callers that aggregate or sort
+    it themselves (at 10M lines the sort and the unused columns cost more than the rest)."""
+    items, allocations = _scoped_ar(mart, scope, customer_id)
+    return open_items_lazy(items, allocations, as_of,
+                           _known_by(as_of, timezone, include_backdated))
+
+
+def _scoped_ar(mart: Mart, scope: Scope,
+               customer_id: int | None) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    items = managed(mart, "fct_ar_item", scope)
+    allocations = managed(mart, "fct_ar_allocation", scope)
+    if customer_id is not None:
+        items = items.filter(pl.col("customer_id") == customer_id)
+        allocations = allocations.filter(pl.col("customer_id") == customer_id)
+    return items, allocations
+
+
 def ar_by_customer(mart: Mart, scope: Scope, as_of: date, *, timezone: str,
                    include_backdated: bool = False) -> pl.DataFrame:
     """One row per in-scope customer with receivable documents as of ``as_of``:
     ``customer_id``, ``currency``, the ``AR_COLUMNS`` in base minor units and
     ``total_ar_doc_minor`` (minor units of the customer's currency). Rules in the module
     docstring; ``timezone`` is the company's. Sorted by customer."""
-    items = open_items_lazy(managed(mart, "fct_ar_item", scope),
-                            managed(mart, "fct_ar_allocation", scope), as_of,
-                            _known_by(as_of, timezone, include_backdated))
+    items = open_items_in_scope_lazy(mart, scope, as_of, timezone=timezone,
+                                     include_backdated=include_backdated)
     kind, amount = pl.col("item_type"), pl.col("open_minor")
     debit = kind.is_in(DEBITS)
-    due_key = pl.when(pl.col("due_date_key") > 0).then(pl.col("due_date_key")).otherwise(
-        pl.col("document_date_key"))
-    overdue = debit & (due_key < date_key(as_of))
+    overdue = debit & (DUE_KEY < date_key(as_of))
     return (
         items.group_by("customer_id", "currency").agg(
             amount.filter(debit).sum().alias("open_invoices_minor"),

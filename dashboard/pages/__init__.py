@@ -9,19 +9,23 @@ from __future__ import annotations
 import dash
 
 from dashboard.pages import (
+    ar_aging,
+    cash_forecast,
     customer,
     customers,
     documents,
     engagement,
     home,
     pipeline,
+    pnl,
     quotes,
     team,
 )
 from dashboard.result_cache import cached_layout
 from dashboard.secure import secured_layout
 
-PAGES = (home, pipeline, quotes, engagement, team, customers, customer, documents)
+PAGES = (home, pipeline, quotes, engagement, team, pnl, ar_aging, cash_forecast, customers,
+         customer, documents)
 
 
 def register_pages(app: dash.Dash) -> None:

@@ -65,15 +65,16 @@ TOTALS = {"sales": "net_sales_minor", "orders": "net_minor", "quotes": "net_mino
 
 def _params(mart: Mart | None) -> dict[str, tuple[str, ...] | None]:
     categories = () if mart is None else tuple(mart.frame("dim_product")["category"].unique())
-    return {"kind": tuple(KINDS), "customer": None, "category": categories,
+    return {"kind": tuple(KINDS), "customer": None, "product": None, "category": categories,
             "status": tuple(QUOTE_STATUSES) + ORDER_STATUSES, "stage": tuple(STAGE_ORDER)}
 
 
 def _drill(view: View) -> Drill:
-    customer = view.params.get("customer", "")
+    customer, product = view.params.get("customer", ""), view.params.get("product", "")
     return Drill(customer_id=int(customer) if customer.isdigit() else None,
-                 category=view.params.get("category"), status=view.params.get("status"),
-                 stage=view.params.get("stage"))
+                 category=view.params.get("category"),
+                 product_id=int(product) if product.isdigit() else None,
+                 status=view.params.get("status"), stage=view.params.get("stage"))
 
 
 def _documents(context: RequestContext, mart: Mart, view: View) -> tuple[str, pl.DataFrame]:
@@ -116,8 +117,8 @@ def _described(mart: Mart, view: View, kind: str) -> str:
         names = mart.frame("dim_customer").filter(
             pl.col("is_current") & (pl.col("customer_id") == drill.customer_id))["name"]
         parts.append(f"customer {names[0] if len(names) else drill.customer_id}")
-    for label, value in (("category", drill.category), ("status", drill.status),
-                         ("stage", drill.stage)):
+    for label, value in (("category", drill.category), ("product", drill.product_id),
+                         ("status", drill.status), ("stage", drill.stage)):
         if value is not None:
             parts.append(f"{label} {value}")
     return " · ".join(parts)

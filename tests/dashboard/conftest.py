@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import dash
@@ -20,6 +21,7 @@ from core.demo import generate_demo
 from dashboard.app import create_app
 from dashboard.mart_reader import load_batch
 from dashboard.metrics.mart import Mart
+from dashboard.metrics.period import Period
 from etl.publish import mart_target, published_batch
 from etl.run import run_etl
 from tests.conftest import seed_company
@@ -59,3 +61,9 @@ def demo_app(demo_mart: DemoMart) -> Iterator[dash.Dash]:
     app = create_app(demo_mart.settings)
     yield app
     app.server.extensions["salesbi_engine"].dispose()
+
+
+def last_full_year(demo: DemoMart) -> Period:
+    """The calendar year before the published batch's: full of demo activity."""
+    year = demo.mart.published_at.year - 1
+    return Period(date(year, 1, 1), date(year, 12, 31))

@@ -28,6 +28,23 @@ def render_page(client: FlaskClient, pathname: str, search: str = "") -> Any:
     return client.post("/_dash-update-component", json=body)
 
 
+def export(client: FlaskClient, table: str, pathname: str, search: str = "",
+           fmt: str = "csv") -> Any:
+    """POST the shell's export callback as if ``table``'s ``fmt`` button was clicked on
+    ``pathname`` + ``search``; the response."""
+    button = {"type": "export-button", "table": table, "format": fmt}
+    body = {
+        "output": "export-download.data",
+        "outputs": {"id": "export-download", "property": "data"},
+        "inputs": [[{"id": button, "property": "n_clicks", "value": 1}]],
+        "changedPropIds": [json.dumps(button, sort_keys=True, separators=(",", ":"))
+                           + ".n_clicks"],
+        "state": [{"id": "_pages_location", "property": "pathname", "value": pathname},
+                  {"id": "_pages_location", "property": "search", "value": search}],
+    }
+    return client.post("/_dash-update-component", json=body)
+
+
 def page_json(client: FlaskClient, pathname: str, search: str = "") -> str:
     """The rendered page layout as JSON text (asserts the call succeeded)."""
     response = render_page(client, pathname, search)

@@ -20,3 +20,8 @@ def test_an_amount_changes_by_a_per_cent_and_a_ratio_by_points() -> None:
 def test_a_count_changes_by_units_even_from_zero() -> None:
     assert _delta_texts(Comparison(2, 0, 5, is_count=True, higher_is_better=False)) == [
         "▲ 2 vs prior", "▼ 3 vs last year"]
+
+
+def test_a_change_that_rounds_to_nothing_is_neither_up_nor_down() -> None:
+    assert _delta_texts(Comparison(0.2570, 0.2574, 0.2571, is_ratio=True)) == [
+        "= 0.0 pp vs prior", "= 0.0 pp vs last year"]

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from dashboard.secure import SECURED_MARK
 from tests.dashboard.conftest import DemoMart
-from tests.dashboard.dash_client import find_component, login, page_json, render_page
+from tests.dashboard.dash_client import export, find_component, login, page_json, render_page
 
 DASH_ROUTING_OUTPUTS = {"_pages_content.children", "_pages_dummy.children"}
 """Dash's own page router (it calls the secured page layouts) and its title setter."""
@@ -85,15 +85,5 @@ def test_a_rep_cannot_widen_their_scope_with_another_reps_id(demo_app: dash.Dash
 def test_an_unknown_role_path_or_forged_export_is_refused(demo_app: dash.Dash) -> None:
     client = demo_app.server.test_client()
     login(client, "rep")
-    body = {
-        "output": "export-download.data",
-        "outputs": {"id": "export-download", "property": "data"},
-        "inputs": [[{"id": {"type": "export-button", "table": "home-breakdown",
-                            "format": "csv"}, "property": "n_clicks", "value": 1}]],
-        "changedPropIds": ['{"format":"csv","table":"home-breakdown","type":"export-button"}'
-                           ".n_clicks"],
-        "state": [{"id": "_pages_location", "property": "pathname", "value": "/nowhere"},
-                  {"id": "_pages_location", "property": "search", "value": ""}],
-    }
-    assert client.post("/_dash-update-component", json=body).status_code == 403
+    assert export(client, "home-breakdown", "/nowhere").status_code == 403
     assert render_page(client, "/").status_code == 200

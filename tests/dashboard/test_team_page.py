@@ -16,7 +16,7 @@ from dashboard.metrics.period import preset_period
 from dashboard.metrics.scope import Scope
 from dashboard.metrics.targets import attainment_totals
 from tests.dashboard.conftest import DemoMart
-from tests.dashboard.dash_client import find_component, login, page_json
+from tests.dashboard.dash_client import export, find_component, login, page_json
 
 
 def _manager_scope(demo: DemoMart) -> Scope:
@@ -54,14 +54,4 @@ def test_a_rep_cannot_open_the_team_page_by_url_or_export_it(demo_app: dash.Dash
     login(client, "rep")
     page = page_json(client, "/team", "?period=ytd")
     assert "no-access" in page and "team-leaderboard" not in page
-    body = {
-        "output": "export-download.data",
-        "outputs": {"id": "export-download", "property": "data"},
-        "inputs": [[{"id": {"type": "export-button", "table": "team-leaderboard",
-                            "format": "csv"}, "property": "n_clicks", "value": 1}]],
-        "changedPropIds": ['{"format":"csv","table":"team-leaderboard","type":"export-button"}'
-                           ".n_clicks"],
-        "state": [{"id": "_pages_location", "property": "pathname", "value": "/team"},
-                  {"id": "_pages_location", "property": "search", "value": ""}],
-    }
-    assert client.post("/_dash-update-component", json=body).status_code == 403
+    assert export(client, "team-leaderboard", "/team").status_code == 403

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,23 +16,17 @@ from dashboard.metrics.documents import (
     sales_documents,
 )
 from dashboard.metrics.orders import order_totals
-from dashboard.metrics.period import Period
 from dashboard.metrics.pipeline import pipeline_by, pipeline_totals
 from dashboard.metrics.quotes import quotes_by
 from dashboard.metrics.sales import sales_by, sales_totals
 from dashboard.metrics.scope import Scope
-from tests.dashboard.conftest import DemoMart
+from tests.dashboard.conftest import DemoMart, last_full_year
 
 FINANCE = Scope(role="finance", user_id=1, all_reps=True)
 
 
-def _year(demo: DemoMart) -> Period:
-    year = demo.mart.published_at.year - 1
-    return Period(date(year, 1, 1), date(year, 12, 31))
-
-
 def test_sales_documents_add_up_to_net_sales_and_cost(demo_mart: DemoMart) -> None:
-    period = _year(demo_mart)
+    period = last_full_year(demo_mart)
     documents = sales_documents(demo_mart.mart, FINANCE, period)
     totals = sales_totals(demo_mart.mart, FINANCE, period)
     assert documents["net_sales_minor"].sum() == totals["net_sales_minor"]
@@ -49,7 +41,7 @@ def test_sales_documents_add_up_to_net_sales_and_cost(demo_mart: DemoMart) -> No
 
 
 def test_a_customers_documents_add_up_to_its_row_and_stay_in_scope(demo_mart: DemoMart) -> None:
-    period = _year(demo_mart)
+    period = last_full_year(demo_mart)
     by_customer = sales_by(demo_mart.mart, FINANCE, period, "customer")
     customer_id, net = by_customer.select("customer_id", "net_sales_minor").row(0)
     documents = sales_documents(demo_mart.mart, FINANCE, period, drill=Drill(customer_id))
@@ -60,7 +52,7 @@ def test_a_customers_documents_add_up_to_its_row_and_stay_in_scope(demo_mart: De
 
 
 def test_orders_quotes_and_opportunities_add_up_to_their_figures(demo_mart: DemoMart) -> None:
-    mart, period = demo_mart.mart, _year(demo_mart)
+    mart, period = demo_mart.mart, last_full_year(demo_mart)
     orders = order_documents(mart, FINANCE, period)
     counted = orders.filter(pl.col("status").is_in(["confirmed", "closed"]))
     assert counted.height == order_totals(mart, FINANCE, period)["orders"] > 0

@@ -5,15 +5,14 @@ today and three months back equal to the core's open items to the cent."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import polars as pl
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.billing.balances import allocated_sum
-from core.billing.models import Allocation, CreditNote, Invoice, Payment, PaymentKind
+from core.billing.models import CreditNote, Invoice
 from core.billing.statements import balance
 from core.company.services import end_of_day_utc
 from core.customers.models import Customer
@@ -23,6 +22,7 @@ from dashboard.metrics.period import Period
 from dashboard.metrics.receivables import ar_by_customer, ar_summary, credit_sales, dso
 from dashboard.metrics.scope import NO_SCOPE, Scope
 from tests.dashboard.conftest import DemoMart
+from tests.dashboard.metrics.core_receivables import core_open_items
 
 FINANCE = Scope(role="finance", user_id=1, all_reps=True)
 D = date(2026, 6, 30)
@@ -131,50 +131,14 @@ def test_receivables_follow_who_manages_the_customer_now() -> None:
 
 # --- the demo company against the core --------------------------------------------------
 
-def _half_up(base: Decimal, open_amount: Decimal, total: Decimal) -> Decimal:
-    """The open share of a document's base amount, half-up to the cent."""
-    if open_amount == total:
-        return base
-    return (base * open_amount / total).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
 def _core_ar(session: Session, as_of: date, known_by: datetime) -> dict[str, int]:
     """Total, current and overdue AR in base cents from the core's documents and
     allocations (open amounts at each document's own rate)."""
-    def allocated(column, doc_id: int) -> Decimal:  # type: ignore[no-untyped-def]
-        return allocated_sum(session, column, doc_id, as_of, known_by)
-
-    current = overdue = credit = Decimal(0)
-    for inv in session.scalars(select(Invoice).where(
-            Invoice.status == "posted", Invoice.invoice_date <= as_of,
-            Invoice.posted_at < known_by)):
-        open_ = _half_up(inv.base_total_amount, inv.total_amount
-                         - allocated(Allocation.target_invoice_id, inv.id), inv.total_amount)
-        if inv.due_date < as_of:
-            overdue += open_
-        else:
-            current += open_
-    for cn in session.scalars(select(CreditNote).where(
-            CreditNote.status == "posted", CreditNote.credit_date <= as_of,
-            CreditNote.posted_at < known_by)):
-        credit += _half_up(cn.base_total_amount, cn.total_amount
-                           - allocated(Allocation.source_credit_note_id, cn.id),
-                           cn.total_amount)
-    for pay in session.scalars(select(Payment).where(
-            Payment.received_date <= as_of, Payment.posted_at < known_by)):
-        if pay.kind == PaymentKind.RECEIPT:
-            credit += _half_up(pay.base_amount, pay.amount
-                               - allocated(Allocation.source_payment_id, pay.id), pay.amount)
-        else:
-            open_ = _half_up(pay.base_amount, pay.amount
-                             - allocated(Allocation.target_payment_id, pay.id), pay.amount)
-            if pay.received_date < as_of:
-                overdue += open_
-            else:
-                current += open_
-    cents = {"current_minor": current, "overdue_minor": overdue,
-             "total_ar_minor": current + overdue - credit}
-    return {name: to_minor(amount, "USD") for name, amount in cents.items()}
+    items = core_open_items(session, as_of, known_by)
+    debits = [item for item in items if item.due_date is not None]
+    return {"current_minor": sum(i.open_minor for i in debits if i.due_date >= as_of),
+            "overdue_minor": sum(i.open_minor for i in debits if i.due_date < as_of),
+            "total_ar_minor": sum(item.open_minor for item in items)}
 
 
 @pytest.mark.parametrize("months_back", [0, 3])

@@ -1,0 +1,187 @@
+"""AR aging as of a date (KPIS.md "Aging buckets"): each in-scope customer's open debits by
+days past due, with unapplied cash and open credits in their own columns.
+
+The open items are ``receivables.open_items_in_scope`` — the same as-of rule (dated ≤ D and
+posted before the end of D in the company time zone, unless ``include_backdated``), the
+same scope (customers managed now) and the same conversion (each open amount at its own
+document's rate) as total AR. Amounts are integer minor units of the base currency.
+
+- **Days** of a debit (invoice, refund, reversal) = D − its due date (basis ``due``; a
+  refund or reversal is due on its own date) or D − its document date (basis ``invoice``).
+- **Buckets** from boundaries b1 < … < bn (the company's setting, default 30, 60, 90, 120):
+  ≤ 0 days (not due), 1–b1, b1+1–b2, …, > bn.
+- Per customer, Σ buckets = ``open_invoices_minor``; ``total_ar_minor`` = open invoices −
+  ``unapplied_cash_minor`` − ``open_credits_minor`` (both positive, never netted into a
+  bucket), equal to ``receivables.ar_by_customer``'s total AR.
+- **Disputed**: ``is_disputed`` is the invoice's current dispute flag (the mart keeps no
+  history of it). ``disputed_minor`` is the open amount of disputed debits;
+  ``exclude_disputed`` leaves them out of the buckets, open invoices and total AR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from dashboard.metrics.mart import Mart
+from dashboard.metrics.period import date_of_key
+from dashboard.metrics.receivables import DUE_KEY, open_items_in_scope_lazy
+from dashboard.metrics.scope import Scope
+from etl.facts.open_ar import CREDIT_NOTE, DEBITS, PAYMENT
+
+DEFAULT_BOUNDARIES = (30, 60, 90, 120)
+DUE, INVOICE_DATE = "due", "invoice"
+BASES = (DUE, INVOICE_DATE)
+SIDE_COLUMNS = ("open_invoices_minor", "unapplied_cash_minor", "open_credits_minor",
+                "total_ar_minor", "disputed_minor")
+"""The per-customer amounts besides the buckets, in this order."""
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One aging bucket: days ``first``…``last`` (inclusive; None: unbounded), its frame
+    ``column`` and its display ``label``."""
+
+    column: str
+    label: str
+    first: int | None
+    last: int | None
+
+
+def aging_buckets(boundaries: Sequence[int] = DEFAULT_BOUNDARIES,
+                  basis: str = DUE) -> tuple[Bucket, ...]:
+    """The buckets for ``boundaries`` (positive, increasing upper bounds in days): ≤ 0,
+    1–b1, …, > bn. The first is labelled "Not due" on the due-date basis."""
+    bounds = list(boundaries)
+    if not bounds or any(b <= 0 for b in bounds) or sorted(set(bounds)) != bounds:
+        raise ValueError(f"aging boundaries must be positive and increasing, not {bounds}")
+    if basis not in BASES:
+        raise ValueError(f"unknown aging basis {basis!r}")
+    buckets = [Bucket("age_0_minor", "Not due" if basis == DUE else "0 days", None, 0)]
+    first = 1
+    for last in bounds:
+        buckets.append(Bucket(f"age_{first}_{last}_minor", f"{first}–{last}", first, last))
+        first = last + 1
+    buckets.append(Bucket(f"age_over_{bounds[-1]}_minor", f"> {bounds[-1]}", first, None))
+    return tuple(buckets)
+
+
+def _due_date() -> pl.Expr:
+    return DUE_KEY.cast(pl.String).str.to_date("%Y%m%d")
+
+
+def _days(as_of: date, basis: str) -> pl.Expr:
+    """Days from the basis date of each item to ``as_of``."""
+    day = _due_date() if basis == DUE else date_of_key("document_date_key")
+    return (pl.lit(as_of) - day).dt.total_days()
+
+
+def _bucket_index(days: pl.Expr, buckets: Sequence[Bucket]) -> pl.Expr:
+    index = pl.lit(0, pl.Int32)
+    for number, bucket in enumerate(buckets[1:], start=1):
+        index = pl.when(days >= bucket.first).then(pl.lit(number, pl.Int32)).otherwise(index)
+    return index
+
+
+def _open_debits_and_credits(mart: Mart, scope: Scope, as_of: date, *, timezone: str,
+                             include_backdated: bool, exclude_disputed: bool,
+                             customer_id: int | None = None) -> pl.LazyFrame:
+    items = open_items_in_scope_lazy(mart, scope, as_of, timezone=timezone,
+                                     include_backdated=include_backdated,
+                                     customer_id=customer_id)
+    items = items.filter(pl.col("open_doc_minor") != 0)
+    if exclude_disputed:
+        items = items.filter(~(pl.col("item_type").is_in(DEBITS) & pl.col("is_disputed")))
+    return items
+
+
+def aging_by_customer(mart: Mart, scope: Scope, as_of: date, *, timezone: str,
+                      boundaries: Sequence[int] = DEFAULT_BOUNDARIES, basis: str = DUE,
+                      include_backdated: bool = False,
+                      exclude_disputed: bool = False) -> pl.DataFrame:
+    """One row per in-scope customer with an open item as of ``as_of``: ``customer_id``,
+    ``name`` (current version), ``account_manager``, ``currency``, one column per bucket of
+    ``aging_buckets(boundaries, basis)`` then the ``SIDE_COLUMNS`` and ``disputed_items``
+    (open disputed debits). Largest open invoices first. Rules in the module docstring;
+    ``timezone`` is the company's."""
+    buckets = aging_buckets(boundaries, basis)
+    kind, amount = pl.col("item_type"), pl.col("open_minor")
+    debit = kind.is_in(DEBITS)
+    disputed = debit & pl.col("is_disputed")
+    items = _open_debits_and_credits(
+        mart, scope, as_of, timezone=timezone, include_backdated=include_backdated,
+        exclude_disputed=exclude_disputed,
+    ).with_columns(_bucket_index(_days(as_of, basis), buckets).alias("bucket_no"))
+    sums = [amount.filter(debit & (pl.col("bucket_no") == number)).sum().alias(b.column)
+            for number, b in enumerate(buckets)]
+    totals = items.group_by("customer_id", "currency").agg(
+        *sums,
+        amount.filter(debit).sum().alias("open_invoices_minor"),
+        (-amount.filter(kind == PAYMENT).sum()).alias("unapplied_cash_minor"),
+        (-amount.filter(kind == CREDIT_NOTE).sum()).alias("open_credits_minor"),
+        amount.sum().alias("total_ar_minor"),
+        amount.filter(disputed).sum().alias("disputed_minor"),
+        disputed.sum().cast(pl.Int64).alias("disputed_items"),
+    ).with_columns(pl.col(b.column for b in buckets).cast(pl.Int64),
+                   pl.col(SIDE_COLUMNS).cast(pl.Int64))
+    customers = mart.lazy("dim_customer").filter(pl.col("is_current")).select(
+        "customer_id", "name", "account_manager_id")
+    reps = mart.lazy("dim_rep").select(pl.col("rep_id").alias("account_manager_id"),
+                                       pl.col("name").alias("account_manager"))
+    return (
+        totals.join(customers, on="customer_id", how="left")
+        .join(reps, on="account_manager_id", how="left")
+        .select("customer_id", "name", "account_manager", "currency",
+                *(b.column for b in buckets), *SIDE_COLUMNS, "disputed_items")
+        .sort(["open_invoices_minor", "name", "customer_id"], descending=[True, False, False])
+        .collect()
+    )
+
+
+def aging_totals(by_customer: pl.DataFrame) -> dict[str, int]:
+    """The total row of ``aging_by_customer``: every ``*_minor`` column and
+    ``disputed_items`` summed (0 when there are no rows)."""
+    columns = [c for c in by_customer.columns if c.endswith("_minor") or c == "disputed_items"]
+    return {c: int(by_customer[c].sum()) for c in columns}
+
+
+def open_items_of(mart: Mart, scope: Scope, customer_id: int, as_of: date, *, timezone: str,
+                  boundaries: Sequence[int] = DEFAULT_BOUNDARIES, basis: str = DUE,
+                  include_backdated: bool = False,
+                  exclude_disputed: bool = False) -> pl.DataFrame:
+    """The open items of ``customer_id`` as of ``as_of`` (none when it is out of scope), one
+    row per document: ``item_type``, ``document_number``, ``document_date``, ``due_date``
+    (null for receipts and credit notes), ``days_past_due`` (D − due date, debits only),
+    ``bucket`` (label, debits only, on ``basis``), ``is_disputed``,
+    ``promise_to_pay_date`` and ``open_minor`` (signed: receipts and credit notes
+    negative). Oldest first; the same rules as ``aging_by_customer``."""
+    buckets = aging_buckets(boundaries, basis)
+    debit = pl.col("item_type").is_in(DEBITS)
+    labels = pl.Series([b.label for b in buckets])
+    items = _open_debits_and_credits(
+        mart, scope, as_of, timezone=timezone, include_backdated=include_backdated,
+        exclude_disputed=exclude_disputed, customer_id=customer_id)
+    return (
+        items.with_columns(
+            _bucket_index(_days(as_of, basis), buckets).alias("bucket_no"),
+            pl.when(debit).then(_days(as_of, DUE)).alias("days_past_due"),
+        )
+        .select(
+            "item_type", "document_number",
+            date_of_key("document_date_key").alias("document_date"),
+            pl.when(debit).then(_due_date()).alias("due_date"),
+            "days_past_due",
+            pl.when(debit).then(pl.col("bucket_no").replace_strict(
+                list(range(len(buckets))), labels, return_dtype=pl.String)).alias("bucket"),
+            "is_disputed",
+            date_of_key("promise_to_pay_date_key").alias("promise_to_pay_date"),
+            pl.col("open_minor").cast(pl.Int64),
+            "document_id",
+        )
+        .sort("document_date", "item_type", "document_id")
+        .drop("document_id")
+        .collect()
+    )

@@ -1,0 +1,224 @@
+"""P&L drilldown: net sales, cost, margin and the contribution terms, split by channel, rep,
+region, product category, product or customer in the order the user picks. A click on a
+tile (or a row's name) drills one level down; breadcrumbs go back; the URL holds the path
+(``path``) and the members drilled into (``at``, one per level) so a link reproduces the
+view. Every row links to the invoice and credit-note lines behind it."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+import dash
+import dash_bootstrap_components as dbc
+import polars as pl
+from dash import Input, Output, State, html
+
+from dashboard import ids
+from dashboard.components.data_table import Column, data_table
+from dashboard.components.filter_bar import filter_bar, param_dropdown
+from dashboard.components.kpi_card import Comparison, kpi_card
+from dashboard.components.panels import graph_card, no_data_page, page_heading
+from dashboard.drill import DOCUMENTS_PATH, clicked
+from dashboard.figures import margin_treemap
+from dashboard.formatting import compact_money, percent
+from dashboard.metrics.mart import Mart
+from dashboard.metrics.pnl import (
+    DIMENSIONS,
+    NO_CATEGORY,
+    Node,
+    member_label,
+    member_values,
+    pnl_by,
+    pnl_totals,
+)
+from dashboard.metrics.scope import ALL_ROLES
+from dashboard.secure import RequestContext, secured
+from dashboard.view import View, query_string, view_from_query
+
+PATH = "/pnl"
+TITLE = "P&L"
+ROLES = ALL_ROLES
+IN_NAV = True
+DEFAULT_PATH = ("channel", "rep", "region", "category", "product")
+AT_SEPARATOR = "|"
+TREEMAP_ID = "pnl-treemap"
+DOCUMENT_KEYS = {"channel": "channel", "rep": "rep", "region": "region",
+                 "category": "category", "product": "product", "customer": "customer"}
+"""Drill dimension → the Documents page query key that narrows to the same member."""
+MEASURE_COLUMNS = [
+    Column(field, header, kind, options={"minWidth": width})
+    for field, header, kind, width in (
+        ("net_sales_minor", "Net sales", "money", 140),
+        ("net_sales_prior_minor", "Prior period", "money", 140),
+        ("net_sales_last_year_minor", "Last year", "money", 140),
+        ("cost_minor", "Cost", "money", 140), ("margin_minor", "Gross margin", "money", 140),
+        ("margin_pct", "Margin %", "percent", 110),
+        ("margin_pct_prior", "Margin % prior", "percent", 130),
+        ("discount_minor", "Discounts", "money", 120),
+        ("freight_charged_minor", "Freight charged", "money", 140),
+        ("settlement_discount_minor", "Settlement disc.", "money", 140),
+        ("bad_debt_minor", "Bad debt", "money", 120),
+        ("contribution_minor", "Contribution*", "money", 140),
+    )
+] + [Column("documents", "Lines", "link", href_field="documents_href")]
+
+
+def drill_path(query: dict[str, str]) -> tuple[str, ...]:
+    """The allowlisted dimension order from ``path`` (each at most once), else the
+    default."""
+    path = tuple(dict.fromkeys(d for d in (query.get("path") or "").split(",")
+                               if d in DIMENSIONS))
+    return path or DEFAULT_PATH
+
+
+def drill_node(mart: Mart, path: tuple[str, ...], query: dict[str, str]) -> Node:
+    """The members drilled into (``at``), validated level by level against each dimension's
+    members; stops at the first unknown value."""
+    node: list[tuple[str, str]] = []
+    values = [v for v in (query.get("at") or "").split(AT_SEPARATOR) if v]
+    for dimension, value in zip(path, values, strict=False):
+        if value not in member_values(mart, dimension) and value != NO_CATEGORY:
+            break
+        node.append((dimension, value))
+    return tuple(node)
+
+
+def _search(query: dict[str, str], at: list[str]) -> str:
+    values: dict[str, Any] = {k: v for k, v in query.items() if k != "at"}
+    values["at"] = AT_SEPARATOR.join(at)
+    return query_string(values)
+
+
+def _documents_search(view: View, query: dict[str, str], node: Node) -> dict[str, str]:
+    keys = {k: query[k] for k in ("period", "start", "end", "region", "channel", "rep")
+            if query.get(k)}
+    keys["kind"] = "sales"
+    for dimension, value in node:
+        if value != NO_CATEGORY:
+            keys[DOCUMENT_KEYS[dimension]] = value
+    return keys
+
+
+def _rows(context: RequestContext, mart: Mart, view: View, query: dict[str, str],
+          path: tuple[str, ...], node: Node) -> tuple[str | None, pl.DataFrame]:
+    """The next level's rows with their drill and document links (None: end of path)."""
+    if len(node) >= len(path):
+        return None, pl.DataFrame()
+    by = path[len(node)]
+    rows = pnl_by(mart, context.scope, view.period, by, view.selection, node)
+    at = [value for _, value in node]
+    drill = [PATH + _search(query, [*at, v]) for v in rows["value"]]
+    documents = [DOCUMENTS_PATH + query_string(_documents_search(view, query,
+                                                                 (*node, (by, v))))
+                 for v in rows["value"]]
+    return by, rows.with_columns(pl.Series("drill_href", drill, pl.String),
+                                 pl.Series("documents_href", documents, pl.String),
+                                 pl.lit("invoices and credits").alias("documents"))
+
+
+def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, pl.DataFrame]:
+    if context.mart is None:
+        return {}
+    view = view_from_query(context, query)
+    path = drill_path(query)
+    by, rows = _rows(context, context.mart, view, query, path, drill_node(context.mart, path,
+                                                                            query))
+    if by is None:
+        return {}
+    return {"pnl": rows.select(pl.col("label").alias(by), "net_sales_minor",
+                               "net_sales_prior_minor", "net_sales_last_year_minor",
+                               "cost_minor", "margin_minor", "margin_pct", "discount_minor",
+                               "freight_charged_minor", "settlement_discount_minor",
+                               "bad_debt_minor", "contribution_minor")}
+
+
+def _breadcrumbs(mart: Mart, query: dict[str, str], node: Node) -> dbc.Breadcrumb:
+    items = [{"label": "All", "href": PATH + _search(query, []), "external_link": False}]
+    for depth, (dimension, value) in enumerate(node, start=1):
+        items.append({"label": f"{DIMENSIONS[dimension]}: {member_label(mart, dimension, value)}",
+                      "href": PATH + _search(query, [v for _, v in node[:depth]]),
+                      "external_link": False})
+    items[-1] = {"label": items[-1]["label"], "active": True}
+    return dbc.Breadcrumb(items=items, id="pnl-breadcrumbs")
+
+
+def layout(context: RequestContext, **query: Any) -> html.Div:
+    view = view_from_query(context, query)
+    if context.mart is None:
+        return no_data_page("Profit and loss")
+    mart, scope, currency = context.mart, context.scope, context.base_currency
+    text_query = {k: v for k, v in query.items() if isinstance(v, str)}
+    path = drill_path(text_query)
+    node = drill_node(mart, path, text_query)
+    totals = [pnl_totals(mart, scope, period, view.selection, node)
+              for period in (view.period, view.period.prior(), view.period.last_year())]
+
+    def compare(key: str, is_ratio: bool = False) -> Comparison:
+        return Comparison(*(t[key] for t in totals), is_ratio=is_ratio)
+
+    now = totals[0]
+    cards = [
+        kpi_card("pnl-net-sales", "Net sales", compact_money(now["net_sales_minor"], currency),
+                 PATH, compare("net_sales_minor")),
+        kpi_card("pnl-margin", "Gross margin", compact_money(now["margin_minor"], currency),
+                 PATH, compare("margin_minor")),
+        kpi_card("pnl-margin-pct", "Gross margin %", percent(now["margin_pct"]), PATH,
+                 compare("margin_pct", is_ratio=True)),
+        kpi_card("pnl-contribution", "Contribution*",
+                 compact_money(now["contribution_minor"], currency), PATH,
+                 compare("contribution_minor"), note="Before freight and financing cost"),
+    ]
+    by, rows = _rows(context, mart, view, text_query, path, node)
+    path_picker = param_dropdown(
+        "path", [{"label": label, "value": key} for key, label in DIMENSIONS.items()],
+        list(path), "Drill path (in order)", multi=True)
+    if by is None:
+        body: list[Any] = [dbc.Alert("End of the drill path: open the lines behind this "
+                                     "member, or go back with the breadcrumbs.", color="info",
+                                     id="pnl-end")]
+    else:
+        heading = f"By {DIMENSIONS[by].lower()} ({view.period.label()})"
+        body = [
+            dbc.Row(graph_card(TREEMAP_ID, margin_treemap(
+                rows, currency, f"Net sales by {DIMENSIONS[by].lower()}, coloured by margin % "
+                                f"against {percent(now['margin_pct'])} overall — click to drill",
+                midpoint=now["margin_pct"]), 12)),
+            dbc.Card(dbc.CardBody([
+                html.H2(heading, className="h5"),
+                data_table("pnl-table", rows,
+                           [Column("label", DIMENSIONS[by], "link", href_field="drill_href"),
+                            *MEASURE_COLUMNS], currency, export="pnl", height=440,
+                           empty="No sales in this period, filter and scope."),
+                html.P("* Contribution = gross margin + freight charged − settlement "
+                       "discounts − bad debt; freight cost and financing cost are not in the "
+                       "mart yet.", className="small text-muted mt-2 mb-0"),
+            ]), className="salesbi-card"),
+        ]
+    return html.Div([
+        page_heading("Profit and loss"),
+        filter_bar(context, view, extra=[path_picker]),
+        _breadcrumbs(mart, text_query, node),
+        dbc.Row(cards, id="pnl-kpis"),
+        *body,
+    ])
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    """A click on a tile drills into that member (the page validates it again)."""
+
+    @app.callback(
+        Output(ids.PAGES_LOCATION, "search", allow_duplicate=True),
+        Input(TREEMAP_ID, "clickData"),
+        State(ids.PAGES_LOCATION, "search"),
+        prevent_initial_call=True,
+    )
+    @secured(ALL_ROLES)
+    def drill_into(context: RequestContext, click: dict[str, Any] | None,
+                   search: str | None) -> str:
+        value = clicked(click)
+        if value is None:
+            raise dash.exceptions.PreventUpdate
+        query = dict(parse_qsl((search or "").lstrip("?")))
+        at = [v for v in (query.get("at") or "").split(AT_SEPARATOR) if v]
+        return _search(query, [*at, value])

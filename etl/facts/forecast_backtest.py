@@ -1,0 +1,139 @@
+"""``fct_forecast_backtest``: the cash forecast made as of each of the last ``ORIGINS`` week
+starts, against what its items actually received (KPIS "Cash-flow forecast", backtest).
+
+Origin O = the Monday ``k`` weeks before the run date's week (k = 1 … 8); the forecast is
+made as of O − 1 (a Sunday), so its horizon weeks are the 13 full weeks from O. As of that
+day it knows only what was dated on or before it and recorded before its end (company time
+zone): the open invoices then, their customers' and segments' paid invoices then
+(``etl.facts.cash_forecast.payment_history``), the customer versions valid then. The method
+is the live one (``etl.facts.forecast_simulation``, seed = ``forecast_seed(O − 1)``), on
+open invoices only: backlog turns into new invoices whose receipts cannot be told apart
+from the backlog's, and promise-to-pay dates are kept as current values only (which of them
+were recorded by the origin is not known), so neither is in the backtest.
+
+Per origin and week: P10/P50/P90 of the simulated weekly totals and the expected (mean)
+receipts, the naive forecast (each invoice paid on its due date: one already past due is
+not expected within the horizon), and ``actual_minor`` = cash received that week (payment
+received date = due date + days late of the allocation; reversals negative) applied to the
+invoices open at the origin, in base currency at the invoice's rate. ``is_complete``: the
+week ended before the run date — WAPE is taken over those (origin, week) pairs only:
+Σ|actual − P50| / Σ actual, and the same for the naive.
+
+Built from the merged facts only; rebuilt whole on every run.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import polars as pl
+
+from etl.conform import conform
+from etl.facts.cash_forecast import (
+    customers_at,
+    invoice_state,
+    open_invoices,
+    payment_history,
+    pool_rows,
+)
+from etl.facts.forecast_simulation import (
+    HORIZON_WEEKS,
+    attach_pools,
+    bands,
+    day_number,
+    forecast_seed,
+    naive_by_week,
+    naive_weeks,
+    round_minor,
+    simulate,
+    simulation_frame,
+    week_index,
+    week_starts,
+)
+from etl.facts.open_ar import INVOICE, PAYMENT
+from etl.keys import date_of_key
+from etl.schema import UNKNOWN_KEY, fct_forecast_backtest
+
+CORE_COLUMNS: dict[str, tuple[str, ...]] = {}
+CORE_TABLES = tuple(CORE_COLUMNS)
+TABLE = "fct_forecast_backtest"
+ORIGINS = 8
+
+
+def origins(today: date, count: int = ORIGINS) -> list[date]:
+    """The last ``count`` week starts before the run date's week, oldest first."""
+    this_week = today - timedelta(days=today.weekday())
+    return [this_week - timedelta(weeks=k) for k in range(count, 0, -1)]
+
+
+def _day_end_utc(day: date, timezone: str) -> datetime:
+    midnight = datetime.combine(day + timedelta(days=1), time(), tzinfo=ZoneInfo(timezone))
+    return midnight.astimezone(UTC).replace(tzinfo=None)
+
+
+def _key_of(day: date) -> int:
+    return day.year * 10_000 + day.month * 100 + day.day
+
+
+def _actuals(allocations: pl.DataFrame, invoices: pl.DataFrame, as_of: date) -> np.ndarray:
+    """Cash received per horizon week on ``invoices``."""
+    received = (
+        allocations.lazy()
+        .filter((pl.col("source_type") == PAYMENT) & (pl.col("target_type") == INVOICE)
+                & pl.col("days_late").is_not_null())
+        .join(invoices.lazy().select(pl.col("document_id").alias("target_id"),
+                                     "due_date_key"), on="target_id", how="inner")
+        .select("amount_minor",
+                (date_of_key("due_date_key").cast(pl.Int32).cast(pl.Int64)
+                 + pl.col("days_late")).alias("received_day"))
+        .collect()
+    )
+    week = week_index(received["received_day"].to_numpy(), as_of)
+    inside = week >= 0
+    return np.bincount(week[inside], weights=received["amount_minor"].to_numpy()[inside],
+                       minlength=HORIZON_WEEKS)
+
+
+def backtest_origin(tables: dict[str, pl.DataFrame], origin: date, today: date,
+                    timezone: str) -> pl.DataFrame:
+    """The backtest rows of one origin (see the module docstring)."""
+    as_of = origin - timedelta(days=1)
+    known_by = _day_end_utc(as_of, timezone)
+    items, allocations = tables["fct_ar_item"], tables["fct_ar_allocation"]
+    state = invoice_state(items, allocations, as_of, known_by)
+    invoices = open_invoices(state).filter(pl.col("due_date_key") != UNKNOWN_KEY)
+    versions = customers_at(tables["dim_customer"], as_of)
+    history = payment_history(state, allocations, as_of, known_by)
+    pools = pool_rows(history, versions, invoices["customer_id"].unique())
+    frame = simulation_frame(
+        invoices.lazy().join(versions.lazy().select("customer_id", "segment_code"),
+                             on="customer_id", how="left")
+        .select("document_id", "customer_id", "segment_code",
+                pl.lit(INVOICE).alias("item_type"),
+                pl.col("open_minor").alias("amount_minor"), "due_date_key",
+                pl.lit(UNKNOWN_KEY).alias("promise_to_pay_date_key"))
+        .sort("document_id")
+    ).collect()
+    sim_items, sim_pools = attach_pools(frame, pools)
+    result = simulate(sim_items, sim_pools, as_of, forecast_seed(as_of))
+    band = bands(result.totals[0]) | {"expected": round_minor(result.expected.sum(axis=0))}
+    naive = naive_by_week(sim_items.amount, naive_weeks(sim_items.due, as_of))
+    starts = week_starts(as_of)
+    return pl.DataFrame({
+        "origin_date_key": [_key_of(origin)] * HORIZON_WEEKS,
+        "week_no": range(1, HORIZON_WEEKS + 1),
+        "week_start_date_key": [_key_of(d) for d in starts],
+        **{f"{name}_minor": values for name, values in band.items()},
+        "naive_minor": round_minor(naive),
+        "actual_minor": round_minor(_actuals(allocations, invoices, as_of)),
+        "is_complete": [day_number(d) + 7 <= day_number(today) for d in starts],
+    })
+
+
+def build(tables: dict[str, pl.DataFrame], *, today: date, timezone: str) -> pl.DataFrame:
+    """``fct_forecast_backtest``: ``ORIGINS`` × 13 rows, by origin and week."""
+    frames = [backtest_origin(tables, origin, today, timezone) for origin in origins(today)]
+    return conform(pl.concat(frames).lazy(), fct_forecast_backtest).sort(
+        "origin_date_key", "week_no").collect()

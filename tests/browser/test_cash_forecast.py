@@ -1,0 +1,59 @@
+"""The Cash forecast page in the browser: finance sees the fan chart and the backtest, picks
+a customer who pays 30 days later and leaves out customers on hold; the URL keeps the
+scenario and the figures follow. No console errors."""
+
+from __future__ import annotations
+
+import dash
+import pytest
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.browser.test_home import screenshot, sign_in
+
+SHIFT_CUSTOMER = '#\\{\\"name\\"\\:\\"shift_customer\\"\\,\\"type\\"\\:\\"view-param\\"\\}'
+SHIFT_DAYS = '#\\{\\"name\\"\\:\\"shift_days\\"\\,\\"type\\"\\:\\"view-param\\"\\}'
+EXCLUDE = '#\\{\\"name\\"\\:\\"exclude\\"\\,\\"type\\"\\:\\"view-param\\"\\}'
+
+
+@pytest.mark.browser
+def test_finance_runs_a_scenario_on_the_cash_forecast(dash_duo, demo_app: dash.Dash) -> None:  # type: ignore[no-untyped-def]
+    dash_duo.start_server(demo_app, navigate=False)
+    sign_in(dash_duo, "finance", "/cash-forecast")
+    dash_duo.wait_for_element("#cash-forecast-fan .main-svg", timeout=20)
+    dash_duo.wait_for_element("#cash-forecast-backtest .bars path", timeout=20)
+    dash_duo.wait_for_element("#cash-forecast-customers .ag-row", timeout=20)
+    assert dash_duo.find_element("#cash-forecast-wape").text.endswith("%")
+    before = dash_duo.find_element("#cash-forecast-near").text
+    wait = WebDriverWait(dash_duo.driver, 20,
+                         ignored_exceptions=(StaleElementReferenceException,))
+
+    dash_duo.select_dcc_dropdown(SHIFT_CUSTOMER, index=0)
+    wait.until(lambda driver: "shift_customer=" in driver.current_url)
+    days = dash_duo.wait_for_element(SHIFT_DAYS, timeout=20)
+    days.send_keys("30", Keys.ENTER)
+    wait.until(lambda driver: "shift_days=30" in driver.current_url)
+    wait.until(lambda _: "pays 30 days later"
+               in dash_duo.find_element("#cash-forecast-scenario-note").text)
+    hold = dash_duo.driver.find_element(By.CSS_SELECTOR, f"{EXCLUDE} input[value='hold']")
+    hold.click()
+    wait.until(lambda driver: "exclude=hold" in driver.current_url)
+    wait.until(lambda _: "on hold left out"
+               in dash_duo.find_element("#cash-forecast-scenario-note").text)
+    dash_duo.wait_for_element("#cash-forecast-fan .main-svg", timeout=20)
+    assert dash_duo.find_element("#cash-forecast-near").text != before
+    dash_duo.wait_for_element("#cash-forecast-customers .ag-row", timeout=20)
+    screenshot(dash_duo, "cash-forecast-finance")
+    assert dash_duo.get_logs() == []
+
+
+@pytest.mark.browser
+def test_a_rep_cannot_open_the_cash_forecast(dash_duo, demo_app: dash.Dash) -> None:  # type: ignore[no-untyped-def]
+    dash_duo.start_server(demo_app, navigate=False)
+    sign_in(dash_duo, "rep", "/cash-forecast")
+    dash_duo.wait_for_element("#no-access", timeout=20)
+    assert not dash_duo.driver.find_elements(By.CSS_SELECTOR, "#cash-forecast-fan")
+    assert "Cash forecast" not in dash_duo.find_element("nav").text
+    assert dash_duo.get_logs() == []

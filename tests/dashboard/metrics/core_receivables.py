@@ -1,0 +1,81 @@
+"""Open receivables as of a date computed straight from the core's documents and
+allocations — the independent side of the receivables and aging tests (no mart, no Polars).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from core.billing.balances import allocated_sum
+from core.billing.models import Allocation, CreditNote, Invoice, Payment, PaymentKind
+from core.types import to_minor
+
+BASE = "USD"  # the demo company's base currency
+
+
+@dataclass(frozen=True)
+class CoreOpenItem:
+    """One document's open amount in base cents (signed: credits negative); ``due_date`` is
+    set for debits (a refund or reversal is due on its own date)."""
+
+    customer_id: int
+    kind: str  # invoice | refund | reversal | receipt | credit_note
+    document_date: date
+    due_date: date | None
+    open_minor: int
+    is_disputed: bool = False
+
+    @property
+    def is_debit(self) -> bool:
+        return self.due_date is not None
+
+
+def _half_up(base: Decimal, open_amount: Decimal, total: Decimal) -> Decimal:
+    """The open share of a document's base amount, half-up to the cent."""
+    if open_amount == total:
+        return base
+    return (base * open_amount / total).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def core_open_items(session: Session, as_of: date, known_by: datetime) -> list[CoreOpenItem]:
+    """Every posted document dated ≤ ``as_of`` and posted before ``known_by``, with its open
+    amount after the allocations dated ≤ ``as_of`` and created before ``known_by`` (closed
+    documents included with 0), converted at the document's own rate."""
+    def open_share(base: Decimal, total: Decimal, column: InstrumentedAttribute[int | None],
+                   doc_id: int) -> int:
+        applied = allocated_sum(session, column, doc_id, as_of, known_by)
+        return to_minor(_half_up(base, total - applied, total), BASE)
+
+    items = []
+    for inv in session.scalars(select(Invoice).where(
+            Invoice.status == "posted", Invoice.invoice_date <= as_of,
+            Invoice.posted_at < known_by)):
+        items.append(CoreOpenItem(
+            inv.customer_id, "invoice", inv.invoice_date, inv.due_date,
+            open_share(inv.base_total_amount, inv.total_amount, Allocation.target_invoice_id,
+                       inv.id), inv.is_disputed))
+    for cn in session.scalars(select(CreditNote).where(
+            CreditNote.status == "posted", CreditNote.credit_date <= as_of,
+            CreditNote.posted_at < known_by)):
+        items.append(CoreOpenItem(
+            cn.customer_id, "credit_note", cn.credit_date, None,
+            -open_share(cn.base_total_amount, cn.total_amount,
+                        Allocation.source_credit_note_id, cn.id)))
+    for pay in session.scalars(select(Payment).where(
+            Payment.received_date <= as_of, Payment.posted_at < known_by)):
+        if pay.kind == PaymentKind.RECEIPT:
+            items.append(CoreOpenItem(
+                pay.customer_id, "receipt", pay.received_date, None,
+                -open_share(pay.base_amount, pay.amount, Allocation.source_payment_id,
+                            pay.id)))
+        else:
+            items.append(CoreOpenItem(
+                pay.customer_id, str(pay.kind), pay.received_date, pay.received_date,
+                open_share(pay.base_amount, pay.amount, Allocation.target_payment_id,
+                           pay.id)))
+    return items

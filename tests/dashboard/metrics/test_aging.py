@@ -1,0 +1,256 @@
+"""AR aging: bucket edges on both bases, configurable boundaries, unapplied cash and open
+credits kept out of the buckets, disputed invoices, the as-of rule and the scope on
+hand-made facts; and on the demo company, each customer's buckets equal to an independent
+computation from the core's documents to the cent, today and three months back."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+import polars as pl
+import pytest
+from sqlalchemy.orm import Session
+
+from core.company.services import end_of_day_utc
+from dashboard.metrics.aging import (
+    DEFAULT_BOUNDARIES,
+    aging_buckets,
+    aging_by_customer,
+    aging_totals,
+    open_items_of,
+)
+from dashboard.metrics.mart import Mart
+from dashboard.metrics.receivables import ar_by_customer
+from dashboard.metrics.scope import NO_SCOPE, Scope
+from tests.dashboard.conftest import DemoMart
+from tests.dashboard.metrics.core_receivables import CoreOpenItem, core_open_items
+
+FINANCE = Scope(role="finance", user_id=1, all_reps=True)
+D = date(2026, 6, 30)
+BUCKETS = ("age_0_minor", "age_1_30_minor", "age_31_60_minor", "age_61_90_minor",
+           "age_91_120_minor", "age_over_120_minor")
+
+
+def _key(day: date | None) -> int:
+    return -1 if day is None else day.year * 10_000 + day.month * 100 + day.day
+
+
+def _item(kind: str, doc: int, customer: int, day: date, amount: int, *,
+          due: date | None = None, posted: datetime | None = None, base: int | None = None,
+          disputed: bool = False) -> dict[str, object]:
+    return {"item_type": kind, "document_id": doc, "document_number": f"{kind[:3].upper()}{doc}",
+            "customer_id": customer, "document_date_key": _key(day), "due_date_key": _key(due),
+            "posted_at": posted or datetime(day.year, day.month, day.day, 9),
+            "currency": "USD", "amount_doc_minor": amount,
+            "amount_minor": amount if base is None else base, "is_disputed": disputed,
+            "is_cash_sale": False, "promise_to_pay_date_key": -1}
+
+
+def _days_ago(days: int) -> date:
+    return D - timedelta(days=days)
+
+
+def _hand_made_mart() -> Mart:
+    """Customer 1 (rep 10) has invoices due on each bucket edge, a part-paid one, a
+    disputed one, a refund, unapplied cash, an open credit and a back-dated invoice;
+    customer 2 (rep 20) one EUR invoice (base 11 for 10)."""
+    invoice_day = _days_ago(200)
+    items = pl.DataFrame([
+        _item("invoice", 1, 1, _days_ago(10), 100, due=D),  # 0 days: not due
+        _item("invoice", 2, 1, _days_ago(20), 200, due=_days_ago(1)),  # 1 → 1–30
+        _item("invoice", 3, 1, _days_ago(40), 300, due=_days_ago(30)),  # 30 → 1–30
+        _item("invoice", 4, 1, _days_ago(41), 400, due=_days_ago(31)),  # 31 → 31–60
+        _item("invoice", 5, 1, invoice_day, 500, due=_days_ago(121), disputed=True),
+        _item("invoice", 6, 1, invoice_day, 600, due=_days_ago(120)),  # part-paid
+        _item("payment", 1, 1, _days_ago(5), -1000),
+        _item("credit_note", 1, 1, _days_ago(3), -70),
+        _item("refund", 1, 1, _days_ago(45), 30),  # due on its own date: 45 → 31–60
+        _item("invoice", 7, 1, D, 1000, due=D + timedelta(days=30),
+              posted=datetime(2026, 7, 2, 9)),  # back-dated: posted after D
+        _item("invoice", 8, 2, _days_ago(35), 10, due=_days_ago(5), base=11),
+    ])
+    allocations = pl.DataFrame([{
+        "source_type": "payment", "source_id": 1, "target_type": "invoice", "target_id": 6,
+        "customer_id": 1, "allocation_date_key": _key(_days_ago(5)),
+        "created_at": datetime(2026, 6, 25, 12), "amount_doc_minor": 250}])
+    customers = pl.DataFrame({"customer_id": [1, 2], "name": ["Alpha", "Beta"],
+                              "account_manager_id": [10, 20], "is_current": [True, True]})
+    locations = pl.DataFrame({"customer_id": [1], "rep_override_id": [None]},
+                             schema={"customer_id": pl.Int64, "rep_override_id": pl.Int64})
+    reps = pl.DataFrame({"rep_id": [10, 20], "name": ["Rep Ten", "Rep Twenty"]})
+    return Mart("test", datetime(2026, 7, 5), {
+        "fct_ar_item": items, "fct_ar_allocation": allocations, "dim_customer": customers,
+        "dim_location": locations, "dim_rep": reps})
+
+
+def _row(frame: pl.DataFrame, customer_id: int) -> dict[str, object]:
+    return frame.filter(pl.col("customer_id") == customer_id).row(0, named=True)
+
+
+def test_buckets_by_days_past_due_with_cash_and_credits_in_their_own_columns() -> None:
+    aging = aging_by_customer(_hand_made_mart(), FINANCE, D, timezone="UTC")
+    alpha = _row(aging, 1)
+    assert [alpha[b] for b in BUCKETS] == [100, 200 + 300, 400 + 30, 0, 350, 500]
+    assert alpha["open_invoices_minor"] == 100 + 500 + 430 + 350 + 500
+    assert (alpha["unapplied_cash_minor"], alpha["open_credits_minor"]) == (750, 70)
+    assert alpha["total_ar_minor"] == 1880 - 750 - 70
+    assert (alpha["disputed_minor"], alpha["disputed_items"]) == (500, 1)
+    assert (alpha["name"], alpha["account_manager"]) == ("Alpha", "Rep Ten")
+    assert [_row(aging, 2)[b] for b in BUCKETS] == [0, 11, 0, 0, 0, 0]  # base amount
+    assert aging["customer_id"].to_list() == [1, 2]  # largest open invoices first
+
+
+def test_the_invoice_date_basis_ages_from_the_document_date() -> None:
+    alpha = _row(aging_by_customer(_hand_made_mart(), FINANCE, D, timezone="UTC",
+                                   basis="invoice"), 1)
+    # 10, 20 days → 1–30; 40, 41, 45 (refund) → 31–60; 200 → > 120 (incl. the part-paid)
+    assert [alpha[b] for b in BUCKETS] == [0, 300, 300 + 400 + 30, 0, 0, 500 + 350]
+
+
+def test_boundaries_are_configurable() -> None:
+    buckets = aging_buckets((15, 45))
+    assert [b.label for b in buckets] == ["Not due", "1–15", "16–45", "> 45"]
+    alpha = _row(aging_by_customer(_hand_made_mart(), FINANCE, D, timezone="UTC",
+                                   boundaries=(15, 45)), 1)
+    assert [alpha[b.column] for b in buckets] == [100, 200, 300 + 400 + 30, 850]
+    assert aging_buckets(basis="invoice")[0].label == "0 days"
+    for bad in ((), (30, 30), (60, 30), (0, 30)):
+        with pytest.raises(ValueError, match="aging boundaries"):
+            aging_buckets(bad)
+    with pytest.raises(ValueError, match="basis"):
+        aging_buckets(basis="order")
+
+
+def test_disputed_invoices_can_be_left_out() -> None:
+    alpha = _row(aging_by_customer(_hand_made_mart(), FINANCE, D, timezone="UTC",
+                                   exclude_disputed=True), 1)
+    assert alpha["age_over_120_minor"] == 0
+    assert alpha["open_invoices_minor"] == 1880 - 500
+    assert (alpha["disputed_minor"], alpha["disputed_items"]) == (0, 0)
+
+
+def test_a_closed_day_does_not_change_unless_later_back_dated_entries_are_asked_for() -> None:
+    mart = _hand_made_mart()
+    assert _row(aging_by_customer(mart, FINANCE, D, timezone="UTC"), 1)["age_0_minor"] == 100
+    with_later = aging_by_customer(mart, FINANCE, D, timezone="UTC", include_backdated=True)
+    assert _row(with_later, 1)["age_0_minor"] == 1100
+    earlier = aging_by_customer(mart, FINANCE, _days_ago(30), timezone="UTC")
+    # 30 days earlier: invoices 1 and 2 not issued yet, 3 due that day, 6 unpaid, the
+    # receipt and the credit note not yet in
+    assert [_row(earlier, 1)[b] for b in BUCKETS] == [300, 400 + 30, 0, 600, 500, 0]
+    assert (_row(earlier, 1)["unapplied_cash_minor"], _row(earlier, 1)["open_credits_minor"]) \
+        == (0, 0)
+
+
+def test_aging_follows_who_manages_the_customer_now() -> None:
+    mart = _hand_made_mart()
+    rep20 = Scope(role="rep", user_id=2, rep_ids=frozenset({20}))
+    assert aging_by_customer(mart, rep20, D, timezone="UTC")["customer_id"].to_list() == [2]
+    assert aging_by_customer(mart, NO_SCOPE, D, timezone="UTC").height == 0
+    assert open_items_of(mart, rep20, 1, D, timezone="UTC").height == 0
+    assert set(aging_totals(aging_by_customer(mart, NO_SCOPE, D, timezone="UTC")).values()) \
+        == {0}
+
+
+def test_open_items_of_a_customer_list_every_open_document_with_its_age() -> None:
+    items = open_items_of(_hand_made_mart(), FINANCE, 1, D, timezone="UTC")
+    assert items["document_number"].to_list() == [
+        "INV5", "INV6", "REF1", "INV4", "INV3", "INV2", "INV1", "PAY1", "CRE1"]
+    by_number = {row["document_number"]: row for row in items.iter_rows(named=True)}
+    assert by_number["INV6"]["open_minor"] == 350
+    assert (by_number["INV6"]["days_past_due"], by_number["INV6"]["bucket"]) == (120, "91–120")
+    assert by_number["REF1"]["due_date"] == _days_ago(45)
+    assert (by_number["INV1"]["days_past_due"], by_number["INV1"]["bucket"]) == (0, "Not due")
+    assert by_number["PAY1"]["open_minor"] == -750
+    assert by_number["PAY1"]["days_past_due"] is None and by_number["PAY1"]["bucket"] is None
+    assert by_number["INV5"]["is_disputed"]
+    assert int(items["open_minor"].sum()) == _row(
+        aging_by_customer(_hand_made_mart(), FINANCE, D, timezone="UTC"), 1)["total_ar_minor"]
+
+
+# --- the demo company against the core --------------------------------------------------
+
+def _bucket(days: int, boundaries: Sequence[int]) -> int:
+    if days <= 0:
+        return 0
+    return next((n for n, last in enumerate(boundaries, start=1) if days <= last),
+                len(boundaries) + 1)
+
+
+def _core_aging(items: list[CoreOpenItem], as_of: date, boundaries: Sequence[int],
+                basis: str) -> dict[int, tuple[int, ...]]:
+    """Per customer: the buckets, unapplied cash and open credits (customers with anything
+    open only)."""
+    rows: dict[int, list[int]] = defaultdict(lambda: [0] * (len(boundaries) + 4))
+    for item in items:
+        row = rows[item.customer_id]
+        if item.due_date is not None:
+            since = item.due_date if basis == "due" else item.document_date
+            row[_bucket((as_of - since).days, boundaries)] += item.open_minor
+        elif item.kind == "receipt":
+            row[-2] -= item.open_minor
+        else:
+            row[-1] -= item.open_minor
+    return {customer: tuple(row) for customer, row in rows.items() if any(row)}
+
+
+def _as_of(demo: DemoMart, months_back: int) -> date:
+    return demo.mart.published_at.date() - timedelta(days=91 * months_back // 3)
+
+
+@pytest.mark.parametrize(("months_back", "basis", "boundaries"), [
+    (0, "due", DEFAULT_BOUNDARIES), (3, "due", DEFAULT_BOUNDARIES),
+    (0, "invoice", DEFAULT_BOUNDARIES), (3, "due", (15, 45)),
+])
+def test_each_customers_buckets_equal_the_core_open_items(
+        demo_mart: DemoMart, months_back: int, basis: str, boundaries: tuple[int, ...]) -> None:
+    as_of = _as_of(demo_mart, months_back)
+    with Session(demo_mart.core) as session:
+        core = _core_aging(core_open_items(session, as_of, end_of_day_utc(session, as_of)),
+                           as_of, boundaries, basis)
+    aging = aging_by_customer(demo_mart.mart, FINANCE, as_of, timezone="UTC",
+                              boundaries=boundaries, basis=basis)
+    columns = [b.column for b in aging_buckets(boundaries, basis)]
+    mart = {row["customer_id"]: tuple(row[c] for c in columns)
+            + (row["unapplied_cash_minor"], row["open_credits_minor"])
+            for row in aging.iter_rows(named=True)}
+    assert len(core) > 10
+    assert {c: r for c, r in mart.items() if any(r)} == core
+    totals = aging_totals(aging)
+    assert sum(1 for c in columns if totals[c] > 0) >= 3  # not all in one bucket
+
+
+@pytest.mark.parametrize("months_back", [0, 3])
+def test_buckets_add_up_to_the_open_invoices_and_total_ar(demo_mart: DemoMart,
+                                                          months_back: int) -> None:
+    as_of = _as_of(demo_mart, months_back)
+    aging = aging_by_customer(demo_mart.mart, FINANCE, as_of, timezone="UTC")
+    assert (aging.select(pl.sum_horizontal(BUCKETS)).to_series()
+            == aging["open_invoices_minor"]).all()
+    ar = ar_by_customer(demo_mart.mart, FINANCE, as_of, timezone="UTC").filter(
+        pl.col("customer_id").is_in(aging["customer_id"].implode()))
+    joined = aging.join(ar, on="customer_id", suffix="_ar")
+    assert joined.height == aging.height
+    for column in ("open_invoices_minor", "unapplied_cash_minor", "open_credits_minor",
+                   "total_ar_minor"):
+        assert (joined[column] == joined[f"{column}_ar"]).all(), column
+    left_out = ar.filter(~pl.col("customer_id").is_in(aging["customer_id"].implode()))
+    assert (left_out["total_ar_minor"] == 0).all()
+
+
+def test_disputed_amounts_on_the_demo_equal_the_core_disputed_invoices(
+        demo_mart: DemoMart) -> None:
+    as_of = _as_of(demo_mart, 0)
+    with Session(demo_mart.core) as session:
+        items = core_open_items(session, as_of, end_of_day_utc(session, as_of))
+    disputed = [i for i in items if i.is_disputed and i.open_minor]
+    totals = aging_totals(aging_by_customer(demo_mart.mart, FINANCE, as_of, timezone="UTC"))
+    without = aging_totals(aging_by_customer(demo_mart.mart, FINANCE, as_of, timezone="UTC",
+                                             exclude_disputed=True))
+    assert disputed, "the demo has open disputed invoices"
+    assert (totals["disputed_items"], totals["disputed_minor"]) == (
+        len(disputed), sum(i.open_minor for i in disputed))
+    assert without["open_invoices_minor"] == totals["open_invoices_minor"] \
+        - totals["disputed_minor"]

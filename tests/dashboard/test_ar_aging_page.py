@@ -1,0 +1,200 @@
+"""The AR aging page over HTTP: finance sees total AR equal to the core's open items, reps
+and managers only the customers they manage (also in the drill-down and the export), bad
+URL values fall back to defaults, and nobody signed out gets anything."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+from datetime import date, timedelta
+from typing import Any
+
+import dash
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.access import customers_in_scope
+from core.company.services import end_of_day_utc
+from core.customers.models import Customer
+from core.users.models import User
+from core.users.services import actor_for
+from dashboard.formatting import compact_money, money
+from tests.dashboard.conftest import DemoMart
+from tests.dashboard.dash_client import find_component, login, page_json, render_page
+from tests.dashboard.metrics.core_receivables import CoreOpenItem, core_open_items
+
+PATH = "/ar-aging"
+
+
+def _core_items(demo: DemoMart, as_of: date) -> list[CoreOpenItem]:
+    with Session(demo.core) as session:
+        return core_open_items(session, as_of, end_of_day_utc(session, as_of))
+
+
+def _customers_with_open_items(items: list[CoreOpenItem]) -> set[int]:
+    return {item.customer_id for item in items if item.open_minor}
+
+
+def _managed_by(demo: DemoMart, username: str) -> set[int]:
+    """The customers the user may see, from the core's own scope rule."""
+    with Session(demo.core) as session:
+        user_id = session.scalar(select(User.id).where(User.username == username))
+        condition = customers_in_scope(session, actor_for(session, user_id))
+        query = select(Customer.id)
+        return set(session.scalars(query if condition is None else query.where(condition)))
+
+
+def _page(client: FlaskClient, search: str) -> Any:
+    return json.loads(page_json(client, PATH, search))
+
+
+def _grid(tree: Any, grid_id: str) -> dict[str, Any]:
+    grid = find_component(tree, grid_id)
+    assert grid is not None and grid["namespace"] == "dash_ag_grid", grid
+    return grid["props"]
+
+
+def _customer_ids(tree: Any) -> set[int]:
+    """The customers of the by-customer grid (from their Customer 360 links)."""
+    return {int(row["name"].rsplit("/customers/", 1)[1].rstrip(")"))
+            for row in _grid(tree, "ar-aging-table")["rowData"]}
+
+
+def _signed_in(app: dash.Dash, username: str) -> FlaskClient:
+    client = app.server.test_client()
+    login(client, username)
+    return client
+
+
+@pytest.mark.parametrize("months_back", [0, 3])
+def test_finance_sees_total_ar_equal_to_the_core_open_items(
+        demo_app: dash.Dash, demo_mart: DemoMart, months_back: int) -> None:
+    as_of = demo_mart.mart.published_at.date() - timedelta(days=91 * months_back // 3)
+    items = _core_items(demo_mart, as_of)
+    total = sum(item.open_minor for item in items)
+    tree = _page(_signed_in(demo_app, "finance"), f"?as_of={as_of.isoformat()}")
+    assert find_component(tree, "ar-aging-total")["props"]["children"] == compact_money(
+        total, "USD")
+    assert money(total, "USD") in json.dumps(tree)
+    grid = _grid(tree, "ar-aging-table")
+    (totals,) = grid["dashGridOptions"]["pinnedBottomRowData"]
+    assert round(totals["total_ar_minor"] * 100) == total
+    assert _customer_ids(tree) == _customers_with_open_items(items)
+    for graph in ("ar-aging-buckets", "ar-aging-customers"):
+        assert find_component(tree, graph)["props"]["figure"]["data"], graph
+
+
+@pytest.mark.parametrize("username", ["rep", "manager"])
+def test_sales_roles_see_only_the_customers_they_manage(
+        demo_app: dash.Dash, demo_mart: DemoMart, username: str) -> None:
+    as_of = demo_mart.mart.published_at.date()
+    items = _core_items(demo_mart, as_of)
+    expected = _customers_with_open_items(items) & _managed_by(demo_mart, username)
+    tree = _page(_signed_in(demo_app, username), f"?as_of={as_of.isoformat()}")
+    assert expected and _customer_ids(tree) == expected
+    total = sum(item.open_minor for item in items if item.customer_id in expected)
+    assert find_component(tree, "ar-aging-total")["props"]["children"] == compact_money(
+        total, "USD")
+    everyone = _page(_signed_in(demo_app, "finance"), f"?as_of={as_of.isoformat()}")
+    assert expected < _customer_ids(everyone)
+
+
+def test_the_drill_down_lists_an_own_customers_open_items_and_nothing_outside_the_scope(
+        demo_app: dash.Dash, demo_mart: DemoMart) -> None:
+    as_of = demo_mart.mart.published_at.date()
+    items = _core_items(demo_mart, as_of)
+    with_items = _customers_with_open_items(items)
+    mine = min(with_items & _managed_by(demo_mart, "rep"))
+    other = min(with_items - _managed_by(demo_mart, "rep"))
+    client = _signed_in(demo_app, "rep")
+    tree = _page(client, f"?as_of={as_of.isoformat()}&customer={mine}")
+    rows = _grid(tree, "ar-aging-items")["rowData"]
+    expected = sorted(item.open_minor for item in items
+                      if item.customer_id == mine and item.open_minor)
+    assert sorted(round(row["open_minor"] * 100) for row in rows) == expected
+    outside = _page(client, f"?as_of={as_of.isoformat()}&customer={other}")
+    assert find_component(outside, "ar-aging-items")["type"] == "P"  # the prompt, no grid
+    with Session(demo_mart.core) as session:
+        assert session.get_one(Customer, other).name not in json.dumps(outside)
+
+
+def test_bad_url_values_fall_back_to_the_defaults(demo_app: dash.Dash) -> None:
+    client = _signed_in(demo_app, "finance")
+    default = _page(client, "")
+    odd = _page(client, "?as_of=2999-01-01&basis=order&backdated=yes&disputed=1"
+                        "&customer=%C2%B2")
+    label = find_component(default, "ar-aging-as-of-label")["props"]["children"]
+    assert find_component(odd, "ar-aging-as-of-label")["props"]["children"] == label
+    basis = find_component(odd, {"type": "view-param", "name": "basis"})
+    assert basis["props"]["value"] == "due"
+    assert find_component(odd, "ar-aging-total") == find_component(default, "ar-aging-total")
+    garbled = _page(client, "?as_of=2026-02-30")
+    assert find_component(garbled, "ar-aging-as-of-label")["props"]["children"] == label
+
+
+def test_nobody_signed_out_gets_the_page_or_its_data(demo_app: dash.Dash) -> None:
+    client = demo_app.server.test_client()
+    assert render_page(client, PATH).status_code == 401
+    response = client.get(PATH)
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def _export(client: FlaskClient, table: str, fmt: str, search: str) -> dict[str, Any]:
+    body = {
+        "output": "export-download.data",
+        "outputs": {"id": "export-download", "property": "data"},
+        "inputs": [[{"id": {"type": "export-button", "table": table, "format": fmt},
+                     "property": "n_clicks", "value": 1}]],
+        "changedPropIds": [json.dumps({"format": fmt, "table": table,
+                                       "type": "export-button"}, separators=(",", ":"))
+                           + ".n_clicks"],
+        "state": [{"id": "_pages_location", "property": "pathname", "value": PATH},
+                  {"id": "_pages_location", "property": "search", "value": search}],
+    }
+    response = client.post("/_dash-update-component", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return response.get_json()["response"]["export-download"]["data"]  # type: ignore[no-any-return]
+
+
+def _csv_rows(download: dict[str, Any]) -> list[dict[str, str]]:
+    text = base64.b64decode(download["content"]).decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_the_export_holds_the_users_own_rows(demo_app: dash.Dash, demo_mart: DemoMart) -> None:
+    as_of = demo_mart.mart.published_at.date()
+    items = _core_items(demo_mart, as_of)
+    search = f"?as_of={as_of.isoformat()}"
+    finance = _csv_rows(_export(_signed_in(demo_app, "finance"), "ar-aging", "csv", search))
+    assert {int(row["customer_id"]) for row in finance} == _customers_with_open_items(items)
+    assert {"age_0", "age_1_30", "age_over_120", "unapplied_cash", "open_credits",
+            "total_ar", "disputed"} <= set(finance[0])
+    total = sum(item.open_minor for item in items)
+    assert round(sum(float(row["total_ar"]) for row in finance) * 100) == total
+    rep = _signed_in(demo_app, "rep")
+    own = {int(row["customer_id"]) for row in _csv_rows(_export(rep, "ar-aging", "csv", search))}
+    assert own == _customers_with_open_items(items) & _managed_by(demo_mart, "rep")
+    xlsx = _export(rep, "ar-aging", "xlsx", search)
+    assert xlsx["filename"].endswith(".xlsx")
+    assert base64.b64decode(xlsx["content"])[:2] == b"PK"
+    customer = min(own)
+    lines = _csv_rows(_export(rep, "ar-open-items", "csv", f"{search}&customer={customer}"))
+    assert {row["customer_id"] for row in lines} == {str(customer)}
+    assert round(sum(float(row["open"]) for row in lines) * 100) == sum(
+        item.open_minor for item in items if item.customer_id == customer)
+
+
+def test_a_chosen_customer_stays_chosen_on_a_date_without_open_items(
+        demo_app: dash.Dash, demo_mart: DemoMart) -> None:
+    with Session(demo_mart.core) as session:
+        first = min(session.scalars(select(Customer.id)))
+        name = session.get_one(Customer, first).name
+    tree = _page(_signed_in(demo_app, "finance"), f"?as_of=2000-01-31&customer={first}")
+    chooser = find_component(tree, {"type": "view-param", "name": "customer"})["props"]
+    assert chooser["value"] == str(first)
+    assert chooser["options"] == [{"label": name, "value": str(first)}]
+    assert "has no open items" in json.dumps(find_component(tree, "ar-aging-items"))

@@ -1,0 +1,91 @@
+"""The P&L page: figures of the user's scope at every drill level, the path and members in
+the URL validated on the server, a tile click drilling one level down."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+import dash
+import polars as pl
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.users.models import User
+from dashboard.formatting import compact_money
+from dashboard.metrics.period import preset_period
+from dashboard.metrics.pnl import pnl_by, pnl_totals
+from dashboard.metrics.scope import Scope
+from tests.dashboard.conftest import DemoMart
+from tests.dashboard.dash_client import find_component, login, page_json
+
+EVERYONE = Scope("executive", 1, all_reps=True)
+
+
+def _page(demo_app: dash.Dash, username: str, search: str) -> Any:
+    client = demo_app.server.test_client()
+    login(client, username)
+    return json.loads(page_json(client, "/pnl", search))
+
+
+def _text(tree: Any, component_id: str) -> str:
+    found = find_component(tree, component_id)
+    assert found is not None, component_id
+    return json.dumps(found["props"].get("children", found["props"].get("items")))
+
+
+def test_an_executive_drills_from_all_to_a_rep_and_sees_its_channels(
+        demo_app: dash.Dash, demo_mart: DemoMart) -> None:
+    mart = demo_mart.mart
+    period = preset_period("ytd", mart.published_at.date())
+    top = pnl_by(mart, EVERYONE, period, "rep").row(0, named=True)
+    tree = _page(demo_app, "exec", f"?period=ytd&path=rep,channel&at={top['value']}")
+    assert _text(tree, "pnl-net-sales") == json.dumps(compact_money(top["net_sales_minor"],
+                                                                    "USD"))
+    assert top["label"] in _text(tree, "pnl-breadcrumbs")
+    grid = find_component(tree, "pnl-table")
+    assert grid is not None
+    channels = pnl_by(mart, EVERYONE, period, "channel", node=(("rep", top["value"]),))
+    assert len(grid["props"]["rowData"]) == channels.height
+    assert all(f"at={top['value']}%7C" in row["label"] for row in grid["props"]["rowData"])
+
+
+def test_unknown_path_and_members_fall_back_to_the_top(demo_app: dash.Dash,
+                                                      demo_mart: DemoMart) -> None:
+    period = preset_period("ytd", demo_mart.mart.published_at.date())
+    tree = _page(demo_app, "exec", "?period=ytd&path=evil,channel&at=%27%3Bdrop")
+    total = pnl_totals(demo_mart.mart, EVERYONE, period)["net_sales_minor"]
+    assert _text(tree, "pnl-net-sales") == json.dumps(compact_money(total, "USD"))
+    assert "Channel" in json.dumps(find_component(tree, "pnl-table"))
+
+
+def test_a_rep_drilling_into_another_rep_sees_nothing_of_theirs(
+        demo_app: dash.Dash, demo_mart: DemoMart) -> None:
+    with Session(demo_mart.core) as session:
+        rep_id = session.scalars(select(User.rep_id).where(User.username == "rep")).one()
+    reps = demo_mart.mart.frame("dim_rep").filter(pl.col("rep_key") >= 0)
+    other = reps.filter(pl.col("rep_id") != rep_id)["rep_id"][0]
+    tree = _page(demo_app, "rep", f"?period=fiscal_year&path=rep,channel&at={other}")
+    assert _text(tree, "pnl-net-sales") == json.dumps(compact_money(0, "USD"))
+
+
+def test_a_tile_click_drills_one_level_down(demo_app: dash.Dash) -> None:
+    client = demo_app.server.test_client()
+    login(client, "exec")
+    output = next(key for key, callback in demo_app.callback_map.items()
+                  if any(i["id"] == "pnl-treemap" for i in callback["inputs"]))
+    body = {
+        "output": output,
+        "outputs": {"id": "_pages_location", "property": output.split(".")[-1]},
+        "inputs": [{"id": "pnl-treemap", "property": "clickData",
+                    "value": {"points": [{"customdata": "WEB"}]}}],
+        "changedPropIds": ["pnl-treemap.clickData"],
+        "state": [{"id": "_pages_location", "property": "search",
+                   "value": "?period=ytd&path=rep,channel&at=3"}],
+    }
+    response = client.post("/_dash-update-component", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    search = response.get_json()["response"]["_pages_location"]["search"]
+    assert dict(parse_qsl(search.lstrip("?"))) == {"period": "ytd", "path": "rep,channel",
+                                                   "at": "3|WEB"}
