@@ -501,7 +501,7 @@ def core_sql_figures(database_url: str, today: date) -> dict[str, Any]:
 
 
 SQL_PAGES = {"net_sales_ytd_by_rep": ("/team", "executive"),
-             "open_receivables_by_currency": ("/", "finance"),
+             "open_receivables_by_currency": ("/ar-aging", "finance"),
              "open_pipeline_by_stage": ("/pipeline", "executive")}
 """Which page shows each SQL figure to whom: the ratio's denominator is its p50."""
 

@@ -151,7 +151,8 @@ def _cards(context: RequestContext, mart: Mart, view: AgingView) -> list[dbc.Col
     scope, currency, tz = context.scope, context.base_currency, context.timezone
     summary = ar_summary(mart, scope, view.as_of, timezone=tz,
                          include_backdated=view.include_backdated)
-    days = dso(mart, scope, view.as_of, timezone=tz, include_backdated=view.include_backdated)
+    days = dso(mart, scope, view.as_of, timezone=tz, include_backdated=view.include_backdated,
+               total_ar_minor=summary["total_ar_minor"])
     share = ratio_value(summary["overdue_minor"], summary["open_invoices_minor"])
     here = PATH + view.query()  # a card links to this same view
     return [
