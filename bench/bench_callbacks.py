@@ -48,6 +48,7 @@ from typing import Any
 import requests
 
 from dashboard.serve import GUNICORN_THREADS, GUNICORN_WORKERS, gunicorn_argv
+from tests.dashboard.dash_client import export_body, router_body
 
 log = logging.getLogger("bench.callbacks")
 
@@ -87,33 +88,6 @@ class Timing:
 
 
 # --- the mix -------------------------------------------------------------------------------
-
-def router_body(pathname: str, search: str) -> dict[str, Any]:
-    """The pages router callback (as ``tests/dashboard/dash_client.render_page``)."""
-    return {
-        "output": ".._pages_content.children..._pages_store.data..",
-        "outputs": [{"id": "_pages_content", "property": "children"},
-                    {"id": "_pages_store", "property": "data"}],
-        "inputs": [{"id": "_pages_location", "property": "pathname", "value": pathname},
-                   {"id": "_pages_location", "property": "search", "value": search}],
-        "changedPropIds": ["_pages_location.pathname"],
-        "state": [],
-    }
-
-
-def export_body(pathname: str, search: str, table: str) -> dict[str, Any]:
-    """The shell's export callback: the CSV button of ``table`` clicked."""
-    button = {"type": "export-button", "table": table, "format": "csv"}
-    return {
-        "output": "export-download.data",
-        "outputs": {"id": "export-download", "property": "data"},
-        "inputs": [[{"id": button, "property": "n_clicks", "value": 1}]],
-        "changedPropIds": [json.dumps(button, sort_keys=True, separators=(",", ":"))
-                           + ".n_clicks"],
-        "state": [{"id": "_pages_location", "property": "pathname", "value": pathname},
-                  {"id": "_pages_location", "property": "search", "value": search}],
-    }
-
 
 @dataclass(frozen=True)
 class Choices:
@@ -169,7 +143,7 @@ def build_mix(rng: random.Random, roles: list[str], choices: Choices) -> list[Ca
         tables = choices.exports.get((role, page.PATH), [])
         if tables and rng.random() < EXPORT_SHARE:
             calls.append(Call(role, f"export {page.PATH}",
-                              export_body(pathname, search, rng.choice(tables))))
+                              export_body(rng.choice(tables), pathname, search)))
         else:
             calls.append(Call(role, page.PATH, router_body(pathname, search)))
     return calls

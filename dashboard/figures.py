@@ -66,6 +66,16 @@ def every_month(months: pl.DataFrame, period: Period, *other: str) -> pl.DataFra
         pl.col("net_sales_minor").fill_null(0))
 
 
+def _net_sales_bars(months: pl.DataFrame, x: list[str], currency: str,
+                    drill: list[str] | None = None) -> go.Figure:
+    """A figure with one bar of net sales per month (``months`` as from ``every_month``)."""
+    fig = go.Figure()
+    fig.add_bar(x=x, y=[major(v, currency) for v in months["net_sales_minor"]],
+                name="Net sales", marker_color=NET_COLOUR, customdata=drill,
+                hovertemplate="%{x}<br>Net sales %{y:,.0f} " + currency + "<extra></extra>")
+    return fig
+
+
 def sales_trend(months: pl.DataFrame, period: Period, currency: str,
                 title: str, drill: Callable[[int], str] | None = None) -> go.Figure:
     """Monthly net sales (bars) and gross margin % (line, right axis) for every month of
@@ -75,11 +85,8 @@ def sales_trend(months: pl.DataFrame, period: Period, currency: str,
         return empty_figure(title, "No sales in this period and scope")
     months = every_month(months, period, "margin_pct")
     x = [short_month_label(m) for m in months["month_key"]]
-    fig = go.Figure()
-    fig.add_bar(x=x, y=[major(v, currency) for v in months["net_sales_minor"]],
-                name="Net sales", marker_color=NET_COLOUR,
-                customdata=None if drill is None else [drill(m) for m in months["month_key"]],
-                hovertemplate="%{x}<br>Net sales %{y:,.0f} " + currency + "<extra></extra>")
+    fig = _net_sales_bars(months, x, currency,
+                          None if drill is None else [drill(m) for m in months["month_key"]])
     fig.add_scatter(x=x, y=months["margin_pct"].to_list(), name="Gross margin %",
                     yaxis="y2", mode="lines+markers", line={"color": PALETTE[1]},
                     hovertemplate="%{x}<br>Margin %{y:.1%}<extra></extra>")
@@ -167,10 +174,7 @@ def target_vs_actual(months: pl.DataFrame, period: Period, currency: str,
         return empty_figure(title, "No targets or sales in this period and scope")
     months = every_month(months, period, "target_minor")
     x = [short_month_label(m) for m in months["month_key"]]
-    fig = go.Figure()
-    fig.add_bar(x=x, y=[major(v, currency) for v in months["net_sales_minor"]],
-                name="Net sales", marker_color=NET_COLOUR,
-                hovertemplate="%{x}<br>Net sales %{y:,.0f} " + currency + "<extra></extra>")
+    fig = _net_sales_bars(months, x, currency)
     fig.add_scatter(x=x, y=[major(v, currency) for v in months["target_minor"]],
                     name="Target", mode="lines+markers",
                     line={"color": PALETTE[1], "dash": "dash"},

@@ -13,15 +13,19 @@ from pathlib import Path
 
 import dash
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
+from core.access import reporting_tree
 from core.config import Settings
 from core.db import make_engine
 from core.demo import generate_demo
+from core.users.models import User
 from dashboard.app import create_app
 from dashboard.mart_reader import load_batch
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period
+from dashboard.metrics.scope import Scope
 from etl.publish import mart_target, published_batch
 from etl.run import run_etl
 from tests.conftest import seed_company
@@ -67,3 +71,12 @@ def last_full_year(demo: DemoMart) -> Period:
     """The calendar year before the published batch's: full of demo activity."""
     year = demo.mart.published_at.year - 1
     return Period(date(year, 1, 1), date(year, 12, 31))
+
+
+def manager_scope(demo: DemoMart) -> Scope:
+    """The demo ``manager`` login's scope: its reporting tree, as the app derives it."""
+    with Session(demo.core) as session:
+        manager = session.scalars(select(User).where(User.username == "manager")).one()
+        assert manager.rep_id is not None
+        team = reporting_tree(session, manager.rep_id)
+    return Scope("sales_manager", manager.id, rep_ids=frozenset(team))

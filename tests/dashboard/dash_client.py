@@ -14,9 +14,9 @@ def login(client: FlaskClient, username: str, password: str = DEMO_PASSWORD) -> 
     return client.post("/login", data={"username": username, "password": password})
 
 
-def render_page(client: FlaskClient, pathname: str, search: str = "") -> Any:
-    """POST the pages router callback for ``pathname`` + ``search``; the response."""
-    body = {
+def router_body(pathname: str, search: str = "") -> dict[str, Any]:
+    """The body the browser posts to the pages router for ``pathname`` + ``search``."""
+    return {
         "output": ".._pages_content.children..._pages_store.data..",
         "outputs": [{"id": "_pages_content", "property": "children"},
                     {"id": "_pages_store", "property": "data"}],
@@ -25,15 +25,14 @@ def render_page(client: FlaskClient, pathname: str, search: str = "") -> Any:
         "changedPropIds": ["_pages_location.pathname"],
         "state": [],
     }
-    return client.post("/_dash-update-component", json=body)
 
 
-def export(client: FlaskClient, table: str, pathname: str, search: str = "",
-           fmt: str = "csv") -> Any:
-    """POST the shell's export callback as if ``table``'s ``fmt`` button was clicked on
-    ``pathname`` + ``search``; the response."""
+def export_body(table: str, pathname: str, search: str = "", fmt: str = "csv",
+                ) -> dict[str, Any]:
+    """The body the browser posts to the shell's export callback when ``table``'s ``fmt``
+    button is clicked on ``pathname`` + ``search``."""
     button = {"type": "export-button", "table": table, "format": fmt}
-    body = {
+    return {
         "output": "export-download.data",
         "outputs": {"id": "export-download", "property": "data"},
         "inputs": [[{"id": button, "property": "n_clicks", "value": 1}]],
@@ -42,7 +41,19 @@ def export(client: FlaskClient, table: str, pathname: str, search: str = "",
         "state": [{"id": "_pages_location", "property": "pathname", "value": pathname},
                   {"id": "_pages_location", "property": "search", "value": search}],
     }
-    return client.post("/_dash-update-component", json=body)
+
+
+def render_page(client: FlaskClient, pathname: str, search: str = "") -> Any:
+    """POST the pages router callback for ``pathname`` + ``search``; the response."""
+    return client.post("/_dash-update-component", json=router_body(pathname, search))
+
+
+def export(client: FlaskClient, table: str, pathname: str, search: str = "",
+           fmt: str = "csv") -> Any:
+    """POST the shell's export callback as if ``table``'s ``fmt`` button was clicked on
+    ``pathname`` + ``search``; the response."""
+    return client.post("/_dash-update-component",
+                       json=export_body(table, pathname, search, fmt))
 
 
 def page_json(client: FlaskClient, pathname: str, search: str = "") -> str:

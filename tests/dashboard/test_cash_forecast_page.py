@@ -14,9 +14,8 @@ import polars as pl
 from dashboard.formatting import compact_money, percent
 from dashboard.metrics import cash_forecast as cf
 from dashboard.metrics.scope import Scope
-from tests.dashboard.conftest import DemoMart
+from tests.dashboard.conftest import DemoMart, manager_scope
 from tests.dashboard.dash_client import find_component, login, page_json
-from tests.dashboard.metrics.test_cash_forecast import manager_scope
 
 EVERYONE = Scope("finance", 1, all_reps=True)
 

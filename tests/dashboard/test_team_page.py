@@ -6,25 +6,12 @@ import json
 
 import dash
 import polars as pl
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from core.access import reporting_tree
-from core.users.models import User
 from dashboard.formatting import compact_money
 from dashboard.metrics.period import preset_period
-from dashboard.metrics.scope import Scope
 from dashboard.metrics.targets import attainment_totals
-from tests.dashboard.conftest import DemoMart
+from tests.dashboard.conftest import DemoMart, manager_scope
 from tests.dashboard.dash_client import export, find_component, login, page_json
-
-
-def _manager_scope(demo: DemoMart) -> Scope:
-    with Session(demo.core) as session:
-        manager = session.scalars(select(User).where(User.username == "manager")).one()
-        assert manager.rep_id is not None
-        team = reporting_tree(session, manager.rep_id)
-    return Scope("sales_manager", manager.id, rep_ids=frozenset(team))
 
 
 def test_a_manager_sees_the_team_net_sales_target_and_only_their_reps(
@@ -32,7 +19,7 @@ def test_a_manager_sees_the_team_net_sales_target_and_only_their_reps(
     client = demo_app.server.test_client()
     login(client, "manager")
     tree = json.loads(page_json(client, "/team", "?period=ytd"))
-    scope = _manager_scope(demo_mart)
+    scope = manager_scope(demo_mart)
     period = preset_period("ytd", demo_mart.mart.published_at.date())
     expected = attainment_totals(demo_mart.mart, scope, period)
     assert expected["target_minor"] and expected["target_minor"] > 0

@@ -12,14 +12,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from core.access import reporting_tree
 from core.config import Settings
 from core.db import make_engine
 from core.demo import generate_demo
-from core.users.models import User
 from dashboard.mart_reader import load_batch
 from dashboard.metrics import cash_forecast as cf
 from dashboard.metrics.mart import Mart
@@ -27,17 +23,9 @@ from dashboard.metrics.scope import Scope
 from etl import run as etl_run
 from etl.publish import mart_target, published_batch
 from tests.conftest import seed_company
-from tests.dashboard.conftest import DemoMart
+from tests.dashboard.conftest import DemoMart, manager_scope
 
 EVERYONE = Scope("finance", 1, all_reps=True)
-
-
-def manager_scope(demo: DemoMart) -> Scope:
-    with Session(demo.core) as session:
-        manager = session.scalars(select(User).where(User.username == "manager")).one()
-        assert manager.rep_id is not None
-        team = reporting_tree(session, manager.rep_id)
-    return Scope("sales_manager", manager.id, rep_ids=frozenset(team))
 
 
 def resimulated(demo: DemoMart, scope: Scope, scenario: cf.Scenario) -> np.ndarray:
