@@ -80,9 +80,15 @@ def _net_sales(figures: _Figures) -> dbc.Col:
                        note=money(int(sales.current or 0), c.base_currency))
 
 
-def _attainment(figures: _Figures, href: str, title: str) -> dbc.Col:
+def _attainment_totals(figures: _Figures) -> list[dict[str, Any]]:
     c, selection = figures.context, figures.view.selection
-    totals = figures.over(lambda p: attainment_totals(c.mart, c.scope, p, selection))
+    return figures.over(lambda p: attainment_totals(c.mart, c.scope, p, selection))
+
+
+def _attainment(figures: _Figures, totals: list[dict[str, Any]], href: str,
+                title: str) -> dbc.Col:
+    """The attainment card from ``_attainment_totals``."""
+    c = figures.context
     target = totals[0]["target_minor"]
     note = ("No target for a channel" if target is None
             else f"Target {compact_money(target, c.base_currency)}, pro-rated")
@@ -111,7 +117,8 @@ def rep_cards(context: RequestContext, view: View) -> list[dbc.Col]:
     """A rep: own pipeline, target attainment, open quotes, net sales."""
     figures = _Figures(context, view)
     return [_pipeline(figures, "My open pipeline"),
-            _attainment(figures, HOME_PAGE, "My target attainment"),
+            _attainment(figures, _attainment_totals(figures), HOME_PAGE,
+                        "My target attainment"),
             _open_quotes(figures), _net_sales(figures)]
 
 
@@ -125,26 +132,27 @@ def manager_cards(context: RequestContext, view: View) -> list[dbc.Col]:
                     "win_rate_count", is_ratio=True)
     at_risk = _compare(figures.at(lambda day: status_counts(c.mart, c.scope, day)), "at_risk",
                        is_count=True, higher_is_better=False)
+    targets = _attainment_totals(figures)
     return [
         _net_sales(figures),
-        _attainment(figures, TEAM_PAGE, "Team target attainment"),
+        _attainment(figures, targets, TEAM_PAGE, "Team target attainment"),
         _money_card("home-bookings", "Bookings", _compare(orders, "bookings_minor"), currency,
                     PIPELINE_PAGE),
         kpi_card("home-backlog", "Backlog", compact_money(orders[0]["backlog_minor"], currency),
                  PIPELINE_PAGE, note="Confirmed, not yet invoiced, now"),
         kpi_card("home-win-rate", "Win rate", percent(wins.current), PIPELINE_PAGE, wins,
                  note="Won / (won + lost), by count"),
-        _coverage_card(context, view),
+        _coverage_card(context, view, targets[0]),
         kpi_card("home-at-risk", "At-risk customers", f"{int(at_risk.current or 0):,}",
                  ENGAGEMENT_PAGE, at_risk),
     ]
 
 
-def _coverage_card(context: RequestContext, view: View) -> dbc.Col:
+def _coverage_card(context: RequestContext, view: View, target: dict[str, Any]) -> dbc.Col:
     """Pipeline coverage of the running period (open pipeline expected to close in it / the
-    target still to go); blank for a finished period or without a target."""
+    target still to go, ``target`` being the period's attainment totals); blank for a
+    finished period or without a target."""
     c, currency = context, context.base_currency
-    target = attainment_totals(c.mart, c.scope, view.period, view.selection)
     value, note = BLANK, "For a running period with a target"
     if target["target_minor"] is not None and view.period.end >= c.today:
         coverage = pipeline_coverage(

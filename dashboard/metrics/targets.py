@@ -101,7 +101,12 @@ def attainment_by(mart: Mart, scope: Scope, period: Period, by: str,
 def attainment_totals(mart: Mart, scope: Scope, period: Period,
                       selection: Slice = EVERYTHING) -> dict[str, int | float | None]:
     """Target, net sales, attainment and gap over the whole scope and slice."""
-    rows = attainment_by(mart, scope, period, "rep", selection)
+    return totals_of(attainment_by(mart, scope, period, "rep", selection), selection)
+
+
+def totals_of(rows: pl.DataFrame, selection: Slice = EVERYTHING,
+              ) -> dict[str, int | float | None]:
+    """``attainment_totals`` of rows already split by ``attainment_by`` (any ``by``)."""
     target = int(rows["target_minor"].sum()) if has_target(selection) else None
     sales = int(rows["net_sales_minor"].sum())
     return {"target_minor": target, "net_sales_minor": sales,

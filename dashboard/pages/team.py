@@ -19,7 +19,7 @@ from dashboard.formatting import compact_money, percent
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import trailing_months
 from dashboard.metrics.scope import EXECUTIVE, SALES_MANAGER, Scope
-from dashboard.metrics.targets import attainment_by, attainment_totals, has_target
+from dashboard.metrics.targets import attainment_by, attainment_totals, has_target, totals_of
 from dashboard.secure import RequestContext
 from dashboard.view import View, view_from_query
 
@@ -59,14 +59,14 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
         return no_data_page(HEADING)
     mart, scope, currency, selection = (context.mart, context.scope, context.base_currency,
                                         view.selection)
-    now = attainment_totals(mart, scope, view.period, selection)
+    ranked = leaderboard(mart, scope, view)
+    now = totals_of(ranked, selection)
     prior = attainment_totals(mart, scope, view.period.prior(), selection)
     last_year = attainment_totals(mart, scope, view.period.last_year(), selection)
 
     def compare(key: str, is_ratio: bool = False) -> Comparison:
         return Comparison(now[key], prior[key], last_year[key], is_ratio=is_ratio)
 
-    ranked = leaderboard(mart, scope, view)
     with_target = ranked.filter(pl.col("attainment").is_not_null())
     on_target = with_target.filter(pl.col("attainment") >= 1).height
     cards = [
