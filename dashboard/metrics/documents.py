@@ -11,7 +11,8 @@ so a list's amounts add up to the figure it was opened from.
 
 A ``Drill`` narrows the list further: one customer, one product category or product (sales),
 one status
-(quotes, orders) or one stage (opportunities). Scope first, as everywhere.
+(quotes, orders), one stage or expected close month (opportunities). Scope first, as
+everywhere.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class Drill:
     product_id: int | None = None
     status: str | None = None
     stage: str | None = None
+    close_month_key: int | None = None
+    """Expected close month (YYYYMM) of an opportunity."""
 
 
 NO_DRILL = Drill()
@@ -139,6 +142,9 @@ def opportunity_documents(mart: Mart, scope: Scope, period: Period,
                                                 timezone=timezone), drill)
     if drill.stage is not None:
         versions = versions.filter(pl.col("stage") == drill.stage)
+    if drill.close_month_key is not None:
+        versions = versions.filter(
+            pl.col("expected_close_date_key") // 100 == drill.close_month_key)
     return (
         _named(mart, versions)
         .with_columns(date_of_key("expected_close_date_key").alias("expected_close"),

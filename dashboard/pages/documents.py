@@ -1,7 +1,8 @@
 """Documents: the invoices and credit notes, orders, quotes or open opportunities behind a
 figure (drill-through target, ``dashboard.drill``). The URL holds the period, the global
-filters and the drill (kind, customer, category, status, stage); every value is allowlisted
-and the user's scope applies, so the list adds up to the figure it was opened from."""
+filters and the drill (kind, customer, category, status, stage, close month); every value
+is allowlisted and the user's scope applies, so the list adds up to the figure it was opened
+from."""
 
 from __future__ import annotations
 
@@ -66,7 +67,17 @@ TOTALS = {"sales": "net_sales_minor", "orders": "net_minor", "quotes": "net_mino
 def _params(mart: Mart | None) -> dict[str, tuple[str, ...] | None]:
     categories = () if mart is None else tuple(mart.frame("dim_product")["category"].unique())
     return {"kind": tuple(KINDS), "customer": None, "product": None, "category": categories,
-            "status": tuple(QUOTE_STATUSES) + ORDER_STATUSES, "stage": tuple(STAGE_ORDER)}
+            "status": tuple(QUOTE_STATUSES) + ORDER_STATUSES, "stage": tuple(STAGE_ORDER),
+            "close_month": None}
+
+
+def _month_key(value: str) -> int | None:
+    """``YYYY-MM`` as the month key YYYYMM; None when malformed."""
+    year, _, month = value.partition("-")
+    if not (len(year) == 4 and year.isdigit() and len(month) == 2 and month.isdigit()
+            and 1 <= int(month) <= 12):
+        return None
+    return int(year) * 100 + int(month)
 
 
 def _drill(view: View) -> Drill:
@@ -74,7 +85,8 @@ def _drill(view: View) -> Drill:
     return Drill(customer_id=int(customer) if customer.isdigit() else None,
                  category=view.params.get("category"),
                  product_id=int(product) if product.isdigit() else None,
-                 status=view.params.get("status"), stage=view.params.get("stage"))
+                 status=view.params.get("status"), stage=view.params.get("stage"),
+                 close_month_key=_month_key(view.params.get("close_month", "")))
 
 
 def _documents(context: RequestContext, mart: Mart, view: View) -> tuple[str, pl.DataFrame]:
@@ -118,7 +130,9 @@ def _described(mart: Mart, view: View, kind: str) -> str:
             pl.col("is_current") & (pl.col("customer_id") == drill.customer_id))["name"]
         parts.append(f"customer {names[0] if len(names) else drill.customer_id}")
     for label, value in (("category", drill.category), ("product", drill.product_id),
-                         ("status", drill.status), ("stage", drill.stage)):
+                         ("status", drill.status), ("stage", drill.stage),
+                         ("expected to close in", view.params.get("close_month")
+                          if drill.close_month_key else None)):
         if value is not None:
             parts.append(f"{label} {value}")
     return " · ".join(parts)

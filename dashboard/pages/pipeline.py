@@ -98,8 +98,9 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
                        for stage in stages["label"]]), 6),
             graph_card("pipeline-by-close-month", money_bars(
                 months["label"].to_list(), months["weighted_minor"].to_list(), currency,
-                "Weighted pipeline by expected close month", empty="No open opportunities"),
-                6),
+                "Weighted pipeline by expected close month", empty="No open opportunities",
+                drill=[drill_query(kind="opportunities", close_month=month)
+                       for month in months["label"]]), 6),
         ]),
         dbc.Row([
             graph_card("pipeline-movement", waterfall(
@@ -115,4 +116,4 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
 
 
 def register_callbacks(app: dash.Dash) -> None:
-    register_drill(app, ("pipeline-by-stage",))
+    register_drill(app, ("pipeline-by-stage", "pipeline-by-close-month"))

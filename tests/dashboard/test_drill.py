@@ -16,6 +16,7 @@ from core.users.models import User
 from dashboard.drill import drill_search
 from dashboard.formatting import money
 from dashboard.metrics.period import preset_period
+from dashboard.metrics.pipeline import pipeline_by
 from dashboard.metrics.sales import sales_totals
 from dashboard.metrics.scope import Scope
 from tests.dashboard.conftest import DemoMart
@@ -96,3 +97,18 @@ def test_a_rep_drilling_into_another_reps_customer_sees_no_documents(
     assert _total_text(client, f"?period=fiscal_year&kind=sales&customer={other}").startswith(
         "0 documents")
     assert _total_text(client, f"?period=ytd&kind=orders&customer={own}") != ""
+
+
+def test_a_close_month_bar_opens_its_opportunities_and_a_bad_month_is_ignored(
+        demo_app: dash.Dash, demo_mart: DemoMart) -> None:
+    client = demo_app.server.test_client()
+    login(client, "exec")
+    end = demo_mart.mart.published_at.date()
+    months = pipeline_by(demo_mart.mart, Scope("executive", 1, all_reps=True), end,
+                         "close_month")
+    month, count = months.select("label", "opportunities").row(0)
+    search = f"?period=custom&start={end:%Y-%m}-01&end={end}&kind=opportunities"
+    assert _total_text(client, f"{search}&close_month={month}").startswith(f"{count} ")
+    everything = _total_text(client, search)
+    assert _total_text(client, f"{search}&close_month=2026-13") == everything
+    assert int(everything.split()[0].replace(",", "")) > count

@@ -67,3 +67,13 @@ def test_orders_quotes_and_opportunities_add_up_to_their_figures(demo_mart: Demo
         "stage", "pipeline_minor").row(0)
     staged = opportunity_documents(mart, FINANCE, period, drill=Drill(stage=stage))
     assert set(staged["stage"]) == {stage} and staged["amount_minor"].sum() == amount
+
+
+def test_opportunities_expected_to_close_in_a_month_add_up_to_its_bar(demo_mart: DemoMart) -> None:
+    mart, period = demo_mart.mart, last_full_year(demo_mart)
+    months = pipeline_by(mart, FINANCE, period.end, "close_month")
+    assert months.height > 1
+    for key, amount in months.select("expected_close_month_key", "pipeline_minor").iter_rows():
+        listed = opportunity_documents(mart, FINANCE, period, drill=Drill(close_month_key=key))
+        assert listed["amount_minor"].sum() == amount, key
+        assert {(d.year * 100 + d.month) for d in listed["expected_close"]} == {key}
