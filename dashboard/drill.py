@@ -22,7 +22,8 @@ from dashboard.secure import RequestContext, secured
 from dashboard.view import GLOBAL_KEYS, query_string
 
 DOCUMENTS_PATH = "/documents"
-DRILL_KEYS = ("kind", "customer", "category", "product", "status", "stage", "close_month")
+DRILL_KEYS = ("kind", "customer", "category", "product", "status", "stage", "close_month",
+              "step")
 """Query keys a point may set besides the global filters (``GLOBAL_KEYS``)."""
 
 

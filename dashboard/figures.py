@@ -129,9 +129,9 @@ def money_bars(labels: list[str], values_minor: list[int], currency: str, title:
 
 
 def waterfall(steps: pl.DataFrame, currency: str, title: str,
-              labels: dict[str, str]) -> go.Figure:
+              labels: dict[str, str], drill: list[str] | None = None) -> go.Figure:
     """Movement waterfall: ``steps`` has ``step`` and signed ``amount_minor``; the first and
-    last rows are the opening and closing totals."""
+    last rows are the opening and closing totals. ``drill``: each bar's drill query."""
     if steps.is_empty():
         return empty_figure(title, "No pipeline in this scope")
     names = steps["step"].to_list()
@@ -142,7 +142,7 @@ def waterfall(steps: pl.DataFrame, currency: str, title: str,
         increasing={"marker": {"color": MARGIN_COLOUR}},
         decreasing={"marker": {"color": PALETTE[4]}},
         totals={"marker": {"color": NET_COLOUR}},
-        connector={"line": {"color": "#adb5bd"}},
+        connector={"line": {"color": "#adb5bd"}}, customdata=drill,
         hovertemplate="%{x}<br>%{y:,.0f} " + currency + "<extra></extra>"))
     fig.update_layout(yaxis={"title": currency, "tickformat": ",.0f"},
                       xaxis={"tickangle": -30}, showlegend=False)

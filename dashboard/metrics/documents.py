@@ -7,12 +7,13 @@ so a list's amounts add up to the figure it was opened from.
 - **orders**: orders with an order date in the period (drafts left out), status and amount;
 - **quotes**: quotes dated in the period (every revision), status and amount;
 - **opportunities**: opportunities open at the end of the period (``pipeline``), stage,
-  amount and probability.
+  amount and probability;
+- **movement**: the opportunities behind the pipeline movement between the period's start
+  and end (``pipeline.movement_by_opportunity``), with their step and change.
 
 A ``Drill`` narrows the list further: one customer, one product category or product (sales),
-one status
-(quotes, orders), one stage or expected close month (opportunities). Scope first, as
-everywhere.
+one status (quotes, orders), one stage or expected close month (opportunities), one movement
+step. Scope first, as everywhere.
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ import polars as pl
 
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period, date_of_key
-from dashboard.metrics.pipeline import open_opportunities
+from dashboard.metrics.pipeline import instant, movement_by_opportunity, open_opportunities
 from dashboard.metrics.sales import NET, sales_lines
 from dashboard.metrics.scope import Scope
 from dashboard.metrics.selection import EVERYTHING, Slice, attributed
 
 KINDS = {"sales": "Invoices and credit notes", "orders": "Orders", "quotes": "Quotes",
-         "opportunities": "Open opportunities"}
+         "opportunities": "Open opportunities", "movement": "Pipeline movement"}
 SOURCE_LABELS = {"invoice": "Invoice", "credit_note": "Credit note", "rma_cost": "RMA cost",
                  "replacement": "Replacement"}
 
@@ -45,6 +46,8 @@ class Drill:
     stage: str | None = None
     close_month_key: int | None = None
     """Expected close month (YYYYMM) of an opportunity."""
+    step: str | None = None
+    """Pipeline movement step (``pipeline.MOVEMENT_STEPS``)."""
 
 
 NO_DRILL = Drill()
@@ -152,5 +155,30 @@ def opportunity_documents(mart: Mart, scope: Scope, period: Period,
         .sort(["amount_minor", "opportunity_id"], descending=[True, False])
         .select("opportunity_id", "stage", "customer_id", "customer", "rep", "amount_minor",
                 "probability", "expected_close")
+        .collect()
+    )
+
+
+def movement_documents(mart: Mart, scope: Scope, period: Period, selection: Slice = EVERYTHING,
+                       drill: Drill = NO_DRILL, *, timezone: str = "UTC") -> pl.DataFrame:
+    """The opportunities that moved the pipeline between the start and the end of
+    ``period`` (the waterfall's steps): ``opportunity_id``, ``step``, ``stage``,
+    ``customer_id``, ``customer``, ``rep``, ``opening_minor``, ``closing_minor``,
+    ``change_minor``; in step order. Names are those of each opportunity's last version by
+    the period end."""
+    moved = movement_by_opportunity(mart, scope, period.start, period.end,
+                                    selection=selection, timezone=timezone).lazy()
+    if drill.step is not None:
+        moved = moved.filter(pl.col("step") == drill.step)
+    latest = (mart.lazy("fct_opportunity_history")
+              .filter(pl.col("valid_from") <= instant(period.end, timezone))
+              .sort("version_no")
+              .group_by("opportunity_id").last()
+              .select("opportunity_id", "stage", "customer_id", "rep_key"))
+    return (
+        _named(mart, _for_customer(moved.join(latest, on="opportunity_id", how="left",
+                                                   maintain_order="left"), drill))
+        .select("opportunity_id", "step", "stage", "customer_id", "customer", "rep",
+                "opening_minor", "closing_minor", "change_minor")
         .collect()
     )

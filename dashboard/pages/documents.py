@@ -1,8 +1,8 @@
-"""Documents: the invoices and credit notes, orders, quotes or open opportunities behind a
-figure (drill-through target, ``dashboard.drill``). The URL holds the period, the global
-filters and the drill (kind, customer, category, status, stage, close month); every value
-is allowlisted and the user's scope applies, so the list adds up to the figure it was opened
-from."""
+"""Documents: the invoices and credit notes, orders, quotes, open opportunities or pipeline
+movements behind a figure (drill-through target, ``dashboard.drill``). The URL holds the
+period, the global filters and the drill (kind, customer, category, status, stage, close
+month, movement step); every value is allowlisted and the user's scope applies, so the list
+adds up to the figure it was opened from."""
 
 from __future__ import annotations
 
@@ -21,13 +21,14 @@ from dashboard.formatting import money
 from dashboard.metrics.documents import (
     KINDS,
     Drill,
+    movement_documents,
     opportunity_documents,
     order_documents,
     quote_documents,
     sales_documents,
 )
 from dashboard.metrics.mart import Mart
-from dashboard.metrics.pipeline import STAGE_ORDER
+from dashboard.metrics.pipeline import MOVEMENT_STEPS, STAGE_ORDER
 from dashboard.metrics.quotes import STATUSES as QUOTE_STATUSES
 from dashboard.metrics.scope import ALL_ROLES
 from dashboard.pages.customers import customer_href
@@ -57,18 +58,23 @@ COLUMNS = {
                       Column("amount_minor", "Amount", "money"),
                       Column("probability", "Probability", "percent"),
                       Column("expected_close", "Expected close")],
+    "movement": [Column("opportunity_id", "Opportunity", "number"), Column("step", "Step"),
+                 Column("stage", "Stage"), CUSTOMER, Column("rep", "Rep"),
+                 Column("opening_minor", "At start", "money"),
+                 Column("closing_minor", "At end", "money"),
+                 Column("change_minor", "Change", "money")],
 }
 KEPT_ON_TAB = (*GLOBAL_KEYS, "customer")
 """What switching the kind of document keeps (a status or stage belongs to one kind)."""
 TOTALS = {"sales": "net_sales_minor", "orders": "net_minor", "quotes": "net_minor",
-          "opportunities": "amount_minor"}
+          "opportunities": "amount_minor", "movement": "change_minor"}
 
 
 def _params(mart: Mart | None) -> dict[str, tuple[str, ...] | None]:
     categories = () if mart is None else tuple(mart.frame("dim_product")["category"].unique())
     return {"kind": tuple(KINDS), "customer": None, "product": None, "category": categories,
             "status": tuple(QUOTE_STATUSES) + ORDER_STATUSES, "stage": tuple(STAGE_ORDER),
-            "close_month": None}
+            "close_month": None, "step": MOVEMENT_STEPS}
 
 
 def _month_key(value: str) -> int | None:
@@ -86,7 +92,8 @@ def _drill(view: View) -> Drill:
                  category=view.params.get("category"),
                  product_id=int(product) if product.isdigit() else None,
                  status=view.params.get("status"), stage=view.params.get("stage"),
-                 close_month_key=_month_key(view.params.get("close_month", "")))
+                 close_month_key=_month_key(view.params.get("close_month", "")),
+                 step=view.params.get("step"))
 
 
 def _documents(context: RequestContext, mart: Mart, view: View) -> tuple[str, pl.DataFrame]:
@@ -94,9 +101,10 @@ def _documents(context: RequestContext, mart: Mart, view: View) -> tuple[str, pl
     listers: dict[str, Callable[..., pl.DataFrame]] = {
         "sales": sales_documents, "orders": order_documents, "quotes": quote_documents}
     drill = _drill(view)
-    if kind == "opportunities":
-        rows = opportunity_documents(mart, context.scope, view.period, view.selection, drill,
-                                     timezone=context.timezone)
+    if kind in ("opportunities", "movement"):
+        lister = opportunity_documents if kind == "opportunities" else movement_documents
+        rows = lister(mart, context.scope, view.period, view.selection, drill,
+                      timezone=context.timezone)
     else:
         rows = listers[kind](mart, context.scope, view.period, view.selection, drill)
     return kind, rows
@@ -131,6 +139,7 @@ def _described(mart: Mart, view: View, kind: str) -> str:
         parts.append(f"customer {names[0] if len(names) else drill.customer_id}")
     for label, value in (("category", drill.category), ("product", drill.product_id),
                          ("status", drill.status), ("stage", drill.stage),
+                         ("step", drill.step),
                          ("expected to close in", view.params.get("close_month")
                           if drill.close_month_key else None)):
         if value is not None:

@@ -4,6 +4,7 @@ waterfall from the period start to its end."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import dash
@@ -58,6 +59,17 @@ def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, p
             "pipeline-movement": movement}
 
 
+def _movement_drill(steps: pl.Series, start: date, end: date) -> list[str]:
+    """Each waterfall bar's drill query: the open opportunities at the start (opening) or
+    the end (closing), else the opportunities that took that step in between."""
+    period = {"period": "custom", "start": start.isoformat(), "end": end.isoformat()}
+    opening = {**period, "end": start.isoformat()}
+    return [drill_query(kind="opportunities", **(opening if step == "opening" else period))
+            if step in ("opening", "closing") else drill_query(kind="movement", step=step,
+                                                              **period)
+            for step in steps]
+
+
 def layout(context: RequestContext, **query: Any) -> html.Div:
     view = view_from_query(context, query)
     if context.mart is None:
@@ -104,8 +116,8 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
         ]),
         dbc.Row([
             graph_card("pipeline-movement", waterfall(
-                movement, currency, f"Pipeline movement {view.period.label()}", STEP_LABELS),
-                7),
+                movement, currency, f"Pipeline movement {view.period.label()}", STEP_LABELS,
+                drill=_movement_drill(movement["step"], view.period.start, at)), 7),
             dbc.Col(dbc.Card(dbc.CardBody([
                 html.H2("Open pipeline by rep", className="h5"),
                 data_table("pipeline-rep-table", reps, REP_COLUMNS, currency,
@@ -116,4 +128,5 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
 
 
 def register_callbacks(app: dash.Dash) -> None:
-    register_drill(app, ("pipeline-by-stage", "pipeline-by-close-month"))
+    register_drill(app, ("pipeline-by-stage", "pipeline-by-close-month",
+                         "pipeline-movement"))

@@ -108,3 +108,19 @@ def test_clicking_a_month_of_the_trend_lists_its_documents(dash_duo, demo_app: d
     assert "Invoices and credit notes" in dash_duo.find_element("#documents-described").text
     screenshot(dash_duo, "documents-exec")
     assert dash_duo.get_logs() == []
+
+
+@pytest.mark.browser
+def test_a_movement_step_lists_its_opportunities(dash_duo, demo_app: dash.Dash) -> None:  # type: ignore[no-untyped-def]
+    dash_duo.start_server(demo_app, navigate=False)
+    sign_in(dash_duo, "manager", "/pipeline?period=ytd")
+    dash_duo.wait_for_element("#pipeline-movement g.point path", timeout=15)
+    screenshot(dash_duo, "pipeline-manager")
+    bars = dash_duo.driver.find_elements(By.CSS_SELECTOR, "#pipeline-movement g.point path")
+    step = max(bars[1:-1], key=lambda bar: bar.size["height"])  # not opening or closing
+    ActionChains(dash_duo.driver).move_to_element(step).click().perform()
+    dash_duo.wait_for_element("#documents-table .ag-row", timeout=15)
+    assert "kind=movement" in dash_duo.driver.current_url
+    assert "Pipeline movement" in dash_duo.find_element("#documents-described").text
+    screenshot(dash_duo, "documents-movement-manager")
+    assert dash_duo.get_logs() == []

@@ -16,7 +16,7 @@ from core.users.models import User
 from dashboard.drill import drill_search
 from dashboard.formatting import money
 from dashboard.metrics.period import preset_period
-from dashboard.metrics.pipeline import pipeline_by
+from dashboard.metrics.pipeline import pipeline_by, pipeline_movement
 from dashboard.metrics.sales import sales_totals
 from dashboard.metrics.scope import Scope
 from tests.dashboard.conftest import DemoMart
@@ -112,3 +112,21 @@ def test_a_close_month_bar_opens_its_opportunities_and_a_bad_month_is_ignored(
     everything = _total_text(client, search)
     assert _total_text(client, f"{search}&close_month=2026-13") == everything
     assert int(everything.split()[0].replace(",", "")) > count
+
+
+def test_each_waterfall_bar_opens_the_opportunities_behind_it(demo_app: dash.Dash,
+                                                              demo_mart: DemoMart) -> None:
+    client = demo_app.server.test_client()
+    login(client, "exec")
+    period = preset_period("ytd", demo_mart.mart.published_at.date())
+    steps = pipeline_movement(demo_mart.mart, Scope("executive", 1, all_reps=True),
+                              period.start, period.end)
+    tree = json.loads(page_json(client, "/pipeline", "?period=ytd"))
+    graph = find_component(tree, "pipeline-movement")
+    assert graph is not None
+    queries = graph["props"]["figure"]["data"][0]["customdata"]
+    assert len(queries) == steps.height >= 3
+    for query, (step, _, count) in zip(queries, steps.iter_rows(), strict=True):
+        assert _parsed(query)["kind"] == ("opportunities" if step in ("opening", "closing")
+                                          else "movement"), step
+        assert _total_text(client, "?" + query).startswith(f"{count:,} document"), step

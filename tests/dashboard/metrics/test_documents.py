@@ -10,13 +10,15 @@ from core.billing.models import Invoice
 from core.sales.models import SalesOrder
 from dashboard.metrics.documents import (
     Drill,
+    movement_documents,
     opportunity_documents,
     order_documents,
     quote_documents,
     sales_documents,
 )
 from dashboard.metrics.orders import order_totals
-from dashboard.metrics.pipeline import pipeline_by, pipeline_totals
+from dashboard.metrics.period import Period
+from dashboard.metrics.pipeline import pipeline_by, pipeline_movement, pipeline_totals
 from dashboard.metrics.quotes import quotes_by
 from dashboard.metrics.sales import sales_by, sales_totals
 from dashboard.metrics.scope import Scope
@@ -77,3 +79,18 @@ def test_opportunities_expected_to_close_in_a_month_add_up_to_its_bar(demo_mart:
         listed = opportunity_documents(mart, FINANCE, period, drill=Drill(close_month_key=key))
         assert listed["amount_minor"].sum() == amount, key
         assert {(d.year * 100 + d.month) for d in listed["expected_close"]} == {key}
+
+
+def test_the_movement_behind_each_waterfall_step_adds_up_to_it(demo_mart: DemoMart) -> None:
+    mart, period = demo_mart.mart, last_full_year(demo_mart)
+    steps = pipeline_movement(mart, FINANCE, period.start, period.end)
+    moved = movement_documents(mart, FINANCE, period)
+    assert moved.select("opportunity_id").is_unique().all()
+    assert moved["customer"].null_count() == 0
+    for step, amount, count in steps.iter_rows():
+        if step in ("opening", "closing"):
+            continue
+        listed = movement_documents(mart, FINANCE, period, drill=Drill(step=step))
+        assert (listed["change_minor"].sum(), listed.height) == (amount, count), step
+    opening = opportunity_documents(mart, FINANCE, Period(period.start, period.start))
+    assert opening["amount_minor"].sum() == steps["amount_minor"][0]
