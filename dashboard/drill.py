@@ -23,7 +23,7 @@ from dashboard.view import GLOBAL_KEYS, query_string
 
 DOCUMENTS_PATH = "/documents"
 DRILL_KEYS = ("kind", "customer", "category", "product", "status", "stage", "close_month",
-              "step")
+              "step", "as_of")
 """Query keys a point may set besides the global filters (``GLOBAL_KEYS``)."""
 
 
@@ -53,8 +53,10 @@ def clicked(click: dict[str, Any] | None) -> str | None:
     return data if isinstance(data, str) else None
 
 
-def register_drill(app: dash.Dash, graph_ids: Iterable[str]) -> None:
-    """A click on any point of these graphs opens the Documents page for that point."""
+def register_drill(app: dash.Dash, graph_ids: Iterable[str],
+                   path: str = DOCUMENTS_PATH) -> None:
+    """A click on any point of these graphs opens ``path`` (the Documents page unless a
+    page lists its points itself) for that point."""
     for graph_id in graph_ids:
         @app.callback(
             Output(ids.PAGES_LOCATION, "pathname", allow_duplicate=True),
@@ -69,4 +71,4 @@ def register_drill(app: dash.Dash, graph_ids: Iterable[str]) -> None:
             point = clicked(click)
             if point is None:
                 raise dash.exceptions.PreventUpdate
-            return DOCUMENTS_PATH, drill_search(point, search)
+            return path, drill_search(point, search)

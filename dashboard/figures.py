@@ -4,6 +4,7 @@ major units of the base currency and say so in their title."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 import plotly.graph_objects as go
 import polars as pl
@@ -150,17 +151,20 @@ def waterfall(steps: pl.DataFrame, currency: str, title: str,
 
 
 def status_lines(trend: pl.DataFrame, title: str, colours: dict[str, str],
-                 labels: dict[str, str]) -> go.Figure:
+                 labels: dict[str, str],
+                 drill: Callable[[str, date], str] | None = None) -> go.Figure:
     """Customers per status at each month end: ``trend`` has ``as_of``, ``status``,
-    ``customers``."""
+    ``customers``; ``drill(status, as_of)`` gives each point its drill query."""
     if trend.is_empty():
         return empty_figure(title, "No customers in this scope")
     fig = go.Figure()
     for status, colour in colours.items():
         rows = trend.filter(pl.col("status") == status)
-        fig.add_scatter(x=rows["as_of"].to_list(), y=rows["customers"].to_list(),
+        days = rows["as_of"].to_list()
+        fig.add_scatter(x=days, y=rows["customers"].to_list(),
                         name=labels.get(status, status), mode="lines+markers",
-                        line={"color": colour})
+                        line={"color": colour},
+                        customdata=None if drill is None else [drill(status, d) for d in days])
     fig.update_layout(yaxis={"title": "Customers", "rangemode": "tozero"},
                       xaxis={"tickformat": "%b %Y"})
     return _layout(fig, title)
