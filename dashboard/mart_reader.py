@@ -24,20 +24,48 @@ from etl.schema import mart
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 5.0
+NOT_READ: dict[str, frozenset[str]] = {
+    "fct_booking": frozenset({"event_type", "event_seq", "order_line_id", "week_key",
+                              "quantity_delta"}),
+    "fct_customer_month": frozenset({
+        "order_count", "gross_margin_minor", "cash_applied_minor", "cash_days_late_minor",
+        "cash_days_to_pay_minor", "net_sales_12m_minor", "gross_margin_12m_minor",
+        "cash_applied_12m_minor", "cash_days_late_12m_minor", "last_order_date_key"}),
+    "fct_order": frozenset({"confirmed_date_key", "line_count", "cancelled_date_key",
+                            "first_shipped_date_key", "last_shipped_date_key",
+                            "is_shipped_complete", "is_on_time"}),
+    "fct_order_line": frozenset({"order_line_id", "order_status", "quantity",
+                                 "cancelled_quantity", "shipped_quantity",
+                                 "invoiced_quantity", "invoiced_minor",
+                                 "last_shipped_date_key"}),
+    "fct_sales_line": frozenset({"week_key", "quantity"}),
+    "fct_ar_allocation": frozenset({"allocation_id", "reversal_of_id", "days_to_pay"}),
+    "fct_ar_item": frozenset({"fx_rate"}),
+}
+"""Mart columns the dashboard never reads, left on disk: 1.7 GiB of the 4.8 GiB the whole
+standard batch (10M lines) takes in memory, mostly Decimal quantities (16 bytes a value).
+A metric that starts to read one removes it here."""
+
+
+def _read_columns(name: str) -> list[str]:
+    skipped = NOT_READ.get(name, frozenset())
+    return [column.name for column in mart.tables[name].columns if column.name not in skipped]
 
 
 def load_batch(parquet_dir: Path, batch: PublishedBatch) -> Mart:
     """Read every table of ``batch`` from its Parquet folder (partitioned tables are
     folders, the others ``<table>.parquet``; a partitioned table without rows is an empty
-    folder, ``etl.batch_folder``)."""
+    folder, ``etl.batch_folder``), without the ``NOT_READ`` columns."""
     folder = parquet_dir / batch.batch_id
     tables: dict[str, pl.DataFrame] = {}
     for path in sorted(folder.iterdir()):
         name = path.name.removesuffix(".parquet")
+        columns = _read_columns(name)
         if path.is_dir() and not any(path.iterdir()):
-            tables[name] = pl.DataFrame(schema=polars_schema(mart.tables[name]))
+            tables[name] = pl.DataFrame(schema=polars_schema(mart.tables[name])).select(columns)
         else:
-            tables[name] = pl.read_parquet(path, hive_partitioning=path.is_dir())
+            tables[name] = pl.read_parquet(path, hive_partitioning=path.is_dir(),
+                                           columns=columns)
     return Mart(batch.batch_id, batch.published_at, tables)
 
 
