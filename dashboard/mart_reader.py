@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 5.0
 NOT_READ: dict[str, frozenset[str]] = {
-    "fct_booking": frozenset({"event_type", "event_seq", "order_line_id", "week_key",
+    "fct_booking": frozenset({"event_type", "event_seq", "order_id", "order_line_id",
+                              "customer_key", "customer_id", "product_key", "week_key",
                               "quantity_delta"}),
     "fct_customer_month": frozenset({
         "order_count", "gross_margin_minor", "cash_applied_minor", "cash_days_late_minor",
@@ -42,9 +43,14 @@ NOT_READ: dict[str, frozenset[str]] = {
     "fct_ar_allocation": frozenset({"allocation_id", "reversal_of_id", "days_to_pay"}),
     "fct_ar_item": frozenset({"fx_rate"}),
 }
-"""Mart columns the dashboard never reads, left on disk: 1.7 GiB of the 4.8 GiB the whole
+"""Mart columns the dashboard never reads, left on disk: 1.8 GiB of the 4.8 GiB the whole
 standard batch (10M lines) takes in memory, mostly Decimal quantities (16 bytes a value).
 A metric that starts to read one removes it here."""
+ROWS_READ: dict[str, pl.Expr] = {
+    "fct_order_line": pl.col("backlog_minor") != 0,
+}
+"""Facts the dashboard reads only some rows of: order lines only for their backlog (40,227
+of 9.8M lines of the standard batch)."""
 
 
 def _read_columns(name: str) -> list[str]:
@@ -55,7 +61,8 @@ def _read_columns(name: str) -> list[str]:
 def load_batch(parquet_dir: Path, batch: PublishedBatch) -> Mart:
     """Read every table of ``batch`` from its Parquet folder (partitioned tables are
     folders, the others ``<table>.parquet``; a partitioned table without rows is an empty
-    folder, ``etl.batch_folder``), without the ``NOT_READ`` columns."""
+    folder, ``etl.batch_folder``), without the ``NOT_READ`` columns and only the
+``ROWS_READ`` rows."""
     folder = parquet_dir / batch.batch_id
     tables: dict[str, pl.DataFrame] = {}
     for path in sorted(folder.iterdir()):
@@ -64,8 +71,10 @@ def load_batch(parquet_dir: Path, batch: PublishedBatch) -> Mart:
         if path.is_dir() and not any(path.iterdir()):
             tables[name] = pl.DataFrame(schema=polars_schema(mart.tables[name])).select(columns)
         else:
-            tables[name] = pl.read_parquet(path, hive_partitioning=path.is_dir(),
-                                           columns=columns)
+            frame = pl.scan_parquet(path, hive_partitioning=path.is_dir()).select(columns)
+            if name in ROWS_READ:
+                frame = frame.filter(ROWS_READ[name])
+            tables[name] = frame.collect()
     return Mart(batch.batch_id, batch.published_at, tables)
 
 

@@ -131,11 +131,18 @@ def test_a_point_of_the_engagement_trend_lists_its_customers(dash_duo, demo_app:
     dash_duo.start_server(demo_app, navigate=False)
     sign_in(dash_duo, "manager", "/engagement")
     dash_duo.wait_for_element("#engagement-trend g.points path", timeout=15)
+    before = dash_duo.find_element("#engagement-list-heading").text
     points = dash_duo.driver.find_elements(By.CSS_SELECTOR, "#engagement-trend g.points path")
     ActionChains(dash_duo.driver).move_to_element(points[len(points) // 2]).click().perform()
     WebDriverWait(dash_duo.driver, 15).until(lambda d: "status=" in d.current_url)
-    dash_duo.wait_for_text_to_equal("#engagement-list-heading", dash_duo.find_element(
-        "#engagement-list-heading").text, timeout=15)
-    assert " customers on " in dash_duo.find_element("#engagement-list-heading").text
+
+    def listed(driver) -> str | bool:  # type: ignore[no-untyped-def]
+        try:
+            text = driver.find_element(By.ID, "engagement-list-heading").text
+        except StaleElementReferenceException:
+            return False
+        return text if text != before else False
+
+    assert " customers on " in WebDriverWait(dash_duo.driver, 15).until(listed)
     screenshot(dash_duo, "engagement-manager")
     assert dash_duo.get_logs() == []

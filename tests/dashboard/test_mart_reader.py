@@ -1,5 +1,5 @@
 """The mart reader reads every table of a batch folder, a partitioned one without rows
-(an empty folder) included, without the columns the dashboard never reads."""
+(an empty folder) included, without the columns and rows the dashboard never reads."""
 
 from __future__ import annotations
 
@@ -36,8 +36,10 @@ def test_the_columns_left_unread_are_columns_of_the_mart() -> None:
         assert columns <= set(mart.tables[table].columns.keys()), table
 
 
-def test_the_demo_batch_loads_without_the_unread_columns(demo_mart: DemoMart) -> None:
+def test_the_demo_batch_loads_without_the_unread_columns_and_rows(demo_mart: DemoMart) -> None:
     frames = demo_mart.mart.tables
     for table, columns in NOT_READ.items():
         assert not columns & set(frames[table].columns), table
         assert frames[table].height > 0, table
+    lines = frames["fct_order_line"]
+    assert lines.height > 0 and (lines["backlog_minor"] != 0).all()
