@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.billing.models import CreditNote, Invoice
+from core.billing.models import Invoice
 from core.billing.statements import balance
 from core.company.services import end_of_day_utc
 from core.customers.models import Customer
-from core.users.models import SalesRep
 from core.types import to_minor
+from core.users.models import SalesRep
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period
 from dashboard.metrics.receivables import (
@@ -38,7 +38,12 @@ from dashboard.metrics.receivables import (
 from dashboard.metrics.scope import NO_SCOPE, Scope
 from dashboard.metrics.selection import Slice
 from tests.dashboard.conftest import DemoMart
-from tests.dashboard.metrics.core_receivables import core_open_items
+from tests.dashboard.metrics.core_receivables import (
+    core_ar,
+    core_cei,
+    core_credit_sales,
+    core_open_items,
+)
 
 FINANCE = Scope(role="finance", user_id=1, all_reps=True)
 D = date(2026, 6, 30)
@@ -214,16 +219,6 @@ def test_ar_at_several_moments_in_one_pass_equals_one_pass_per_moment(
 
 # --- the demo company against the core --------------------------------------------------
 
-def _core_ar(session: Session, as_of: date, known_by: datetime) -> dict[str, int]:
-    """Total, current and overdue AR in base cents from the core's documents and
-    allocations (open amounts at each document's own rate)."""
-    items = core_open_items(session, as_of, known_by)
-    debits = [item for item in items if item.due_date is not None]
-    return {"current_minor": sum(i.open_minor for i in debits if i.due_date >= as_of),
-            "overdue_minor": sum(i.open_minor for i in debits if i.due_date < as_of),
-            "total_ar_minor": sum(item.open_minor for item in items)}
-
-
 @pytest.mark.parametrize("months_back", [0, 3])
 def test_total_ar_equals_the_core_open_items_today_and_three_months_back(
         demo_mart: DemoMart, months_back: int) -> None:
@@ -231,7 +226,7 @@ def test_total_ar_equals_the_core_open_items_today_and_three_months_back(
     mart_ar = ar_by_customer(demo_mart.mart, FINANCE, as_of, timezone="UTC")
     with Session(demo_mart.core) as session:
         known_by = end_of_day_utc(session, as_of)
-        core_ar = _core_ar(session, as_of, known_by)
+        expected = core_ar(session, as_of, known_by)
         statements = {
             customer.id: to_minor(balance(session, customer.id, as_of, known_by),
                                   customer.currency)
@@ -240,24 +235,17 @@ def test_total_ar_equals_the_core_open_items_today_and_three_months_back(
     assert {c: a for c, a in mart_doc.items() if a} == {c: a for c, a in statements.items()
                                                           if a}
     summary = ar_summary(demo_mart.mart, FINANCE, as_of, timezone="UTC")
-    assert core_ar["overdue_minor"] > 0 and core_ar["current_minor"] > 0
-    assert {name: summary[name] for name in core_ar} == core_ar
+    assert expected["overdue_minor"] > 0 and expected["current_minor"] > 0
+    assert {name: summary[name] for name in expected} == expected
 
 
 def test_dso_uses_the_credit_sales_of_the_last_90_days_in_the_core(demo_mart: DemoMart) -> None:
     as_of = demo_mart.mart.published_at.date()
     start = as_of - timedelta(days=89)
     with Session(demo_mart.core) as session:
-        known_by = end_of_day_utc(session, as_of)
-        invoiced = session.scalar(select(func.sum(Invoice.base_total_amount)).where(
-            Invoice.status == "posted", ~Invoice.is_cash_sale,
-            Invoice.invoice_date.between(start, as_of), Invoice.posted_at < known_by))
-        credited = session.scalar(select(func.sum(CreditNote.base_total_amount)).where(
-            CreditNote.status == "posted", CreditNote.credit_date.between(start, as_of),
-            CreditNote.posted_at < known_by))
+        sales = core_credit_sales(session, start, as_of, end_of_day_utc(session, as_of))
         (cash_sales,) = session.execute(select(func.count()).where(
             Invoice.is_cash_sale, Invoice.status == "posted")).one()
-    sales = to_minor(invoiced - (credited or Decimal(0)), "USD")
     result = dso(demo_mart.mart, FINANCE, as_of, timezone="UTC")
     total = ar_summary(demo_mart.mart, FINANCE, as_of, timezone="UTC")["total_ar_minor"]
     assert cash_sales > 0
@@ -266,36 +254,12 @@ def test_dso_uses_the_credit_sales_of_the_last_90_days_in_the_core(demo_mart: De
     assert dso(demo_mart.mart, FINANCE, as_of, timezone="UTC", total_ar_minor=total) == result
 
 
-def _core_credit_sales(session: Session, period: Period, known_by: datetime) -> int:
-    """Invoices on credit terms − credit notes dated in ``period`` and posted before
-    ``known_by``, base cents."""
-    invoiced = session.scalar(select(func.sum(Invoice.base_total_amount)).where(
-        Invoice.status == "posted", ~Invoice.is_cash_sale,
-        Invoice.invoice_date.between(period.start, period.end), Invoice.posted_at < known_by))
-    credited = session.scalar(select(func.sum(CreditNote.base_total_amount)).where(
-        CreditNote.status == "posted", CreditNote.credit_date.between(period.start, period.end),
-        CreditNote.posted_at < known_by))
-    return to_minor((invoiced or Decimal(0)) - (credited or Decimal(0)), "USD")
-
-
-def _core_cei(session: Session, period: Period) -> tuple[int, int, Decimal]:
-    """(collected, collectible, CEI %) from the core's documents: AR as of the day before
-    the period and as of its end, each as known at the end of its own day."""
-    start = period.start - timedelta(days=1)
-    beginning = _core_ar(session, start, end_of_day_utc(session, start))
-    ending = _core_ar(session, period.end, end_of_day_utc(session, period.end))
-    sales = _core_credit_sales(session, period, end_of_day_utc(session, period.end))
-    collected = beginning["total_ar_minor"] + sales - ending["total_ar_minor"]
-    collectible = beginning["total_ar_minor"] + sales - ending["current_minor"]
-    return collected, collectible, Decimal(collected) * 100 / Decimal(collectible)
-
-
 def test_cei_of_a_quarter_and_its_prior_quarter_equal_the_core_documents(
         demo_mart: DemoMart) -> None:
     today = demo_mart.mart.published_at.date()
     quarter = Period(today - timedelta(days=90), today)
     with Session(demo_mart.core) as session:
-        expected = [_core_cei(session, p) for p in (quarter, quarter.prior())]
+        expected = [core_cei(session, p.start, p.end) for p in (quarter, quarter.prior())]
     results = [cei(demo_mart.mart, FINANCE, p, today, timezone="UTC")
                for p in (quarter, quarter.prior())]
     assert [(r.collected_minor, r.collectible_minor, r.cei) for r in results  # type: ignore[union-attr]
