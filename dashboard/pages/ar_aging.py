@@ -157,11 +157,14 @@ class AgingFigures:
     today: Moment
 
 
-def aging_figures(context: RequestContext, mart: Mart, view: AgingView) -> AgingFigures:
+def aging_figures(context: RequestContext, mart: Mart, view: AgingView, *,
+                  with_cei: bool = True) -> AgingFigures:
+    """The figures of ``view``; ``with_cei=False`` leaves out the CEI's moments (the export
+    has no cards)."""
     tz, period = context.timezone, view.filters.period
     own = moment(view.as_of, timezone=tz, include_backdated=view.include_backdated)
     today = moment(context.today, timezone=tz)
-    moments = [today, *(m for p in (period, period.prior()) for m in cei_moments(
+    moments = [today, *(m for p in (period, period.prior()) if with_cei for m in cei_moments(
         p, context.today, timezone=tz, include_backdated=view.include_backdated) or ())]
     aging, ar = aging_with_ar(mart, context.scope, view.as_of, moments, timezone=tz,
                               boundaries=context.aging_boundaries, basis=view.basis,
@@ -183,7 +186,7 @@ def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, p
     if context.mart is None:
         return {}
     view = aging_view(context, query)
-    figures = aging_figures(context, context.mart, view)
+    figures = aging_figures(context, context.mart, view, with_cei=False)
     credit = _credit(context, context.mart, view, figures)
     credit = credit.with_columns(_own_units(credit, "credit_limit_minor", exact=True),
                                  _own_units(credit, "exposure_doc_minor", exact=True))
@@ -403,6 +406,7 @@ def _customer_table(context: RequestContext, view: AgingView, frame: pl.DataFram
                   pl.col("customer_id")).alias("items_href"),
         _own_units(credit, "credit_limit_minor", exact=False),
         _own_units(credit, "exposure_doc_minor", exact=False),
+        pl.col("utilisation").round(4),  # display: 0.1 % is the grid's precision
         status.alias("credit_status"),
         pl.lit("Print").alias("statement"),
         view.statement_href(pl.col("customer_id")).alias("statement_href"))

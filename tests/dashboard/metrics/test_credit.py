@@ -7,24 +7,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from decimal import Decimal
 
 import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.billing.balances import invoiced_quantity
 from core.billing.statements import balance
-from core.catalog.pricing import line_net_amount
 from core.company.services import end_of_day_utc
 from core.customers.models import Customer
-from core.sales.models import OrderStatus, SalesOrder
-from core.types import ZERO, round_money, to_minor
+from core.types import to_minor
 from dashboard.metrics.credit import backlog_by_customer, credit_exposure, credit_utilisation
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.receivables import ar_by_customer
 from dashboard.metrics.scope import NO_SCOPE, Scope
 from tests.dashboard.conftest import DemoMart
+from tests.dashboard.metrics.core_backlog import core_backlog_lines
 
 FINANCE = Scope(role="finance", user_id=1, all_reps=True)
 
@@ -72,19 +69,12 @@ def test_utilisation_is_exposure_over_the_limit_blank_without_one() -> None:
 
 
 def _core_backlog_doc(session: Session) -> dict[int, int]:
-    """Per customer: open quantities of confirmed credit orders at the net price less their
-    share of the order discount, in the order's currency (minor units), never < 0 a line."""
+    """Per customer: the backlog of confirmed credit orders' lines in the order's currency
+    (minor units), never < 0 a line."""
     backlog: dict[int, int] = defaultdict(int)
-    for order in session.scalars(select(SalesOrder).where(
-            SalesOrder.status == OrderStatus.CONFIRMED, ~SalesOrder.is_cash_sale)):
-        ordered = sum((line.net_amount for line in order.lines), ZERO)
-        for line in order.lines:
-            open_quantity = max(Decimal(0), line.quantity - line.cancelled_quantity
-                                - invoiced_quantity(session, line))
-            open_net = line_net_amount(open_quantity, line.unit_price, line.discount_pct,
-                                       order.currency)
-            share = round_money(order.discount_amount * open_net / ordered, order.currency)
-            backlog[order.customer_id] += max(0, to_minor(open_net - share, order.currency))
+    for order, amount in core_backlog_lines(session):
+        if not order.is_cash_sale:
+            backlog[order.customer_id] += max(0, to_minor(amount, order.currency))
     return backlog
 
 
