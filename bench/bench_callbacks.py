@@ -129,6 +129,7 @@ def _search(rng: random.Random, c: Choices, page: str) -> str:
 def build_mix(rng: random.Random, roles: list[str], choices: Choices) -> list[Call]:
     """One request per entry of ``roles``: a page the role may open, random filters."""
     from dashboard.pages import PAGES
+    from dashboard.view import query_string
 
     calls = []
     for role in roles:
@@ -138,6 +139,9 @@ def build_mix(rng: random.Random, roles: list[str], choices: Choices) -> list[Ca
         if "<customer_id>" in page.PATH:
             pathname = f"/customers/{rng.choice(choices.customers[role])}"
             search = ""
+        elif page.PATH == "/statement":  # as the AR aging page links it: customer, as of
+            search = query_string({"customer": rng.choice(choices.customers[role]),
+                                   "as_of": choices.today.isoformat()})
         elif page.PATH == "/documents" and rng.random() < 0.3 and choices.customers[role]:
             search += f"&customer={rng.choice(choices.customers[role])}"
         tables = choices.exports.get((role, page.PATH), [])

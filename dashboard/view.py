@@ -75,6 +75,18 @@ def view_from_query(ctx: RequestContext, query: Mapping[str, str],
     return View(preset, period, selection, params)
 
 
+def global_params(view: View) -> dict[str, object]:
+    """The global filters of ``view`` as query values (for links that keep them; the
+    default period is left out)."""
+    custom = view.preset == "custom"
+    return {"period": None if view.preset == DEFAULT_PRESET else view.preset,
+            "start": view.period.start.isoformat() if custom else None,
+            "end": view.period.end.isoformat() if custom else None,
+            "region": sorted(view.selection.region_codes),
+            "channel": sorted(view.selection.channel_codes),
+            "rep": sorted(view.selection.rep_ids)}
+
+
 def date_param(query: Mapping[str, str], name: str, default: date, *,
                latest: date | None = None) -> date:
     """Query key ``name`` as an ISO date; ``default`` when it is missing, malformed or after

@@ -219,6 +219,9 @@ fct_order_line = Table(
     # Confirmed orders: open quantity at the net price less its share of the order discount,
     # at the order's rate, never below 0; 0 for drafts and cancelled orders.
     _minor("backlog_minor"),
+    # The same backlog in minor units of the order's (= the customer's) currency: what credit
+    # control compares with the credit limit.
+    Column("backlog_doc_minor", BigInteger, nullable=False),
     _key("promised_ship_date_key"),
     _key("last_shipped_date_key"),
     Index("ix_fct_order_line_order", "order_id"),

@@ -399,6 +399,7 @@ CREATE TABLE fct_order_line (
 	net_minor BIGINT NOT NULL, 
 	invoiced_minor BIGINT NOT NULL, 
 	backlog_minor BIGINT NOT NULL, 
+	backlog_doc_minor BIGINT NOT NULL, 
 	promised_ship_date_key INTEGER NOT NULL, 
 	last_shipped_date_key INTEGER NOT NULL, 
 	PRIMARY KEY (order_line_id)

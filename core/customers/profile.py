@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.access import customers_in_scope, get_customer_for
+from core.access import customers_in_scope, get_customer_for, require_role
 from core.actor import Actor, Role
-from core.customers.models import Contact, Customer, Interaction, Location
+from core.customers.models import Contact, Customer, HoldPolicy, HoldState, Interaction, Location
 from core.users.models import SalesRep
 
 VIEW_ROLES = frozenset(Role)
@@ -40,6 +41,29 @@ class ContactDue:
     customer_name: str
     next_contact_date: date
     account_manager: str | None
+
+
+@dataclass(frozen=True)
+class CreditStanding:
+    """A customer's credit limit (in its own currency) and hold state, as they are now."""
+
+    customer_id: int
+    currency: str
+    credit_limit: Decimal
+    hold_state: HoldState
+    hold_policy: HoldPolicy
+    hold_reason: str | None
+
+
+def credit_standings(session: Session, actor: Actor) -> list[CreditStanding]:
+    """The credit limit and hold state of every customer in the actor's scope (account
+    manager or ship-to override; everyone for finance, executives and admins), by id."""
+    require_role(actor, VIEW_ROLES, "view customers")
+    query = select(Customer.id, Customer.currency, Customer.credit_limit, Customer.hold_state,
+                   Customer.hold_policy, Customer.hold_reason).order_by(Customer.id)
+    condition = customers_in_scope(session, actor)
+    rows = session.execute(query if condition is None else query.where(condition))
+    return [CreditStanding(*row) for row in rows]
 
 
 def customer_profile(session: Session, actor: Actor, customer_id: int) -> CustomerProfile:

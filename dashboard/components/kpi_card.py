@@ -21,6 +21,7 @@ class Comparison:
     higher_is_better: bool = True
     is_ratio: bool = False  # a ratio changes by percentage points, not by a per cent
     is_count: bool = False  # a count changes by units (a per cent of 0 says nothing)
+    with_last_year: bool = True  # False: compared with the prior period only
 
 
 def change(current: float | None, base: float | None) -> float | None:
@@ -50,14 +51,16 @@ def _delta(label: str, current: float | None, base: float | None,
 
 
 def kpi_card(card_id: str, title: str, value: str, href: str,
-             comparison: Comparison | None = None, note: str | None = None) -> dbc.Col:
-    """One card; ``value`` is already formatted."""
+             comparison: Comparison | None = None, note: str | None = None,
+             xl: int | bool = 3) -> dbc.Col:
+    """One card; ``value`` is already formatted; ``xl`` its width on extra-large screens
+    (``True``: the cards of the row share it equally)."""
     footer: list[html.Span] = []
     if comparison is not None:
-        footer = [
-            _delta("vs prior", comparison.current, comparison.prior, comparison),
-            _delta("vs last year", comparison.current, comparison.last_year, comparison),
-        ]
+        footer = [_delta("vs prior", comparison.current, comparison.prior, comparison)]
+        if comparison.with_last_year:
+            footer.append(_delta("vs last year", comparison.current, comparison.last_year,
+                                 comparison))
     body = [
         html.Div(title, className="salesbi-kpi-title"),
         html.Div(value, className="salesbi-kpi-value", id=card_id),
@@ -68,4 +71,4 @@ def kpi_card(card_id: str, title: str, value: str, href: str,
     return dbc.Col(
         dcc.Link(dbc.Card(dbc.CardBody(body), className="salesbi-card salesbi-kpi h-100"),
                  href=href, className="text-reset text-decoration-none"),
-        xs=12, sm=6, xl=3, className="mb-3")
+        xs=12, sm=6, xl=xl, className="mb-3")

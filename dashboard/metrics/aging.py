@@ -10,9 +10,11 @@ document's rate) as total AR. Amounts are integer minor units of the base curren
   refund or reversal is due on its own date) or D − its document date (basis ``invoice``).
 - **Buckets** from boundaries b1 < … < bn (the company's setting, default 30, 60, 90, 120):
   ≤ 0 days (not due), 1–b1, b1+1–b2, …, > bn.
-- Per customer, Σ buckets = ``open_invoices_minor``; ``total_ar_minor`` = open invoices −
-  ``unapplied_cash_minor`` − ``open_credits_minor`` (both positive, never netted into a
-  bucket), equal to ``receivables.ar_by_customer``'s total AR.
+- Per customer, Σ buckets = ``open_invoices_minor``; ``overdue_minor`` = the open debits
+  past their due date (D − due date > 0, whatever the basis); ``total_ar_minor`` = open
+  invoices − ``unapplied_cash_minor`` − ``open_credits_minor`` (both positive, never
+  netted into a bucket), equal to ``receivables.ar_by_customer``'s total AR.
+- **Top overdue** (``top_overdue``): the customers with the largest ``overdue_minor``.
 - **Disputed**: ``is_disputed`` is the invoice's current dispute flag (the mart keeps no
   history of it). ``disputed_minor`` is the open amount of disputed debits;
   ``exclude_disputed`` leaves them out of the buckets, open invoices and total AR.
@@ -27,16 +29,25 @@ from datetime import date
 import polars as pl
 
 from dashboard.metrics.mart import Mart
-from dashboard.metrics.period import date_of_key
-from dashboard.metrics.receivables import DUE_KEY, open_items_in_scope_lazy
+from dashboard.metrics.period import date_key, date_of_key
+from dashboard.metrics.ratios import ratio
+from dashboard.metrics.receivables import (
+    DUE_KEY,
+    ar_by_customer_query,
+    ar_frames,
+    moment,
+    open_items_at,
+    open_items_in_scope_lazy,
+)
 from dashboard.metrics.scope import Scope
-from etl.facts.open_ar import CREDIT_NOTE, DEBITS, PAYMENT
+from dashboard.metrics.selection import EVERYTHING, Slice
+from etl.facts.open_ar import CREDIT_NOTE, DEBITS, PAYMENT, Moment
 
 DEFAULT_BOUNDARIES = (30, 60, 90, 120)
 DUE, INVOICE_DATE = "due", "invoice"
 BASES = (DUE, INVOICE_DATE)
-SIDE_COLUMNS = ("open_invoices_minor", "unapplied_cash_minor", "open_credits_minor",
-                "total_ar_minor", "disputed_minor")
+SIDE_COLUMNS = ("open_invoices_minor", "overdue_minor", "unapplied_cash_minor",
+                "open_credits_minor", "total_ar_minor", "disputed_minor")
 """The per-customer amounts besides the buckets, in this order."""
 
 
@@ -69,6 +80,12 @@ def aging_buckets(boundaries: Sequence[int] = DEFAULT_BOUNDARIES,
     return tuple(buckets)
 
 
+def bucket_of(days: int, buckets: Sequence[Bucket]) -> Bucket:
+    """The bucket of one item ``days`` past its basis date (``aging_buckets``; the rule the
+    frames apply)."""
+    return next(b for b in reversed(buckets) if b.first is None or days >= b.first)
+
+
 def _due_date() -> pl.Expr:
     return DUE_KEY.cast(pl.String).str.to_date("%Y%m%d")
 
@@ -92,34 +109,66 @@ def _open_debits_and_credits(mart: Mart, scope: Scope, as_of: date, *, timezone:
     items = open_items_in_scope_lazy(mart, scope, as_of, timezone=timezone,
                                      include_backdated=include_backdated,
                                      customer_id=customer_id)
-    items = items.filter(pl.col("open_doc_minor") != 0)
+    return _kept(items.filter(pl.col("open_doc_minor") != 0), exclude_disputed)
+
+
+def _kept(items: pl.LazyFrame, exclude_disputed: bool) -> pl.LazyFrame:
     if exclude_disputed:
-        items = items.filter(~(pl.col("item_type").is_in(DEBITS) & pl.col("is_disputed")))
+        return items.filter(~(pl.col("item_type").is_in(DEBITS) & pl.col("is_disputed")))
     return items
 
 
 def aging_by_customer(mart: Mart, scope: Scope, as_of: date, *, timezone: str,
                       boundaries: Sequence[int] = DEFAULT_BOUNDARIES, basis: str = DUE,
-                      include_backdated: bool = False,
-                      exclude_disputed: bool = False) -> pl.DataFrame:
+                      include_backdated: bool = False, exclude_disputed: bool = False,
+                      selection: Slice = EVERYTHING) -> pl.DataFrame:
     """One row per in-scope customer with an open item as of ``as_of``: ``customer_id``,
     ``name`` (current version), ``account_manager``, ``currency``, one column per bucket of
     ``aging_buckets(boundaries, basis)`` then the ``SIDE_COLUMNS`` and ``disputed_items``
     (open disputed debits). Largest open invoices first. Rules in the module docstring;
-    ``timezone`` is the company's."""
-    buckets = aging_buckets(boundaries, basis)
+    ``timezone`` is the company's; ``selection`` as ``receivables`` applies it."""
+    aging, _ = aging_with_ar(mart, scope, as_of, [], timezone=timezone,
+                             boundaries=boundaries, basis=basis,
+                             include_backdated=include_backdated,
+                             exclude_disputed=exclude_disputed, selection=selection)
+    return aging
+
+
+def aging_with_ar(mart: Mart, scope: Scope, as_of: date, moments: Sequence[Moment], *,
+                  timezone: str, boundaries: Sequence[int] = DEFAULT_BOUNDARIES,
+                  basis: str = DUE, include_backdated: bool = False,
+                  exclude_disputed: bool = False, selection: Slice = EVERYTHING,
+                  ) -> tuple[pl.DataFrame, dict[Moment, pl.DataFrame]]:
+    """``aging_by_customer`` as of ``as_of`` and ``receivables.ar_by_customer`` at the
+    aging's own moment and each of ``moments``, keyed by moment (``ar_by_customer`` is not
+    narrowed by ``exclude_disputed``): one pass over the open items for all of them."""
+    own = moment(as_of, timezone=timezone, include_backdated=include_backdated)
+    every = list(dict.fromkeys([own, *moments]))
+    items_at = open_items_at(mart, scope, every, selection)
+    aging, wide = pl.collect_all([
+        _aging_query(mart, items_at, as_of, aging_buckets(boundaries, basis), basis,
+                     exclude_disputed),
+        ar_by_customer_query(items_at, every),
+    ])
+    return aging, dict(zip(every, ar_frames(wide, len(every)), strict=True))
+
+
+def _aging_query(mart: Mart, items_at: pl.LazyFrame, as_of: date,
+                 buckets: Sequence[Bucket], basis: str, exclude_disputed: bool,
+                 ) -> pl.LazyFrame:
+    """The ``aging_by_customer`` query over moment 0 of ``open_items_at``."""
     kind, amount = pl.col("item_type"), pl.col("open_minor")
     debit = kind.is_in(DEBITS)
     disputed = debit & pl.col("is_disputed")
-    items = _open_debits_and_credits(
-        mart, scope, as_of, timezone=timezone, include_backdated=include_backdated,
-        exclude_disputed=exclude_disputed,
-    ).with_columns(_bucket_index(_days(as_of, basis), buckets).alias("bucket_no"))
+    items = _kept(items_at.rename({"open_minor_0": "open_minor"})
+                  .filter(pl.col("open_doc_minor_0") != 0), exclude_disputed)
+    items = items.with_columns(_bucket_index(_days(as_of, basis), buckets).alias("bucket_no"))
     sums = [amount.filter(debit & (pl.col("bucket_no") == number)).sum().alias(b.column)
             for number, b in enumerate(buckets)]
     totals = items.group_by("customer_id", "currency").agg(
         *sums,
         amount.filter(debit).sum().alias("open_invoices_minor"),
+        amount.filter(debit & (DUE_KEY < date_key(as_of))).sum().alias("overdue_minor"),
         (-amount.filter(kind == PAYMENT).sum()).alias("unapplied_cash_minor"),
         (-amount.filter(kind == CREDIT_NOTE).sum()).alias("open_credits_minor"),
         amount.sum().alias("total_ar_minor"),
@@ -137,8 +186,17 @@ def aging_by_customer(mart: Mart, scope: Scope, as_of: date, *, timezone: str,
         .select("customer_id", "name", "account_manager", "currency",
                 *(b.column for b in buckets), *SIDE_COLUMNS, "disputed_items")
         .sort(["open_invoices_minor", "name", "customer_id"], descending=[True, False, False])
-        .collect()
     )
+
+
+def top_overdue(by_customer: pl.DataFrame, count: int = 10) -> pl.DataFrame:
+    """The ``count`` rows of ``aging_by_customer`` with the most overdue AR (> 0), largest
+    first (ties by name), with ``overdue_share`` = overdue / open invoices."""
+    return (by_customer.filter(pl.col("overdue_minor") > 0)
+            .sort(["overdue_minor", "name", "customer_id"], descending=[True, False, False])
+            .head(count)
+            .with_columns(ratio(pl.col("overdue_minor"), pl.col("open_invoices_minor"))
+                          .alias("overdue_share")))
 
 
 def aging_totals(by_customer: pl.DataFrame) -> dict[str, int]:

@@ -8,25 +8,18 @@ import polars as pl
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period
 from dashboard.metrics.sales import sales_by
-from dashboard.metrics.scope import Scope, restrict
-from dashboard.metrics.selection import EVERYTHING, Slice
+from dashboard.metrics.scope import Scope
+from dashboard.metrics.selection import EVERYTHING, Slice, managed
 
 
 def customer_list(mart: Mart, scope: Scope, period: Period,
                   selection: Slice = EVERYTHING) -> pl.DataFrame:
     """One row per customer in scope: ref, name, account manager, segment, region, channel,
     net sales / margin / margin % in ``period`` (0 without sales), by net sales descending.
-    Region and channel filters apply to the customer's current region and channel."""
-    current = restrict(mart.lazy("dim_customer").filter(
-        pl.col("is_current") & (pl.col("customer_key") >= 0)), "customer_id",
-                       scope.customer_ids(mart.frame("dim_customer"),
-                                          mart.frame("dim_location")))
-    if selection.region_codes:
-        current = current.filter(pl.col("region_code").is_in(list(selection.region_codes)))
-    if selection.channel_codes:
-        current = current.filter(pl.col("channel_code").is_in(list(selection.channel_codes)))
-    if selection.rep_ids:
-        current = current.filter(pl.col("account_manager_id").is_in(list(selection.rep_ids)))
+    Region, channel and rep filters apply to the customer's current region, channel and
+    account manager (``selection.managed_customers``)."""
+    current = managed(mart, "dim_customer", scope, selection).filter(
+        pl.col("is_current") & (pl.col("customer_key") >= 0))
     reps = mart.lazy("dim_rep").select(pl.col("rep_id").alias("account_manager_id"),
                                        pl.col("name").alias("account_manager"))
     sales = sales_by(mart, scope, period, "customer", selection).lazy().select(

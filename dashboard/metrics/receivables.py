@@ -23,24 +23,42 @@ cash sales − Σ base totals of credit notes, dated in the period (posting date
 same as-of rule at the period's end. **DSO** = total AR at D / credit sales of the N days
 ending at D × N; null when credit sales ≤ 0. (``fct_ar_item`` marks no credit note as a
 cash sale, so a credit note against a cash-sale invoice would count; the demo has none.)
+
+**CEI** of a period (collection effectiveness, %) = (beginning total AR + credit sales −
+ending total AR) / (beginning total AR + credit sales − ending current AR) × 100. The period
+runs to its end or today, whichever is earlier; beginning AR is total AR as of the day
+before it starts, ending AR (total and current) as of its last day, credit sales those of
+the period — each under the as-of rule above, so a closed period never changes and the
+prior period's ending AR is this one's beginning AR; null when the denominator ≤ 0 or the
+period has not started.
+
+**Global filters** (``Slice``): receivables follow the customer as it is now (DESIGN D6:
+AR follows the current account manager), so a region or channel filter keeps customers
+whose current version has that region or channel, and a rep filter those whose current
+account manager is one of the reps (``selection.managed``), within the scope.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import polars as pl
 
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period, date_key, day_end_utc
 from dashboard.metrics.scope import Scope
-from dashboard.metrics.selection import managed
+from dashboard.metrics.selection import EVERYTHING, Slice, managed
 from etl.facts.open_ar import (
     CREDIT_NOTE,
     DEBITS,
     INVOICE,
     PAYMENT,
+    Moment,
     open_items,
+    open_items_at_lazy,
     open_items_lazy,
 )
 
@@ -53,6 +71,12 @@ def _known_by(as_of: date, timezone: str, include_backdated: bool) -> datetime |
     return None if include_backdated else day_end_utc(as_of, timezone)
 
 
+def moment(as_of: date, *, timezone: str, include_backdated: bool = False) -> Moment:
+    """AR "as of ``as_of``" under the as-of rule: (as of, known by the end of that day in
+    the company ``timezone``; no limit with ``include_backdated``)."""
+    return as_of, _known_by(as_of, timezone, include_backdated)
+
+
 DUE_KEY = pl.when(pl.col("due_date_key") > 0).then(pl.col("due_date_key")).otherwise(
     pl.col("document_date_key"))
 """The YYYYMMDD key of the day an item falls due: its due date; a refund or reversal (no
@@ -60,30 +84,30 @@ due date) is due on its own date."""
 
 
 def open_items_in_scope(mart: Mart, scope: Scope, as_of: date, *, timezone: str,
-                        include_backdated: bool = False,
-                        customer_id: int | None = None) -> pl.DataFrame:
+                        include_backdated: bool = False, customer_id: int | None = None,
+                        selection: Slice = EVERYTHING) -> pl.DataFrame:
     """``etl.facts.open_ar.open_items`` of the in-scope customers (or of ``customer_id`` only,
     none when it is out of scope) as of ``as_of`` under the as-of rule of the module
     docstring: every ``fct_ar_item`` column plus ``open_doc_minor`` and ``open_minor``
     (signed; closed items have 0)."""
-    items, allocations = _scoped_ar(mart, scope, customer_id)
+    items, allocations = _scoped_ar(mart, scope, customer_id, selection)
     return open_items(items, allocations, as_of, _known_by(as_of, timezone, include_backdated))
 
 
 def open_items_in_scope_lazy(mart: Mart, scope: Scope, as_of: date, *, timezone: str,
-                             include_backdated: bool = False,
-                             customer_id: int | None = None) -> pl.LazyFrame:
+                             include_backdated: bool = False, customer_id: int | None = None,
+                             selection: Slice = EVERYTHING) -> pl.LazyFrame:
     """``open_items_in_scope`` as a lazy query, unsorted: for callers that aggregate or sort
     it themselves (at 10M lines the sort and the unused columns cost more than the rest)."""
-    items, allocations = _scoped_ar(mart, scope, customer_id)
+    items, allocations = _scoped_ar(mart, scope, customer_id, selection)
     return open_items_lazy(items, allocations, as_of,
                            _known_by(as_of, timezone, include_backdated))
 
 
-def _scoped_ar(mart: Mart, scope: Scope,
-               customer_id: int | None) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    items = managed(mart, "fct_ar_item", scope)
-    allocations = managed(mart, "fct_ar_allocation", scope)
+def _scoped_ar(mart: Mart, scope: Scope, customer_id: int | None,
+               selection: Slice) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    items = managed(mart, "fct_ar_item", scope, selection)
+    allocations = managed(mart, "fct_ar_allocation", scope, selection)
     if customer_id is not None:
         items = items.filter(pl.col("customer_id") == customer_id)
         allocations = allocations.filter(pl.col("customer_id") == customer_id)
@@ -91,49 +115,103 @@ def _scoped_ar(mart: Mart, scope: Scope,
 
 
 def ar_by_customer(mart: Mart, scope: Scope, as_of: date, *, timezone: str,
-                   include_backdated: bool = False) -> pl.DataFrame:
+                   include_backdated: bool = False,
+                   selection: Slice = EVERYTHING) -> pl.DataFrame:
     """One row per in-scope customer with receivable documents as of ``as_of``:
     ``customer_id``, ``currency``, the ``AR_COLUMNS`` in base minor units and
     ``total_ar_doc_minor`` (minor units of the customer's currency). Rules in the module
     docstring; ``timezone`` is the company's. Sorted by customer."""
-    items = open_items_in_scope_lazy(mart, scope, as_of, timezone=timezone,
-                                     include_backdated=include_backdated)
-    kind, amount = pl.col("item_type"), pl.col("open_minor")
+    (frame,) = ar_by_customer_at(
+        mart, scope, [moment(as_of, timezone=timezone, include_backdated=include_backdated)],
+        selection)
+    return frame
+
+
+def open_items_at(mart: Mart, scope: Scope, moments: Sequence[Moment],
+                  selection: Slice = EVERYTHING) -> pl.LazyFrame:
+    """The in-scope items with ``open_doc_minor_<i>`` and ``open_minor_<i>`` at each of
+    ``moments`` (``etl.facts.open_ar.open_items_at_lazy``), lazy and unsorted, cached: the
+    callers that aggregate it in one ``pl.collect_all`` compute the open amounts once."""
+    return open_items_at_lazy(*_scoped_ar(mart, scope, None, selection), moments).cache()
+
+
+def ar_by_customer_query(items_at: pl.LazyFrame, moments: Sequence[Moment]) -> pl.LazyFrame:
+    """Per customer and currency of ``open_items_at(…, moments)``: the ``AR_COLUMNS`` and
+    ``total_ar_doc_minor``, each suffixed ``_<i>`` for moment i; split it with
+    ``ar_frames``. Sums per item type first, then per customer (few rows)."""
+    per_type = items_at.group_by("customer_id", "currency", "item_type").agg(
+        expression
+        for i, (as_of, _) in enumerate(moments)
+        for expression in (
+            pl.col(f"open_minor_{i}").sum().alias(f"open_{i}"),
+            pl.col(f"open_doc_minor_{i}").sum().alias(f"open_doc_{i}"),
+            pl.when(DUE_KEY >= date_key(_day(as_of))).then(pl.col(f"open_minor_{i}"))
+            .otherwise(0).sum().alias(f"not_due_{i}"),
+        ))
+    kind = pl.col("item_type")
     debit = kind.is_in(DEBITS)
-    overdue = debit & (DUE_KEY < date_key(as_of))
-    return (
-        items.group_by("customer_id", "currency").agg(
-            amount.filter(debit).sum().alias("open_invoices_minor"),
-            amount.filter(debit & ~overdue).sum().alias("current_minor"),
-            amount.filter(overdue).sum().alias("overdue_minor"),
-            (-amount.filter(kind == PAYMENT).sum()).alias("unapplied_cash_minor"),
-            (-amount.filter(kind == CREDIT_NOTE).sum()).alias("open_credits_minor"),
-            amount.sum().alias("total_ar_minor"),
-            pl.col("open_doc_minor").sum().alias("total_ar_doc_minor"),
-        )
-        .with_columns(pl.col(name).cast(pl.Int64) for name in (*AR_COLUMNS,
-                                                                 "total_ar_doc_minor"))
-        .sort("customer_id", "currency")
-        .collect()
-    )
+    sums = []
+    for i in range(len(moments)):
+        amount = pl.col(f"open_{i}")
+        sums += [
+            amount.filter(debit).sum().alias(f"open_invoices_minor_{i}"),
+            pl.col(f"not_due_{i}").filter(debit).sum().alias(f"current_minor_{i}"),
+            (-amount.filter(kind == PAYMENT).sum()).alias(f"unapplied_cash_minor_{i}"),
+            (-amount.filter(kind == CREDIT_NOTE).sum()).alias(f"open_credits_minor_{i}"),
+            amount.sum().alias(f"total_ar_minor_{i}"),
+            pl.col(f"open_doc_{i}").sum().alias(f"total_ar_doc_minor_{i}"),
+        ]
+    return per_type.group_by("customer_id", "currency").agg(sums).with_columns(
+        (pl.col(f"open_invoices_minor_{i}") - pl.col(f"current_minor_{i}"))
+        .alias(f"overdue_minor_{i}") for i in range(len(moments)))
+
+
+def ar_frames(wide: pl.DataFrame, count: int) -> list[pl.DataFrame]:
+    """``ar_by_customer_query``'s collected result as one frame per moment (the columns of
+    ``ar_by_customer``, sorted by customer), every frame with the same rows."""
+    wide = wide.sort("customer_id", "currency")
+    columns = (*AR_COLUMNS, "total_ar_doc_minor")
+    return [wide.select("customer_id", "currency",
+                        *(pl.col(f"{name}_{i}").cast(pl.Int64).alias(name) for name in columns))
+            for i in range(count)]
+
+
+def _day(as_of: date | None) -> date:
+    if as_of is None:
+        raise ValueError("AR by customer needs an as-of date for every moment")
+    return as_of
+
+
+def ar_by_customer_at(mart: Mart, scope: Scope, moments: Sequence[Moment],
+                      selection: Slice = EVERYTHING) -> list[pl.DataFrame]:
+    """``ar_by_customer`` at each of ``moments`` (``moment(...)``), from one pass over the
+    open items: one frame per moment, every frame with the same rows — the customers with
+    receivable documents at any of the moments."""
+    query = ar_by_customer_query(open_items_at(mart, scope, moments, selection), moments)
+    return ar_frames(query.collect(), len(moments))
+
+
+def ar_totals(by_customer: pl.DataFrame) -> dict[str, int]:
+    """The ``AR_COLUMNS`` of an ``ar_by_customer`` frame summed (0 when it is empty)."""
+    return {name: int(by_customer[name].sum()) for name in AR_COLUMNS}
 
 
 def ar_summary(mart: Mart, scope: Scope, as_of: date, *, timezone: str,
-               include_backdated: bool = False) -> dict[str, int]:
+               include_backdated: bool = False,
+               selection: Slice = EVERYTHING) -> dict[str, int]:
     """The ``AR_COLUMNS`` summed over the in-scope customers as of ``as_of`` (0 when
     there is nothing), in base minor units."""
-    frame = ar_by_customer(mart, scope, as_of, timezone=timezone,
-                           include_backdated=include_backdated)
-    return {name: int(frame[name].sum()) for name in AR_COLUMNS}
+    return ar_totals(ar_by_customer(mart, scope, as_of, timezone=timezone,
+                                    include_backdated=include_backdated, selection=selection))
 
 
 def credit_sales(mart: Mart, scope: Scope, period: Period, *, timezone: str,
-                 include_backdated: bool = False) -> int:
+                 include_backdated: bool = False, selection: Slice = EVERYTHING) -> int:
     """Credit sales of ``period`` for in-scope customers, base minor units: invoices that
     are not cash sales − credit notes, dated in the period and posted before the end of
     its last day (unless ``include_backdated``)."""
     known_by = _known_by(period.end, timezone, include_backdated)
-    documents = managed(mart, "fct_ar_item", scope).filter(
+    documents = managed(mart, "fct_ar_item", scope, selection).filter(
         ((pl.col("item_type") == INVOICE) & ~pl.col("is_cash_sale"))
         | (pl.col("item_type") == CREDIT_NOTE),
         pl.col("document_date_key").is_between(period.start_key, period.end_key))
@@ -143,8 +221,8 @@ def credit_sales(mart: Mart, scope: Scope, period: Period, *, timezone: str,
 
 
 def dso(mart: Mart, scope: Scope, as_of: date, *, timezone: str, days: int = DSO_DAYS,
-        include_backdated: bool = False,
-        total_ar_minor: int | None = None) -> dict[str, int | float | None]:
+        include_backdated: bool = False, total_ar_minor: int | None = None,
+        selection: Slice = EVERYTHING) -> dict[str, int | float | None]:
     """Days sales outstanding at ``as_of``: ``total_ar_minor`` at ``as_of``,
     ``credit_sales_minor`` of the ``days`` days ending at ``as_of``, ``days`` and ``dso``
     = total AR / credit sales × days (null when credit sales ≤ 0). A caller that has the
@@ -153,9 +231,73 @@ def dso(mart: Mart, scope: Scope, as_of: date, *, timezone: str, days: int = DSO
     if days < 1:
         raise ValueError(f"DSO needs a window of at least one day, not {days}")
     total = total_ar_minor if total_ar_minor is not None else ar_summary(
-        mart, scope, as_of, timezone=timezone,
-        include_backdated=include_backdated)["total_ar_minor"]
+        mart, scope, as_of, timezone=timezone, include_backdated=include_backdated,
+        selection=selection)["total_ar_minor"]
     sales = credit_sales(mart, scope, Period(as_of - timedelta(days=days - 1), as_of),
-                         timezone=timezone, include_backdated=include_backdated)
+                         timezone=timezone, include_backdated=include_backdated,
+                         selection=selection)
     return {"total_ar_minor": total, "credit_sales_minor": sales, "days": days,
             "dso": total * days / sales if sales > 0 else None}
+
+
+def cei_moments(period: Period, today: date, *, timezone: str,
+                include_backdated: bool = False) -> tuple[Moment, Moment] | None:
+    """The beginning and ending AR moments of ``period``'s CEI (module docstring): the day
+    before it starts and its last day (at the latest ``today``); None when the period
+    starts after ``today``."""
+    end = min(period.end, today)
+    if period.start > end:
+        return None
+    return (moment(period.start - timedelta(days=1), timezone=timezone,
+                   include_backdated=include_backdated),
+            moment(end, timezone=timezone, include_backdated=include_backdated))
+
+
+@dataclass(frozen=True)
+class Cei:
+    """The collection effectiveness index of a period and its terms (base minor units);
+    ``end`` is the last day counted; ``cei`` a percentage, None when ``collectible_minor``
+    ≤ 0."""
+
+    beginning_ar_minor: int
+    credit_sales_minor: int
+    ending_ar_minor: int
+    ending_current_minor: int
+    end: date
+
+    @property
+    def collected_minor(self) -> int:
+        """The numerator: beginning AR + credit sales − ending AR."""
+        return self.beginning_ar_minor + self.credit_sales_minor - self.ending_ar_minor
+
+    @property
+    def collectible_minor(self) -> int:
+        """The denominator: beginning AR + credit sales − ending current AR."""
+        return self.beginning_ar_minor + self.credit_sales_minor - self.ending_current_minor
+
+    @property
+    def cei(self) -> Decimal | None:
+        if self.collectible_minor <= 0:
+            return None
+        return Decimal(self.collected_minor) * 100 / Decimal(self.collectible_minor)
+
+
+def cei(mart: Mart, scope: Scope, period: Period, today: date, *, timezone: str,
+        include_backdated: bool = False, selection: Slice = EVERYTHING,
+        ar_at: Mapping[Moment, Mapping[str, int]] | None = None) -> Cei | None:
+    """The CEI of ``period`` (module docstring); None when it starts after ``today``. A
+    caller that has the ``ar_totals`` at both ``cei_moments(...)`` already (same scope,
+    slice and rule) passes them as ``ar_at``, and they are not computed again."""
+    moments = cei_moments(period, today, timezone=timezone,
+                          include_backdated=include_backdated)
+    if moments is None:
+        return None
+    if ar_at is None:
+        ar_at = dict(zip(moments, (ar_totals(frame) for frame in ar_by_customer_at(
+            mart, scope, moments, selection)), strict=True))
+    beginning, ending = ar_at[moments[0]], ar_at[moments[1]]
+    end = min(period.end, today)
+    sales = credit_sales(mart, scope, Period(period.start, end), timezone=timezone,
+                         include_backdated=include_backdated, selection=selection)
+    return Cei(beginning["total_ar_minor"], sales, ending["total_ar_minor"],
+               ending["current_minor"], end)

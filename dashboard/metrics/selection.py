@@ -58,7 +58,23 @@ def attributed(mart: Mart, fact: str, scope: Scope, selection: Slice = EVERYTHIN
     return frame
 
 
-def managed(mart: Mart, fact: str, scope: Scope) -> pl.LazyFrame:
-    """Rows of ``fact`` (with ``customer_id``) for customers managed now by reps in scope."""
+def managed_customers(mart: Mart, scope: Scope,
+                      selection: Slice = EVERYTHING) -> pl.Series | None:
+    """Customers managed now by reps in scope (``Scope.customer_ids``) whose current
+    version is in the slice: region and channel of the current ``dim_customer`` version,
+    current account manager among the slice's reps (customer lists and AR follow the
+    customer as it is now, DESIGN D6); None when every customer is in."""
     customers = scope.customer_ids(mart.frame("dim_customer"), mart.frame("dim_location"))
-    return restrict(mart.lazy(fact), "customer_id", customers)
+    filters = [pl.col(column).is_in(list(values)) for column, values in (
+        ("region_code", selection.region_codes), ("channel_code", selection.channel_codes),
+        ("account_manager_id", selection.rep_ids)) if values]
+    if not filters:
+        return customers
+    current = mart.frame("dim_customer").filter(pl.col("is_current"), *filters)["customer_id"]
+    return current if customers is None else current.filter(current.is_in(customers.implode()))
+
+
+def managed(mart: Mart, fact: str, scope: Scope, selection: Slice = EVERYTHING,
+            ) -> pl.LazyFrame:
+    """Rows of ``fact`` (with ``customer_id``) for the ``managed_customers``."""
+    return restrict(mart.lazy(fact), "customer_id", managed_customers(mart, scope, selection))

@@ -19,13 +19,14 @@ from dashboard.pages import (
     pipeline,
     pnl,
     quotes,
+    statement,
     team,
 )
 from dashboard.result_cache import cached_layout
 from dashboard.secure import secured_layout
 
 PAGES = (home, pipeline, quotes, engagement, team, pnl, ar_aging, cash_forecast, customers,
-         customer, documents)
+         customer, documents, statement)
 
 
 def register_pages(app: dash.Dash) -> None:

@@ -1,11 +1,22 @@
 """AR aging: open receivables of the customers in the user's scope as of a date (KPIS.md
-"Aging buckets"): total AR, overdue, % overdue and DSO; open invoices by age; the table by
-customer (buckets, unapplied cash, open credits, total AR, disputed) with a totals row; and
-the open items of one customer (``?customer=<id>``, ignored when outside the scope).
+"Aging buckets"): total AR, overdue, % overdue, DSO and the CEI of the period; open invoices
+by age; the customers with the most overdue AR; the table by customer (buckets, unapplied
+cash, open credits, total AR, disputed, credit limit, exposure, utilisation and hold state)
+with a totals row; and the open items of one customer (``?customer=<id>``, ignored when
+outside the scope), each customer with a link to its printable statement (``/statement``).
 
-The URL holds the view: ``as_of`` (ISO date, not after today; default today), ``basis``
-(``due`` | ``invoice``), ``backdated=1`` (include entries posted after the as-of day with a
-date on or before it) and ``disputed=exclude``. Bucket boundaries are the company's setting.
+The URL holds the view: the global filters (period — the CEI's —, region, channel, rep;
+receivables follow the customer as it is now: its current region, channel and account
+manager, ``metrics.receivables``), ``as_of`` (ISO date, not after today; default today),
+``basis`` (``due`` | ``invoice``), ``backdated=1`` (include entries posted after the as-of
+day with a date on or before it) and ``disputed=exclude``. Bucket boundaries are the
+company's setting.
+
+Credit columns are as of today whatever the as-of date: the limit and hold state are read
+live from the core (``core.customers.profile.credit_standings``, in the user's scope),
+exposure is today's total AR plus the batch's backlog (``metrics.credit``), in the
+customer's currency. Everything else comes from the mart, the aging, the cards and the
+credit exposure from one pass over the open items (``metrics.aging.aging_with_ar``).
 """
 
 from __future__ import annotations
@@ -13,15 +24,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import dash_bootstrap_components as dbc
 import polars as pl
 from dash import dcc, html
 
+from core.customers.profile import credit_standings
+from core.types import currency_digits, to_minor
 from dashboard.components.data_table import Column, data_table
-from dashboard.components.filter_bar import param_date, param_dropdown
-from dashboard.components.kpi_card import kpi_card
+from dashboard.components.filter_bar import filter_bar, param_date, param_dropdown
+from dashboard.components.kpi_card import Comparison, kpi_card
 from dashboard.components.panels import graph_card, no_data_page, page_heading
 from dashboard.figures import aging_bars, aging_by_customer_bars
 from dashboard.formatting import BLANK, compact_money, money, percent
@@ -30,19 +44,36 @@ from dashboard.metrics.aging import (
     DUE,
     INVOICE_DATE,
     aging_buckets,
-    aging_by_customer,
     aging_totals,
+    aging_with_ar,
     open_items_of,
+    top_overdue,
 )
+from dashboard.metrics.credit import backlog_by_customer, credit_exposure, credit_utilisation
 from dashboard.metrics.customer import in_scope
 from dashboard.metrics.labels import with_label
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.ratios import ratio_value
-from dashboard.metrics.receivables import DSO_DAYS, ar_summary, dso
+from dashboard.metrics.receivables import (
+    DSO_DAYS,
+    ar_totals,
+    cei,
+    cei_moments,
+    dso,
+    moment,
+)
 from dashboard.metrics.scope import ALL_ROLES
 from dashboard.pages.customers import customer_href
-from dashboard.secure import RequestContext
-from dashboard.view import date_param, id_param, query_string, view_from_query
+from dashboard.secure import RequestContext, session_factory
+from dashboard.view import (
+    View,
+    date_param,
+    global_params,
+    id_param,
+    query_string,
+    view_from_query,
+)
+from etl.facts.open_ar import Moment
 
 PATH = "/ar-aging"
 TITLE = "AR aging"
@@ -61,6 +92,12 @@ ITEM_COLUMNS = [
     Column("disputed", "Disputed"), Column("promise_to_pay_date", "Promise to pay"),
     Column("open_minor", "Open amount", "money"),
 ]
+TOP_OVERDUE = 10
+HOLD_LABELS = {"on_hold": "On hold"}
+OVER_LIMIT_LABEL = "Over limit"
+OVER_LIMIT = ("params.data && params.data.credit_status && "
+              f"params.data.credit_status.includes('{OVER_LIMIT_LABEL}')")
+"""AG Grid class rule: the row's customer is over its credit limit."""
 
 
 @dataclass(frozen=True)
@@ -72,33 +109,69 @@ class AgingView:
     include_backdated: bool
     exclude_disputed: bool
     customer_id: int | None  # in the user's scope, or None
+    filters: View  # the global filters: period (for the CEI), region, channel, rep
 
     def query(self, **extra: object) -> str:
         """The page's query string for this view (plus ``extra``)."""
-        return query_string({"as_of": self.as_of.isoformat(), "basis": self.basis,
+        return query_string({**global_params(self.filters), "as_of": self.as_of.isoformat(),
+                             "basis": self.basis,
                              "backdated": "1" if self.include_backdated else None,
                              "disputed": "exclude" if self.exclude_disputed else None,
                              **extra})
+
+    def statement_href(self, customer: pl.Expr) -> pl.Expr:
+        """The ``/statement`` link of each ``customer`` id as of this view's date (its
+        activity: the statement page's default, the 30 days up to that date)."""
+        query = query_string({"as_of": self.as_of.isoformat(),
+                              "backdated": "1" if self.include_backdated else None})
+        return pl.format("/statement?customer={}&" + query.lstrip("?"), customer)
+
+    def statement_of(self, customer_id: int) -> str:
+        """``statement_href`` of one customer."""
+        return str(pl.select(self.statement_href(pl.lit(customer_id))).item())
 
 
 def aging_view(context: RequestContext, query: Mapping[str, str]) -> AgingView:
     """Parse ``query``: bad values fall back to today, the due-date basis, off; a customer
     outside the scope is dropped."""
-    params = view_from_query(context, query, PAGE_PARAMS).params
+    filters = view_from_query(context, query, PAGE_PARAMS)
+    params = filters.params
     customer_id = id_param(query, "customer")
     if customer_id is not None and (context.mart is None
                                     or not in_scope(context.mart, context.scope, customer_id)):
         customer_id = None
     return AgingView(date_param(query, "as_of", context.today, latest=context.today),
                      params.get("basis", DUE), params.get("backdated") == "1",
-                     params.get("disputed") == "exclude", customer_id)
+                     params.get("disputed") == "exclude", customer_id, filters)
 
 
-def _aging(context: RequestContext, mart: Mart, view: AgingView) -> pl.DataFrame:
-    return aging_by_customer(mart, context.scope, view.as_of, timezone=context.timezone,
-                             boundaries=context.aging_boundaries, basis=view.basis,
-                             include_backdated=view.include_backdated,
-                             exclude_disputed=view.exclude_disputed)
+@dataclass(frozen=True)
+class AgingFigures:
+    """What one render computes from one pass over the open items: the aging by customer
+    and ``receivables.ar_by_customer`` at each moment the page needs (the as-of date,
+    today, and the beginning and end of the period and of the prior period)."""
+
+    aging: pl.DataFrame
+    ar: Mapping[Moment, pl.DataFrame]
+    as_of: Moment
+    today: Moment
+
+
+def aging_figures(context: RequestContext, mart: Mart, view: AgingView, *,
+                  with_cei: bool = True) -> AgingFigures:
+    """The figures of ``view``; ``with_cei=False`` leaves out the CEI's moments (the export
+    has no cards)."""
+    tz, period = context.timezone, view.filters.period
+    own = moment(view.as_of, timezone=tz, include_backdated=view.include_backdated)
+    today = moment(context.today, timezone=tz)
+    moments = [today, *(m for p in (period, period.prior()) if with_cei for m in cei_moments(
+        p, context.today, timezone=tz, include_backdated=view.include_backdated) or ())]
+    aging, ar = aging_with_ar(mart, context.scope, view.as_of, moments, timezone=tz,
+                              boundaries=context.aging_boundaries, basis=view.basis,
+                              include_backdated=view.include_backdated,
+                              exclude_disputed=view.exclude_disputed,
+                              selection=view.filters.selection)
+    return AgingFigures(aging, ar, own, today)
 
 
 def _items(context: RequestContext, mart: Mart, view: AgingView,
@@ -113,7 +186,13 @@ def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, p
     if context.mart is None:
         return {}
     view = aging_view(context, query)
-    tables = {"ar-aging": _aging(context, context.mart, view)}
+    figures = aging_figures(context, context.mart, view, with_cei=False)
+    credit = _credit(context, context.mart, view, figures)
+    credit = credit.with_columns(_own_units(credit, "credit_limit_minor", exact=True),
+                                 _own_units(credit, "exposure_doc_minor", exact=True))
+    tables = {"ar-aging": figures.aging.join(
+        credit.select("customer_id", "credit_limit", "exposure_doc", "utilisation",
+                      "is_over_limit", "hold_state"), on="customer_id", how="left")}
     if view.customer_id is not None:
         tables["ar-open-items"] = _items(context, context.mart, view, view.customer_id).select(
             pl.lit(view.customer_id).alias("customer_id"), pl.all())
@@ -147,37 +226,155 @@ def _controls(context: RequestContext, view: AgingView) -> dbc.Card:
     ]), className="salesbi-card salesbi-filter-bar mb-3")
 
 
-def _cards(context: RequestContext, mart: Mart, view: AgingView) -> list[dbc.Col]:
+def _standings(context: RequestContext) -> pl.DataFrame:
+    """Credit limit (minor units of the customer's currency) and hold state of every
+    customer in the user's scope, read live from the core."""
+    schema = {"customer_id": pl.Int64, "credit_limit_minor": pl.Int64, "hold_state": pl.String}
+    if context.actor is None:
+        return pl.DataFrame(schema=schema)
+    with session_factory()() as session:
+        standings = credit_standings(session, context.actor)
+    return pl.DataFrame({
+        "customer_id": [s.customer_id for s in standings],
+        "credit_limit_minor": [to_minor(s.credit_limit, s.currency) for s in standings],
+        "hold_state": [str(s.hold_state) for s in standings],
+    }, schema=schema)
+
+
+def _credit(context: RequestContext, mart: Mart, view: AgingView,
+            figures: AgingFigures) -> pl.DataFrame:
+    """Per aging row: ``credit_limit_minor``, ``exposure_doc_minor``, ``utilisation``,
+    ``is_over_limit`` and ``hold_state`` (today's; amounts in the customer's currency)."""
+    standings = _standings(context)
+    exposure = credit_utilisation(
+        credit_exposure(figures.ar[figures.today],
+                        backlog_by_customer(mart, context.scope, view.filters.selection)),
+        standings)
+    return figures.aging.select("customer_id", "currency").join(
+        standings, on="customer_id", how="left").join(
+        exposure.select("customer_id", "exposure_doc_minor", "utilisation", "is_over_limit"),
+        on="customer_id", how="left").with_columns(pl.col("is_over_limit").fill_null(False))
+
+
+def _own_units(frame: pl.DataFrame, column: str, *, exact: bool) -> pl.Expr:
+    """``column`` (minor units of each row's ``currency``) in major units: an exact
+    Decimal (exports) or a float (the grid's display)."""
+    digits = {c: currency_digits(c) for c in frame["currency"].unique().drop_nulls()}
+    name = column.removesuffix("_minor")
+    if not digits:  # no rows (an empty mapping would not keep its return type)
+        return pl.lit(None, pl.Decimal(38, 3) if exact else pl.Float64).alias(name)
+    if exact:
+        unit = pl.col("currency").replace_strict(
+            {c: Decimal(1).scaleb(-d) for c, d in digits.items()}, return_dtype=pl.Decimal(38, 3))
+        return (pl.col(column).cast(pl.Decimal(38, 0)) * unit).alias(name)
+    scale = pl.col("currency").replace_strict({c: 10.0 ** d for c, d in digits.items()},
+                                              return_dtype=pl.Float64)
+    return (pl.col(column) / scale).alias(name)
+
+
+def _cei_card(context: RequestContext, mart: Mart, view: AgingView, figures: AgingFigures,
+              href: str) -> dbc.Col:
+    totals = {m: ar_totals(frame) for m, frame in figures.ar.items()}
+    period = view.filters.period
+    results = [cei(mart, context.scope, p, context.today, timezone=context.timezone,
+                   include_backdated=view.include_backdated,
+                   selection=view.filters.selection, ar_at=totals)
+               for p in (period, period.prior())]
+    now, prior = (None if r is None or r.cei is None else float(r.cei) / 100
+                  for r in results)
+    currency, result = context.base_currency, results[0]
+    if result is None:
+        note = "The period has not started yet."
+    elif result.cei is None:
+        note = (f"Nothing to collect from {period.start:%d %b} to {result.end:%d %b %Y}: "
+                "AR at the start + credit sales − current AR at the end ≤ 0.")
+    else:
+        note = (f"{compact_money(result.collected_minor, currency)} collected of "
+                f"{compact_money(result.collectible_minor, currency)} collectible, "
+                f"{period.start:%d %b} – {result.end:%d %b %Y}")
+    return kpi_card("ar-aging-cei", "CEI", percent(now), href,
+                    Comparison(now, prior, None, is_ratio=True, with_last_year=False),
+                    note=note, xl=True)
+
+
+def _cards(context: RequestContext, mart: Mart, view: AgingView,
+           figures: AgingFigures) -> list[dbc.Col]:
     scope, currency, tz = context.scope, context.base_currency, context.timezone
-    summary = ar_summary(mart, scope, view.as_of, timezone=tz,
-                         include_backdated=view.include_backdated)
+    summary = ar_totals(figures.ar[figures.as_of])
     days = dso(mart, scope, view.as_of, timezone=tz, include_backdated=view.include_backdated,
-               total_ar_minor=summary["total_ar_minor"])
+               total_ar_minor=summary["total_ar_minor"], selection=view.filters.selection)
     share = ratio_value(summary["overdue_minor"], summary["open_invoices_minor"])
     here = PATH + view.query()  # a card links to this same view
     return [
         kpi_card("ar-aging-total", f"Total AR on {view.as_of:%d %b %Y}",
                  compact_money(summary["total_ar_minor"], currency), here,
-                 note=money(summary["total_ar_minor"], currency)),
+                 note=money(summary["total_ar_minor"], currency), xl=True),
         kpi_card("ar-aging-overdue", "Overdue", compact_money(summary["overdue_minor"],
                                                               currency), here,
                  note=f"of {compact_money(summary['open_invoices_minor'], currency)} "
-                      "open invoices"),
+                      "open invoices", xl=True),
         kpi_card("ar-aging-overdue-pct", "% overdue", percent(share), here,
-                 note="past their due date, by amount"),
+                 note="past their due date, by amount", xl=True),
         kpi_card("ar-aging-dso", "DSO",
                  BLANK if days["dso"] is None else f"{days['dso']:.0f} days", here,
                  note=f"credit sales of the last {DSO_DAYS} days "
-                      f"{compact_money(int(days['credit_sales_minor'] or 0), currency)}"),
+                      f"{compact_money(int(days['credit_sales_minor'] or 0), currency)}",
+                 xl=True),
+        _cei_card(context, mart, view, figures, here),
     ]
 
 
+def _top_overdue_card(context: RequestContext, view: AgingView,
+                      frame: pl.DataFrame) -> dbc.Col:
+    """The customers with the most overdue AR, each with its share of the largest as a
+    bar, linked to Customer 360, its open items and its statement."""
+    top = top_overdue(frame, TOP_OVERDUE)
+    title = html.H2(f"Most overdue on {view.as_of:%d %b %Y}", className="h6")
+    if top.is_empty():
+        body: Any = html.P("No customer in this view has overdue invoices.",
+                           className="text-muted fst-italic", id="ar-aging-top-overdue")
+    else:
+        largest = int(top["overdue_minor"].max())  # type: ignore[arg-type]
+        rows = []
+        for rank, row in enumerate(top.iter_rows(named=True), start=1):
+            customer = row["customer_id"]
+            width = f"{100 * row['overdue_minor'] / largest:.0f}%"
+            bar = html.Div(html.Div(className="salesbi-bar-fill", style={"width": width}),
+                           className="salesbi-bar")
+            rows.append(html.Tr([
+                html.Td(rank, className="text-muted"),
+                html.Td(dcc.Link(row["name"] or "(unnamed)", href=f"/customers/{customer}")),
+                html.Td([money(row["overdue_minor"], context.base_currency, whole=True), bar],
+                        className="text-end"),
+                html.Td(percent(row["overdue_share"], 0), className="text-end text-muted"),
+                html.Td([dcc.Link("Open items", href=PATH + view.query(customer=customer)),
+                         " · ",
+                         dcc.Link("Statement", href=view.statement_of(customer))],
+                        className="small text-nowrap"),
+            ]))
+        body = html.Table([
+            html.Thead(html.Tr([html.Th("#"), html.Th("Customer"),
+                                html.Th(f"Overdue ({context.base_currency})",
+                                        className="text-end"),
+                                html.Th("of open", className="text-end"), html.Th("")])),
+            html.Tbody(rows),
+        ], className="table table-sm align-middle mb-0", id="ar-aging-top-overdue")
+    return dbc.Col(dbc.Card(dbc.CardBody([title, body]), className="salesbi-card h-100"),
+                   lg=7, className="mb-3")
+
+
 def _customer_table(context: RequestContext, view: AgingView, frame: pl.DataFrame,
-                    bucket_columns: list[tuple[str, str]]) -> html.Div:
+                    bucket_columns: list[tuple[str, str]], credit: pl.DataFrame) -> html.Div:
     currency = context.base_currency
-    # Whole currency units keep sixteen columns readable; the export has the cents.
+    # Whole currency units keep the columns readable; the export has the cents.
     whole = {"valueFormatter": {"function": "d3.format(',.0f')(params.value)"},
              "filter": False, "wrapHeaderText": True, "autoHeaderHeight": True}
+    own = {"valueFormatter": {"function": "params.value == null ? '' : "
+                                          "d3.format(',.0f')(params.value)"},
+           "filter": False, "wrapHeaderText": True, "autoHeaderHeight": True,
+           "minWidth": 100}
+    flagged = {"cellClassRules": {"salesbi-over-limit": OVER_LIMIT}}
+    narrow = {"filter": False, "wrapHeaderText": True, "autoHeaderHeight": True}
     columns = [
         Column("name", "Customer", "link", href_field="href",
                options={"pinned": "left", "minWidth": 170}),
@@ -188,15 +385,33 @@ def _customer_table(context: RequestContext, view: AgingView, frame: pl.DataFram
           for column, label in bucket_columns),
         *(Column(column, header, "money", options=whole | {"minWidth": 100})
           for column, header in SIDE_HEADERS.items()),
-        Column("disputed_items", "Disputed", "number",
-               options={"minWidth": 80, "filter": False}),
+        Column("disputed_items", "Disputed", "number", options=narrow | {"minWidth": 90}),
+        Column("currency", "Currency", options=narrow | {"minWidth": 95, "maxWidth": 105}),
+        Column("credit_limit", "Credit limit", "number", options=own),
+        Column("exposure_doc", "Exposure", "number", options=own | flagged),
+        Column("utilisation", "Utilisation", "percent",
+               options=narrow | {"minWidth": 110} | flagged),
+        Column("credit_status", "Credit", options={"minWidth": 120} | flagged),
+        Column("statement", "Statement", "link", href_field="statement_href",
+               options=narrow | {"minWidth": 105, "maxWidth": 115, "sortable": False}),
     ]
-    rows = frame.with_columns(
+    status = pl.concat_str(
+        [pl.col("hold_state").replace_strict(HOLD_LABELS, default=None),
+         pl.when(pl.col("is_over_limit")).then(pl.lit(OVER_LIMIT_LABEL))],
+        separator=" · ", ignore_nulls=True)
+    rows = frame.join(credit.drop("currency"), on="customer_id", how="left").with_columns(
         customer_href(pl.col("customer_id")).alias("href"),
         pl.lit("List").alias("items"),
         pl.format(PATH + view.query() + "&customer={}",
-                  pl.col("customer_id")).alias("items_href"))
-    totals: dict[str, Any] = {"name": "Total", "items": ""} | aging_totals(frame)
+                  pl.col("customer_id")).alias("items_href"),
+        _own_units(credit, "credit_limit_minor", exact=False),
+        _own_units(credit, "exposure_doc_minor", exact=False),
+        pl.col("utilisation").round(4),  # display: 0.1 % is the grid's precision
+        status.alias("credit_status"),
+        pl.lit("Print").alias("statement"),
+        view.statement_href(pl.col("customer_id")).alias("statement_href"))
+    totals: dict[str, Any] = {"name": "Total", "items": "", "statement": ""} | aging_totals(
+        frame)
     return data_table("ar-aging-table", rows, columns, currency, export="ar-aging",
                       height=460, totals=totals,
                       empty=f"No customer in your scope has open items on "
@@ -231,8 +446,12 @@ def _items_card(context: RequestContext, mart: Mart, view: AgingView,
             pl.when(pl.col("is_disputed")).then(pl.lit("Yes")).otherwise(pl.lit(""))
             .alias("disputed"))
         body += [
-            dcc.Link("Customer 360", href=f"/customers/{view.customer_id}",
-                     className="small d-block mb-2"),
+            html.Div([dcc.Link("Customer 360", href=f"/customers/{view.customer_id}"),
+                      " · ",
+                      dcc.Link("Print statement",
+                               href=view.statement_of(view.customer_id),
+                               id="ar-aging-items-statement")],
+                     className="small mb-2"),
             data_table("ar-aging-items", items, ITEM_COLUMNS, context.base_currency,
                        export="ar-open-items", height=min(400, 130 + 42 * items.height),
                        totals={"document_number": "Total",
@@ -247,7 +466,9 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
         return no_data_page(TITLE)
     view = aging_view(context, query)
     currency = context.base_currency
-    frame = _aging(context, context.mart, view)
+    figures = aging_figures(context, context.mart, view)
+    frame = figures.aging
+    credit = _credit(context, context.mart, view, figures)
     buckets = aging_buckets(context.aging_boundaries, view.basis)
     bucket_columns = [(b.column, b.label) for b in buckets]
     totals = aging_totals(frame)
@@ -261,23 +482,28 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
                  f"({money(totals['disputed_minor'], currency)}).")
     if view.exclude_disputed:
         note += " Disputed invoices are left out of this table and the charts."
+    over = int(credit["is_over_limit"].sum())
+    note += (f" Credit columns are today's, in each customer's own currency (limit and hold "
+             f"live; exposure = total AR today + backlog of credit orders): {over:,} over "
+             "their limit.")
     return html.Div([
         page_heading(TITLE),
+        filter_bar(context, view.filters),
         _controls(context, view),
-        dbc.Row(_cards(context, context.mart, view), id="ar-aging-kpis"),
+        dbc.Row(_cards(context, context.mart, view, figures), id="ar-aging-kpis"),
         dbc.Row([
             graph_card("ar-aging-buckets", aging_bars(
                 [b.label for b in buckets], [totals.get(b.column, 0) for b in buckets],
                 currency, f"Open invoices by age on {on}", axis, empty=empty), 5),
-            graph_card("ar-aging-customers", aging_by_customer_bars(
-                frame, bucket_columns, currency,
-                f"Largest open invoice balances by age ({axis.lower()})", empty=empty), 7),
+            _top_overdue_card(context, view, frame),
         ]),
+        dbc.Row(graph_card("ar-aging-customers", aging_by_customer_bars(
+            frame, bucket_columns, currency,
+            f"Largest open invoice balances by age ({axis.lower()})", empty=empty), 12)),
         dbc.Card(dbc.CardBody([
             html.H2("By customer", className="h5"),
             html.P(note, className="text-muted small", id="ar-aging-note"),
-            _customer_table(context, view, frame, bucket_columns),
+            _customer_table(context, view, frame, bucket_columns, credit),
         ]), className="salesbi-card mb-3"),
         _items_card(context, context.mart, view, frame),
     ])
-

@@ -15,6 +15,7 @@ frames.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 
 import polars as pl
@@ -69,31 +70,63 @@ def open_items_lazy(items: pl.DataFrame | pl.LazyFrame,
                     known_by: datetime | None = None) -> pl.LazyFrame:
     """``open_items`` as a lazy query, unsorted: for callers that aggregate it (a sort and
     the columns they do not use are then never computed)."""
-    items = items.lazy().filter(_as_of_filter("document_date_key", "posted_at", as_of,
-                                              known_by))
-    applied = allocations.lazy().filter(_as_of_filter("allocation_date_key", "created_at",
-                                                      as_of, known_by))
+    return open_items_at_lazy(items, allocations, [(as_of, known_by)]).rename(
+        {"open_doc_minor_0": "open_doc_minor", "open_minor_0": "open_minor"})
+
+
+Moment = tuple[date | None, datetime | None]
+"""(as of, known by): documents and allocations dated ≤ as of and recorded before known by
+(``None``: no limit), as ``open_items`` takes them."""
+
+
+def open_items_at_lazy(items: pl.DataFrame | pl.LazyFrame,
+                       allocations: pl.DataFrame | pl.LazyFrame,
+                       moments: Sequence[Moment]) -> pl.LazyFrame:
+    """The items that exist at any of ``moments``, with ``open_doc_minor_<i>`` and
+    ``open_minor_<i>`` for each moment i (the ``open_items`` amounts; 0 at a moment the
+    item is not dated or posted by yet), unsorted. One join for every moment: AR at
+    several dates costs about what one date costs."""
+    if not moments:
+        raise ValueError("open items need at least one moment")
+    exists = [_as_of_filter("document_date_key", "posted_at", *moment) for moment in moments]
+    applies = [_as_of_filter("allocation_date_key", "created_at", *moment)
+               for moment in moments]
+    items = items.lazy().filter(pl.any_horizontal(exists))
+    applied = allocations.lazy().filter(pl.any_horizontal(applies))
+    amount = pl.col("amount_doc_minor")
+    single = len(moments) == 1  # the filters above are then the whole condition
+
+    def when(condition: pl.Expr, value: pl.Expr) -> pl.Expr:
+        return value if single else pl.when(condition).then(value).otherwise(0)
+
     # A target (debit) is reduced by what is applied to it; a source (credit) is used up
     # by what it applies. Allocations of documents outside the selection drop out.
     to_target = applied.group_by("target_type", "target_id").agg(
-        pl.col("amount_doc_minor").sum().alias("applied_to")
+        when(applies[i], amount).sum().alias(f"applied_to_{i}") for i in range(len(moments))
     ).rename({"target_type": "item_type", "target_id": "document_id"})
     from_source = applied.group_by("source_type", "source_id").agg(
-        pl.col("amount_doc_minor").sum().alias("applied_from")
+        when(applies[i], amount).sum().alias(f"applied_from_{i}")
+        for i in range(len(moments))
     ).rename({"source_type": "item_type", "source_id": "document_id"})
-    open_doc = (pl.col("amount_doc_minor") - pl.col("applied_to").fill_null(0)
-                + pl.col("applied_from").fill_null(0))
+    open_doc = [
+        when(exists[i], amount - pl.col(f"applied_to_{i}").fill_null(0)
+             + pl.col(f"applied_from_{i}").fill_null(0)).cast(pl.Int64)
+        .alias(f"open_doc_minor_{i}")
+        for i in range(len(moments))]
+    # Converted at the document's own rate, as fixed in its stored base amount: the stored
+    # base while nothing is applied, base × open / amount (half-up) otherwise.
+    open_base = [
+        pl.when(pl.col(f"open_doc_minor_{i}") == amount).then(pl.col("amount_minor"))
+        .otherwise(_scaled_half_up(pl.col("amount_minor"), pl.col(f"open_doc_minor_{i}"),
+                                   amount))
+        .alias(f"open_minor_{i}")
+        for i in range(len(moments))]
     return (
         items.join(to_target, on=["item_type", "document_id"], how="left")
         .join(from_source, on=["item_type", "document_id"], how="left")
-        .with_columns(open_doc.cast(pl.Int64).alias("open_doc_minor"))
-        .with_columns(
-            pl.when(pl.col("open_doc_minor") == pl.col("amount_doc_minor"))
-            .then(pl.col("amount_minor"))
-            .otherwise(_scaled_half_up(pl.col("amount_minor"), pl.col("open_doc_minor"),
-                                       pl.col("amount_doc_minor")))
-            .alias("open_minor"))
-        .drop("applied_to", "applied_from")
+        .with_columns(open_doc)
+        .with_columns(open_base)
+        .drop(*(f"applied_{way}_{i}" for way in ("to", "from") for i in range(len(moments))))
     )
 
 

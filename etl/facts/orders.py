@@ -33,7 +33,9 @@ order's own rate (``sales_order.fx_rate``, the rate of the order date), half-up 
   rates and before/after-discount amounts.) Per order it equals
   ``core.billing.balances.order_uninvoiced_amount`` at the order rate, up to rounding per
   line, except that the core subtracts the whole order discount even when lines were
-  cancelled.
+  cancelled. ``backlog_doc_minor`` is the same amount in minor units of the order's own
+  currency (the customer's), before conversion: credit exposure compares it with the
+  credit limit.
 
 Delivery: shipments with status ``shipped`` that are not replacements. ``shipped_quantity``
 Σ their lines; first/last shipped dates per order and last per line.
@@ -96,15 +98,18 @@ LINE_SCALE = QUANTITY_SCALE + PRICE_SCALE + PERCENT_SCALE
 
 # --- document arithmetic on scaled integers ---------------------------------------------
 
+def _minor_unit(currencies: list[str], scale: int = AMOUNT_SCALE) -> pl.Expr:
+    """Per row: 10^(``scale`` − digits of the row's ``currency``), an Int128 — one minor
+    unit of that currency as an integer of ``scale``."""
+    return pl.col("currency").replace_strict(
+        {c: 10 ** (scale - currency_digits(c)) for c in currencies}, return_dtype=pl.Int128)
+
+
 def _half_up_to_currency(exact: pl.Expr, from_scale: int, currencies: list[str]) -> pl.Expr:
     """``exact`` (an Int128 of scale ``from_scale``) rounded half-up to the minor unit of
     the row's ``currency`` column, returned as an amount of ``AMOUNT_SCALE`` (Int64)."""
-    factor = pl.col("currency").replace_strict(
-        {c: 10 ** (from_scale - currency_digits(c)) for c in currencies},
-        return_dtype=pl.Int128)
-    back = pl.col("currency").replace_strict(
-        {c: 10 ** (AMOUNT_SCALE - currency_digits(c)) for c in currencies},
-        return_dtype=pl.Int128)
+    factor = _minor_unit(currencies, from_scale)
+    back = _minor_unit(currencies)
     rounded = ((exact.abs() + factor // 2) // factor) * exact.sign()
     return (rounded * back).cast(pl.Int64)
 
@@ -121,14 +126,18 @@ def discount_share(amount: pl.Expr, currencies: list[str]) -> pl.Expr:
     """round_half_up(``discount_amount`` × ``amount`` / ``ordered_amount``) in the row's
     document currency (amounts of ``AMOUNT_SCALE``): the part of the order discount that
     goes with ``amount`` (0 when nothing was ordered)."""
-    unit = pl.col("currency").replace_strict(
-        {c: 10 ** (AMOUNT_SCALE - currency_digits(c)) for c in currencies},
-        return_dtype=pl.Int128)
+    unit = _minor_unit(currencies)
     numerator = wide("discount_amount") * amount.cast(pl.Int128)
     denominator = wide("ordered_amount") * unit
     # Non-negative operands: half-up is (2n + d) // 2d, back to AMOUNT_SCALE.
     share = (2 * numerator + denominator) // (2 * denominator) * unit
     return pl.when(pl.col("ordered_amount") > 0).then(share).otherwise(0).cast(pl.Int64)
+
+
+def doc_minor(amount: pl.Expr, currencies: list[str]) -> pl.Expr:
+    """A document amount (``AMOUNT_SCALE``, rounded to the row's ``currency``) in minor
+    units of that currency (exact)."""
+    return (amount.cast(pl.Int128) // _minor_unit(currencies)).cast(pl.Int64)
 
 
 def to_base(amount: pl.Expr, base_currency: str) -> pl.Expr:
@@ -229,11 +238,15 @@ def order_lines(core: CoreFrames, base_currency: str) -> pl.LazyFrame:
         )
     )
     open_after_discount = (pl.col("open_doc") - discount_share(pl.col("open_doc"), currencies))
+    confirmed = pl.col("status") == CONFIRMED
     return lines.with_columns(
         to_base(pl.col("net_doc"), base_currency).alias("net_minor"),
-        pl.when(pl.col("status") == CONFIRMED)
+        pl.when(confirmed)
         .then(to_base(open_after_discount, base_currency).clip(lower_bound=0))
         .otherwise(0).alias("backlog_minor"),
+        pl.when(confirmed)
+        .then(doc_minor(open_after_discount.clip(lower_bound=0), currencies))
+        .otherwise(0).alias("backlog_doc_minor"),
     )
 
 

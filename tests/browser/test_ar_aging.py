@@ -12,19 +12,14 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.test_home import screenshot, sign_in
+from tests.browser.test_home import SCREENSHOTS, screenshot, sign_in
 
 AS_OF_INPUT = 'input[id*="as_of"][id*="view-date"]'
 
 
-@pytest.mark.browser
-def test_finance_changes_the_as_of_date_and_drills_into_a_customer(  # type: ignore[no-untyped-def]
-        dash_duo, demo_app: dash.Dash) -> None:
-    dash_duo.start_server(demo_app, navigate=False)
-    sign_in(dash_duo, "finance", "/ar-aging")
-    dash_duo.wait_for_element("#ar-aging-buckets .main-svg", timeout=20)
+def _move_as_of(dash_duo, as_of: date) -> None:  # type: ignore[no-untyped-def]
+    """Type ``as_of`` into the as-of picker and wait until the page shows that day."""
     before = dash_duo.find_element("#ar-aging-total").text
-    as_of = date.today() - timedelta(days=91)
     field = dash_duo.find_element(AS_OF_INPUT)
     field.send_keys(Keys.CONTROL, "a")
     field.send_keys(as_of.isoformat(), Keys.ENTER)
@@ -35,6 +30,16 @@ def test_finance_changes_the_as_of_date_and_drills_into_a_customer(  # type: ign
     wait.until(lambda _: f"{as_of:%d %b %Y}" in dash_duo.find_element(
         "#ar-aging-as-of-label").text)
     wait.until(lambda _: dash_duo.find_element("#ar-aging-total").text != before)
+
+
+@pytest.mark.browser
+def test_finance_changes_the_as_of_date_and_drills_into_a_customer(  # type: ignore[no-untyped-def]
+        dash_duo, demo_app: dash.Dash) -> None:
+    dash_duo.start_server(demo_app, navigate=False)
+    sign_in(dash_duo, "finance", "/ar-aging")
+    dash_duo.wait_for_element("#ar-aging-buckets .main-svg", timeout=20)
+    as_of = date.today() - timedelta(days=91)
+    _move_as_of(dash_duo, as_of)
     for chart in ("#ar-aging-buckets", "#ar-aging-customers"):
         dash_duo.wait_for_element(f"{chart} .bars path", timeout=15)
         assert dash_duo.driver.find_elements(By.CSS_SELECTOR, f"{chart} .bars path"), chart
@@ -47,4 +52,49 @@ def test_finance_changes_the_as_of_date_and_drills_into_a_customer(  # type: ign
     assert f"as_of={as_of.isoformat()}" in dash_duo.driver.current_url
     assert "customer=" in dash_duo.driver.current_url
     screenshot(dash_duo, "ar-aging-finance")
+    assert dash_duo.get_logs() == []
+
+
+@pytest.mark.browser
+def test_finance_opens_a_customer_statement_from_the_aging_and_prints_it(  # type: ignore[no-untyped-def]
+        dash_duo, demo_app: dash.Dash) -> None:
+    """Screenshots: ar-aging-finance-today.png (the page as it opens), then after moving the
+    as-of date ar-aging-finance-back-dated.png and its grid's credit columns
+    ar-aging-finance-credit.png, the statement statement-finance.png and how it prints
+    statement-finance-print.png."""
+    dash_duo.start_server(demo_app, navigate=False)
+    sign_in(dash_duo, "finance", "/ar-aging")
+    dash_duo.wait_for_element("#ar-aging-buckets .main-svg", timeout=20)
+    dash_duo.wait_for_element("#ar-aging-top-overdue a", timeout=15)
+    assert dash_duo.find_element("#ar-aging-cei").text.endswith("%")
+    screenshot(dash_duo, "ar-aging-finance-today")
+    as_of = date.today() - timedelta(days=30)
+    _move_as_of(dash_duo, as_of)
+    dash_duo.wait_for_element("#ar-aging-table .ag-row", timeout=15)
+    screenshot(dash_duo, "ar-aging-finance-back-dated")
+    # The credit columns, at the right end of the grid.
+    dash_duo.driver.execute_script(
+        "dash_ag_grid.getApi('ar-aging-table').ensureColumnVisible('statement')")
+    dash_duo.wait_for_element("#ar-aging-table .ag-cell[col-id='credit_status']", timeout=15)
+    dash_duo.driver.execute_script(
+        "document.getElementById('ar-aging-table').scrollIntoView()")
+    dash_duo.driver.save_screenshot(str(SCREENSHOTS / "ar-aging-finance-credit.png"))
+    customer = dash_duo.find_element("#ar-aging-top-overdue tbody tr td:nth-child(2) a").text
+    statement = next(link for link in dash_duo.driver.find_elements(
+        By.CSS_SELECTOR, "#ar-aging-top-overdue a") if link.text == "Statement")
+    statement.click()
+    dash_duo.wait_for_element("#statement-closing", timeout=15)
+    assert "/statement?customer=" in dash_duo.driver.current_url
+    assert customer in dash_duo.find_element("#statement-address").text
+    assert f"{as_of:%d %b %Y}" in dash_duo.find_element("#statement").text
+    screenshot(dash_duo, "statement-finance")
+    # The Print button prints (window.print is replaced to see the call).
+    dash_duo.driver.execute_script("window.print = () => { window.printed = true; };")
+    dash_duo.find_element("#statement-print").click()
+    assert dash_duo.driver.execute_script("return window.printed === true")
+    dash_duo.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    assert not dash_duo.find_element("#shell-navbar").is_displayed()
+    assert not dash_duo.find_element("#statement-print").is_displayed()
+    assert dash_duo.find_element("#statement-closing").is_displayed()
+    screenshot(dash_duo, "statement-finance-print")
     assert dash_duo.get_logs() == []

@@ -1,17 +1,20 @@
-"""The live customer profile and the contacts due, within the actor's scope."""
+"""The live customer profile, the contacts due and the credit standings (limit, hold
+state), within the actor's scope."""
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from sqlalchemy.orm import Session
 
-from core.customers.models import InteractionKind
-from core.customers.profile import contacts_due, customer_profile
-from core.customers.services import log_interaction
+from core.actor import Actor, Role
+from core.customers.models import HoldPolicy, HoldState, InteractionKind
+from core.customers.profile import contacts_due, credit_standings, customer_profile
+from core.customers.services import log_interaction, put_on_hold
 from core.errors import NotFound
-from tests.core.world import EXECUTIVE, World
+from tests.core.world import EXECUTIVE, FINANCE, World
 
 
 def test_profile_shows_the_next_contact_set_by_the_latest_logged_interaction(
@@ -50,3 +53,20 @@ def test_contacts_due_lists_customers_in_scope_up_to_the_date(session: Session,
     assert contacts_due(session, world.manager, date(2026, 3, 7))[0].next_contact_date \
         == date(2026, 3, 5)
     assert contacts_due(session, EXECUTIVE, date(2026, 3, 1)) == []
+
+
+def test_credit_standings_show_the_limit_and_the_hold_as_they_are_now_in_scope(
+        session: Session, world: World) -> None:
+    acme, euro = world.customer.id, world.eur_customer.id
+    put_on_hold(session, FINANCE, euro, policy=HoldPolicy.CASH_ONLY, reason="overdue")
+    everyone = {s.customer_id: s for s in credit_standings(session, EXECUTIVE)}
+    assert (everyone[euro].currency, everyone[euro].credit_limit) == ("EUR", Decimal("50000"))
+    assert (everyone[euro].hold_state, everyone[euro].hold_policy,
+            everyone[euro].hold_reason) == (HoldState.ON_HOLD, HoldPolicy.CASH_ONLY, "overdue")
+    assert everyone[acme].hold_state == HoldState.NONE
+    # Alice manages Acme; Bob manages Euro and Acme's ship-to; the manager both.
+    assert [s.customer_id for s in credit_standings(session, world.alice)] == [acme]
+    assert [s.customer_id for s in credit_standings(session, world.bob)] == [acme, euro]
+    assert [s.customer_id for s in credit_standings(session, world.manager)] == [acme, euro]
+    no_rep = Actor(user_id=None, role=Role.REP, name="nobody")
+    assert credit_standings(session, no_rep) == []

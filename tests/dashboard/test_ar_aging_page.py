@@ -1,6 +1,8 @@
 """The AR aging page over HTTP: finance sees total AR equal to the core's open items, reps
 and managers only the customers they manage (also in the drill-down and the export), bad
-URL values fall back to defaults, and nobody signed out gets anything."""
+URL values fall back to defaults, and nobody signed out gets anything; the CEI card and its
+prior period, the most overdue customers, the credit columns (hold state live from the
+core) and the region / channel / rep filters equal independent computations from the core."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import csv
 import io
 import json
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import dash
@@ -17,15 +20,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.access import customers_in_scope
 from core.company.services import end_of_day_utc
-from core.customers.models import Customer
-from core.users.models import User
-from core.users.services import actor_for
-from dashboard.formatting import compact_money, money
-from tests.dashboard.conftest import DemoMart
+from core.customers.models import Customer, HoldState
+from core.types import to_minor
+from dashboard.formatting import BLANK, compact_money, money, percent
+from tests.dashboard.conftest import DemoMart, managed_by
 from tests.dashboard.dash_client import find_component, login, page_json, render_page
-from tests.dashboard.metrics.core_receivables import CoreOpenItem, core_open_items
+from tests.dashboard.metrics.core_receivables import CoreOpenItem, core_cei, core_open_items
 
 PATH = "/ar-aging"
 
@@ -37,15 +38,6 @@ def _core_items(demo: DemoMart, as_of: date) -> list[CoreOpenItem]:
 
 def _customers_with_open_items(items: list[CoreOpenItem]) -> set[int]:
     return {item.customer_id for item in items if item.open_minor}
-
-
-def _managed_by(demo: DemoMart, username: str) -> set[int]:
-    """The customers the user may see, from the core's own scope rule."""
-    with Session(demo.core) as session:
-        user_id = session.scalar(select(User.id).where(User.username == username))
-        condition = customers_in_scope(session, actor_for(session, user_id))
-        query = select(Customer.id)
-        return set(session.scalars(query if condition is None else query.where(condition)))
 
 
 def _page(client: FlaskClient, search: str) -> Any:
@@ -93,7 +85,7 @@ def test_sales_roles_see_only_the_customers_they_manage(
         demo_app: dash.Dash, demo_mart: DemoMart, username: str) -> None:
     as_of = demo_mart.mart.published_at.date()
     items = _core_items(demo_mart, as_of)
-    expected = _customers_with_open_items(items) & _managed_by(demo_mart, username)
+    expected = _customers_with_open_items(items) & managed_by(demo_mart, username)
     tree = _page(_signed_in(demo_app, username), f"?as_of={as_of.isoformat()}")
     assert expected and _customer_ids(tree) == expected
     total = sum(item.open_minor for item in items if item.customer_id in expected)
@@ -108,8 +100,8 @@ def test_the_drill_down_lists_an_own_customers_open_items_and_nothing_outside_th
     as_of = demo_mart.mart.published_at.date()
     items = _core_items(demo_mart, as_of)
     with_items = _customers_with_open_items(items)
-    mine = min(with_items & _managed_by(demo_mart, "rep"))
-    other = min(with_items - _managed_by(demo_mart, "rep"))
+    mine = min(with_items & managed_by(demo_mart, "rep"))
+    other = min(with_items - managed_by(demo_mart, "rep"))
     client = _signed_in(demo_app, "rep")
     tree = _page(client, f"?as_of={as_of.isoformat()}&customer={mine}")
     rows = _grid(tree, "ar-aging-items")["rowData"]
@@ -171,13 +163,17 @@ def test_the_export_holds_the_users_own_rows(demo_app: dash.Dash, demo_mart: Dem
     search = f"?as_of={as_of.isoformat()}"
     finance = _csv_rows(_export(_signed_in(demo_app, "finance"), "ar-aging", "csv", search))
     assert {int(row["customer_id"]) for row in finance} == _customers_with_open_items(items)
-    assert {"age_0", "age_1_30", "age_over_120", "unapplied_cash", "open_credits",
-            "total_ar", "disputed"} <= set(finance[0])
+    assert {"age_0", "age_1_30", "age_over_120", "overdue", "unapplied_cash", "open_credits",
+            "total_ar", "disputed", "credit_limit", "exposure_doc", "utilisation",
+            "hold_state"} <= set(finance[0])
+    limits = {c.id: c.credit_limit for c in _customers(demo_mart)}
+    assert all(Decimal(row["credit_limit"]) == limits[int(row["customer_id"])]
+               for row in finance)
     total = sum(item.open_minor for item in items)
     assert round(sum(float(row["total_ar"]) for row in finance) * 100) == total
     rep = _signed_in(demo_app, "rep")
     own = {int(row["customer_id"]) for row in _csv_rows(_export(rep, "ar-aging", "csv", search))}
-    assert own == _customers_with_open_items(items) & _managed_by(demo_mart, "rep")
+    assert own == _customers_with_open_items(items) & managed_by(demo_mart, "rep")
     xlsx = _export(rep, "ar-aging", "xlsx", search)
     assert xlsx["filename"].endswith(".xlsx")
     assert base64.b64decode(xlsx["content"])[:2] == b"PK"
@@ -198,3 +194,126 @@ def test_a_chosen_customer_stays_chosen_on_a_date_without_open_items(
     assert chooser["value"] == str(first)
     assert chooser["options"] == [{"label": name, "value": str(first)}]
     assert "has no open items" in json.dumps(find_component(tree, "ar-aging-items"))
+
+
+def _customers(demo: DemoMart) -> list[Customer]:
+    with Session(demo.core) as session:
+        return list(session.scalars(select(Customer)))
+
+
+def _rows(tree: Any) -> dict[int, dict[str, Any]]:
+    return {int(row["name"].rsplit("/customers/", 1)[1].rstrip(")")): row
+            for row in _grid(tree, "ar-aging-table")["rowData"]}
+
+
+def test_the_cei_card_equals_the_core_for_the_period_and_compares_with_the_prior_one(
+        demo_app: dash.Dash, demo_mart: DemoMart) -> None:
+    today = demo_mart.mart.published_at.date()
+    start = today - timedelta(days=89)
+    with Session(demo_mart.core) as session:
+        now = core_cei(session, start, today)[2] / 100
+        prior = core_cei(session, start - timedelta(days=90), start - timedelta(days=1))[2] / 100
+    tree = _page(_signed_in(demo_app, "finance"), "?period=last_90")
+    assert find_component(tree, "ar-aging-cei")["props"]["children"] == percent(now)
+    arrow = "▲" if now >= prior else "▼"
+    assert f"{arrow} {abs(float(now) - float(prior)) * 100:.1f} pp vs prior" in json.dumps(
+        tree, ensure_ascii=False)
+
+
+def test_the_cei_of_a_period_not_started_is_blank_with_the_reason(
+        demo_app: dash.Dash) -> None:
+    tree = _page(_signed_in(demo_app, "finance"),
+                 "?period=custom&start=2999-01-01&end=2999-01-31")
+    assert find_component(tree, "ar-aging-cei")["props"]["children"] == BLANK
+    assert "The period has not started yet." in json.dumps(tree)
+
+
+def test_the_most_overdue_customers_are_ranked_as_in_the_core_with_their_links(
+        demo_app: dash.Dash, demo_mart: DemoMart) -> None:
+    as_of = demo_mart.mart.published_at.date()
+    overdue: dict[int, int] = {}
+    for item in _core_items(demo_mart, as_of):
+        if item.due_date is not None and item.due_date < as_of:
+            overdue[item.customer_id] = overdue.get(item.customer_id, 0) + item.open_minor
+    names = {c.id: c.name for c in _customers(demo_mart)}
+    expected = sorted((c for c, amount in overdue.items() if amount > 0),
+                      key=lambda c: (-overdue[c], names[c], c))[:10]
+    tree = _page(_signed_in(demo_app, "finance"), f"?as_of={as_of.isoformat()}")
+    table = json.dumps(find_component(tree, "ar-aging-top-overdue"))
+    links = [int(part.split('"', 1)[0]) for part in table.split('"href": "/customers/')[1:]]
+    assert len(expected) == 10 and links == expected
+    for customer in expected:
+        assert money(overdue[customer], "USD", whole=True) in table
+        assert f"customer={customer}" in table  # its open items on this page
+        assert f"/statement?customer={customer}&as_of={as_of.isoformat()}" in table
+
+
+def test_credit_columns_show_the_core_limit_and_a_hold_set_a_moment_ago(
+        demo_app: dash.Dash, demo_mart: DemoMart) -> None:
+    as_of = demo_mart.mart.published_at.date()
+    search = f"?as_of={as_of.isoformat()}"
+    client = _signed_in(demo_app, "finance")
+    rows = _rows(_page(client, search))
+    customers = {c.id: c for c in _customers(demo_mart) if c.id in rows}
+    for customer_id, row in rows.items():
+        customer = customers[customer_id]
+        assert round(row["credit_limit"] * 100) == to_minor(customer.credit_limit,
+                                                             customer.currency)
+        assert row["currency"] == customer.currency
+        assert ("On hold" in row["credit_status"]) == (customer.hold_state == HoldState.ON_HOLD)
+        over = row["exposure_doc"] > row["credit_limit"]
+        assert ("Over limit" in row["credit_status"]) == over
+        assert row["utilisation"] == round(row["exposure_doc"] / row["credit_limit"], 4)
+    assert any("Over limit" in r["credit_status"] for r in rows.values())
+    assert not all("Over limit" in r["credit_status"] for r in rows.values())
+    # A hold set in the core shows at once, without a new batch.
+    free = min(c for c, customer in customers.items()
+               if customer.hold_state != HoldState.ON_HOLD)
+    with Session(demo_mart.core) as session:
+        session.get_one(Customer, free).hold_state = HoldState.ON_HOLD
+        session.commit()
+    try:
+        assert "On hold" in _rows(_page(client, search))[free]["credit_status"]
+    finally:
+        with Session(demo_mart.core) as session:
+            session.get_one(Customer, free).hold_state = HoldState.NONE
+            session.commit()
+    assert "On hold" not in _rows(_page(client, search))[free]["credit_status"]
+
+
+def test_region_channel_and_rep_filters_narrow_ar_to_the_matching_customers(
+        demo_app: dash.Dash, demo_mart: DemoMart) -> None:
+    as_of = demo_mart.mart.published_at.date()
+    totals: dict[int, int] = {}
+    for item in _core_items(demo_mart, as_of):
+        totals[item.customer_id] = totals.get(item.customer_id, 0) + item.open_minor
+    customers = _customers(demo_mart)
+    region = sorted({c.region_code for c in customers if c.region_code})[-1]
+    channel = sorted({c.channel_code for c in customers if c.channel_code})[-1]
+    client = _signed_in(demo_app, "finance")
+    for search, matches in ((f"region={region}", lambda c: c.region_code == region),
+                            (f"channel={channel}", lambda c: c.channel_code == channel)):
+        tree = _page(client, f"?as_of={as_of.isoformat()}&{search}")
+        matching = {c.id for c in customers if matches(c)}
+        expected = sum(totals.get(c, 0) for c in matching)
+        assert find_component(tree, "ar-aging-total")["props"]["children"] == compact_money(
+            expected, "USD"), search
+        assert _customer_ids(tree) == {c for c in matching if totals.get(c)} != set()
+    # A manager picks one rep of the tree: the customers that rep manages now.
+    manager = _signed_in(demo_app, "manager")
+    mine = managed_by(demo_mart, "manager")
+    rep = min(c.account_manager_id for c in customers
+              if c.id in mine and c.account_manager_id and totals.get(c.id))
+    tree = _page(manager, f"?as_of={as_of.isoformat()}&rep={rep}")
+    assert _customer_ids(tree) == {c.id for c in customers
+                                   if c.account_manager_id == rep and totals.get(c.id)}
+
+
+def test_a_rep_cannot_widen_the_aging_with_another_reps_id(demo_app: dash.Dash,
+                                                           demo_mart: DemoMart) -> None:
+    reps = ",".join(str(r) for r in demo_mart.mart.frame("dim_rep")["rep_id"].to_list())
+    client = _signed_in(demo_app, "rep")
+    own = _page(client, "")
+    widened = _page(client, f"?rep={reps}")
+    assert _customer_ids(widened) == _customer_ids(own)
+    assert find_component(widened, "ar-aging-total") == find_component(own, "ar-aging-total")

@@ -25,3 +25,8 @@ def test_a_count_changes_by_units_even_from_zero() -> None:
 def test_a_change_that_rounds_to_nothing_is_neither_up_nor_down() -> None:
     assert _delta_texts(Comparison(0.2570, 0.2574, 0.2571, is_ratio=True)) == [
         "= 0.0 pp vs prior", "= 0.0 pp vs last year"]
+
+
+def test_a_figure_without_a_last_year_comparison_shows_the_prior_period_only() -> None:
+    assert _delta_texts(Comparison(0.9, 0.8, None, is_ratio=True, with_last_year=False)) == [
+        "▲ 10.0 pp vs prior"]

@@ -186,20 +186,20 @@ def test_fct_order_line_every_column() -> None:
     q = D
     assert fact.rows() == [
         # 111.105 → 111.11 × 1.1 = 122.221 → 122.22. Backlog: 4 open × 12.345 × 0.9 =
-        # 44.442 → 44.44, less 10.00 × 44.44 / 211.11 = 2.105 → 2.11: 42.33 × 1.1 → 46.56.
+        # 44.442 → 44.44, less 10.00 × 44.44 / 211.11 = 2.105 → 2.11: EUR 42.33, × 1.1 → 46.56.
         (150, 100, 20250110, 202501, 10, 1, 50, 3, 1, 3, "confirmed", q("10.0000"),
-         q("0.0000"), q("6.0000"), q("6.0000"), 12222, 7620, 4656, 20250120, 20250122),
+         q("0.0000"), q("6.0000"), q("6.0000"), 12222, 7620, 4656, 4233, 20250120, 20250122),
         (151, 100, 20250110, 202501, 10, 1, 60, 3, 1, 3, "confirmed", q("5.0000"),
-         q("2.0000"), q("3.0000"), q("3.0000"), 6600, 6859, 0, 20250120, 20250122),
+         q("2.0000"), q("3.0000"), q("3.0000"), 6600, 6859, 0, 0, 20250120, 20250122),
         (250, 200, 20250710, 202507, 21, 2, 50, 2, 1, 2, "confirmed", q("4.0000"),
-         q("0.0000"), q("4.0000"), q("0.0000"), 4000, 0, 4000, 20250715, 20250716),
+         q("0.0000"), q("4.0000"), q("0.0000"), 4000, 0, 4000, 4000, 20250715, 20250716),
         (350, 300, 20250301, 202503, 10, 1, 60, -1, -1, -1, "draft", q("1.0000"),
-         q("0.0000"), q("0.0000"), q("0.0000"), 5500, 0, 0, -1, -1),
+         q("0.0000"), q("0.0000"), q("0.0000"), 5500, 0, 0, 0, -1, -1),
         # A cancelled order counts as cancelled in full, whatever its lines say.
         (450, 400, 20250601, 202506, 11, 1, 50, 2, 2, 2, "cancelled", q("3.0000"),
-         q("3.0000"), q("0.0000"), q("0.0000"), 0, 0, 0, 20250610, -1),
+         q("3.0000"), q("0.0000"), q("0.0000"), 0, 0, 0, 0, 20250610, -1),
         (550, 500, 20250801, 202508, 21, 2, 60, 2, 1, 2, "confirmed", q("1.0000"),
-         q("0.0000"), q("1.0000"), q("1.0000"), 5000, 5000, 0, 20250805, 20250805),
+         q("0.0000"), q("1.0000"), q("1.0000"), 5000, 5000, 0, 0, 20250805, 20250805),
     ]
 
 
@@ -248,10 +248,12 @@ def test_no_orders_give_empty_facts_with_the_mart_dtypes() -> None:
 
 # --- generated demo data, on both databases ----------------------------------------------
 
-def _expected_line_backlog(order: SalesOrder, invoiced: dict[int, Decimal]) -> dict[int, int]:
-    """The documented line backlog, independently in Decimal from the ORM rows."""
+def _expected_line_backlog(order: SalesOrder,
+                           invoiced: dict[int, Decimal]) -> dict[int, tuple[int, int]]:
+    """The documented line backlog in base and in the order's currency (minor units),
+    independently in Decimal from the ORM rows."""
     if order.status != OrderStatus.CONFIRMED:
-        return {line.id: 0 for line in order.lines}
+        return {line.id: (0, 0) for line in order.lines}
     ordered = sum((line.net_amount for line in order.lines), ZERO)
     result = {}
     for line in order.lines:
@@ -261,7 +263,8 @@ def _expected_line_backlog(order: SalesOrder, invoiced: dict[int, Decimal]) -> d
         share = round_money(order.discount_amount * open_net / ordered, order.currency) \
             if ordered else ZERO
         base = round_money((open_net - share) * order.fx_rate, "USD")
-        result[line.id] = max(0, to_minor(base, "USD"))
+        result[line.id] = (max(0, to_minor(base, "USD")),
+                           max(0, to_minor(open_net - share, order.currency)))
     return result
 
 
@@ -308,7 +311,7 @@ def test_demo_data_one_row_per_order_and_line_backlog_and_bookings(
     invoiced_qty = dict(line_fact.select("order_line_id", "invoiced_quantity").rows())
     with Session(isolated_engine) as session:
         all_orders = session.scalars(select(SalesOrder)).all()
-        expected_lines: dict[int, int] = {}
+        expected_lines: dict[int, tuple[int, int]] = {}
         core_rule: dict[int, int] = {}
         for order in all_orders:
             expected_lines |= _expected_line_backlog(order, invoiced_qty)
@@ -318,7 +321,9 @@ def test_demo_data_one_row_per_order_and_line_backlog_and_bookings(
             o.id for o in all_orders
             if o.discount_amount and any(line.cancelled_quantity for line in o.lines)}
         line_counts = {o.id: len(o.lines) for o in all_orders}
-    assert dict(line_fact.select("order_line_id", "backlog_minor").rows()) == expected_lines
+    assert {line: (base, doc) for line, base, doc in line_fact.select(
+        "order_line_id", "backlog_minor", "backlog_doc_minor").rows()} == expected_lines
+    assert len({order.currency for order in all_orders}) > 1  # the two columns differ
     # Against the core's own order_uninvoiced_amount at the order rate: equal up to
     # rounding, which here is per line (conversion, discount share) against per order and
     # per invoiced part in the core — at most one minor unit per line of the order. Where

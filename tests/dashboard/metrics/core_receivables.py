@@ -5,14 +5,15 @@ allocations — the independent side of the receivables and aging tests (no mart
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.billing.balances import allocated_sum
 from core.billing.models import Allocation, CreditNote, Invoice, Payment, PaymentKind
+from core.company.services import end_of_day_utc
 from core.types import to_minor
 
 BASE = "USD"  # the demo company's base currency
@@ -79,3 +80,38 @@ def core_open_items(session: Session, as_of: date, known_by: datetime) -> list[C
                 open_share(pay.base_amount, pay.amount, Allocation.target_payment_id,
                            pay.id)))
     return items
+
+
+def core_ar(session: Session, as_of: date, known_by: datetime) -> dict[str, int]:
+    """Total, current and overdue AR in base cents from the core's documents and
+    allocations (open amounts at each document's own rate)."""
+    items = core_open_items(session, as_of, known_by)
+    debits = [item for item in items if item.due_date is not None]
+    return {"current_minor": sum(i.open_minor for i in debits if i.due_date >= as_of),
+            "overdue_minor": sum(i.open_minor for i in debits if i.due_date < as_of),
+            "total_ar_minor": sum(item.open_minor for item in items)}
+
+
+def core_credit_sales(session: Session, start: date, end: date, known_by: datetime) -> int:
+    """Invoices on credit terms − credit notes dated from ``start`` to ``end`` and posted
+    before ``known_by``, base cents."""
+    invoiced = session.scalar(select(func.sum(Invoice.base_total_amount)).where(
+        Invoice.status == "posted", ~Invoice.is_cash_sale,
+        Invoice.invoice_date.between(start, end), Invoice.posted_at < known_by))
+    credited = session.scalar(select(func.sum(CreditNote.base_total_amount)).where(
+        CreditNote.status == "posted", CreditNote.credit_date.between(start, end),
+        CreditNote.posted_at < known_by))
+    return to_minor((invoiced or Decimal(0)) - (credited or Decimal(0)), BASE)
+
+
+def core_cei(session: Session, start: date, end: date) -> tuple[int, int, Decimal]:
+    """(collected, collectible, CEI %) of the period from ``start`` to ``end`` from the
+    core's documents: AR as of the day before it and as of its end, and its credit sales,
+    each as known at the end of its own last day."""
+    before = start - timedelta(days=1)
+    beginning = core_ar(session, before, end_of_day_utc(session, before))
+    ending = core_ar(session, end, end_of_day_utc(session, end))
+    sales = core_credit_sales(session, start, end, end_of_day_utc(session, end))
+    collected = beginning["total_ar_minor"] + sales - ending["total_ar_minor"]
+    collectible = beginning["total_ar_minor"] + sales - ending["current_minor"]
+    return collected, collectible, Decimal(collected) * 100 / Decimal(collectible)

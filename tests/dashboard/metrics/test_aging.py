@@ -19,10 +19,13 @@ from dashboard.metrics.aging import (
     aging_buckets,
     aging_by_customer,
     aging_totals,
+    aging_with_ar,
+    bucket_of,
     open_items_of,
+    top_overdue,
 )
 from dashboard.metrics.mart import Mart
-from dashboard.metrics.receivables import ar_by_customer
+from dashboard.metrics.receivables import ar_by_customer, moment
 from dashboard.metrics.scope import NO_SCOPE, Scope
 from tests.dashboard.conftest import DemoMart
 from tests.dashboard.metrics.core_receivables import CoreOpenItem, core_open_items
@@ -168,6 +171,45 @@ def test_open_items_of_a_customer_list_every_open_document_with_its_age() -> Non
     assert by_number["INV5"]["is_disputed"]
     assert int(items["open_minor"].sum()) == _row(
         aging_by_customer(_hand_made_mart(), FINANCE, D, timezone="UTC"), 1)["total_ar_minor"]
+
+
+def test_overdue_is_past_the_due_date_whatever_the_basis_and_ranks_the_top_list() -> None:
+    mart = _hand_made_mart()
+    for basis in ("due", "invoice"):
+        aging = aging_by_customer(mart, FINANCE, D, timezone="UTC", basis=basis)
+        # Alpha: everything open but invoice 1 (due on D) and the receipt / credit note.
+        assert _row(aging, 1)["overdue_minor"] == 1880 - 100
+        assert _row(aging, 2)["overdue_minor"] == 11
+    top = top_overdue(aging, 1)
+    assert top.select("customer_id", "overdue_minor").rows() == [(1, 1780)]
+    assert top["overdue_share"].item() == 1780 / 1880
+    assert top_overdue(aging)["customer_id"].to_list() == [1, 2]
+    assert top_overdue(aging_by_customer(mart, FINANCE, _days_ago(200), timezone="UTC")
+                       ).height == 0
+
+
+def test_bucket_of_one_item_follows_the_frames_rule() -> None:
+    buckets = aging_buckets((15, 45))
+    assert [bucket_of(days, buckets).label for days in (-3, 0, 1, 15, 16, 45, 46, 400)] == [
+        "Not due", "Not due", "1–15", "1–15", "16–45", "16–45", "> 45", "> 45"]
+
+
+@pytest.mark.parametrize("exclude_disputed", [False, True])
+def test_aging_with_ar_at_other_moments_equals_each_computed_alone(
+        exclude_disputed: bool) -> None:
+    mart = _hand_made_mart()
+    others = [moment(_days_ago(30), timezone="UTC"),
+              moment(D, timezone="UTC", include_backdated=True)]
+    aging, ar = aging_with_ar(mart, FINANCE, D, others, timezone="UTC",
+                              exclude_disputed=exclude_disputed)
+    assert aging.equals(aging_by_customer(mart, FINANCE, D, timezone="UTC",
+                                          exclude_disputed=exclude_disputed))
+    assert list(ar) == [moment(D, timezone="UTC"), *others]
+    for (day, known_by), frame in ar.items():  # AR keeps the disputed invoices
+        alone = ar_by_customer(mart, FINANCE, day, timezone="UTC",  # type: ignore[arg-type]
+                               include_backdated=known_by is None)
+        assert frame.filter(pl.col("customer_id").is_in(alone["customer_id"].implode())
+                            ).equals(alone)
 
 
 # --- the demo company against the core --------------------------------------------------

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.billing.balances import invoiced_quantity
 from core.billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
 from core.catalog.pricing import line_net_amount
 from core.sales.models import OrderStatus, SalesOrder
@@ -21,6 +20,7 @@ from dashboard.metrics.orders import GROUPINGS, order_totals, orders_by
 from dashboard.metrics.period import Period
 from dashboard.metrics.scope import NO_SCOPE, Scope
 from tests.dashboard.conftest import DemoMart
+from tests.dashboard.metrics.core_backlog import core_backlog_lines
 
 FINANCE = Scope(role="finance", user_id=1, all_reps=True)
 BASE = "USD"
@@ -58,19 +58,10 @@ def _core_booked(session: Session) -> dict[int, int]:
 
 
 def _core_backlog(session: Session) -> dict[int, int]:
-    """Per rep: open quantity of confirmed orders at the net price less its share of the
-    order discount (discount × open / amount ordered), at the order's rate, never < 0."""
+    """Per rep: the backlog of confirmed orders' lines at the order's rate, never < 0."""
     backlog: dict[int, int] = defaultdict(int)
-    for order in session.scalars(select(SalesOrder).where(
-            SalesOrder.status == OrderStatus.CONFIRMED)):
-        ordered = sum(line.net_amount for line in order.lines)
-        for line in order.lines:
-            open_quantity = max(Decimal(0), line.quantity - line.cancelled_quantity
-                                - invoiced_quantity(session, line))
-            open_net = line_net_amount(open_quantity, line.unit_price, line.discount_pct,
-                                       order.currency)
-            share = round_money(order.discount_amount * open_net / ordered, order.currency)
-            backlog[order.rep_id] += max(0, _base_minor(open_net - share, order.fx_rate))
+    for order, amount in core_backlog_lines(session):
+        backlog[order.rep_id] += max(0, _base_minor(amount, order.fx_rate))
     return {rep: amount for rep, amount in backlog.items() if amount}
 
 

@@ -1,6 +1,9 @@
 """Receivables as of a date: the as-of rule (company time zone, later back-dated entries
-only on request), current vs overdue, credit sales and DSO on hand-made facts; and total AR
-today and three months back equal to the core's open items to the cent."""
+only on request), current vs overdue, credit sales, DSO and CEI on hand-made facts; AR at
+several moments in one pass equal to one pass per moment; and on the demo company total AR
+today and three months back, the CEI of a quarter and of its prior quarter, and totals
+narrowed by region, channel and rep equal to independent computations from the core's
+documents."""
 
 from __future__ import annotations
 
@@ -12,17 +15,35 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.billing.models import CreditNote, Invoice
+from core.billing.models import Invoice
 from core.billing.statements import balance
 from core.company.services import end_of_day_utc
 from core.customers.models import Customer
 from core.types import to_minor
+from core.users.models import SalesRep
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period
-from dashboard.metrics.receivables import ar_by_customer, ar_summary, credit_sales, dso
+from dashboard.metrics.receivables import (
+    Cei,
+    ar_by_customer,
+    ar_by_customer_at,
+    ar_summary,
+    ar_totals,
+    cei,
+    cei_moments,
+    credit_sales,
+    dso,
+    moment,
+)
 from dashboard.metrics.scope import NO_SCOPE, Scope
+from dashboard.metrics.selection import Slice
 from tests.dashboard.conftest import DemoMart
-from tests.dashboard.metrics.core_receivables import core_open_items
+from tests.dashboard.metrics.core_receivables import (
+    core_ar,
+    core_cei,
+    core_credit_sales,
+    core_open_items,
+)
 
 FINANCE = Scope(role="finance", user_id=1, all_reps=True)
 D = date(2026, 6, 30)
@@ -129,17 +150,74 @@ def test_receivables_follow_who_manages_the_customer_now() -> None:
     assert set(ar_summary(mart, NO_SCOPE, D, timezone=BERLIN).values()) == {0}
 
 
+def test_cei_is_what_was_collected_of_what_could_be_collected_in_the_period() -> None:
+    mart, june = _hand_made_mart(), Period(date(2026, 6, 1), D)
+    result = cei(mart, FINANCE, june, D, timezone=BERLIN)
+    # Nothing before June; credit sales 1000 + 500 + 40 − 50 (the cash sale and the
+    # invoices posted after the end of 30 June in Berlin left out); at the end total AR
+    # 890, current 540.
+    assert result == Cei(0, 1490, 890, 540, D)
+    assert (result.collected_minor, result.collectible_minor) == (600, 950)
+    assert result.cei == Decimal(600) * 100 / Decimal(950)
+    # The same with the AR totals computed by the caller.
+    totals = {m: ar_totals(f) for m, f in zip(
+        cei_moments(june, D, timezone=BERLIN),  # type: ignore[arg-type]
+        ar_by_customer_at(mart, FINANCE, cei_moments(june, D, timezone=BERLIN)),  # type: ignore[arg-type]
+        strict=True)}
+    assert cei(mart, FINANCE, june, D, timezone=BERLIN, ar_at=totals) == result
+    # Back-dated entries counted when asked for: invoices 3 and 5 in sales and AR.
+    later = cei(mart, FINANCE, june, D, timezone=BERLIN, include_backdated=True)
+    assert later == Cei(0, 1490 + 307, 890 + 307, 540 + 307, D)
+
+
+def test_cei_is_blank_without_anything_to_collect_or_before_the_period_starts() -> None:
+    mart, june = _hand_made_mart(), Period(date(2026, 6, 1), D)
+    rep2 = Scope(role="rep", user_id=2, rep_ids=frozenset({20}))
+    credited = cei(mart, rep2, june, D, timezone=BERLIN)
+    # Customer 2: a credit note of 50 (credit sales −50) left open: 0 − 50 + 50 / 0 − 50 − 0.
+    assert credited is not None and credited.collectible_minor == -50
+    assert credited.cei is None
+    nothing = cei(mart, NO_SCOPE, june, D, timezone=BERLIN)
+    assert nothing == Cei(0, 0, 0, 0, D) and nothing.cei is None
+    assert cei(mart, FINANCE, Period(date(2026, 7, 1), date(2026, 7, 31)), D,
+               timezone=BERLIN) is None
+    # A period running past today ends today.
+    running = cei(mart, FINANCE, Period(date(2026, 6, 1), date(2026, 12, 31)), D,
+                  timezone=BERLIN)
+    assert running is not None and running.end == D
+
+
+def test_the_prior_periods_ending_ar_is_this_periods_beginning_ar() -> None:
+    quarter = Period(date(2026, 4, 1), date(2026, 6, 30))
+    now = cei_moments(quarter, D, timezone=BERLIN)
+    before = cei_moments(quarter.prior(), D, timezone=BERLIN)
+    assert now is not None and before is not None and now[0] == before[1]
+    assert now[0] == moment(date(2026, 3, 31), timezone=BERLIN)
+
+
+@pytest.mark.parametrize("include_backdated", [False, True])
+def test_ar_at_several_moments_in_one_pass_equals_one_pass_per_moment(
+        include_backdated: bool) -> None:
+    mart = _hand_made_mart()
+    days = [D, date(2026, 6, 24), date(2026, 6, 9), date(2026, 5, 1)]
+    moments = [moment(day, timezone=BERLIN, include_backdated=include_backdated)
+               for day in days]
+    frames = ar_by_customer_at(mart, FINANCE, moments)
+    assert [ar_totals(f) for f in frames] == [
+        ar_summary(mart, FINANCE, day, timezone=BERLIN, include_backdated=include_backdated)
+        for day in days]
+    for frame, day in zip(frames, days, strict=True):
+        single = ar_by_customer(mart, FINANCE, day, timezone=BERLIN,
+                                include_backdated=include_backdated)
+        # The shared pass has a row for every customer with documents at any moment.
+        assert frame.join(single, on=["customer_id", "currency"], how="anti").select(
+            pl.sum_horizontal(pl.exclude("customer_id", "currency").abs())).sum().item() == 0
+        assert frame.join(single, on=["customer_id", "currency"]).select(
+            [(pl.col(c) == pl.col(f"{c}_right")).all() for c in single.columns[2:]]
+        ).row(0) == (True,) * (single.width - 2)
+
+
 # --- the demo company against the core --------------------------------------------------
-
-def _core_ar(session: Session, as_of: date, known_by: datetime) -> dict[str, int]:
-    """Total, current and overdue AR in base cents from the core's documents and
-    allocations (open amounts at each document's own rate)."""
-    items = core_open_items(session, as_of, known_by)
-    debits = [item for item in items if item.due_date is not None]
-    return {"current_minor": sum(i.open_minor for i in debits if i.due_date >= as_of),
-            "overdue_minor": sum(i.open_minor for i in debits if i.due_date < as_of),
-            "total_ar_minor": sum(item.open_minor for item in items)}
-
 
 @pytest.mark.parametrize("months_back", [0, 3])
 def test_total_ar_equals_the_core_open_items_today_and_three_months_back(
@@ -148,7 +226,7 @@ def test_total_ar_equals_the_core_open_items_today_and_three_months_back(
     mart_ar = ar_by_customer(demo_mart.mart, FINANCE, as_of, timezone="UTC")
     with Session(demo_mart.core) as session:
         known_by = end_of_day_utc(session, as_of)
-        core_ar = _core_ar(session, as_of, known_by)
+        expected = core_ar(session, as_of, known_by)
         statements = {
             customer.id: to_minor(balance(session, customer.id, as_of, known_by),
                                   customer.currency)
@@ -157,27 +235,73 @@ def test_total_ar_equals_the_core_open_items_today_and_three_months_back(
     assert {c: a for c, a in mart_doc.items() if a} == {c: a for c, a in statements.items()
                                                           if a}
     summary = ar_summary(demo_mart.mart, FINANCE, as_of, timezone="UTC")
-    assert core_ar["overdue_minor"] > 0 and core_ar["current_minor"] > 0
-    assert {name: summary[name] for name in core_ar} == core_ar
+    assert expected["overdue_minor"] > 0 and expected["current_minor"] > 0
+    assert {name: summary[name] for name in expected} == expected
 
 
 def test_dso_uses_the_credit_sales_of_the_last_90_days_in_the_core(demo_mart: DemoMart) -> None:
     as_of = demo_mart.mart.published_at.date()
     start = as_of - timedelta(days=89)
     with Session(demo_mart.core) as session:
-        known_by = end_of_day_utc(session, as_of)
-        invoiced = session.scalar(select(func.sum(Invoice.base_total_amount)).where(
-            Invoice.status == "posted", ~Invoice.is_cash_sale,
-            Invoice.invoice_date.between(start, as_of), Invoice.posted_at < known_by))
-        credited = session.scalar(select(func.sum(CreditNote.base_total_amount)).where(
-            CreditNote.status == "posted", CreditNote.credit_date.between(start, as_of),
-            CreditNote.posted_at < known_by))
+        sales = core_credit_sales(session, start, as_of, end_of_day_utc(session, as_of))
         (cash_sales,) = session.execute(select(func.count()).where(
             Invoice.is_cash_sale, Invoice.status == "posted")).one()
-    sales = to_minor(invoiced - (credited or Decimal(0)), "USD")
     result = dso(demo_mart.mart, FINANCE, as_of, timezone="UTC")
     total = ar_summary(demo_mart.mart, FINANCE, as_of, timezone="UTC")["total_ar_minor"]
     assert cash_sales > 0
     assert result == {"total_ar_minor": total, "credit_sales_minor": sales, "days": 90,
                       "dso": total * 90 / sales}
     assert dso(demo_mart.mart, FINANCE, as_of, timezone="UTC", total_ar_minor=total) == result
+
+
+def test_cei_of_a_quarter_and_its_prior_quarter_equal_the_core_documents(
+        demo_mart: DemoMart) -> None:
+    today = demo_mart.mart.published_at.date()
+    quarter = Period(today - timedelta(days=90), today)
+    with Session(demo_mart.core) as session:
+        expected = [core_cei(session, p.start, p.end) for p in (quarter, quarter.prior())]
+    results = [cei(demo_mart.mart, FINANCE, p, today, timezone="UTC")
+               for p in (quarter, quarter.prior())]
+    assert [(r.collected_minor, r.collectible_minor, r.cei) for r in results  # type: ignore[union-attr]
+            ] == expected
+    assert all(0 < collected < collectible for collected, collectible, _ in expected)
+    assert expected[0][2] != expected[1][2]
+
+
+def _core_total_by_customer(session: Session, as_of: date) -> dict[int, int]:
+    totals: dict[int, int] = {}
+    for item in core_open_items(session, as_of, end_of_day_utc(session, as_of)):
+        totals[item.customer_id] = totals.get(item.customer_id, 0) + item.open_minor
+    return totals
+
+
+def test_region_channel_and_rep_filters_keep_the_customers_that_match_now(
+        demo_mart: DemoMart) -> None:
+    today = demo_mart.mart.published_at.date()
+    with Session(demo_mart.core) as session:
+        totals = _core_total_by_customer(session, today)
+        customers = session.scalars(select(Customer)).all()
+        rep = session.scalars(select(SalesRep.id).join(
+            Customer, Customer.account_manager_id == SalesRep.id).order_by(SalesRep.id)).first()
+    region = sorted({c.region_code for c in customers if c.region_code})[0]
+    channel = sorted({c.channel_code for c in customers if c.channel_code})[0]
+    everything = ar_summary(demo_mart.mart, FINANCE, today, timezone="UTC")["total_ar_minor"]
+    cases = [
+        (Slice(region_codes=frozenset({region})), lambda c: c.region_code == region),
+        (Slice(channel_codes=frozenset({channel})), lambda c: c.channel_code == channel),
+        (Slice(rep_ids=frozenset({rep})), lambda c: c.account_manager_id == rep),
+        (Slice(region_codes=frozenset({region}), channel_codes=frozenset({channel})),
+         lambda c: c.region_code == region and c.channel_code == channel),
+    ]
+    for selection, matches in cases:
+        expected = sum(totals.get(c.id, 0) for c in customers if matches(c))
+        frame = ar_by_customer(demo_mart.mart, FINANCE, today, timezone="UTC",
+                               selection=selection)
+        assert int(frame["total_ar_minor"].sum()) == expected, selection
+        assert set(frame["customer_id"]) <= {c.id for c in customers if matches(c)}
+        assert 0 < expected != everything, selection
+        sales = credit_sales(demo_mart.mart, FINANCE, Period(today - timedelta(days=89), today),
+                             timezone="UTC", selection=selection)
+        assert 0 < sales < credit_sales(demo_mart.mart, FINANCE,
+                                        Period(today - timedelta(days=89), today),
+                                        timezone="UTC")
