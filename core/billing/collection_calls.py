@@ -38,10 +38,9 @@ def record_collection_call(session: Session, actor: Actor, invoice_id: int, *,
         raise InvalidInput("say what was agreed: a collection call needs a note", field="notes")
     if len(note) > MAX_NOTE_CHARS:
         raise InvalidInput(f"a note has at most {MAX_NOTE_CHARS:,} characters", field="notes")
-    interaction = log_interaction(
+    if promise_to_pay_date is not None:
+        set_promise_to_pay(session, actor, invoice.id, promise_to_pay_date, today=today)
+    return log_interaction(
         session, actor, invoice.customer_id, kind=kind, occurred_on=occurred_on, notes=note,
         next_contact_date=next_contact_date, promise_to_pay_date=promise_to_pay_date,
         today=today)
-    if promise_to_pay_date is not None:
-        set_promise_to_pay(session, actor, invoice.id, promise_to_pay_date, today=today)
-    return interaction

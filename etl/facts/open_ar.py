@@ -38,7 +38,7 @@ def _as_of_filter(date_column: str, stamp_column: str, as_of: date | None,
     return condition
 
 
-def _scaled_half_up(value: pl.Expr, numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
+def scaled_half_up(value: pl.Expr, numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
     """round half-up (away from zero) of value × numerator / denominator, in Int128 (the
     product of two amounts in minor units can pass Int64)."""
     product = value.cast(pl.Int128) * numerator.cast(pl.Int128)
@@ -90,7 +90,7 @@ def open_items_lazy(items: pl.DataFrame | pl.LazyFrame,
         .with_columns(
             pl.when(pl.col("open_doc_minor") == pl.col("amount_doc_minor"))
             .then(pl.col("amount_minor"))
-            .otherwise(_scaled_half_up(pl.col("amount_minor"), pl.col("open_doc_minor"),
+            .otherwise(scaled_half_up(pl.col("amount_minor"), pl.col("open_doc_minor"),
                                        pl.col("amount_doc_minor")))
             .alias("open_minor"))
         .drop("applied_to", "applied_from")

@@ -57,8 +57,7 @@ def test_a_call_logs_the_interaction_and_sets_the_invoices_promise_together(
     ({"occurred_on": date(2026, 3, 11)}, "occurred_on"),
     ({"next_contact_date": date(2026, 3, 9)}, "next_contact_date"),
     ({"promise_to_pay_date": date(2026, 3, 9)}, "promise_to_pay_date"),  # in the past
-    ({"occurred_on": date(2026, 3, 2), "next_contact_date": None,
-      "promise_to_pay_date": date(2026, 3, 1)}, "promise_to_pay_date"),  # before the call
+    ({"promise_to_pay_date": date(2026, 1, 4)}, "promise_to_pay_date"),  # before the invoice
 ])
 def test_bad_input_names_its_field_and_writes_nothing(
         session: Session, world: World, changes: dict[str, Any], field: str) -> None:
@@ -71,15 +70,15 @@ def test_bad_input_names_its_field_and_writes_nothing(
     assert session.get_one(Invoice, invoice.id).promise_to_pay_date is None
 
 
-def test_a_promise_in_the_past_is_refused_after_the_interaction_was_flushed(
+def test_a_refused_interaction_takes_the_promise_already_set_back_with_it(
         session: Session, world: World) -> None:
-    """The invoice's promise is set after the interaction is written: the refusal must
-    take the interaction back with it (one transaction)."""
+    """The invoice's promise is written before the interaction is checked: the refusal
+    must take the promise back with it (one transaction)."""
     invoice = posted_invoice(session, world, 5, INVOICED)
     with pytest.raises(InvalidInput), session.begin_nested():
-        record_collection_call(session, FINANCE, invoice.id, kind=InteractionKind.CALL,
-                               occurred_on=date(2026, 3, 1), notes="Promised last week",
-                               promise_to_pay_date=date(2026, 3, 5), today=TODAY)
+        _call(session, invoice, next_contact_date=date(2026, 3, 1))
+    session.expire_all()
+    assert session.get_one(Invoice, invoice.id).promise_to_pay_date is None
     assert count(session, Interaction) == 0
 
 
@@ -93,6 +92,16 @@ def test_only_finance_records_collection_calls(session: Session, world: World,
         _call(session, invoice, actor=actor)
     assert count(session, Interaction) == 0
     assert session.get_one(Invoice, invoice.id).promise_to_pay_date is None
+
+
+def test_an_interaction_cannot_record_a_promise_dated_before_it(session: Session,
+                                                                  world: World) -> None:
+    with pytest.raises(InvalidInput) as refused, session.begin_nested():
+        log_interaction(session, world.alice, world.customer.id, kind=InteractionKind.CALL,
+                        occurred_on=date(2026, 3, 5), promise_to_pay_date=date(2026, 3, 4),
+                        today=TODAY)
+    assert refused.value.field == "promise_to_pay_date"
+    assert count(session, Interaction) == 0
 
 
 def test_an_unknown_invoice_is_not_found(session: Session, world: World) -> None:
