@@ -73,8 +73,8 @@ def data_table(table_id: str, frame: pl.DataFrame, columns: list[Column], curren
                row_id: str | None = None) -> html.Div:
     """The grid for ``frame``; ``export`` names the table for the export buttons; ``totals``
     (values by field, a link column's label without its href) is pinned below the rows;
-    ``row_id`` (a field of the columns) makes one row selectable by a click, reported in
-    the grid's ``selectedRows`` and kept across new ``rowData``."""
+    ``row_id`` (a text field of the columns, unique per row) makes one row selectable by
+    a click, reported in the grid's ``selectedRows`` and kept across new ``rowData``."""
     if frame.is_empty():
         return html.Div(empty, className="text-muted fst-italic p-3", id=table_id)
     buttons = []
@@ -93,7 +93,7 @@ def data_table(table_id: str, frame: pl.DataFrame, columns: list[Column], curren
     if row_id is not None:
         options["rowSelection"] = {"mode": "singleRow", "checkboxes": False,
                                    "enableClickSelection": True}
-        selection["getRowId"] = f"String(params.data.{row_id})"
+        selection["getRowId"] = f"params.data.{row_id}"
     grid = dag.AgGrid(
         id=table_id,
         columnDefs=[_column_def(c) for c in columns],

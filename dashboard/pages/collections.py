@@ -54,24 +54,29 @@ GRID = "collections-worklist"
 LOG_BUTTON = "collections-log"
 SELECTED = "collections-selected"
 STATUS = "collections-status"
-DATE = {"minWidth": 112, "maxWidth": 130}
+# Narrow, wrapped headers and no filter on figures and dates: the promises and the next
+# contact stay in view beside the amounts at 1280 px.
+NARROW = {"wrapHeaderText": True, "autoHeaderHeight": True, "filter": False}
+DATE = NARROW | {"minWidth": 116, "maxWidth": 130}
+FIGURE = NARROW | {"minWidth": 84}
 COLUMNS = [
     Column("name", "Customer", "link", href_field="href",
-           options={"pinned": "left", "minWidth": 180}),
-    Column("document_number", "Invoice", options={"minWidth": 120}),
+           options={"pinned": "left", "minWidth": 170}),
+    Column("document_number", "Invoice", options={"minWidth": 112, "maxWidth": 125}),
     Column("due_date", "Due", options=DATE),
-    Column("days_overdue", "Days overdue", "number", options={"minWidth": 100}),
-    Column("open_minor", "Open", "money"),
-    Column("risk", "Risk", "percent", options={"minWidth": 80}),
-    Column("score_minor", "Score", "money"),
-    Column("last_contact_on", "Last contact", options=DATE),
-    Column("last_contact", "Interaction",
-           options={"minWidth": 220, "tooltipField": "last_contact"}),
+    Column("days_overdue", "Days overdue", "number", options=FIGURE | {"maxWidth": 92}),
+    Column("open_minor", "Open", "money", options=FIGURE | {"minWidth": 96}),
+    Column("risk", "Risk of paying late", "percent", options=FIGURE | {"maxWidth": 96}),
+    Column("score_minor", "Score", "money", options=FIGURE | {"minWidth": 96}),
     Column("invoice_promise_date", "Promise (invoice)", options=DATE),
     Column("customer_promise_date", "Promise (customer)", options=DATE),
     Column("next_contact_date", "Next contact", options=DATE),
+    Column("last_contact_on", "Last contact", options=DATE),
+    Column("last_contact", "Interaction",
+           options={"minWidth": 240, "tooltipField": "last_contact"}),
     Column("account_manager", "Account manager", options={"minWidth": 150}),
     Column("invoice_id", "Invoice id", options={"hide": True}),
+    Column("row_id", "Row id", options={"hide": True}),  # the invoice id as text
     Column("label", "Label", options={"hide": True}),
 ]
 LIVE_SCHEMA = {"invoice_id": pl.Int64, "last_contact_on": pl.Date, "last_contact_kind": pl.String,
@@ -94,7 +99,7 @@ def _live(context: RequestContext, rows: pl.DataFrame) -> pl.DataFrame:
         "customer_promise_date": f.contact.promise_to_pay_date,
         "next_contact_date": f.contact.next_contact_date} for f in found.values()],
         schema=LIVE_SCHEMA)
-    return rows.join(live, on="invoice_id", how="left")
+    return rows.join(live, on="invoice_id", how="left", maintain_order="left")
 
 
 def _worklist(context: RequestContext) -> pl.DataFrame:
@@ -117,6 +122,7 @@ def _grid_frame(context: RequestContext, rows: pl.DataFrame) -> pl.DataFrame:
         {str(k): v for k, v in KIND_LABELS.items()}, default=pl.col("last_contact_kind"))
     return _live(context, rows.head(SHOWN_ROWS)).with_columns(
         customer_href(pl.col("customer_id")).alias("href"),
+        pl.col("invoice_id").cast(pl.String).alias("row_id"),
         (pl.col("risk_ppm") / PPM).alias("risk"),
         pl.when(pl.col("last_contact_note").is_null()).then(kind)
         .otherwise(pl.format("{}: {}", kind, pl.col("last_contact_note")))
@@ -139,7 +145,8 @@ def _cards(context: RequestContext, rows: pl.DataFrame) -> list[dbc.Col]:
                  compact_money(totals["score_minor"], currency), PATH,
                  note="Σ open amount × risk of paying late"),
         kpi_card("collections-invoices", "Invoices to chase", f"{totals['invoices']:,}", PATH,
-                 note=f"of {totals['customers']:,} customers"),
+                 note=f"of {totals['customers']:,} "
+                      + ("customer" if totals["customers"] == 1 else "customers")),
     ]
 
 
@@ -178,8 +185,8 @@ def layout(context: RequestContext, **_query: Any) -> html.Div:
             _toolbar(context),
             html.Div(id=STATUS),
             data_table(GRID, _grid_frame(context, rows), COLUMNS, currency,
-                       export="collections", height=520,
-                       row_id="invoice_id" if writer else None,
+                       export="collections", height=min(520, 130 + 42 * rows.height),
+                       row_id="row_id" if writer else None,
                        empty=f"Nothing to chase: no invoice of your customers is overdue "
                              f"and undisputed on {on}."),
             *([html.P(shown, className="small text-muted mt-2 mb-0")]

@@ -6,7 +6,10 @@ figures with independent computations from the core records.
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,6 +20,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from core.access import reporting_tree
+from core.company.services import company_today
 from core.config import Settings
 from core.db import make_engine
 from core.demo import generate_demo
@@ -80,3 +84,29 @@ def manager_scope(demo: DemoMart) -> Scope:
         assert manager.rep_id is not None
         team = reporting_tree(session, manager.rep_id)
     return Scope("sales_manager", manager.id, rep_ids=frozenset(team))
+
+
+@dataclass(frozen=True)
+class Writable:
+    """A copy of the demo company (core and mart) that a test may write to, and its app."""
+
+    app: dash.Dash
+    core: Engine
+    today: date
+
+
+@pytest.fixture
+def writable(demo_mart: DemoMart, tmp_path: Path) -> Iterator[Writable]:
+    """An app on a copy of the demo company's core and mart, for tests that write."""
+    source = demo_mart.settings.var_dir
+    var = tmp_path / "var"
+    shutil.copytree(source, var, ignore=shutil.ignore_patterns("salesbi.db*"))
+    with closing(sqlite3.connect(source / "salesbi.db")) as live, \
+            closing(sqlite3.connect(var / "salesbi.db")) as copy:
+        live.backup(copy)  # a consistent copy of the core, whatever its WAL holds
+    app = create_app(Settings(var_dir=var))
+    engine = app.server.extensions["salesbi_engine"]
+    with Session(engine) as session:
+        today = company_today(session)
+    yield Writable(app, engine, today)
+    engine.dispose()

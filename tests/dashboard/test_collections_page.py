@@ -12,10 +12,6 @@ import base64
 import csv
 import io
 import json
-import shutil
-import sqlite3
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -28,15 +24,13 @@ from sqlalchemy.orm import Session
 from core.access import customers_in_scope
 from core.billing.models import Invoice
 from core.company.services import company_today
-from core.config import Settings
 from core.customers.models import Customer, Interaction
 from core.users.models import User
 from core.users.services import actor_for
-from dashboard.app import create_app
 from dashboard.formatting import compact_money
 from dashboard.forms.collections import FIELDS, INVOICE, SAVE
 from dashboard.pages.collections import GRID, LOG_BUTTON, PATH, SHOWN_ROWS
-from tests.dashboard.conftest import DemoMart
+from tests.dashboard.conftest import DemoMart, Writable
 from tests.dashboard.dash_client import (
     callback_with_input,
     export,
@@ -137,31 +131,6 @@ def test_the_export_has_every_row_of_the_users_scope(demo_app: dash.Dash,
     xlsx = export(rep, "collections", PATH, fmt="xlsx").get_json()["response"][
         "export-download"]["data"]
     assert base64.b64decode(xlsx["content"])[:2] == b"PK"
-
-
-@dataclass(frozen=True)
-class Writable:
-    """A copy of the demo company (core and mart) that a test may write to, and its app."""
-
-    app: dash.Dash
-    core: Engine
-    today: date
-
-
-@pytest.fixture
-def writable(demo_mart: DemoMart, tmp_path: Any) -> Iterator[Writable]:
-    source = demo_mart.settings.var_dir
-    var = tmp_path / "var"
-    shutil.copytree(source, var, ignore=shutil.ignore_patterns("salesbi.db*"))
-    with sqlite3.connect(source / "salesbi.db") as live, \
-            sqlite3.connect(var / "salesbi.db") as copy:
-        live.backup(copy)
-    app = create_app(Settings(var_dir=var))
-    engine = app.server.extensions["salesbi_engine"]
-    with Session(engine) as session:
-        today = company_today(session)
-    yield Writable(app, engine, today)
-    engine.dispose()
 
 
 def _state(engine: Engine, invoice_id: int) -> tuple[int, date | None]:
