@@ -19,12 +19,14 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from core.access import reporting_tree
+from core.access import customers_in_scope, reporting_tree
 from core.company.services import company_today
 from core.config import Settings
+from core.customers.models import Customer
 from core.db import make_engine
 from core.demo import generate_demo
 from core.users.models import User
+from core.users.services import actor_for
 from dashboard.app import create_app
 from dashboard.mart_reader import load_batch
 from dashboard.metrics.mart import Mart
@@ -84,6 +86,15 @@ def manager_scope(demo: DemoMart) -> Scope:
         assert manager.rep_id is not None
         team = reporting_tree(session, manager.rep_id)
     return Scope("sales_manager", manager.id, rep_ids=frozenset(team))
+
+
+def managed_customers(core: Engine, username: str) -> set[int]:
+    """The customers the user may see, by the core's own scope rule."""
+    with Session(core) as session:
+        user_id = session.scalar(select(User.id).where(User.username == username))
+        condition = customers_in_scope(session, actor_for(session, user_id))
+        query = select(Customer.id)
+        return set(session.scalars(query if condition is None else query.where(condition)))
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.access import customers_in_scope
 from core.company.services import end_of_day_utc
 from core.customers.models import Customer
-from core.users.models import User
-from core.users.services import actor_for
 from dashboard.formatting import compact_money, money
-from tests.dashboard.conftest import DemoMart
+from tests.dashboard.conftest import DemoMart, managed_customers
 from tests.dashboard.dash_client import find_component, login, page_json, render_page
 from tests.dashboard.metrics.core_receivables import CoreOpenItem, core_open_items
 
@@ -40,12 +37,7 @@ def _customers_with_open_items(items: list[CoreOpenItem]) -> set[int]:
 
 
 def _managed_by(demo: DemoMart, username: str) -> set[int]:
-    """The customers the user may see, from the core's own scope rule."""
-    with Session(demo.core) as session:
-        user_id = session.scalar(select(User.id).where(User.username == username))
-        condition = customers_in_scope(session, actor_for(session, user_id))
-        query = select(Customer.id)
-        return set(session.scalars(query if condition is None else query.where(condition)))
+    return managed_customers(demo.core, username)
 
 
 def _page(client: FlaskClient, search: str) -> Any:

@@ -13,14 +13,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.access import customers_in_scope
-from core.customers.models import Customer
 from core.users.models import User
-from core.users.services import actor_for
 from dashboard.metrics.collections import late_payment_risk, worklist, worklist_totals
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.scope import Scope
-from tests.dashboard.conftest import DemoMart, manager_scope
+from tests.dashboard.conftest import DemoMart, managed_customers, manager_scope
 from tests.dashboard.metrics.core_collections import core_worklist
 
 FINANCE = Scope(role="finance", user_id=1, all_reps=True)
@@ -127,14 +124,6 @@ def test_the_demo_worklist_equals_the_core_ranked_by_the_risk_from_its_allocatio
         e.open_minor for e in expected)
 
 
-def _managed(demo: DemoMart, username: str) -> set[int]:
-    with Session(demo.core) as session:
-        user_id = session.scalar(select(User.id).where(User.username == username))
-        condition = customers_in_scope(session, actor_for(session, user_id))
-        query = select(Customer.id)
-        return set(session.scalars(query if condition is None else query.where(condition)))
-
-
 @pytest.mark.parametrize("username", ["rep", "manager"])
 def test_sales_roles_see_the_rows_of_the_customers_they_manage_with_the_same_risk(
         demo_mart: DemoMart, username: str) -> None:
@@ -145,6 +134,7 @@ def test_sales_roles_see_the_rows_of_the_customers_they_manage_with_the_same_ris
     scope = manager_scope(demo_mart) if username == "manager" else Scope(
         "rep", user.id, rep_ids=frozenset({user.rep_id or 0}))
     rows = worklist(demo_mart.mart, scope, today, timezone="UTC")
-    mine = everyone.filter(pl.col("customer_id").is_in(list(_managed(demo_mart, username))))
+    managed = managed_customers(demo_mart.core, username)
+    mine = everyone.filter(pl.col("customer_id").is_in(list(managed)))
     assert 0 < rows.height < everyone.height
     assert rows.equals(mine)
