@@ -101,22 +101,33 @@ def _builders(var: Path, today: date) -> dict[str, object]:
     }
 
 
+def copied(frame: pl.DataFrame, ids: dict[str, int], scale: int) -> pl.DataFrame:
+    """``frame`` ``scale`` times, copy k with ``k × offset`` added to each id column of
+    ``ids`` (id → offset; negative "unknown" ids kept)."""
+    parts = [frame.with_columns(
+        (pl.when(pl.col(c) >= 0).then(pl.col(c) + k * offset).otherwise(pl.col(c)))
+        .cast(frame.schema[c]) for c, offset in ids.items()) for k in range(scale)]
+    return pl.concat(parts)
+
+
+def published_mart(var: Path):  # type: ignore[no-untyped-def]
+    """The published batch of the demo in ``var``, in memory."""
+    from dashboard.mart_reader import load_batch
+
+    settings, batch = _published(var)
+    return load_batch(Path(settings.resolved_mart_dir), batch)
+
+
 def _scaled(var: Path, scale: int):  # type: ignore[no-untyped-def]
     """The published batch's forecast tables (and customer dimensions) copied ``scale``
     times under new customer, document and location ids."""
-    from dashboard.mart_reader import load_batch
     from dashboard.metrics.mart import Mart
 
-    settings, batch = _published(var)
-    mart = load_batch(Path(settings.resolved_mart_dir), batch)
+    mart = published_mart(var)
     step = int(mart.frame("dim_customer")["customer_id"].max()) + 1
 
     def copies(name: str, ids: dict[str, int]) -> pl.DataFrame:
-        frame = mart.frame(name)
-        parts = [frame.with_columns(
-            (pl.when(pl.col(c) >= 0).then(pl.col(c) + k * offset).otherwise(pl.col(c)))
-            .cast(frame.schema[c]) for c, offset in ids.items()) for k in range(scale)]
-        return pl.concat(parts)
+        return copied(mart.frame(name), ids, scale)
 
     document_step = 10 ** 8
     tables = dict(mart.tables)

@@ -26,7 +26,7 @@ from core.billing.models import DocumentStatus, Invoice, InvoiceLine, Payment, P
 from core.catalog.models import Product
 from core.catalog.pricing import line_net_amount
 from core.company.models import PaymentTerms, TaxCode
-from core.company.services import fx_rate, get_settings
+from core.company.services import company_today, fx_rate, get_settings
 from core.customers.models import Customer
 from core.db import utcnow
 from core.errors import DomainError, InvalidInput
@@ -216,11 +216,16 @@ def set_dispute(session: Session, actor: Actor, invoice_id: int, disputed: bool)
 
 
 def set_promise_to_pay(session: Session, actor: Actor, invoice_id: int,
-                       promised: date | None) -> Invoice:
-    """Record (or clear) the date the customer promised to pay this invoice."""
+                       promised: date | None, today: date | None = None) -> Invoice:
+    """Record (or clear) the date the customer promised to pay this invoice: not before
+    the invoice date, nor before today (company time zone; ``today`` only for tests and the
+    importer)."""
     invoice = get_invoice_for(session, actor, invoice_id, FINANCE_ROLES, "record promises to pay")
     if promised is not None and promised < invoice.invoice_date:
         raise InvalidInput("a promise to pay cannot be before the invoice date",
+                           field="promise_to_pay_date")
+    if promised is not None and promised < (today or company_today(session)):
+        raise InvalidInput("a promise to pay cannot be dated in the past",
                            field="promise_to_pay_date")
     invoice.promise_to_pay_date = promised
     session.flush()

@@ -1,23 +1,32 @@
 """Read services for the live (operational) side of a customer: profile, contacts, contact
-log, next contact date and hold state. Pages read these fresh from the core; figures come
-from the mart (DESIGN D6)."""
+log, next contact date, promises to pay and hold state. Pages read these fresh from the
+core; figures come from the mart (DESIGN D6).
+
+Of a customer's contact log, the **last interaction** is the latest by date (then by entry),
+the **next contact date** is the one set by the most recently logged interaction, and its
+**promise to pay** is the latest logged one that recorded a promise (a later call without
+one does not withdraw it).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.access import customers_in_scope, get_customer_for, require_role
 from core.actor import Actor, Role
+from core.billing.models import Invoice
 from core.customers.models import Contact, Customer, HoldPolicy, HoldState, Interaction, Location
 from core.users.models import SalesRep
 
 VIEW_ROLES = frozenset(Role)
 RECENT_INTERACTIONS = 10
+FOLLOW_UP_BATCH = 1000  # invoices per pair of queries in ``follow_ups``
 
 
 @dataclass(frozen=True)
@@ -75,17 +84,97 @@ def customer_profile(session: Session, actor: Actor, customer_id: int) -> Custom
         select(Interaction).where(Interaction.customer_id == customer_id)
         .order_by(Interaction.occurred_on.desc(), Interaction.id.desc())
         .limit(RECENT_INTERACTIONS)))
-    newest = session.scalar(select(Interaction).where(Interaction.customer_id == customer_id)
-                            .order_by(Interaction.id.desc()).limit(1))
+    state = contact_states(session, [customer_id]).get(customer_id, NO_CONTACT)
     return CustomerProfile(
         customer=customer,
         account_manager=manager.name if manager else None,
         locations=sorted(customer.locations, key=lambda loc: (loc.kind, loc.id)),
         contacts=sorted(customer.contacts, key=lambda c: c.name),
         interactions=interactions,
-        next_contact_date=newest.next_contact_date if newest else None,
-        promise_to_pay_date=newest.promise_to_pay_date if newest else None,
+        next_contact_date=state.next_contact_date,
+        promise_to_pay_date=state.promise_to_pay_date,
     )
+
+
+@dataclass(frozen=True)
+class ContactState:
+    """Where a customer's contact log stands (rules in the module docstring)."""
+
+    last_interaction_on: date | None = None
+    last_interaction_kind: str | None = None
+    last_interaction_notes: str | None = None
+    next_contact_date: date | None = None
+    promise_to_pay_date: date | None = None
+
+
+NO_CONTACT = ContactState()
+
+
+def contact_states(session: Session, customer_ids: Collection[int]) -> dict[int, ContactState]:
+    """The ``ContactState`` of each of ``customer_ids`` that has logged interactions, in one
+    query. No scope check: callers pass customers the actor may see."""
+    if not customer_ids:
+        return {}
+    by_customer = Interaction.customer_id
+    ranked = select(
+        by_customer, Interaction.occurred_on, Interaction.kind, Interaction.notes,
+        Interaction.next_contact_date, Interaction.promise_to_pay_date,
+        func.row_number().over(partition_by=by_customer, order_by=(
+            Interaction.occurred_on.desc(), Interaction.id.desc())).label("by_date"),
+        func.row_number().over(partition_by=by_customer,
+                               order_by=Interaction.id.desc()).label("by_entry"),
+        func.row_number().over(
+            partition_by=(by_customer, Interaction.promise_to_pay_date.is_(None)),
+            order_by=Interaction.id.desc()).label("by_promise"),
+    ).where(by_customer.in_(list(customer_ids))).subquery()
+    rows = session.execute(select(ranked).where(or_(
+        ranked.c.by_date == 1, ranked.c.by_entry == 1,
+        and_(ranked.c.by_promise == 1, ranked.c.promise_to_pay_date.is_not(None)))))
+    states: dict[int, ContactState] = {}
+    for row in rows:
+        state = states.get(row.customer_id, NO_CONTACT)
+        if row.by_date == 1:
+            state = replace(state, last_interaction_on=row.occurred_on,
+                            last_interaction_kind=str(row.kind),
+                            last_interaction_notes=row.notes)
+        if row.by_entry == 1:
+            state = replace(state, next_contact_date=row.next_contact_date)
+        if row.by_promise == 1 and row.promise_to_pay_date is not None:
+            state = replace(state, promise_to_pay_date=row.promise_to_pay_date)
+        states[row.customer_id] = state
+    return states
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """The live collection fields of one invoice: its own promise to pay and where its
+    customer's contact log stands."""
+
+    invoice_id: int
+    customer_id: int
+    invoice_promise_date: date | None
+    contact: ContactState
+
+
+def follow_ups(session: Session, actor: Actor, invoice_ids: Iterable[int]) -> dict[int, FollowUp]:
+    """``FollowUp`` by invoice id for ``invoice_ids`` of customers in the actor's scope
+    (others, and unknown ids, are left out): two queries per ``FOLLOW_UP_BATCH`` invoices,
+    however many there are per customer."""
+    in_scope = customers_in_scope(session, actor)
+    ids = sorted(set(invoice_ids))
+    result: dict[int, FollowUp] = {}
+    for start in range(0, len(ids), FOLLOW_UP_BATCH):
+        query = (select(Invoice.id, Invoice.customer_id, Invoice.promise_to_pay_date)
+                 .join(Customer, Customer.id == Invoice.customer_id)
+                 .where(Invoice.id.in_(ids[start:start + FOLLOW_UP_BATCH])))
+        if in_scope is not None:
+            query = query.where(in_scope)
+        invoices = session.execute(query).all()
+        states = contact_states(session, {customer_id for _, customer_id, _ in invoices})
+        result.update((invoice_id, FollowUp(invoice_id, customer_id, promise,
+                                            states.get(customer_id, NO_CONTACT)))
+                      for invoice_id, customer_id, promise in invoices)
+    return result
 
 
 def contacts_due(session: Session, actor: Actor, until: date,

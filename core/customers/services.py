@@ -23,6 +23,7 @@ from core.actor import (
 from core.billing.models import CreditNote, Invoice, Payment
 from core.catalog.models import CustomerPrice
 from core.company.models import Channel, PaymentTerms, Region, Segment
+from core.company.services import company_today
 from core.customers.models import (
     BillingStatus,
     Contact,
@@ -263,14 +264,22 @@ def log_interaction(
     contact_id: int | None = None,
     next_contact_date: date | None = None,
     promise_to_pay_date: date | None = None,
+    today: date | None = None,
 ) -> Interaction:
-    """Record a call, e-mail, meeting, … and the next contact date it sets."""
+    """Record a call, e-mail, meeting, … and the next contact date it sets. It happened on
+    or before today (company time zone; ``today`` only for tests and the importer); the
+    next contact date and a promise to pay it records are not before it."""
     customer = get_customer_for(
         session, actor, customer_id, set(Role) - {Role.EXECUTIVE}, "log interactions"
     )
+    if occurred_on > (today or company_today(session)):
+        raise InvalidInput("an interaction cannot be dated in the future", field="occurred_on")
     if next_contact_date is not None and next_contact_date < occurred_on:
         raise InvalidInput("the next contact date is before the interaction",
                            field="next_contact_date")
+    if promise_to_pay_date is not None and promise_to_pay_date < occurred_on:
+        raise InvalidInput("the promise to pay is dated before the interaction",
+                           field="promise_to_pay_date")
     if contact_id is not None:
         contact = session.get(Contact, contact_id)
         if contact is None or contact.customer_id != customer.id:

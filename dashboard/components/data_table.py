@@ -69,9 +69,12 @@ def grid_rows(frame: pl.DataFrame, columns: list[Column], currency: str) -> list
 
 def data_table(table_id: str, frame: pl.DataFrame, columns: list[Column], currency: str,
                *, export: str | None = None, empty: str = "No rows in this scope and period",
-               height: int = 360, totals: Mapping[str, Any] | None = None) -> html.Div:
+               height: int = 360, totals: Mapping[str, Any] | None = None,
+               row_id: str | None = None) -> html.Div:
     """The grid for ``frame``; ``export`` names the table for the export buttons; ``totals``
-    (values by field, a link column's label without its href) is pinned below the rows."""
+    (values by field, a link column's label without its href) is pinned below the rows;
+    ``row_id`` (a text field of the columns, unique per row) makes one row selectable by
+    a click, reported in the grid's ``selectedRows`` and kept across new ``rowData``."""
     if frame.is_empty():
         return html.Div(empty, className="text-muted fst-italic p-3", id=table_id)
     buttons = []
@@ -81,17 +84,23 @@ def data_table(table_id: str, frame: pl.DataFrame, columns: list[Column], curren
                        size="sm", color="secondary", outline=True)
             for fmt, label in (("csv", "CSV"), ("xlsx", "Excel"))
         ], className="mb-2")]
-    pinned: dict[str, Any] = {}
+    options: dict[str, Any] = {}
     if totals is not None:
         row = pl.DataFrame([{c.field: totals.get(c.field) for c in columns}
                             | {c.href_field: None for c in columns if c.href_field}])
-        pinned["pinnedBottomRowData"] = grid_rows(row, columns, currency)
+        options["pinnedBottomRowData"] = grid_rows(row, columns, currency)
+    selection: dict[str, Any] = {}
+    if row_id is not None:
+        options["rowSelection"] = {"mode": "singleRow", "checkboxes": False,
+                                   "enableClickSelection": True}
+        selection["getRowId"] = f"params.data.{row_id}"
     grid = dag.AgGrid(
         id=table_id,
         columnDefs=[_column_def(c) for c in columns],
         rowData=grid_rows(frame, columns, currency),
         defaultColDef={"flex": 1, "minWidth": 110},
-        dashGridOptions={"domLayout": "normal", "animateRows": False, **pinned},
+        dashGridOptions={"domLayout": "normal", "animateRows": False, **options},
         style={"height": f"{height}px"},
+        **selection,
     )
     return html.Div([*buttons, grid])

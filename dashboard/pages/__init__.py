@@ -11,6 +11,7 @@ import dash
 from dashboard.pages import (
     ar_aging,
     cash_forecast,
+    collections,
     customer,
     customers,
     documents,
@@ -26,7 +27,7 @@ from dashboard.result_cache import cached_layout
 from dashboard.secure import secured_layout
 
 PAGES = (home, pipeline, quotes, engagement, team, pnl, ar_aging, cash_forecast, customers,
-         customer, documents, statement)
+         customer, documents, statement, collections)
 
 
 def register_pages(app: dash.Dash) -> None:

@@ -39,7 +39,7 @@ def _as_of_filter(date_column: str, stamp_column: str, as_of: date | None,
     return condition
 
 
-def _scaled_half_up(value: pl.Expr, numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
+def scaled_half_up(value: pl.Expr, numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
     """round half-up (away from zero) of value × numerator / denominator, in Int128 (the
     product of two amounts in minor units can pass Int64)."""
     product = value.cast(pl.Int128) * numerator.cast(pl.Int128)
@@ -117,7 +117,7 @@ def open_items_at_lazy(items: pl.DataFrame | pl.LazyFrame,
     # base while nothing is applied, base × open / amount (half-up) otherwise.
     open_base = [
         pl.when(pl.col(f"open_doc_minor_{i}") == amount).then(pl.col("amount_minor"))
-        .otherwise(_scaled_half_up(pl.col("amount_minor"), pl.col(f"open_doc_minor_{i}"),
+        .otherwise(scaled_half_up(pl.col("amount_minor"), pl.col(f"open_doc_minor_{i}"),
                                    amount))
         .alias(f"open_minor_{i}")
         for i in range(len(moments))]

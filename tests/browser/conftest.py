@@ -5,7 +5,7 @@ from __future__ import annotations
 from selenium.webdriver.chrome.options import Options
 
 # The demo company and its app, shared with the dashboard tests.
-from tests.dashboard.conftest import demo_app, demo_mart  # noqa: F401
+from tests.dashboard.conftest import demo_app, demo_mart, writable  # noqa: F401
 
 CHROMIUM = "/usr/bin/chromium"
 

@@ -6,7 +6,10 @@ figures with independent computations from the core records.
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,6 +20,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from core.access import customers_in_scope, reporting_tree
+from core.company.services import company_today
 from core.config import Settings
 from core.customers.models import Customer
 from core.db import make_engine
@@ -84,10 +88,36 @@ def manager_scope(demo: DemoMart) -> Scope:
     return Scope("sales_manager", manager.id, rep_ids=frozenset(team))
 
 
-def managed_by(demo: DemoMart, username: str) -> set[int]:
-    """The customers the user may see, from the core's own scope rule."""
-    with Session(demo.core) as session:
+def managed_customers(core: Engine, username: str) -> set[int]:
+    """The customers the user may see, by the core's own scope rule."""
+    with Session(core) as session:
         user_id = session.scalar(select(User.id).where(User.username == username))
         condition = customers_in_scope(session, actor_for(session, user_id))
         query = select(Customer.id)
         return set(session.scalars(query if condition is None else query.where(condition)))
+
+
+@dataclass(frozen=True)
+class Writable:
+    """A copy of the demo company (core and mart) that a test may write to, and its app."""
+
+    app: dash.Dash
+    core: Engine
+    today: date
+
+
+@pytest.fixture
+def writable(demo_mart: DemoMart, tmp_path: Path) -> Iterator[Writable]:
+    """An app on a copy of the demo company's core and mart, for tests that write."""
+    source = demo_mart.settings.var_dir
+    var = tmp_path / "var"
+    shutil.copytree(source, var, ignore=shutil.ignore_patterns("salesbi.db*"))
+    with closing(sqlite3.connect(source / "salesbi.db")) as live, \
+            closing(sqlite3.connect(var / "salesbi.db")) as copy:
+        live.backup(copy)  # a consistent copy of the core, whatever its WAL holds
+    app = create_app(Settings(var_dir=var))
+    engine = app.server.extensions["salesbi_engine"]
+    with Session(engine) as session:
+        today = company_today(session)
+    yield Writable(app, engine, today)
+    engine.dispose()

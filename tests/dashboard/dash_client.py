@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -78,3 +79,25 @@ def find_component(tree: Any, component_id: str) -> dict[str, Any] | None:
             if found is not None:
                 return found
     return None
+
+
+def callback_with_input(app: Any, component_id: str) -> str:
+    """The ``callback_map`` key (its outputs) of the one callback with an Input on
+    ``component_id``."""
+    (key,) = [key for key, spec in app.callback_map.items()
+              if any(item["id"] == component_id for item in spec["inputs"])]
+    return str(key)
+
+
+def post_callback(client: FlaskClient, key: str, inputs: list[Any],
+                  state: Sequence[Any] = ()) -> Any:
+    """POST the callback ``key`` (from ``callback_with_input``) as the browser does, with
+    ``inputs`` and ``state`` as lists of ``{"id", "property", "value"}`` (a list of them
+    for a wildcard); the first input is the one that changed. The response."""
+    parts = [part.rsplit(".", 1) for part in key.strip(".").split("...")]
+    outputs = [{"id": component, "property": prop} for component, prop in parts]
+    first = inputs[0]
+    return client.post("/_dash-update-component", json={
+        "output": key, "outputs": outputs if len(outputs) > 1 else outputs[0],
+        "inputs": inputs, "state": list(state),
+        "changedPropIds": [f"{first['id']}.{first['property']}"]})

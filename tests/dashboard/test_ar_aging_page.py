@@ -24,7 +24,7 @@ from core.company.services import end_of_day_utc
 from core.customers.models import Customer, HoldState
 from core.types import to_minor
 from dashboard.formatting import BLANK, compact_money, money, percent
-from tests.dashboard.conftest import DemoMart, managed_by
+from tests.dashboard.conftest import DemoMart, managed_customers
 from tests.dashboard.dash_client import find_component, login, page_json, render_page
 from tests.dashboard.metrics.core_receivables import CoreOpenItem, core_cei, core_open_items
 
@@ -85,7 +85,7 @@ def test_sales_roles_see_only_the_customers_they_manage(
         demo_app: dash.Dash, demo_mart: DemoMart, username: str) -> None:
     as_of = demo_mart.mart.published_at.date()
     items = _core_items(demo_mart, as_of)
-    expected = _customers_with_open_items(items) & managed_by(demo_mart, username)
+    expected = _customers_with_open_items(items) & managed_customers(demo_mart.core, username)
     tree = _page(_signed_in(demo_app, username), f"?as_of={as_of.isoformat()}")
     assert expected and _customer_ids(tree) == expected
     total = sum(item.open_minor for item in items if item.customer_id in expected)
@@ -100,8 +100,8 @@ def test_the_drill_down_lists_an_own_customers_open_items_and_nothing_outside_th
     as_of = demo_mart.mart.published_at.date()
     items = _core_items(demo_mart, as_of)
     with_items = _customers_with_open_items(items)
-    mine = min(with_items & managed_by(demo_mart, "rep"))
-    other = min(with_items - managed_by(demo_mart, "rep"))
+    mine = min(with_items & managed_customers(demo_mart.core, "rep"))
+    other = min(with_items - managed_customers(demo_mart.core, "rep"))
     client = _signed_in(demo_app, "rep")
     tree = _page(client, f"?as_of={as_of.isoformat()}&customer={mine}")
     rows = _grid(tree, "ar-aging-items")["rowData"]
@@ -173,7 +173,7 @@ def test_the_export_holds_the_users_own_rows(demo_app: dash.Dash, demo_mart: Dem
     assert round(sum(float(row["total_ar"]) for row in finance) * 100) == total
     rep = _signed_in(demo_app, "rep")
     own = {int(row["customer_id"]) for row in _csv_rows(_export(rep, "ar-aging", "csv", search))}
-    assert own == _customers_with_open_items(items) & managed_by(demo_mart, "rep")
+    assert own == _customers_with_open_items(items) & managed_customers(demo_mart.core, "rep")
     xlsx = _export(rep, "ar-aging", "xlsx", search)
     assert xlsx["filename"].endswith(".xlsx")
     assert base64.b64decode(xlsx["content"])[:2] == b"PK"
@@ -301,7 +301,7 @@ def test_region_channel_and_rep_filters_narrow_ar_to_the_matching_customers(
         assert _customer_ids(tree) == {c for c in matching if totals.get(c)} != set()
     # A manager picks one rep of the tree: the customers that rep manages now.
     manager = _signed_in(demo_app, "manager")
-    mine = managed_by(demo_mart, "manager")
+    mine = managed_customers(demo_mart.core, "manager")
     rep = min(c.account_manager_id for c in customers
               if c.id in mine and c.account_manager_id and totals.get(c.id))
     tree = _page(manager, f"?as_of={as_of.isoformat()}&rep={rep}")

@@ -19,7 +19,7 @@ from core.customers.models import Customer
 from dashboard.formatting import money
 from dashboard.metrics.receivables import ar_by_customer
 from dashboard.metrics.scope import Scope
-from tests.dashboard.conftest import DemoMart, managed_by
+from tests.dashboard.conftest import DemoMart, managed_customers
 from tests.dashboard.dash_client import find_component, login, page_json, render_page
 
 FINANCE = Scope(role="finance", user_id=1, all_reps=True)
@@ -92,7 +92,7 @@ def test_a_foreign_currency_statement_equals_the_mart_total_in_the_customers_cur
 
 def test_a_rep_prints_only_the_statements_of_customers_they_manage(
         demo_app: dash.Dash, demo_mart: DemoMart) -> None:
-    mine = managed_by(demo_mart, "rep")
+    mine = managed_customers(demo_mart.core, "rep")
     with Session(demo_mart.core) as session:
         other = session.scalars(select(Customer).where(Customer.id.not_in(mine))
                                 .order_by(Customer.id)).first()

@@ -30,6 +30,7 @@ class CoreOpenItem:
     due_date: date | None
     open_minor: int
     is_disputed: bool = False
+    document_id: int | None = None  # the invoice id (set for invoices)
 
     @property
     def is_debit(self) -> bool:
@@ -59,7 +60,7 @@ def core_open_items(session: Session, as_of: date, known_by: datetime) -> list[C
         items.append(CoreOpenItem(
             inv.customer_id, "invoice", inv.invoice_date, inv.due_date,
             open_share(inv.base_total_amount, inv.total_amount, Allocation.target_invoice_id,
-                       inv.id), inv.is_disputed))
+                       inv.id), inv.is_disputed, inv.id))
     for cn in session.scalars(select(CreditNote).where(
             CreditNote.status == "posted", CreditNote.credit_date <= as_of,
             CreditNote.posted_at < known_by)):
