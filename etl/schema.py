@@ -166,6 +166,32 @@ fct_sales_line = Table(
             "from the order; customer version at the order date.",
 )
 
+fct_freight_cost = Table(
+    "fct_freight_cost", mart,
+    Column("shipment_line_id", Integer, nullable=False),
+    Column("shipment_id", Integer, nullable=False),
+    _code("shipment_number", nullable=False),
+    Column("order_id", Integer, nullable=False),
+    Column("is_replacement", Boolean, nullable=False),
+    _key("date_key"),  # shipped date
+    _key("month_key"),
+    _key("week_key"),
+    _key("customer_key"),
+    Column("customer_id", Integer, nullable=False),
+    _key("product_key"),
+    _key("rep_key"),
+    _key("channel_key"),
+    _key("region_key"),
+    _minor("freight_cost_minor"),  # the line's share of the shipment's freight cost
+    Index("ix_fct_freight_cost_line", "shipment_line_id", unique=True),
+    Index("ix_fct_freight_cost_date", "date_key"),
+    Index("ix_fct_freight_cost_customer", "customer_id"),
+    comment="One row per line of a shipped shipment with a freight cost: the shipment's "
+            "freight cost pro rata to line value (remainder to the largest line), dated at "
+            "shipping; rep, channel and region from the order; customer version at the "
+            "order date.",
+)
+
 fct_order = Table(
     "fct_order", mart,
     Column("order_id", Integer, primary_key=True, autoincrement=False),
@@ -349,6 +375,7 @@ fct_customer_month = Table(
     _minor("cost_minor"),
     _minor("gross_margin_minor"),
     _minor("freight_charged_minor"),
+    _minor("freight_cost_minor"),  # fct_freight_cost, by shipped date
     _minor("settlement_discount_minor"),  # credited: positive
     _minor("bad_debt_minor"),  # written off: positive
     # Cash applied to invoices, by allocation date; × days (minor units × days) so that
@@ -401,10 +428,11 @@ agg_sales_month = Table(
     _minor("cost_minor"),
     _minor("discount_minor"),
     _minor("freight_charged_minor"),
+    _minor("freight_cost_minor"),  # fct_freight_cost, by shipped date
     Index("ix_agg_sales_month_month", "month_key"),
-    comment="fct_sales_line summed per month × channel × rep × region × product category × "
-            "customer segment (attribution as on the lines). Distinct counts (orders, "
-            "customers) do not add up across rows and are left to the facts.",
+    comment="fct_sales_line and fct_freight_cost summed per month × channel × rep × region × "
+            "product category × customer segment (attribution as on the rows). Distinct "
+            "counts (orders, customers) do not add up across rows and are left to the facts.",
 )
 
 # --- Cash-flow forecast (KPIS "Cash-flow forecast"; etl.facts.cash_forecast and
@@ -538,7 +566,7 @@ etl_publish = Table(
 
 DIMENSIONS = (dim_date, dim_region, dim_channel, dim_rep, dim_product, dim_location,
               dim_customer)
-FACTS = (fct_sales_line, fct_order, fct_order_line, fct_booking, fct_quote,
+FACTS = (fct_sales_line, fct_freight_cost, fct_order, fct_order_line, fct_booking, fct_quote,
          fct_opportunity_history, fct_ar_item, fct_ar_allocation, fct_customer_month,
          fct_target, fct_cash_forecast_item, fct_cash_forecast, fct_cash_forecast_week,
          fct_cash_forecast_sim, fct_payment_days_late, fct_forecast_backtest)
