@@ -51,7 +51,7 @@ FACT_KEYS = {
     "fct_order": {**_ATTRIBUTION, "date_key": "dim_date"},
     "fct_order_line": {**_ATTRIBUTION, "product_key": "dim_product", "date_key": "dim_date"},
     "fct_booking": {**_ATTRIBUTION, "product_key": "dim_product", "date_key": "dim_date"},
-    "fct_ar_item": {"customer_key": "dim_customer", "document_date_key": "dim_date"},
+    "fct_ar_item": {**_ATTRIBUTION, "document_date_key": "dim_date"},
     "fct_ar_allocation": {"customer_key": "dim_customer", "allocation_date_key": "dim_date"},
     "fct_quote": {"customer_key": "dim_customer", "rep_key": "dim_rep",
                   "quote_date_key": "dim_date"},

@@ -27,13 +27,17 @@ def prorated(frame: pl.LazyFrame, *, amount: str, weight: str, group: str, order
     """``frame`` plus column ``alias``: each row's share of ``amount`` (the same on every
     row of its ``group``: the group's total) pro rata to ``weight``, by the rule of the
     module docstring; ``order`` (unique within a group) breaks ties and names the first
-    row."""
-    total_weight = pl.col(weight).sum().over(group)
-    share = pl.when(total_weight != 0).then(
-        half_up(pl.col(amount), pl.col(weight), total_weight)).otherwise(0)
-    largest = pl.col(weight).abs()
-    remainder_row = pl.col(order).filter(largest == largest.max()).min().over(group)
-    remainder = pl.col(amount) - pl.col(alias).sum().over(group)
-    return frame.with_columns(share.alias(alias)).with_columns(
-        (pl.col(alias) + pl.when(pl.col(order) == remainder_row).then(remainder)
-         .otherwise(0)).cast(pl.Int64).alias(alias))
+    row. Row order is not kept."""
+    groups = frame.group_by(group).agg(
+        pl.col(weight).sum().alias("_total_weight"),
+        pl.col(order).sort_by(pl.col(weight).abs(), order, descending=[True, False]).first()
+        .alias("_remainder_row"))
+    shares = frame.join(groups, on=group).with_columns(
+        pl.when(pl.col("_total_weight") != 0)
+        .then(half_up(pl.col(amount), pl.col(weight), pl.col("_total_weight")))
+        .otherwise(0).alias(alias))
+    given = shares.group_by(group).agg(pl.col(alias).sum().alias("_given"))
+    return shares.join(given, on=group).with_columns(
+        (pl.col(alias) + pl.when(pl.col(order) == pl.col("_remainder_row"))
+         .then(pl.col(amount) - pl.col("_given")).otherwise(0)).cast(pl.Int64).alias(alias)
+    ).drop("_total_weight", "_remainder_row", "_given")

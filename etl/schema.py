@@ -337,6 +337,13 @@ fct_ar_item = Table(
     Column("is_disputed", Boolean, nullable=False),
     Column("is_cash_sale", Boolean, nullable=False),
     _key("promise_to_pay_date_key"),
+    # Invoices: the rep, channel and region of their sales lines (the order's); others -1.
+    _key("rep_key"),
+    _key("channel_key"),
+    _key("region_key"),
+    # The last allocation's date when the allocations add up to the amount as of the batch
+    # (open 0 from then on); -1 while open. A document is open as of D only if -1 or > D.
+    _key("settled_date_key"),
     Index("ix_fct_ar_item_document", "item_type", "document_id", unique=True),
     Index("ix_fct_ar_item_customer", "customer_id"),
     comment="One row per receivable document: invoice (+), credit note (−), payment (−), "

@@ -179,7 +179,11 @@ CREATE TABLE fct_ar_item (
 	amount_minor BIGINT NOT NULL, 
 	is_disputed BOOLEAN NOT NULL, 
 	is_cash_sale BOOLEAN NOT NULL, 
-	promise_to_pay_date_key INTEGER NOT NULL
+	promise_to_pay_date_key INTEGER NOT NULL, 
+	rep_key INTEGER NOT NULL, 
+	channel_key INTEGER NOT NULL, 
+	region_key INTEGER NOT NULL, 
+	settled_date_key INTEGER NOT NULL
 );
 
 CREATE INDEX ix_fct_ar_item_customer ON fct_ar_item (customer_id);

@@ -17,19 +17,22 @@ is, in minor units of the base currency, rounded half-up once per invoice:
   posted later with an earlier date counts (there is no "as of" posting cut-off here).
 - Overdue days in S … E: the days d of the period with d > due date,
   max(0, E − max(due date, S − 1)).
-- Only invoices: open credits, unapplied cash and refunds carry no financing cost.
+- Only invoices: open credits, unapplied cash and refunds carry no financing cost. Only
+  invoices due before E and not settled by E (``fct_ar_item.settled_date_key``) can be open
+  at E, so only their allocations are summed.
 
 The rule is KPIS.md's, so it is not additive over periods: an invoice open at the end of one
 period is charged that period's overdue days, and when paid in a later period its allocation
 is charged every day late again. A period's figure is additive over invoices, customers and
 every split below.
 
-Lines (``financing_lines``): each invoice's cost is split over its invoice lines
+Attribution: an invoice carries the rep, channel and region of its sales lines (its order's)
+and its customer (``financing_invoices``: enough for every split but product and category).
+For those, ``financing_lines`` splits each invoice's cost over its invoice lines
 (``fct_sales_line`` rows of type ``invoice``) pro rata to line net (after discounts, excl.
-tax and freight), each share half-up, the remainder to the largest line (``etl.prorate``).
-The lines carry the invoice's attribution (rep, channel and region of its order, customer
-version) and their products, so every P&L split — product and category included — adds up
-to its node. Scope and slice are the sales lines' (rep-attributed history).
+tax and freight), each share half-up, the remainder to the largest line (``etl.prorate``),
+so the lines of an invoice add up to it exactly and every P&L split adds up to its node.
+Scope and slice are those of rep-attributed history, as for the sales lines.
 """
 
 from __future__ import annotations
@@ -46,7 +49,10 @@ from dashboard.metrics.scope import Scope
 from dashboard.metrics.selection import EVERYTHING, Slice, attributed
 from etl.facts.open_ar import INVOICE, PAYMENT, open_items_lazy
 from etl.prorate import half_up, prorated
+from etl.schema import UNKNOWN_KEY
 
+ATTRIBUTION = ("customer_id", "customer_key", "rep_key", "channel_key", "region_key")
+"""The attribution columns the financing rows carry (as the sales lines)."""
 DEFAULT_RATE = Decimal("0.08")
 """KPIS.md's default annual rate; the company setting ``financing_rate`` overrides it."""
 DAYS_PER_YEAR = 365
@@ -67,9 +73,13 @@ def invoice_financing(mart: Mart, period: Period, rate: Decimal) -> pl.LazyFrame
     overdue_days = (pl.lit(period.end) - pl.max_horizontal(date_of_key("due_date_key"),
                                                            pl.lit(before_start))
                     ).dt.total_days().clip(lower_bound=0)
+    settled = pl.col("settled_date_key")
     invoices = mart.lazy("fct_ar_item").filter(
-        (pl.col("item_type") == INVOICE) & (pl.col("due_date_key") < period.end_key))
-    still_open = open_items_lazy(invoices, allocations, as_of=period.end).filter(
+        (pl.col("item_type") == INVOICE) & (pl.col("due_date_key") < period.end_key)
+        & ((settled == UNKNOWN_KEY) | (settled > period.end_key)))
+    theirs = allocations.filter(pl.col("target_type") == INVOICE).join(
+        invoices.select(pl.col("document_id").alias("target_id")), on="target_id", how="semi")
+    still_open = open_items_lazy(invoices, theirs, as_of=period.end).filter(
         pl.col("open_minor") > 0
     ).select(pl.col("document_id").alias("invoice_id"),
              (pl.col("open_minor") * overdue_days).alias("minor_days"))
@@ -83,14 +93,27 @@ def invoice_financing(mart: Mart, period: Period, rate: Decimal) -> pl.LazyFrame
     )
 
 
+def financing_invoices(mart: Mart, scope: Scope, period: Period, rate: Decimal,
+                       selection: Slice = EVERYTHING) -> pl.LazyFrame:
+    """The in-scope invoices with a financing cost in ``period``: ``document_id``, the
+    ``ATTRIBUTION`` columns and ``financing_cost_minor``."""
+    return attributed(mart, "fct_ar_item", scope, selection).filter(
+        pl.col("item_type") == INVOICE).select("document_id", *ATTRIBUTION).join(
+        invoice_financing(mart, period, rate).rename({"invoice_id": "document_id"}),
+        on="document_id", how="inner")
+
+
 def financing_lines(mart: Mart, scope: Scope, period: Period, rate: Decimal,
                     selection: Slice = EVERYTHING) -> pl.LazyFrame:
-    """The in-scope invoice lines (``fct_sales_line`` columns) of invoices with a financing
-    cost in ``period``, each with ``financing_cost_minor``: its share of its invoice's."""
+    """The in-scope invoice lines of invoices with a financing cost in ``period``:
+    ``document_id``, ``source_id`` (the invoice line), the ``ATTRIBUTION`` columns,
+    ``product_key`` and ``financing_cost_minor`` (the line's share of its invoice's)."""
     invoices = invoice_financing(mart, period, rate).rename(
         {"invoice_id": "document_id", "financing_cost_minor": "invoice_financing_minor"})
     lines = attributed(mart, "fct_sales_line", scope, selection).filter(
-        pl.col("source_type") == INVOICE).join(invoices, on="document_id", how="inner")
+        pl.col("source_type") == INVOICE).select(
+        "document_id", "source_id", *ATTRIBUTION, "product_key", "net_minor").join(
+        invoices, on="document_id", how="inner")
     return prorated(lines, amount="invoice_financing_minor", weight="net_minor",
                     group="document_id", order="source_id",
-                    alias="financing_cost_minor").drop("invoice_financing_minor")
+                    alias="financing_cost_minor").drop("invoice_financing_minor", "net_minor")

@@ -26,10 +26,10 @@ from decimal import Decimal
 
 import polars as pl
 
-from dashboard.metrics.financing import financing_lines
+from dashboard.metrics.financing import financing_invoices, financing_lines
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period
-from dashboard.metrics.ratios import ratio
+from dashboard.metrics.ratios import ratio, ratio_value
 from dashboard.metrics.sales import NET, sales_lines
 from dashboard.metrics.scope import Scope
 from dashboard.metrics.selection import EVERYTHING, Slice, attributed
@@ -43,8 +43,9 @@ MEASURES = ("net_sales_minor", "cost_minor", "margin_minor", "margin_pct", "disc
 SUMS = tuple(m for m in MEASURES if m not in ("margin_minor", "margin_pct",
                                                "contribution_minor"))
 """The measures summed from the rows (the others are derived from them)."""
-KEYS = ("channel_key", "rep_key", "region_key", "product_key", "customer_id")
-"""The columns every source row carries for drilling (``members`` joins on them)."""
+BY_PRODUCT = frozenset({"category", "product"})
+"""Dimensions that need financing cost split over invoice lines (the other dimensions are
+the same on every line of an invoice)."""
 Node = tuple[tuple[str, str], ...]
 """A drill node: (dimension, value) pairs, outermost first; values as in the URL."""
 
@@ -116,20 +117,31 @@ def _node_lines(mart: Mart, scope: Scope, period: Period, selection: Slice,
     return _in_node(mart, sales_lines(mart, scope, period, selection), node)
 
 
-def _node_rows(mart: Mart, scope: Scope, period: Period, selection: Slice, node: Node,
-               rate: Decimal) -> pl.LazyFrame:
+Part = tuple[pl.LazyFrame, list[pl.Expr]]
+"""One source's rows of a node and the sums it contributes to ``MEASURES``."""
+
+
+def _node_parts(mart: Mart, scope: Scope, period: Period, selection: Slice, node: Node,
+                rate: Decimal, by: str | None = None) -> list[Part]:
     """The node's sales lines, freight cost rows (shipped in ``period``) and financing cost
-    lines of ``period``: ``KEYS`` and the columns ``_measures`` sums (null where a source
-    has none)."""
-    sales = sales_lines(mart, scope, period, selection).select(
-        *KEYS, "net_minor", "credit_reason", "cost_minor", "discount_minor",
-        "freight_charged_minor")
+    of ``period`` — per invoice line when the node or ``by`` is a product dimension, else
+    per invoice (cheaper, same sums) — each with its sums. Each source is aggregated on its
+    own before they are joined: far fewer rows than one concatenation."""
+    sales = sales_lines(mart, scope, period, selection)
     freight = attributed(mart, "fct_freight_cost", scope, selection).filter(
-        pl.col("date_key").is_between(period.start_key, period.end_key)).select(
-        *KEYS, "freight_cost_minor")
-    financing = financing_lines(mart, scope, period, rate, selection).select(
-        *KEYS, "financing_cost_minor")
-    return _in_node(mart, pl.concat([sales, freight, financing], how="diagonal"), node)
+        pl.col("date_key").is_between(period.start_key, period.end_key))
+    if BY_PRODUCT & {by, *(dimension for dimension, _ in node)}:
+        financing = financing_lines(mart, scope, period, rate, selection)
+    else:
+        financing = financing_invoices(mart, scope, period, rate, selection)
+    return [
+        (_in_node(mart, sales, node), [
+            NET.sum().alias("net_sales_minor"), pl.col("cost_minor").sum(),
+            pl.col("discount_minor").sum(), pl.col("freight_charged_minor").sum(),
+            _credited("settlement_discount"), _credited("bad_debt")]),
+        (_in_node(mart, freight, node), [pl.col("freight_cost_minor").sum()]),
+        (_in_node(mart, financing, node), [pl.col("financing_cost_minor").sum()]),
+    ]
 
 
 def _credited(reason: str) -> pl.Expr:
@@ -137,12 +149,16 @@ def _credited(reason: str) -> pl.Expr:
         f"{reason}_minor")
 
 
-def _measures(frame: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
-    sums = [NET.sum().alias("net_sales_minor"), pl.col("cost_minor").sum(),
-            pl.col("discount_minor").sum(), pl.col("freight_charged_minor").sum(),
-            pl.col("freight_cost_minor").sum(), _credited("settlement_discount"),
-            _credited("bad_debt"), pl.col("financing_cost_minor").sum()]
-    grouped = frame.group_by(keys).agg(sums) if keys else frame.select(sums)
+def _measures(parts: list[Part], keys: list[str]) -> pl.LazyFrame:
+    """The ``MEASURES`` per ``keys`` (or in total) from the sums of each part."""
+    if keys:
+        sums = [frame.group_by(keys).agg(exprs) for frame, exprs in parts]
+        grouped = sums[0]
+        for other in sums[1:]:
+            grouped = grouped.join(other, on=keys, how="full", coalesce=True)
+    else:
+        grouped = pl.concat([frame.select(exprs) for frame, exprs in parts],
+                            how="horizontal")
     margin = pl.col("net_sales_minor") - pl.col("cost_minor")
     return grouped.with_columns(pl.col(*SUMS).fill_null(0).cast(pl.Int64)).with_columns(
         margin.alias("margin_minor"), ratio(margin, pl.col("net_sales_minor")).alias("margin_pct"),
@@ -155,8 +171,18 @@ def pnl_totals(mart: Mart, scope: Scope, period: Period, selection: Slice = EVER
                node: Node = (), *, rate: Decimal) -> dict[str, int | float | None]:
     """The ``MEASURES`` of the node over the period; ``rate`` is the annual financing
     rate (the company's ``financing_rate``)."""
-    frame = _measures(_node_rows(mart, scope, period, selection, node, rate), []).collect()
-    return frame.select(MEASURES).row(0, named=True)
+    parts = _node_parts(mart, scope, period, selection, node, rate)
+    return _measures(parts, []).collect().select(MEASURES).row(0, named=True)
+
+
+def totals_of(rows: pl.DataFrame) -> dict[str, int | float | None]:
+    """The ``MEASURES`` of a node from its ``pnl_by`` rows, which add up to it (the same as
+    ``pnl_totals`` without computing the period again): sums, margin % a ratio of sums."""
+    totals: dict[str, int | float | None] = {
+        m: int(rows[m].sum()) for m in MEASURES if m != "margin_pct"}
+    totals["margin_pct"] = ratio_value(int(rows["margin_minor"].sum()),
+                                       int(rows["net_sales_minor"].sum()))
+    return {m: totals[m] for m in MEASURES}
 
 
 def pnl_by(mart: Mart, scope: Scope, period: Period, by: str, selection: Slice = EVERYTHING,
@@ -165,8 +191,9 @@ def pnl_by(mart: Mart, scope: Scope, period: Period, by: str, selection: Slice =
     comparison periods — ``value``, ``label``, the ``MEASURES`` and, for comparison,
     ``net_sales_prior_minor``, ``net_sales_last_year_minor``, ``margin_pct_prior`` and
     ``margin_pct_last_year``. Largest net sales first. ``rate``: as ``pnl_totals``."""
-    frames = [_measures(_labelled(mart, _node_rows(mart, scope, period, selection, node, rate),
-                                  by), ["value", "label"])]
+    parts = [(_labelled(mart, frame, by), sums)
+             for frame, sums in _node_parts(mart, scope, period, selection, node, rate, by)]
+    frames = [_measures(parts, ["value", "label"])]
     net, cost = NET.sum(), pl.col("cost_minor").sum()
     for suffix, window in (("_prior", period.prior()), ("_last_year", period.last_year())):
         lines = _labelled(mart, _node_lines(mart, scope, window, selection, node), by)

@@ -32,6 +32,7 @@ from dashboard.metrics.pnl import (
     member_values,
     pnl_by,
     pnl_totals,
+    totals_of,
 )
 from dashboard.metrics.scope import ALL_ROLES
 from dashboard.secure import RequestContext, secured
@@ -177,8 +178,11 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
     text_query = {k: v for k, v in query.items() if isinstance(v, str)}
     path = drill_path(text_query)
     node = drill_node(mart, path, text_query)
-    totals = [pnl_totals(mart, scope, period, view.selection, node,
-                         rate=context.financing_rate)
+    by, rows = _rows(context, mart, view, text_query, path, node)
+    # The rows add up to the node: its figures for the period need no second pass.
+    totals = [totals_of(rows) if by is not None and period == view.period
+              else pnl_totals(mart, scope, period, view.selection, node,
+                              rate=context.financing_rate)
               for period in (view.period, view.period.prior(), view.period.last_year())]
 
     def compare(key: str, is_ratio: bool = False) -> Comparison:
@@ -208,7 +212,6 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
         "(allocations in the period) and on invoices still overdue at the period's end (their "
         "overdue days in the period), split over each invoice's lines by net amount.",
         className="small text-muted mt-2 mb-0", id="pnl-contribution-note")
-    by, rows = _rows(context, mart, view, text_query, path, node)
     path_picker = param_dropdown(
         "path", [{"label": label, "value": key} for key, label in DIMENSIONS.items()],
         list(path), "Drill path (in order)", multi=True)

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from dashboard.metrics.financing import financing_lines, invoice_financing
+from dashboard.metrics.financing import financing_invoices, financing_lines, invoice_financing
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period, date_key
 from dashboard.metrics.scope import Scope
@@ -23,11 +23,14 @@ MARCH = Period(date(2025, 3, 1), date(2025, 3, 31))
 FINANCE = Scope("finance", 1, all_reps=True)
 
 
-def _invoice(doc: int, customer: int, due: date, amount: int) -> dict[str, object]:
+def _invoice(doc: int, customer: int, due: date, amount: int,
+             settled: date | None = None) -> dict[str, object]:
     return {"item_type": "invoice", "document_id": doc, "customer_id": customer,
             "document_date_key": date_key(due) - 100, "due_date_key": date_key(due),
             "posted_at": datetime(2025, 1, 1), "currency": "USD",
-            "amount_doc_minor": amount, "amount_minor": amount}
+            "amount_doc_minor": amount, "amount_minor": amount, "rep_key": customer,
+            "channel_key": 1, "region_key": 1,
+            "settled_date_key": date_key(settled) if settled else -1}
 
 
 def _allocation(id_: int, source: str, target: int, on: date, amount: int,
@@ -50,12 +53,15 @@ def hand_made_mart() -> Mart:
     10 Feb; invoice 2 (500.00, due 15 Jan) part-paid in January and by a credit note in
     February, 200.00 open all February; invoice 6 paid 5 days early. Customer 2 (rep 20):
     invoice 3 (365.00) due 18 Feb and open; invoice 4 closed by a credit note in February;
-    invoice 5 not due before March; invoice 7 (100.00) due 25 Feb, paid 5 March."""
+    invoice 5 not due before March; invoice 7 (100.00) due 25 Feb, paid 5 March. Each
+    invoice has the rep key of its customer's rep (1: rep 10, 2: rep 20)."""
     items = dim_frame(fct_ar_item, [
-        _invoice(1, 1, date(2025, 1, 31), 100_000), _invoice(2, 1, date(2025, 1, 15), 50_000),
-        _invoice(3, 2, date(2025, 2, 18), 36_500), _invoice(4, 2, date(2025, 1, 31), 40_000),
-        _invoice(5, 2, date(2025, 3, 15), 10_000), _invoice(6, 1, date(2025, 2, 8), 5_000),
-        _invoice(7, 2, date(2025, 2, 25), 10_000)])
+        _invoice(1, 1, date(2025, 1, 31), 100_000, settled=date(2025, 2, 10)),
+        _invoice(2, 1, date(2025, 1, 15), 50_000), _invoice(3, 2, date(2025, 2, 18), 36_500),
+        _invoice(4, 2, date(2025, 1, 31), 40_000, settled=date(2025, 2, 12)),
+        _invoice(5, 2, date(2025, 3, 15), 10_000),
+        _invoice(6, 1, date(2025, 2, 8), 5_000, settled=date(2025, 2, 3)),
+        _invoice(7, 2, date(2025, 2, 25), 10_000, settled=date(2025, 3, 5))])
     allocations = dim_frame(fct_ar_allocation, [
         _allocation(1, "payment", 1, date(2025, 2, 10), 100_000, 10),
         _allocation(2, "payment", 2, date(2025, 1, 20), 20_000, 5),
@@ -114,3 +120,13 @@ def test_lines_share_their_invoices_cost_pro_rata_to_net_within_the_scope() -> N
     assert sorted(mine["source_id"].to_list()) == [31, 71]
     assert financing_lines(mart, Scope("rep", 3), FEBRUARY, RATE).collect().is_empty()
     assert everyone.schema["financing_cost_minor"] == pl.Int64
+
+
+def test_invoices_carry_their_cost_and_rep_within_the_scope() -> None:
+    mart = hand_made_mart()
+    rep_10 = Scope("rep", 1, rep_ids=frozenset({10}))
+    mine = financing_invoices(mart, rep_10, FEBRUARY, RATE).sort("document_id").collect()
+    assert mine.select("document_id", "rep_key", "financing_cost_minor").rows() == [
+        (1, 1, 219), (2, 1, 123)]
+    lines = financing_lines(mart, rep_10, FEBRUARY, RATE).collect()
+    assert lines["financing_cost_minor"].sum() == mine["financing_cost_minor"].sum()

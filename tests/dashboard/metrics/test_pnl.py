@@ -18,7 +18,14 @@ from core.fulfilment.models import Shipment
 from core.sales.models import SalesOrder
 from core.types import round_money, to_minor
 from dashboard.metrics.period import Period
-from dashboard.metrics.pnl import DIMENSIONS, MEASURES, member_values, pnl_by, pnl_totals
+from dashboard.metrics.pnl import (
+    DIMENSIONS,
+    MEASURES,
+    member_values,
+    pnl_by,
+    pnl_totals,
+    totals_of,
+)
 from dashboard.metrics.sales import sales_by, sales_totals
 from dashboard.metrics.scope import Scope
 from tests.dashboard.conftest import DemoMart, last_full_year
@@ -51,6 +58,7 @@ def test_every_split_adds_up_to_its_node(demo_mart: DemoMart, by: str) -> None:
     rows = pnl_by(demo_mart.mart, FINANCE, period, by, rate=rate)
     for key in SUMMED:
         assert rows[key].sum() == totals[key], key
+    assert totals_of(rows) == totals
     assert set(rows["value"].to_list()) <= member_values(demo_mart.mart, by)
     contribution = (rows["margin_minor"] + rows["freight_charged_minor"]
                     - rows["freight_cost_minor"] - rows["settlement_discount_minor"]
