@@ -3,7 +3,11 @@ the URL validated on the server, a tile click drilling one level down."""
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
 import json
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -20,8 +24,8 @@ from dashboard.metrics.period import preset_period
 from dashboard.metrics.pnl import pnl_by, pnl_totals
 from dashboard.metrics.scope import Scope
 from dashboard.pages.pnl import CONTRIBUTION_STEPS, contribution_steps
-from tests.dashboard.conftest import DemoMart
-from tests.dashboard.dash_client import find_component, login, page_json
+from tests.dashboard.conftest import DemoMart, manager_scope
+from tests.dashboard.dash_client import export, find_component, login, page_json
 from tests.dashboard.metrics.test_pnl import company_rate
 
 EVERYONE = Scope("executive", 1, all_reps=True)
@@ -139,3 +143,25 @@ def test_the_bridge_signs_each_term_and_zooms_on_the_running_totals() -> None:
     assert list(bars.y) == list(CONTRIBUTION_STEPS.values())
     low, high = figure.layout.xaxis.range
     assert 0 < low < 973 and high > 1_020  # running totals 973 … 1,020 USD, not from zero
+
+
+def test_a_managers_export_holds_every_term_of_the_teams_reps_only(
+        demo_app: dash.Dash, demo_mart: DemoMart) -> None:
+    mart, rate = demo_mart.mart, company_rate(demo_mart)
+    period = preset_period("fiscal_year", mart.published_at.date())
+    team = manager_scope(demo_mart)
+    client = demo_app.server.test_client()
+    login(client, "manager")
+    response = export(client, "pnl", "/pnl", "?period=fiscal_year&path=rep")
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    content = response.get_json()["response"]["export-download"]["data"]["content"]
+    exported = {row["rep"]: row for row in csv.DictReader(
+        io.StringIO(base64.b64decode(content).decode("utf-8-sig")))}
+    team_names = set(mart.frame("dim_rep").filter(
+        pl.col("rep_id").is_in(sorted(team.rep_ids)))["name"])
+    assert exported and set(exported) <= team_names
+    everyone = pnl_by(mart, EVERYONE, period, "rep", rate=rate)
+    for rep in everyone.filter(pl.col("label").is_in(sorted(exported))).iter_rows(named=True):
+        for key in ("freight_cost_minor", "financing_cost_minor", "contribution_minor"):
+            assert Decimal(exported[rep["label"]][key.removesuffix("_minor")]) * 100 == rep[key]
+    assert sum(Decimal(row["financing_cost"]) for row in exported.values()) > 0
