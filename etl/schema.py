@@ -41,6 +41,14 @@ def _code(name: str, length: int = 32, nullable: bool = True) -> Column[str]:
     return Column(name, String(length), nullable=nullable)
 
 
+def _line_keys() -> list[Column[int]]:
+    """Date, month and week keys, the customer version and id, the product, and the rep,
+    channel and region the line is attributed to: the keys of a sales or cost line."""
+    return [_key("date_key"), _key("month_key"), _key("week_key"), _key("customer_key"),
+            Column("customer_id", Integer, nullable=False), _key("product_key"),
+            _key("rep_key"), _key("channel_key"), _key("region_key")]
+
+
 dim_date = Table(
     "dim_date", mart,
     Column("date_key", Integer, primary_key=True, autoincrement=False),
@@ -141,15 +149,7 @@ fct_sales_line = Table(
     Column("document_id", Integer, nullable=False),
     _code("document_number", nullable=False),
     Column("order_id", Integer),
-    _key("date_key"),
-    _key("month_key"),
-    _key("week_key"),
-    _key("customer_key"),
-    Column("customer_id", Integer, nullable=False),
-    _key("product_key"),
-    _key("rep_key"),
-    _key("channel_key"),
-    _key("region_key"),
+    *_line_keys(),
     Column("quantity", QUANTITY, nullable=False),
     _minor("net_minor"),  # net of line and document discounts, excl. tax and freight
     _minor("cost_minor"),
@@ -173,15 +173,7 @@ fct_freight_cost = Table(
     _code("shipment_number", nullable=False),
     Column("order_id", Integer, nullable=False),
     Column("is_replacement", Boolean, nullable=False),
-    _key("date_key"),  # shipped date
-    _key("month_key"),
-    _key("week_key"),
-    _key("customer_key"),
-    Column("customer_id", Integer, nullable=False),
-    _key("product_key"),
-    _key("rep_key"),
-    _key("channel_key"),
-    _key("region_key"),
+    *_line_keys(),  # dated at the shipped date
     _minor("freight_cost_minor"),  # the line's share of the shipment's freight cost
     Index("ix_fct_freight_cost_line", "shipment_line_id", unique=True),
     Index("ix_fct_freight_cost_date", "date_key"),
