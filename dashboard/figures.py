@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.colors import sample_colorscale
 
-from dashboard.formatting import major
+from dashboard.formatting import compact_money, major
 from dashboard.metrics.period import Period
 
 PALETTE = ("#2E5A88", "#E07B39", "#3C9D6E", "#8E6BB8", "#C44E52", "#7F7F7F", "#D4A72C",
@@ -356,3 +356,36 @@ def backtest_bars(origins: pl.DataFrame, title: str, labels: list[str]) -> go.Fi
     return _layout(fig, title, height=300).update_layout(
         margin={"l": 50, "r": 10, "t": 40, "b": 40},
         legend={"orientation": "h", "y": -0.32, "x": 0})
+
+
+def contribution_bridge(steps: pl.DataFrame, currency: str, title: str,
+                        labels: dict[str, str]) -> go.Figure:
+    """From gross margin to contribution, one horizontal bar per step, top to bottom:
+    ``steps`` has ``step`` and signed ``amount_minor``, the first row the starting total and
+    the last the result (the rows in between add up to the difference). Each bar is labelled
+    with its amount; the value axis spans the running totals, not from zero, so that terms
+    of a few percent of the margin stay visible."""
+    amounts = steps["amount_minor"].to_list()
+    running = [amounts[0]]
+    for amount in amounts[1:-1]:
+        running.append(running[-1] + amount)
+    low, high = major(min(running), currency) or 0.0, major(max(running), currency) or 0.0
+    pad = max((high - low) * 0.6, abs(major(amounts[0], currency) or 0.0) * 0.02, 1.0)
+    signs = {1: "+", 0: "", -1: "−"}
+    text = [compact_money(amounts[0], currency)] + [
+        signs[(v > 0) - (v < 0)] + compact_money(abs(v), currency) for v in amounts[1:-1]
+    ] + [compact_money(amounts[-1], currency)]
+    fig = go.Figure(go.Waterfall(
+        orientation="h", y=[labels.get(s, s) for s in steps["step"]],
+        x=[major(v, currency) for v in amounts],
+        measure=["absolute"] + ["relative"] * (len(amounts) - 2) + ["total"],
+        text=text, textposition="outside", cliponaxis=False,
+        increasing={"marker": {"color": MARGIN_COLOUR}},
+        decreasing={"marker": {"color": PALETTE[4]}},
+        totals={"marker": {"color": NET_COLOUR}},
+        connector={"line": {"color": "#adb5bd"}},
+        hovertemplate="%{y}<br>%{x:,.2f} " + currency + "<extra></extra>"))
+    fig.update_layout(xaxis={"title": f"{currency} (axis not from zero)", "tickformat": ",.0f",
+                             "range": [low - pad, high + pad]},
+                      yaxis={"autorange": "reversed", "automargin": True}, showlegend=False)
+    return _layout(fig, title, height=330)

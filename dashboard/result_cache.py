@@ -77,7 +77,7 @@ def page_key(context: RequestContext, page: str, query: dict[str, Any]) -> str |
         "role": scope.role, "user_id": scope.user_id, "rep_ids": sorted(scope.rep_ids),
         "all_reps": scope.all_reps, "name": context.full_name,
         "company": [context.base_currency, context.fiscal_year_start_month, context.timezone,
-                    context.aging_boundaries],
+                    context.aging_boundaries, context.financing_rate],
     }, sort_keys=True, separators=(",", ":"), default=str)
     if len(text) > MAX_KEY_TEXT:
         return None

@@ -21,6 +21,7 @@ import functools
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -34,6 +35,7 @@ from core.access import scope_reps
 from core.actor import Actor
 from core.company.models import CompanySettings
 from dashboard.metrics.aging import DEFAULT_BOUNDARIES
+from dashboard.metrics.financing import DEFAULT_RATE
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.scope import NO_SCOPE, Scope
 
@@ -55,6 +57,7 @@ class RequestContext:
     fiscal_year_start_month: int
     timezone: str
     aging_boundaries: tuple[int, ...] = DEFAULT_BOUNDARIES  # the company's bucket bounds
+    financing_rate: Decimal = DEFAULT_RATE  # the company's annual rate (0.08 = 8 %)
 
 
 CONTEXT_CACHE = "salesbi_context_cache"
@@ -89,6 +92,7 @@ class _Company:
     fiscal_year_start_month: int
     timezone: str
     aging_boundaries: tuple[int, ...]
+    financing_rate: Decimal
 
 
 def _cached(key: str, compute: Callable[[], R]) -> R:
@@ -109,7 +113,8 @@ def _company() -> _Company:
             settings = session.get_one(CompanySettings, 1)
             return _Company(settings.base_currency, settings.fiscal_year_start_month,
                             settings.timezone,
-                            tuple(int(b) for b in settings.aging_buckets.split(",")))
+                            tuple(int(b) for b in settings.aging_buckets.split(",")),
+                            settings.financing_rate)
 
     return _cached("company", read)
 
@@ -136,7 +141,7 @@ def _derive_context() -> RequestContext:
     today = datetime.now(ZoneInfo(company.timezone)).date()
     return RequestContext(scope, actor, name, reader.current(), today, company.base_currency,
                           company.fiscal_year_start_month, company.timezone,
-                          company.aging_boundaries)
+                          company.aging_boundaries, company.financing_rate)
 
 
 def _allowed(roles: Collection[str]) -> RequestContext | None:

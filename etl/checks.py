@@ -4,16 +4,17 @@ Structure: dimension keys unique with the unknown member; every fact key resolve
 type-2 customer dimension has unique (customer_id, valid_from), no overlapping intervals and
 exactly one current row per customer. Money: the facts reconcile with the core's own
 totals to the cent, computed by SQL on the core (an independent path from the transform):
-net sales and cost (grand totals every run; per customer and month for every customer on a
-full run, for the rebuilt customers on an incremental run), open invoices and payments (per
-currency), sales targets (per month). Derived tables: the pre-aggregated and per-customer
-tables add up to the facts they summarise, to the cent (every run, on the merged facts).
+net sales and cost, and freight cost (grand totals every run; per customer and month for
+every customer on a full run, for the rebuilt customers on an incremental run), open
+invoices and payments (per currency), sales targets (per month). Derived tables: the
+pre-aggregated and per-customer tables add up to the facts they summarise, to the cent (every
+run, on the merged facts).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -30,7 +31,8 @@ from core.billing.models import (
     Payment,
     PaymentKind,
 )
-from core.sales.models import SalesTarget
+from core.fulfilment.models import Shipment, ShipmentStatus
+from core.sales.models import SalesOrder, SalesTarget
 from core.types import to_minor
 from etl.facts.customer_month import COUNTED_ORDER_STATUSES
 from etl.facts.open_ar import open_items
@@ -45,10 +47,11 @@ _ATTRIBUTION = {"customer_key": "dim_customer", "rep_key": "dim_rep",
                 "channel_key": "dim_channel", "region_key": "dim_region"}
 FACT_KEYS = {
     "fct_sales_line": {**_ATTRIBUTION, "product_key": "dim_product", "date_key": "dim_date"},
+    "fct_freight_cost": {**_ATTRIBUTION, "product_key": "dim_product", "date_key": "dim_date"},
     "fct_order": {**_ATTRIBUTION, "date_key": "dim_date"},
     "fct_order_line": {**_ATTRIBUTION, "product_key": "dim_product", "date_key": "dim_date"},
     "fct_booking": {**_ATTRIBUTION, "product_key": "dim_product", "date_key": "dim_date"},
-    "fct_ar_item": {"customer_key": "dim_customer", "document_date_key": "dim_date"},
+    "fct_ar_item": {**_ATTRIBUTION, "document_date_key": "dim_date"},
     "fct_ar_allocation": {"customer_key": "dim_customer", "allocation_date_key": "dim_date"},
     "fct_quote": {"customer_key": "dim_customer", "rep_key": "dim_rep",
                   "quote_date_key": "dim_date"},
@@ -219,20 +222,57 @@ def reconciliation_failures(sales: pl.DataFrame, core: CoreTotals, *,
         failures.append(f"net sales: mart {mart_net} ≠ core {core_net} (minor units)")
     if mart_cost != core_cost:
         failures.append(f"cost of sales: mart {mart_cost} ≠ core {core_cost} (minor units)")
-    if not failures:
-        if customers is not None:
-            documents = documents.filter(pl.col("customer_id").is_in(sorted(customers)))
-        by_month = (documents.group_by("customer_id", "month_key")
-                    .agg(pl.col("net_minor").sum(), pl.col("cost_minor").sum()))
-        mart_rows = {(r[0], r[1]): (r[2], r[3]) for r in by_month.iter_rows()}
-        core_keys = set(core.net) if customers is None else {
-            k for k in core.net if k[0] in customers}
-        keys = set(mart_rows) | core_keys
-        wrong = [k for k in keys
-                 if mart_rows.get(k, (0, 0)) != (core.net.get(k, 0), core.cost.get(k, 0))]
-        if wrong:
-            failures.append(f"{len(wrong)} customer-months differ, e.g. {sorted(wrong)[:3]}")
-    return failures
+    if failures:
+        return failures
+    by_month = (documents.group_by("customer_id", "month_key")
+                .agg(pl.col("net_minor").sum(), pl.col("cost_minor").sum()))
+    mart_rows = {(r[0], r[1]): (r[2], r[3]) for r in by_month.iter_rows()}
+    core_rows = {k: (core.net.get(k, 0), core.cost.get(k, 0)) for k in core.net}
+    return _customer_month_failures("net sales and cost", mart_rows, core_rows, customers,
+                                    (0, 0))
+
+
+def _customer_month_failures(what: str, mart: Mapping[tuple[int, int], object],
+                             core: Mapping[tuple[int, int], object],
+                             customers: Collection[int] | None, zero: object) -> list[str]:
+    """(customer_id, YYYYMM) keys — of ``customers`` only, unless ``None`` — whose values
+    differ between ``mart`` and ``core`` (a missing key counts as ``zero``)."""
+    keys = set(mart) | set(core)
+    if customers is not None:
+        keys = {k for k in keys if k[0] in customers}
+    wrong = sorted(k for k in keys if mart.get(k, zero) != core.get(k, zero))
+    return [f"{what}: {len(wrong)} customer-months differ, e.g. {wrong[:3]}"] if wrong else []
+
+
+def core_freight_costs(engine: Engine, base_currency: str) -> dict[tuple[int, int], int]:
+    """Σ freight cost (base currency) of shipped shipments per customer of the order and
+    month of the shipped date, in base minor units, from the core by SQL."""
+    totals: dict[tuple[int, int], int] = defaultdict(int)
+    with Session(engine) as session:
+        month = _month(engine, Shipment.shipped_date)
+        for customer_id, yyyymm, amount in session.execute(
+            select(SalesOrder.customer_id, month, func.sum(Shipment.freight_cost))
+            .join(SalesOrder, SalesOrder.id == Shipment.order_id)
+            .where(Shipment.status == ShipmentStatus.SHIPPED,
+                   Shipment.shipped_date.is_not(None))
+            .group_by(SalesOrder.customer_id, month)
+        ):
+            totals[(customer_id, int(yyyymm))] += to_minor(amount, base_currency)
+    return dict(totals)
+
+
+def freight_cost_failures(freight: pl.DataFrame, core: dict[tuple[int, int], int], *,
+                          customers: Collection[int] | None) -> list[str]:
+    """``fct_freight_cost`` equals the core's shipments' freight cost to the cent: the grand
+    total, then per customer and month (of ``customers`` only, unless ``None``), as
+    ``reconciliation_failures``."""
+    mart_total, core_total = int(freight["freight_cost_minor"].sum()), sum(core.values())
+    if mart_total != core_total:
+        return [f"freight cost: mart {mart_total} ≠ core {core_total} (minor units)"]
+    by_month = freight.group_by("customer_id", "month_key").agg(
+        pl.col("freight_cost_minor").sum())
+    mart_rows = {(c, m): amount for c, m, amount in by_month.iter_rows()}
+    return _customer_month_failures("freight cost", mart_rows, core, customers, 0)
 
 
 def core_targets(engine: Engine, base_currency: str) -> dict[int, int]:
@@ -271,31 +311,38 @@ def _sum_failures(name: str, derived: pl.LazyFrame, facts: pl.LazyFrame,
 
 def derived_failures(tables: dict[str, pl.DataFrame]) -> list[str]:
     """``agg_sales_month`` per month and ``fct_customer_month`` per customer and month add
-    up to ``fct_sales_line``, ``fct_order`` (counted orders) and ``fct_ar_allocation`` (cash
-    applied to invoices)."""
+    up to ``fct_sales_line``, ``fct_freight_cost``, ``fct_order`` (counted orders) and
+    ``fct_ar_allocation`` (cash applied to invoices)."""
     sales = tables["fct_sales_line"].lazy()
+    freight = tables["fct_freight_cost"].lazy()
     line_sums = [pl.col("net_minor").sum(), pl.col("cost_minor").sum(),
                  pl.col("freight_charged_minor").sum()]
     # Σ net_minor of the lines = net sales − settlement discounts − bad debt.
     net = (pl.col("net_sales_minor") - pl.col("settlement_discount_minor")
            - pl.col("bad_debt_minor")).sum().alias("net_minor")
-    derived_sums = [net, pl.col("cost_minor").sum(), pl.col("freight_charged_minor").sum()]
+    derived_sums = [net, pl.col("cost_minor").sum(), pl.col("freight_charged_minor").sum(),
+                    pl.col("freight_cost_minor").sum()]
+
+    def facts_by(keys: list[str], *sums: pl.Expr) -> pl.LazyFrame:
+        return sales.group_by(keys).agg(*line_sums, *sums).join(
+            freight.group_by(keys).agg(pl.col("freight_cost_minor").sum()),
+            on=keys, how="full", coalesce=True)
+
     month = ["month_key"]
     failures = _sum_failures(
         "agg_sales_month",
         tables["agg_sales_month"].lazy().group_by(month).agg(
             *derived_sums, pl.col("discount_minor").sum(), pl.col("quantity").sum(),
             pl.col("line_count").sum()),
-        sales.group_by(month).agg(
-            *line_sums, pl.col("discount_minor").sum(), pl.col("quantity").sum(),
-            pl.len().alias("line_count")),
+        facts_by(month, pl.col("discount_minor").sum(), pl.col("quantity").sum(),
+                 pl.len().alias("line_count")),
         month)
     customer_month = ["customer_id", "month_key"]
     counted = tables["fct_order"].lazy().filter(
         pl.col("status").is_in(COUNTED_ORDER_STATUSES))
     cash = tables["fct_ar_allocation"].lazy().filter(pl.col("days_late").is_not_null())
     facts = (
-        sales.group_by(customer_month).agg(*line_sums)
+        facts_by(customer_month)
         .join(counted.group_by(customer_month).agg(pl.len().alias("orders")),
               on=customer_month, how="full", coalesce=True)
         .join(cash.with_columns((pl.col("allocation_date_key") // 100).alias("month_key"))

@@ -27,12 +27,12 @@ Tables of ``WHOLE`` are rebuilt whole on every run, full or incremental, after t
 previous batch's), never merged per customer.
 
 Surrogate keys stay stable from batch to batch (``build_dimensions(previous=…)``) in both
-modes. Checks run before publishing: structure of the whole batch, money grand totals,
-per customer-month of every customer (full) or of the rebuilt customers (incremental), and
-on every run the derived tables against the merged facts (``derived_failures``), the cash
-forecast against the AR and order-line facts (``forecast_failures``) and ``fct_target``
-against the core (``target_failures``). A failed run is logged as failed and
-leaves the published batch exactly as it was.
+modes. Checks run before publishing: structure of the whole batch, money grand totals
+(net sales, cost, freight cost, receivables), per customer-month of every customer (full)
+or of the rebuilt customers (incremental), and on every run the derived tables against the
+merged facts (``derived_failures``), the cash forecast against the AR and order-line facts
+(``forecast_failures``) and ``fct_target`` against the core (``target_failures``). A failed
+run is logged as failed and leaves the published batch exactly as it was.
 """
 
 from __future__ import annotations
@@ -55,11 +55,13 @@ from etl.batch_folder import PARTITIONED, read_batch
 from etl.changes import CUSTOMER_OF, Changes, changes_since, customer_conditions, watermark
 from etl.checks import (
     CheckFailed,
+    core_freight_costs,
     core_receivables,
     core_sales_totals,
     core_targets,
     derived_failures,
     forecast_failures,
+    freight_cost_failures,
     receivable_failures,
     reconciliation_failures,
     structure_failures,
@@ -73,6 +75,7 @@ from etl.facts import (
     cash_forecast,
     customer_month,
     forecast_backtest,
+    freight_cost,
     opportunity_history,
     orders,
     quotes,
@@ -126,6 +129,9 @@ FACTS: dict[str, FactBuilder] = {
     "fct_sales_line": FactBuilder(
         lambda core, d, c: sales_line.build(core, d, c.base_currency),
         ("date_key", "source_type", "source_id")),
+    "fct_freight_cost": FactBuilder(
+        lambda core, d, c: freight_cost.build(core, d, c.base_currency),
+        ("date_key", "shipment_line_id")),
     "fct_order": FactBuilder(
         lambda core, d, c: orders.build_orders(core, d, c.base_currency), ("order_id",)),
     "fct_order_line": FactBuilder(
@@ -147,7 +153,7 @@ FACTS: dict[str, FactBuilder] = {
                                                      timezone=c.timezone),
         ("opportunity_id", "version_no")),
 }
-_FACT_MODULES = (sales_line, orders, bookings, ar, quotes, opportunity_history)
+_FACT_MODULES = (sales_line, freight_cost, orders, bookings, ar, quotes, opportunity_history)
 
 # Tables rebuilt whole on every run, after the facts (see the module docstring); the
 # lambdas look the builder up at call time.
@@ -309,9 +315,12 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
         same = {name for name in _WHOLE_NAMES if tables[name].equals(prior[name])}
         delta = replace(delta, unchanged=delta.unchanged | same)
     step("checks")
+    rebuilt = None if delta is None else delta.customers
     failures = structure_failures(tables) + reconciliation_failures(
         tables["fct_sales_line"], core_sales_totals(core_engine, context.base_currency),
-        customers=None if delta is None else delta.customers) + receivable_failures(
+        customers=rebuilt) + freight_cost_failures(
+        tables["fct_freight_cost"], core_freight_costs(core_engine, context.base_currency),
+        customers=rebuilt) + receivable_failures(
         tables["fct_ar_item"], tables["fct_ar_allocation"], core_receivables(core_engine))
     failures += derived_failures(tables)
     failures += forecast_failures(tables)

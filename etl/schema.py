@@ -41,6 +41,14 @@ def _code(name: str, length: int = 32, nullable: bool = True) -> Column[str]:
     return Column(name, String(length), nullable=nullable)
 
 
+def _line_keys() -> list[Column[int]]:
+    """Date, month and week keys, the customer version and id, the product, and the rep,
+    channel and region the line is attributed to: the keys of a sales or cost line."""
+    return [_key("date_key"), _key("month_key"), _key("week_key"), _key("customer_key"),
+            Column("customer_id", Integer, nullable=False), _key("product_key"),
+            _key("rep_key"), _key("channel_key"), _key("region_key")]
+
+
 dim_date = Table(
     "dim_date", mart,
     Column("date_key", Integer, primary_key=True, autoincrement=False),
@@ -141,15 +149,7 @@ fct_sales_line = Table(
     Column("document_id", Integer, nullable=False),
     _code("document_number", nullable=False),
     Column("order_id", Integer),
-    _key("date_key"),
-    _key("month_key"),
-    _key("week_key"),
-    _key("customer_key"),
-    Column("customer_id", Integer, nullable=False),
-    _key("product_key"),
-    _key("rep_key"),
-    _key("channel_key"),
-    _key("region_key"),
+    *_line_keys(),
     Column("quantity", QUANTITY, nullable=False),
     _minor("net_minor"),  # net of line and document discounts, excl. tax and freight
     _minor("cost_minor"),
@@ -164,6 +164,24 @@ fct_sales_line = Table(
     comment="One row per invoice line (+), credit-note line (−) or RMA cost event (net 0: "
             "restocked return without refund, replacement shipment); rep, channel and region "
             "from the order; customer version at the order date.",
+)
+
+fct_freight_cost = Table(
+    "fct_freight_cost", mart,
+    Column("shipment_line_id", Integer, nullable=False),
+    Column("shipment_id", Integer, nullable=False),
+    _code("shipment_number", nullable=False),
+    Column("order_id", Integer, nullable=False),
+    Column("is_replacement", Boolean, nullable=False),
+    *_line_keys(),  # dated at the shipped date
+    _minor("freight_cost_minor"),  # the line's share of the shipment's freight cost
+    Index("ix_fct_freight_cost_line", "shipment_line_id", unique=True),
+    Index("ix_fct_freight_cost_date", "date_key"),
+    Index("ix_fct_freight_cost_customer", "customer_id"),
+    comment="One row per line of a shipped shipment with a freight cost: the shipment's "
+            "freight cost pro rata to line value (remainder to the largest line), dated at "
+            "shipping; rep, channel and region from the order; customer version at the "
+            "order date.",
 )
 
 fct_order = Table(
@@ -314,6 +332,13 @@ fct_ar_item = Table(
     Column("is_disputed", Boolean, nullable=False),
     Column("is_cash_sale", Boolean, nullable=False),
     _key("promise_to_pay_date_key"),
+    # Invoices: the rep, channel and region of their sales lines (the order's); others -1.
+    _key("rep_key"),
+    _key("channel_key"),
+    _key("region_key"),
+    # The last allocation's date when the allocations add up to the amount as of the batch
+    # (open 0 from then on); -1 while open. A document is open as of D only if -1 or > D.
+    _key("settled_date_key"),
     Index("ix_fct_ar_item_document", "item_type", "document_id", unique=True),
     Index("ix_fct_ar_item_customer", "customer_id"),
     comment="One row per receivable document: invoice (+), credit note (−), payment (−), "
@@ -352,6 +377,7 @@ fct_customer_month = Table(
     _minor("cost_minor"),
     _minor("gross_margin_minor"),
     _minor("freight_charged_minor"),
+    _minor("freight_cost_minor"),  # fct_freight_cost, by shipped date
     _minor("settlement_discount_minor"),  # credited: positive
     _minor("bad_debt_minor"),  # written off: positive
     # Cash applied to invoices, by allocation date; × days (minor units × days) so that
@@ -404,10 +430,11 @@ agg_sales_month = Table(
     _minor("cost_minor"),
     _minor("discount_minor"),
     _minor("freight_charged_minor"),
+    _minor("freight_cost_minor"),  # fct_freight_cost, by shipped date
     Index("ix_agg_sales_month_month", "month_key"),
-    comment="fct_sales_line summed per month × channel × rep × region × product category × "
-            "customer segment (attribution as on the lines). Distinct counts (orders, "
-            "customers) do not add up across rows and are left to the facts.",
+    comment="fct_sales_line and fct_freight_cost summed per month × channel × rep × region × "
+            "product category × customer segment (attribution as on the rows). Distinct "
+            "counts (orders, customers) do not add up across rows and are left to the facts.",
 )
 
 # --- Cash-flow forecast (KPIS "Cash-flow forecast"; etl.facts.cash_forecast and
@@ -541,7 +568,7 @@ etl_publish = Table(
 
 DIMENSIONS = (dim_date, dim_region, dim_channel, dim_rep, dim_product, dim_location,
               dim_customer)
-FACTS = (fct_sales_line, fct_order, fct_order_line, fct_booking, fct_quote,
+FACTS = (fct_sales_line, fct_freight_cost, fct_order, fct_order_line, fct_booking, fct_quote,
          fct_opportunity_history, fct_ar_item, fct_ar_allocation, fct_customer_month,
          fct_target, fct_cash_forecast_item, fct_cash_forecast, fct_cash_forecast_week,
          fct_cash_forecast_sim, fct_payment_days_late, fct_forecast_backtest)

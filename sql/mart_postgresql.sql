@@ -2,7 +2,7 @@
 CREATE SCHEMA IF NOT EXISTS mart;
 SET search_path TO mart;
 
--- agg_sales_month: fct_sales_line summed per month × channel × rep × region × product category × customer segment (attribution as on the lines). Distinct counts (orders, customers) do not add up across rows and are left to the facts.
+-- agg_sales_month: fct_sales_line and fct_freight_cost summed per month × channel × rep × region × product category × customer segment (attribution as on the rows). Distinct counts (orders, customers) do not add up across rows and are left to the facts.
 CREATE TABLE agg_sales_month (
 	month_key INTEGER NOT NULL, 
 	channel_key INTEGER NOT NULL, 
@@ -17,7 +17,8 @@ CREATE TABLE agg_sales_month (
 	bad_debt_minor BIGINT NOT NULL, 
 	cost_minor BIGINT NOT NULL, 
 	discount_minor BIGINT NOT NULL, 
-	freight_charged_minor BIGINT NOT NULL
+	freight_charged_minor BIGINT NOT NULL, 
+	freight_cost_minor BIGINT NOT NULL
 );
 
 CREATE INDEX ix_agg_sales_month_month ON agg_sales_month (month_key);
@@ -178,7 +179,11 @@ CREATE TABLE fct_ar_item (
 	amount_minor BIGINT NOT NULL, 
 	is_disputed BOOLEAN NOT NULL, 
 	is_cash_sale BOOLEAN NOT NULL, 
-	promise_to_pay_date_key INTEGER NOT NULL
+	promise_to_pay_date_key INTEGER NOT NULL, 
+	rep_key INTEGER NOT NULL, 
+	channel_key INTEGER NOT NULL, 
+	region_key INTEGER NOT NULL, 
+	settled_date_key INTEGER NOT NULL
 );
 
 CREATE INDEX ix_fct_ar_item_customer ON fct_ar_item (customer_id);
@@ -292,6 +297,7 @@ CREATE TABLE fct_customer_month (
 	cost_minor BIGINT NOT NULL, 
 	gross_margin_minor BIGINT NOT NULL, 
 	freight_charged_minor BIGINT NOT NULL, 
+	freight_cost_minor BIGINT NOT NULL, 
 	settlement_discount_minor BIGINT NOT NULL, 
 	bad_debt_minor BIGINT NOT NULL, 
 	cash_applied_minor BIGINT NOT NULL, 
@@ -326,6 +332,31 @@ CREATE TABLE fct_forecast_backtest (
 );
 
 CREATE UNIQUE INDEX ix_fct_forecast_backtest_origin_week ON fct_forecast_backtest (origin_date_key, week_no);
+
+-- fct_freight_cost: One row per line of a shipped shipment with a freight cost: the shipment's freight cost pro rata to line value (remainder to the largest line), dated at shipping; rep, channel and region from the order; customer version at the order date.
+CREATE TABLE fct_freight_cost (
+	shipment_line_id INTEGER NOT NULL, 
+	shipment_id INTEGER NOT NULL, 
+	shipment_number VARCHAR(32) NOT NULL, 
+	order_id INTEGER NOT NULL, 
+	is_replacement BOOLEAN NOT NULL, 
+	date_key INTEGER NOT NULL, 
+	month_key INTEGER NOT NULL, 
+	week_key INTEGER NOT NULL, 
+	customer_key INTEGER NOT NULL, 
+	customer_id INTEGER NOT NULL, 
+	product_key INTEGER NOT NULL, 
+	rep_key INTEGER NOT NULL, 
+	channel_key INTEGER NOT NULL, 
+	region_key INTEGER NOT NULL, 
+	freight_cost_minor BIGINT NOT NULL
+);
+
+CREATE INDEX ix_fct_freight_cost_customer ON fct_freight_cost (customer_id);
+
+CREATE INDEX ix_fct_freight_cost_date ON fct_freight_cost (date_key);
+
+CREATE UNIQUE INDEX ix_fct_freight_cost_line ON fct_freight_cost (shipment_line_id);
 
 -- fct_opportunity_history: One row per opportunity version (from the audit log): pipeline as of any time is a range filter; movement between two dates is exact.
 CREATE TABLE fct_opportunity_history (

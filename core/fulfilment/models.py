@@ -59,7 +59,7 @@ class Shipment(Base):
     vehicle_number: Mapped[str | None] = mapped_column(String(40))
     created_date: Mapped[date]
     shipped_date: Mapped[date | None]
-    freight_cost: Mapped[Amount]
+    freight_cost: Mapped[Amount]  # paid to the carrier; base currency, like unit costs
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -1,7 +1,8 @@
 """Shipments: delivery order → picked → packed → shipped, partial quantities allowed.
 
 A shipment never takes more of an order line than is ordered − cancelled − already on other
-shipments. The unit cost (base currency) of each line is fixed when the shipment ships.
+shipments. The unit cost (base currency) of each line is fixed when the shipment ships; so is
+the freight cost the company pays the carrier (base currency, rounded half-up to its digits).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from core.access import load
 from core.actor import FULFILMENT_ROLES, Actor
 from core.catalog.models import Product
+from core.company.services import get_settings
 from core.customers.credit import check_hold
 from core.customers.models import Customer
 from core.errors import DomainError, InvalidInput
@@ -22,7 +24,7 @@ from core.locking import lock
 from core.numbering import DocType, next_number
 from core.sales.models import OrderStatus, SalesOrder, SalesOrderLine
 from core.sales.orders import get_order_for, shipped_quantity
-from core.types import ZERO
+from core.types import ZERO, round_money
 
 NEXT_STATUS = {
     ShipmentStatus.DELIVERY_ORDER: ShipmentStatus.PICKED,
@@ -88,7 +90,8 @@ def advance_shipment(session: Session, actor: Actor, shipment_id: int) -> Shipme
 def ship(session: Session, actor: Actor, shipment_id: int, *, shipped_date: date,
          carrier: str | None = None, tracking_number: str | None = None,
          vehicle_number: str | None = None, freight_cost: Decimal = ZERO) -> Shipment:
-    """Mark packed goods shipped; fixes each line's unit cost at the product's cost now."""
+    """Mark packed goods shipped; fixes each line's unit cost at the product's cost now and
+    the shipment's ``freight_cost`` (base currency)."""
     shipment = get_shipment_for(session, actor, shipment_id)
     if shipment.status != ShipmentStatus.PACKED:
         raise DomainError(f"shipment {shipment.number} is {shipment.status}; pack it first")
@@ -104,7 +107,8 @@ def ship(session: Session, actor: Actor, shipment_id: int, *, shipped_date: date
     shipment.carrier = carrier or shipment.carrier
     shipment.tracking_number = tracking_number
     shipment.vehicle_number = vehicle_number
-    shipment.freight_cost = Decimal(freight_cost)
+    shipment.freight_cost = round_money(Decimal(freight_cost),
+                                        get_settings(session).base_currency)
     session.flush()
     return shipment
 

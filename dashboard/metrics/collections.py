@@ -35,7 +35,8 @@ from dashboard.metrics.period import date_key, date_of_key
 from dashboard.metrics.receivables import open_items_in_scope_lazy
 from dashboard.metrics.scope import Scope
 from etl.facts.forecast_simulation import PRIOR_INVOICES
-from etl.facts.open_ar import INVOICE, PAYMENT, scaled_half_up
+from etl.facts.open_ar import INVOICE, PAYMENT
+from etl.prorate import half_up
 
 WORKLIST_COLUMNS = ("customer_id", "name", "account_manager", "invoice_id", "document_number",
                     "due_date", "days_overdue", "open_minor", "paid_invoices", "risk_ppm",
@@ -93,7 +94,7 @@ def late_payment_risk(mart: Mart, as_of: date) -> pl.LazyFrame:
             pl.when(has_segment).then("segment_late").otherwise("all_late")
             .alias("prior_late_minor"))
         .with_columns(pl.when((denominator > 0) & (prior_paid > 0))
-                      .then(scaled_half_up(pl.lit(PPM), numerator, denominator))
+                      .then(half_up(pl.lit(PPM), numerator, denominator))
                       .alias("risk_ppm"))
         .select("customer_id", "paid_invoices", "paid_minor", "late_minor",
                 "prior_paid_minor", "prior_late_minor", "risk_ppm")
@@ -122,7 +123,7 @@ def worklist(mart: Mart, scope: Scope, as_of: date, *, timezone: str) -> pl.Data
             due.alias("due_date"),
             (pl.lit(as_of) - due).dt.total_days().alias("days_overdue"),
             pl.col("open_minor").cast(pl.Int64),
-            scaled_half_up(pl.col("open_minor"), pl.col("risk_ppm"), pl.lit(PPM))
+            half_up(pl.col("open_minor"), pl.col("risk_ppm"), pl.lit(PPM))
             .alias("score_minor"))
         .sort(["score_minor", "days_overdue", "invoice_id"], descending=[True, True, False],
               nulls_last=True)

@@ -1,39 +1,51 @@
 """Profit and loss drilled by channel, rep, region, product category, product and customer in
-any order (KPIS.md "Sales": net sales, cost, gross margin, margin %, and the contribution
-terms the mart holds).
+any order (KPIS.md "Sales": net sales, cost, gross margin, margin %, and every term of
+customer contribution).
 
-Grain of the source: ``fct_sales_line`` (invoice lines, credit-note lines, RMA cost events)
-dated at posting, attributed to the order's rep, channel and region — so history stays with
-the rep of the order after a customer is reassigned, and returns reduce sales and cost in
-the period of the credit note. A drill node is a sequence of (dimension, value) filters;
-``pnl_by`` splits a node by one more dimension. Per row, in minor units of the base currency:
+Sources, each attributed to the order's rep, channel and region and to the customer version
+of the order (so history stays with the rep of the order after a customer is reassigned):
+``fct_sales_line`` (invoice lines, credit-note lines, RMA cost events) dated at posting — so
+returns reduce sales and cost in the period of the credit note; ``fct_freight_cost``
+(shipment lines) dated at shipping; and the financing cost of the period
+(``dashboard.metrics.financing``) on the invoice lines it is split over. A drill node is a
+sequence of (dimension, value) filters; ``pnl_by`` splits a node by one more dimension, and
+the splits add up to the node. Per row, in minor units of the base currency:
 
 - ``net_sales_minor`` (settlement-discount and bad-debt credit notes left out), ``cost_minor``,
   ``margin_minor``, ``margin_pct`` (a ratio of sums, null when net sales ≤ 0);
 - ``discount_minor`` (document discounts given), ``freight_charged_minor``,
-  ``settlement_discount_minor`` and ``bad_debt_minor`` (credited, positive);
-- ``contribution_minor`` = margin + freight charged − settlement discounts − bad debt.
-  Freight cost (on shipments) and financing cost (from days late) are not in the mart yet,
-  so this is the contribution before those two terms.
+  ``freight_cost_minor``, ``settlement_discount_minor`` and ``bad_debt_minor`` (credited,
+  positive), ``financing_cost_minor``;
+- ``contribution_minor`` = margin + freight charged − freight cost − settlement discounts −
+  bad debt − financing cost (KPIS.md "Customer contribution").
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import polars as pl
 
+from dashboard.metrics.financing import financing_invoices, financing_lines
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period
-from dashboard.metrics.ratios import ratio
+from dashboard.metrics.ratios import ratio, ratio_value
 from dashboard.metrics.sales import NET, sales_lines
 from dashboard.metrics.scope import Scope
-from dashboard.metrics.selection import EVERYTHING, Slice
+from dashboard.metrics.selection import EVERYTHING, Slice, attributed
 
 DIMENSIONS = {"channel": "Channel", "rep": "Rep", "region": "Region",
               "category": "Product category", "product": "Product", "customer": "Customer"}
 NO_CATEGORY = "(no product)"
 MEASURES = ("net_sales_minor", "cost_minor", "margin_minor", "margin_pct", "discount_minor",
-            "freight_charged_minor", "settlement_discount_minor", "bad_debt_minor",
-            "contribution_minor")
+            "freight_charged_minor", "freight_cost_minor", "settlement_discount_minor",
+            "bad_debt_minor", "financing_cost_minor", "contribution_minor")
+SUMS = tuple(m for m in MEASURES if m not in ("margin_minor", "margin_pct",
+                                               "contribution_minor"))
+"""The measures summed from the rows (the others are derived from them)."""
+BY_PRODUCT = frozenset({"category", "product"})
+"""Dimensions that need financing cost split over invoice lines (the other dimensions are
+the same on every line of an invoice)."""
 Node = tuple[tuple[str, str], ...]
 """A drill node: (dimension, value) pairs, outermost first; values as in the URL."""
 
@@ -87,18 +99,49 @@ def _labelled(mart: Mart, lines: pl.LazyFrame, dimension: str) -> pl.LazyFrame:
     return joined
 
 
-def _node_lines(mart: Mart, scope: Scope, period: Period, selection: Slice,
-                node: Node) -> pl.LazyFrame:
-    lines = sales_lines(mart, scope, period, selection)
+def _in_node(mart: Mart, rows: pl.LazyFrame, node: Node) -> pl.LazyFrame:
     for dimension, value in node:
         member = members(mart, dimension).filter(pl.col("value") == value)
         key = member.collect_schema().names()[0]
         if dimension == "category" and value == NO_CATEGORY:
-            lines = lines.join(mart.lazy("dim_product").select("product_key"), on="product_key",
-                               how="anti")
+            rows = rows.join(mart.lazy("dim_product").select("product_key"), on="product_key",
+                             how="anti")
         else:
-            lines = lines.join(member.select(key), on=key, how="semi")
-    return lines
+            rows = rows.join(member.select(key), on=key, how="semi")
+    return rows
+
+
+def _node_lines(mart: Mart, scope: Scope, period: Period, selection: Slice,
+                node: Node) -> pl.LazyFrame:
+    """The node's sales lines dated in ``period``."""
+    return _in_node(mart, sales_lines(mart, scope, period, selection), node)
+
+
+Part = tuple[pl.LazyFrame, list[pl.Expr]]
+"""One source's rows of a node and the sums it contributes to ``MEASURES``."""
+
+
+def _node_parts(mart: Mart, scope: Scope, period: Period, selection: Slice, node: Node,
+                rate: Decimal, by: str | None = None) -> list[Part]:
+    """The node's sales lines, freight cost rows (shipped in ``period``) and financing cost
+    of ``period`` — per invoice line when the node or ``by`` is a product dimension, else
+    per invoice (cheaper, same sums) — each with its sums. Each source is aggregated on its
+    own before they are joined: far fewer rows than one concatenation."""
+    sales = sales_lines(mart, scope, period, selection)
+    freight = attributed(mart, "fct_freight_cost", scope, selection).filter(
+        pl.col("date_key").is_between(period.start_key, period.end_key))
+    if BY_PRODUCT & {by, *(dimension for dimension, _ in node)}:
+        financing = financing_lines(mart, scope, period, rate, selection)
+    else:
+        financing = financing_invoices(mart, scope, period, rate, selection)
+    return [
+        (_in_node(mart, sales, node), [
+            NET.sum().alias("net_sales_minor"), pl.col("cost_minor").sum(),
+            pl.col("discount_minor").sum(), pl.col("freight_charged_minor").sum(),
+            _credited("settlement_discount"), _credited("bad_debt")]),
+        (_in_node(mart, freight, node), [pl.col("freight_cost_minor").sum()]),
+        (_in_node(mart, financing, node), [pl.col("financing_cost_minor").sum()]),
+    ]
 
 
 def _credited(reason: str) -> pl.Expr:
@@ -106,42 +149,57 @@ def _credited(reason: str) -> pl.Expr:
         f"{reason}_minor")
 
 
-def _measures(frame: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
-    sums = [NET.sum().alias("net_sales_minor"), pl.col("cost_minor").sum(),
-            pl.col("discount_minor").sum(), pl.col("freight_charged_minor").sum(),
-            _credited("settlement_discount"), _credited("bad_debt")]
-    grouped = frame.group_by(keys).agg(sums) if keys else frame.select(sums)
+def _measures(parts: list[Part], keys: list[str]) -> pl.LazyFrame:
+    """The ``MEASURES`` per ``keys`` (or in total) from the sums of each part."""
+    if keys:
+        sums = [frame.group_by(keys).agg(exprs) for frame, exprs in parts]
+        grouped = sums[0]
+        for other in sums[1:]:
+            grouped = grouped.join(other, on=keys, how="full", coalesce=True)
+    else:
+        grouped = pl.concat([frame.select(exprs) for frame, exprs in parts],
+                            how="horizontal")
     margin = pl.col("net_sales_minor") - pl.col("cost_minor")
-    return grouped.with_columns(pl.col(*MEASURES[:2], *MEASURES[4:8]).fill_null(0)
-                                .cast(pl.Int64)).with_columns(
+    return grouped.with_columns(pl.col(*SUMS).fill_null(0).cast(pl.Int64)).with_columns(
         margin.alias("margin_minor"), ratio(margin, pl.col("net_sales_minor")).alias("margin_pct"),
-        (margin + pl.col("freight_charged_minor") - pl.col("settlement_discount_minor")
-         - pl.col("bad_debt_minor")).alias("contribution_minor"))
+        (margin + pl.col("freight_charged_minor") - pl.col("freight_cost_minor")
+         - pl.col("settlement_discount_minor") - pl.col("bad_debt_minor")
+         - pl.col("financing_cost_minor")).alias("contribution_minor"))
 
 
 def pnl_totals(mart: Mart, scope: Scope, period: Period, selection: Slice = EVERYTHING,
-               node: Node = ()) -> dict[str, int | float | None]:
-    """The ``MEASURES`` of the node over the period."""
-    frame = _measures(_node_lines(mart, scope, period, selection, node), []).collect()
-    return frame.select(MEASURES).row(0, named=True)
+               node: Node = (), *, rate: Decimal) -> dict[str, int | float | None]:
+    """The ``MEASURES`` of the node over the period; ``rate`` is the annual financing
+    rate (the company's ``financing_rate``)."""
+    parts = _node_parts(mart, scope, period, selection, node, rate)
+    return _measures(parts, []).collect().select(MEASURES).row(0, named=True)
+
+
+def totals_of(rows: pl.DataFrame) -> dict[str, int | float | None]:
+    """The ``MEASURES`` of a node from its ``pnl_by`` rows, which add up to it (the same as
+    ``pnl_totals`` without computing the period again): sums, margin % a ratio of sums."""
+    totals: dict[str, int | float | None] = {
+        m: int(rows[m].sum()) for m in MEASURES if m != "margin_pct"}
+    totals["margin_pct"] = ratio_value(int(rows["margin_minor"].sum()),
+                                       int(rows["net_sales_minor"].sum()))
+    return {m: totals[m] for m in MEASURES}
 
 
 def pnl_by(mart: Mart, scope: Scope, period: Period, by: str, selection: Slice = EVERYTHING,
-           node: Node = ()) -> pl.DataFrame:
-    """The node split by ``by``: one row per member with lines in the period or in the
+           node: Node = (), *, rate: Decimal) -> pl.DataFrame:
+    """The node split by ``by``: one row per member with rows in the period or sales in the
     comparison periods — ``value``, ``label``, the ``MEASURES`` and, for comparison,
     ``net_sales_prior_minor``, ``net_sales_last_year_minor``, ``margin_pct_prior`` and
-    ``margin_pct_last_year``. Largest net sales first."""
-    frames = []
-    for suffix, window in (("", period), ("_prior", period.prior()),
-                           ("_last_year", period.last_year())):
-        measures = _measures(_labelled(mart, _node_lines(mart, scope, window, selection, node),
-                                       by), ["value", "label"])
-        if suffix:
-            measures = measures.select(
-                "value", "label", pl.col("net_sales_minor").alias(f"net_sales{suffix}_minor"),
-                pl.col("margin_pct").alias(f"margin_pct{suffix}"))
-        frames.append(measures)
+    ``margin_pct_last_year``. Largest net sales first. ``rate``: as ``pnl_totals``."""
+    parts = [(_labelled(mart, frame, by), sums)
+             for frame, sums in _node_parts(mart, scope, period, selection, node, rate, by)]
+    frames = [_measures(parts, ["value", "label"])]
+    net, cost = NET.sum(), pl.col("cost_minor").sum()
+    for suffix, window in (("_prior", period.prior()), ("_last_year", period.last_year())):
+        lines = _labelled(mart, _node_lines(mart, scope, window, selection, node), by)
+        frames.append(lines.group_by("value", "label").agg(
+            net.alias(f"net_sales{suffix}_minor"),
+            ratio(net - cost, net).alias(f"margin_pct{suffix}")))
     current, prior, last_year = frames
     joined = (current.join(prior, on=["value", "label"], how="full", coalesce=True)
               .join(last_year, on=["value", "label"], how="full", coalesce=True))

@@ -1,8 +1,9 @@
-"""P&L drilldown: net sales, cost, margin and the contribution terms, split by channel, rep,
-region, product category, product or customer in the order the user picks. A click on a
-tile (or a row's name) drills one level down; breadcrumbs go back; the URL holds the path
-(``path``) and the members drilled into (``at``, one per level) so a link reproduces the
-view. Every row links to the invoice and credit-note lines behind it."""
+"""P&L drilldown: net sales, cost, margin and every term of customer contribution (KPIS.md),
+split by channel, rep, region, product category, product or customer in the order the user
+picks. A click on a tile (or a row's name) drills one level down; breadcrumbs go back; the
+URL holds the path (``path``) and the members drilled into (``at``, one per level) so a link
+reproduces the view. A waterfall walks the node from gross margin to contribution term by
+term; every row links to the invoice and credit-note lines behind it."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from dashboard.components.filter_bar import filter_bar, param_dropdown
 from dashboard.components.kpi_card import Comparison, kpi_card
 from dashboard.components.panels import graph_card, no_data_page, page_heading
 from dashboard.drill import DOCUMENTS_PATH, clicked
-from dashboard.figures import margin_treemap
+from dashboard.figures import contribution_bridge, margin_treemap
 from dashboard.formatting import compact_money, percent
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.pnl import (
@@ -31,6 +32,7 @@ from dashboard.metrics.pnl import (
     member_values,
     pnl_by,
     pnl_totals,
+    totals_of,
 )
 from dashboard.metrics.scope import ALL_ROLES
 from dashboard.secure import RequestContext, secured
@@ -49,17 +51,19 @@ DOCUMENT_KEYS = {"channel": "channel", "rep": "rep", "region": "region",
 MEASURE_COLUMNS = [
     Column(field, header, kind, options={"minWidth": width})
     for field, header, kind, width in (
-        ("net_sales_minor", "Net sales", "money", 140),
-        ("net_sales_prior_minor", "Prior period", "money", 140),
-        ("net_sales_last_year_minor", "Last year", "money", 140),
-        ("cost_minor", "Cost", "money", 140), ("margin_minor", "Gross margin", "money", 140),
+        ("net_sales_minor", "Net sales", "money", 125),
+        ("net_sales_prior_minor", "Prior period", "money", 125),
+        ("net_sales_last_year_minor", "Last year", "money", 115),
+        ("cost_minor", "Cost", "money", 115), ("margin_minor", "Gross margin", "money", 130),
         ("margin_pct", "Margin %", "percent", 110),
         ("margin_pct_prior", "Margin % prior", "percent", 130),
-        ("discount_minor", "Discounts", "money", 120),
+        ("contribution_minor", "Contribution*", "money", 130),
         ("freight_charged_minor", "Freight charged", "money", 140),
+        ("freight_cost_minor", "Freight cost", "money", 130),
         ("settlement_discount_minor", "Settlement disc.", "money", 140),
         ("bad_debt_minor", "Bad debt", "money", 120),
-        ("contribution_minor", "Contribution*", "money", 140),
+        ("financing_cost_minor", "Financing cost", "money", 140),
+        ("discount_minor", "Discounts given", "money", 140),
     )
 ] + [Column("documents", "Lines", "link", href_field="documents_href")]
 
@@ -106,7 +110,8 @@ def _rows(context: RequestContext, mart: Mart, view: View, query: dict[str, str]
     if len(node) >= len(path):
         return None, pl.DataFrame()
     by = path[len(node)]
-    rows = pnl_by(mart, context.scope, view.period, by, view.selection, node)
+    rows = pnl_by(mart, context.scope, view.period, by, view.selection, node,
+                  rate=context.financing_rate)
     at = [value for _, value in node]
     drill = [PATH + _search(query, [*at, v]) for v in rows["value"]]
     documents = [DOCUMENTS_PATH + query_string(_documents_search(view, query,
@@ -129,8 +134,30 @@ def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, p
     return {"pnl": rows.select(pl.col("label").alias(by), "net_sales_minor",
                                "net_sales_prior_minor", "net_sales_last_year_minor",
                                "cost_minor", "margin_minor", "margin_pct", "discount_minor",
-                               "freight_charged_minor", "settlement_discount_minor",
-                               "bad_debt_minor", "contribution_minor")}
+                               "freight_charged_minor", "freight_cost_minor",
+                               "settlement_discount_minor", "bad_debt_minor",
+                               "financing_cost_minor", "contribution_minor")}
+
+
+CONTRIBUTION_STEPS = {
+    "margin_minor": "Gross margin", "freight_charged_minor": "+ Freight charged",
+    "freight_cost_minor": "− Freight cost", "settlement_discount_minor": "− Settlement disc.",
+    "bad_debt_minor": "− Bad debt", "financing_cost_minor": "− Financing cost",
+    "contribution_minor": "Contribution",
+}
+"""The contribution bridge's steps in order (KPIS.md "Customer contribution")."""
+
+
+def contribution_steps(totals: dict[str, int | float | None]) -> pl.DataFrame:
+    """Gross margin, each term of contribution signed as it counts, then contribution:
+    ``step`` and ``amount_minor`` (the steps add up to the last)."""
+    signs = {"freight_charged_minor": 1, "freight_cost_minor": -1,
+             "settlement_discount_minor": -1, "bad_debt_minor": -1,
+             "financing_cost_minor": -1}
+    return pl.DataFrame({
+        "step": list(CONTRIBUTION_STEPS),
+        "amount_minor": [int(totals[step] or 0) * signs.get(step, 1)
+                         for step in CONTRIBUTION_STEPS]})
 
 
 def _breadcrumbs(mart: Mart, query: dict[str, str], node: Node) -> dbc.Breadcrumb:
@@ -151,7 +178,11 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
     text_query = {k: v for k, v in query.items() if isinstance(v, str)}
     path = drill_path(text_query)
     node = drill_node(mart, path, text_query)
-    totals = [pnl_totals(mart, scope, period, view.selection, node)
+    by, rows = _rows(context, mart, view, text_query, path, node)
+    # The rows add up to the node: its figures for the period need no second pass.
+    totals = [totals_of(rows) if by is not None and period == view.period
+              else pnl_totals(mart, scope, period, view.selection, node,
+                              rate=context.financing_rate)
               for period in (view.period, view.period.prior(), view.period.last_year())]
 
     def compare(key: str, is_ratio: bool = False) -> Comparison:
@@ -167,9 +198,20 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
                  compare("margin_pct", is_ratio=True)),
         kpi_card("pnl-contribution", "Contribution*",
                  compact_money(now["contribution_minor"], currency), PATH,
-                 compare("contribution_minor"), note="Before freight and financing cost"),
+                 compare("contribution_minor")),
     ]
-    by, rows = _rows(context, mart, view, text_query, path, node)
+    node_name = (f"{DIMENSIONS[node[-1][0]].lower()} {member_label(mart, *node[-1])}"
+                 if node else "everything in view")
+    bridge = graph_card("pnl-contribution-bridge", contribution_bridge(
+        contribution_steps(now), currency,
+        f"From gross margin to contribution: {node_name}", CONTRIBUTION_STEPS), 12)
+    note = html.P(
+        "* Contribution = gross margin + freight charged − freight cost − settlement discounts "
+        f"− bad debt − financing cost. Freight cost is dated at shipping; financing cost is "
+        f"{percent(context.financing_rate)} a year on cash received after the due date "
+        "(allocations in the period) and on invoices still overdue at the period's end (their "
+        "overdue days in the period), split over each invoice's lines by net amount.",
+        className="small text-muted mt-2 mb-0", id="pnl-contribution-note")
     path_picker = param_dropdown(
         "path", [{"label": label, "value": key} for key, label in DIMENSIONS.items()],
         list(path), "Drill path (in order)", multi=True)
@@ -187,12 +229,16 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
             dbc.Card(dbc.CardBody([
                 html.H2(heading, className="h5"),
                 data_table("pnl-table", rows,
-                           [Column("label", DIMENSIONS[by], "link", href_field="drill_href"),
+                           [Column("label", DIMENSIONS[by], "link", href_field="drill_href",
+                                   options={"pinned": "left", "minWidth": 160}),
                             *MEASURE_COLUMNS], currency, export="pnl", height=440,
-                           empty="No sales in this period, filter and scope."),
-                html.P("* Contribution = gross margin + freight charged − settlement "
-                       "discounts − bad debt; freight cost and financing cost are not in the "
-                       "mart yet.", className="small text-muted mt-2 mb-0"),
+                           empty="No sales in this period, filter and scope.",
+                           totals=now | {"label": "Total",
+                                         "net_sales_prior_minor": totals[1]["net_sales_minor"],
+                                         "net_sales_last_year_minor":
+                                             totals[2]["net_sales_minor"],
+                                         "margin_pct_prior": totals[1]["margin_pct"]}),
+                note,
             ]), className="salesbi-card"),
         ]
     return html.Div([
@@ -200,6 +246,7 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
         filter_bar(context, view, extra=[path_picker]),
         _breadcrumbs(mart, text_query, node),
         dbc.Row(cards, id="pnl-kpis"),
+        dbc.Row(bridge),
         *body,
     ])
 

@@ -4,11 +4,19 @@
 (+ the customer owes, − credit in its favour), ``document_id`` the id in its core table:
 
 - ``invoice``: a posted invoice, + total (incl. tax and freight); base = + its base total
-  fixed at posting; due date, dispute flag, promise-to-pay date and cash-sale flag.
+  fixed at posting; due date, dispute flag, promise-to-pay date and cash-sale flag; and the
+  rep, channel and region its sales lines are attributed to (``fct_sales_line``'s rule:
+  its order's, else the customer version's at the invoice date) — -1 on other items.
 - ``credit_note``: a posted credit note, − total; base = − its base total.
 - ``payment``: a receipt, − amount; base = − its base amount (at the receipt's own rate).
 - ``refund`` / ``reversal``: a payment of customer credit back out, + amount; base + its
   base amount.
+
+Every item has ``settled_date_key``: when the allocations of which it is the target (an
+invoice, refund or reversal) or the source (a receipt or credit note), reversals included,
+add up to its amount as of the batch, the date of the latest of them — its open amount is 0
+from that date on; -1 otherwise (open, or reopened by a reversal). So as of a date D only the
+items with -1 or a date after D can be open (``etl.facts.open_ar`` need not look at others).
 
 ``fct_ar_allocation`` — one row per core allocation row: a receipt (``source_type``
 ``payment``) or credit note applied to an invoice, or to a refund / reversal payment
@@ -41,17 +49,18 @@ from etl.conform import conform, polars_schema
 from etl.dims.dim_customer import version_at
 from etl.extract import CoreFrames
 from etl.facts.open_ar import CREDIT_NOTE, INVOICE, PAYMENT
+from etl.facts.sales_line import attributed
 from etl.keys import date_key
 from etl.money import minor, minor_rounded, wide
-from etl.schema import fct_ar_allocation, fct_ar_item
+from etl.schema import UNKNOWN_KEY, fct_ar_allocation, fct_ar_item
 
 ITEM_SCHEMA = polars_schema(fct_ar_item)
 ALLOCATION_SCHEMA = polars_schema(fct_ar_allocation)
 # The core tables and columns ``build_items`` and ``build_allocations`` read.
 CORE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "invoice": ("id", "number", "customer_id", "status", "invoice_date", "due_date",
-                "currency", "fx_rate", "total_amount", "base_total_amount", "is_disputed",
-                "is_cash_sale", "promise_to_pay_date", "posted_at"),
+    "invoice": ("id", "number", "order_id", "customer_id", "status", "invoice_date",
+                "due_date", "currency", "fx_rate", "total_amount", "base_total_amount",
+                "is_disputed", "is_cash_sale", "promise_to_pay_date", "posted_at"),
     "credit_note": ("id", "number", "customer_id", "status", "credit_date", "currency",
                     "fx_rate", "total_amount", "base_total_amount", "posted_at"),
     "payment": ("id", "number", "customer_id", "kind", "received_date", "amount", "currency",
@@ -59,9 +68,11 @@ CORE_COLUMNS: dict[str, tuple[str, ...]] = {
     "allocation": ("id", "source_payment_id", "source_credit_note_id", "target_invoice_id",
                    "target_payment_id", "amount", "allocation_date", "reversal_of_id",
                    "created_at"),
+    "sales_order": ("id", "customer_id", "order_date", "rep_id", "channel_code",
+                    "region_code"),
 }
 CORE_TABLES = tuple(CORE_COLUMNS)
-DIMENSIONS = ("dim_customer",)
+DIMENSIONS = ("dim_customer", "dim_rep", "dim_channel", "dim_region", "dim_product")
 
 RECEIPT = "receipt"  # core.billing.models.PaymentKind
 POSTED = "posted"
@@ -69,7 +80,7 @@ POSTED = "posted"
 _ITEM_COLUMNS = ("item_type", "document_id", "document_number", "customer_id",
                  "document_date", "due_date", "posted_at", "currency", "fx_rate",
                  "amount_doc_minor", "amount_minor", "is_disputed", "is_cash_sale",
-                 "promise_to_pay_date")
+                 "promise_to_pay_date", "stored_amount")
 
 
 # --- currencies that vary per row -------------------------------------------------------
@@ -113,6 +124,7 @@ def _invoices(core: CoreFrames, base: str, factor: pl.Expr) -> pl.LazyFrame:
         _doc_minor("total_amount", factor).alias("amount_doc_minor"),
         minor("base_total_amount", base).alias("amount_minor"),
         "is_disputed", "is_cash_sale", "promise_to_pay_date",
+        pl.col("total_amount").alias("stored_amount"),
     )
 
 
@@ -130,6 +142,7 @@ def _credit_notes(core: CoreFrames, base: str, factor: pl.Expr) -> pl.LazyFrame:
         pl.lit(False).alias("is_disputed"),
         pl.lit(False).alias("is_cash_sale"),
         pl.lit(None, pl.Date).alias("promise_to_pay_date"),
+        pl.col("total_amount").alias("stored_amount"),
     )
 
 
@@ -150,15 +163,49 @@ def _payments(core: CoreFrames, base: str, factor: pl.Expr) -> pl.LazyFrame:
         pl.lit(False).alias("is_disputed"),
         pl.lit(False).alias("is_cash_sale"),
         pl.lit(None, pl.Date).alias("promise_to_pay_date"),
+        pl.col("amount").alias("stored_amount"),
     )
+
+
+def _applied(core: CoreFrames) -> pl.LazyFrame:
+    """Per allocated item (``item_type``, ``document_id``): ``applied`` (Σ allocated, stored
+    document amounts, reversals negative) and ``last_allocation_date``, counting both the
+    allocations of which it is the target and those of which it is the source."""
+    allocations = core["allocation"].lazy()
+    kinds = core["payment"].lazy().select(pl.col("id").alias("target_payment_id"),
+                                          pl.col("kind").alias("target_kind"))
+    targets = allocations.join(kinds, on="target_payment_id", how="left").select(
+        pl.when(pl.col("target_invoice_id").is_not_null()).then(pl.lit(INVOICE))
+        .otherwise(pl.col("target_kind")).alias("item_type"),
+        pl.coalesce("target_invoice_id", "target_payment_id").alias("document_id"),
+        "amount", "allocation_date")
+    sources = allocations.select(
+        pl.when(pl.col("source_payment_id").is_not_null()).then(pl.lit(PAYMENT))
+        .otherwise(pl.lit(CREDIT_NOTE)).alias("item_type"),
+        pl.coalesce("source_payment_id", "source_credit_note_id").alias("document_id"),
+        "amount", "allocation_date")
+    return pl.concat([targets, sources]).group_by("item_type", "document_id").agg(
+        pl.col("amount").sum().alias("applied"),
+        pl.col("allocation_date").max().alias("last_allocation_date"))
+
+
+def _invoice_attribution(core: CoreFrames, dims: dict[str, pl.DataFrame]) -> pl.LazyFrame:
+    """Per posted invoice: the ``rep_key``, ``channel_key`` and ``region_key`` of its sales
+    lines (``etl.facts.sales_line.attributed``)."""
+    invoices = core["invoice"].lazy().filter(pl.col("status") == POSTED).select(
+        pl.col("id").alias("document_id"), "order_id", "customer_id",
+        pl.col("invoice_date").alias("posting_date"), pl.lit(None, pl.Int64).alias("product_id"))
+    return attributed(invoices, core, dims).select(
+        pl.lit(INVOICE).alias("item_type"), "document_id", "rep_key", "channel_key",
+        "region_key")
 
 
 def build_items(core: CoreFrames, dims: dict[str, pl.DataFrame],
                 base_currency: str) -> pl.DataFrame:
     """``fct_ar_item``: one row per posted invoice (+), posted credit note (−), receipt (−),
-    refund or reversal (+), from the extracted core tables (``CORE_TABLES``) and
-    ``dim_customer``; base amounts in minor units of ``base_currency``. Rows sorted by
-    document date, item type and document id."""
+    refund or reversal (+), from the extracted core tables (``CORE_TABLES``) and the
+    dimensions (``DIMENSIONS``); base amounts in minor units of ``base_currency``. Rows
+    sorted by document date, item type and document id."""
     factor = _factor(_currencies([core["invoice"]["currency"], core["credit_note"]["currency"],
                                   core["payment"]["currency"]]))
     items = pl.concat([
@@ -168,11 +215,17 @@ def build_items(core: CoreFrames, dims: dict[str, pl.DataFrame],
     frame = version_at(
         items, dims["dim_customer"], customer_id="customer_id", on="document_date",
         columns={"customer_key": "customer_key"},
+    ).join(_applied(core), on=["item_type", "document_id"], how="left").join(
+        _invoice_attribution(core, dims), on=["item_type", "document_id"], how="left",
     ).with_columns(
         date_key("document_date").alias("document_date_key"),
         date_key("due_date").alias("due_date_key"),
         date_key("promise_to_pay_date").alias("promise_to_pay_date_key"),
         _rate_decimal("fx_rate").alias("fx_rate"),
+        pl.col("rep_key", "channel_key", "region_key").fill_null(UNKNOWN_KEY),
+        pl.when(pl.col("applied") == pl.col("stored_amount"))
+        .then(date_key("last_allocation_date")).otherwise(UNKNOWN_KEY)
+        .alias("settled_date_key"),
     )
     return (
         conform(frame, fct_ar_item)

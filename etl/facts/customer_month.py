@@ -2,17 +2,20 @@
 created or first active (whichever is earlier) to the current month (or its last activity,
 if later).
 
-Built from the other facts only (``fct_sales_line``, ``fct_order``, ``fct_ar_allocation``)
-and ``dim_customer`` (created date = the first version's ``valid_from``), each customer's
-rows from its own rows alone: it can be recomputed for touched customers only. Amounts are
-integer minor units of the base currency; a month is the calendar month of each fact's own
-date:
+Built from the other facts only (``fct_sales_line``, ``fct_freight_cost``, ``fct_order``,
+``fct_ar_allocation``) and ``dim_customer`` (created date = the first version's
+``valid_from``), each customer's rows from its own rows alone: it can be recomputed for
+touched customers only. Amounts are integer minor units of the base currency; a month is
+the calendar month of each fact's own date:
 
 - ``order_count``: orders confirmed and not cancelled (status ``confirmed`` or ``closed``),
   by order date;
 - ``net_sales_minor``, ``cost_minor``, ``freight_charged_minor``,
   ``settlement_discount_minor``, ``bad_debt_minor``: ``fct_sales_line`` by posting date,
   split as ``etl.facts.net_sales`` says; ``gross_margin_minor`` = net sales − cost;
+- ``freight_cost_minor``: ``fct_freight_cost`` by shipped date. The last contribution term,
+  financing cost, depends on the period asked for (KPIS.md: open items at the period's end),
+  so it is not stored per month: the metric layer computes it;
 - ``cash_applied_minor``: cash applied to invoices (``fct_ar_allocation`` rows with
   ``days_late``, reversals negative) by allocation date, base at the invoice's rate;
   ``cash_days_late_minor`` / ``cash_days_to_pay_minor``: Σ amount × days late / days to
@@ -51,7 +54,8 @@ from etl.schema import UNKNOWN_KEY, fct_customer_month
 # Built from the other tables only.
 CORE_COLUMNS: dict[str, tuple[str, ...]] = {}
 CORE_TABLES = tuple(CORE_COLUMNS)
-TABLES = ("fct_sales_line", "fct_order", "fct_ar_allocation", "dim_customer")
+TABLES = ("fct_sales_line", "fct_freight_cost", "fct_order", "fct_ar_allocation",
+          "dim_customer")
 
 COUNTED_ORDER_STATUSES = ("confirmed", "closed")
 NEW_DAYS = 90
@@ -161,8 +165,9 @@ def _engagement() -> list[pl.Expr]:
             date_key("last_order_date").alias("last_order_date_key")]
 
 
-def customer_months(sales: pl.LazyFrame, orders: pl.LazyFrame, allocations: pl.LazyFrame,
-                    dim_customer: pl.LazyFrame, today: date) -> pl.LazyFrame:
+def customer_months(sales: pl.LazyFrame, freight: pl.LazyFrame, orders: pl.LazyFrame,
+                    allocations: pl.LazyFrame, dim_customer: pl.LazyFrame,
+                    today: date) -> pl.LazyFrame:
     """``fct_customer_month`` rows (unsorted, not yet conformed) of the customers in the
     given facts and dimension rows; ``today`` is the run date (company time zone)."""
     customers = dim_customer.filter(pl.col("customer_key") != UNKNOWN_KEY).group_by(
@@ -172,6 +177,7 @@ def customer_months(sales: pl.LazyFrame, orders: pl.LazyFrame, allocations: pl.L
     counted = _counted_orders(orders)
     by_month = [
         _sales(sales),
+        freight.group_by("customer_id", "month_key").agg(pl.col("freight_cost_minor").sum()),
         counted.group_by("customer_id", "month_key").agg(pl.len().alias("order_count")),
         _cash(allocations),
     ]
@@ -204,6 +210,7 @@ def build(core: CoreFrames, tables: dict[str, pl.DataFrame], base_currency: str,
     """``fct_customer_month`` from the built ``TABLES`` (the facts are already in minor
     units of ``base_currency``; no core table is read); sorted by customer and month."""
     frame = customer_months(
-        tables["fct_sales_line"].lazy(), tables["fct_order"].lazy(),
+        tables["fct_sales_line"].lazy(), tables["fct_freight_cost"].lazy(),
+        tables["fct_order"].lazy(),
         tables["fct_ar_allocation"].lazy(), tables["dim_customer"].lazy(), today)
     return conform(frame, fct_customer_month).sort("customer_id", "month_key").collect()

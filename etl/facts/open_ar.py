@@ -20,6 +20,8 @@ from datetime import date, datetime
 
 import polars as pl
 
+from etl.prorate import half_up
+
 INVOICE = "invoice"
 CREDIT_NOTE = "credit_note"
 PAYMENT = "payment"  # a receipt (item_type and source_type)
@@ -37,15 +39,6 @@ def _as_of_filter(date_column: str, stamp_column: str, as_of: date | None,
     if known_by is not None:
         condition &= pl.col(stamp_column) < known_by
     return condition
-
-
-def scaled_half_up(value: pl.Expr, numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
-    """round half-up (away from zero) of value × numerator / denominator, in Int128 (the
-    product of two amounts in minor units can pass Int64)."""
-    product = value.cast(pl.Int128) * numerator.cast(pl.Int128)
-    den = denominator.cast(pl.Int128)
-    magnitude = (product.abs() * 2 + den.abs()) // (den.abs() * 2)
-    return (magnitude * product.sign() * den.sign()).cast(pl.Int64)
 
 
 def open_items(items: pl.DataFrame | pl.LazyFrame, allocations: pl.DataFrame | pl.LazyFrame,
@@ -117,7 +110,7 @@ def open_items_at_lazy(items: pl.DataFrame | pl.LazyFrame,
     # base while nothing is applied, base × open / amount (half-up) otherwise.
     open_base = [
         pl.when(pl.col(f"open_doc_minor_{i}") == amount).then(pl.col("amount_minor"))
-        .otherwise(scaled_half_up(pl.col("amount_minor"), pl.col(f"open_doc_minor_{i}"),
+        .otherwise(half_up(pl.col("amount_minor"), pl.col(f"open_doc_minor_{i}"),
                                    amount))
         .alias(f"open_minor_{i}")
         for i in range(len(moments))]

@@ -198,10 +198,13 @@ def _replacement_shipments(core: CoreFrames, base: str) -> pl.LazyFrame:
     )
 
 
-def _attributed(events: pl.LazyFrame, core: CoreFrames,
-                dims: dict[str, pl.DataFrame]) -> pl.LazyFrame:
-    """Keys from the order (rep, channel, region; customer version at the order date), or
-    from the customer version at the posting date when there is no order."""
+def attributed(events: pl.LazyFrame, core: CoreFrames,
+               dims: dict[str, pl.DataFrame]) -> pl.LazyFrame:
+    """``events`` (``order_id``, ``customer_id``, ``posting_date``, ``product_id``) plus
+    ``customer_key``, ``rep_key``, ``channel_key``, ``region_key`` and ``product_key``: from
+    the order (rep, channel, region; customer version at the order date), or from the
+    customer version at the posting date when there is no order. Reads ``sales_order``'s
+    ``id``, ``order_date``, ``rep_id``, ``channel_code`` and ``region_code``."""
     orders = core["sales_order"].lazy().select(
         pl.col("id").alias("order_id"), "order_date",
         pl.col("rep_id").alias("order_rep_id"),
@@ -243,7 +246,7 @@ def build(core: CoreFrames, dims: dict[str, pl.DataFrame], base_currency: str) -
         for source in (_invoice_lines, _credit_note_lines, _restocked_returns_without_refund,
                        _replacement_shipments)
     ], how="vertical_relaxed")
-    frame = _attributed(events, core, dims).with_columns(
+    frame = attributed(events, core, dims).with_columns(
         date_key("posting_date").alias("date_key"),
         month_key("posting_date").alias("month_key"),
         week_key("posting_date").alias("week_key"),

@@ -1,14 +1,16 @@
 """One row per month × channel × rep × region × product category × customer segment
-(``agg_sales_month``): ``fct_sales_line`` pre-aggregated for the dashboard (DESIGN D3).
+(``agg_sales_month``): ``fct_sales_line`` and ``fct_freight_cost`` pre-aggregated for the
+dashboard (DESIGN D3).
 
-Attribution is the sales lines' own (rep, channel and region of the order; segment of the
-customer version on the line), so a reassigned customer's history stays with its old rep.
+Attribution is the facts' own (rep, channel and region of the order; segment of the
+customer version on the row), so a reassigned customer's history stays with its old rep.
 ``category`` is the product's current category (``Unknown`` for lines without a product).
 Measures are sums over the lines, in minor units of the base currency, split as
 ``etl.facts.net_sales`` says (net sales without settlement discounts and bad debt, which
 have their own columns); ``discount_minor`` is the lines' share of document discounts;
-``line_count`` counts the lines (RMA cost events included). Per month, every measure equals
-``fct_sales_line``'s to the cent (``etl.checks``). Distinct counts (orders, customers) do
+``freight_cost_minor`` sums ``fct_freight_cost`` (by shipped date); ``line_count`` counts the
+sales lines (RMA cost events included, freight cost rows not). Per month, every measure
+equals the facts' to the cent (``etl.checks``). Distinct counts (orders, customers) do
 not add across rows and are not stored.
 """
 
@@ -25,7 +27,7 @@ from etl.schema import agg_sales_month
 # Built from the other tables only.
 CORE_COLUMNS: dict[str, tuple[str, ...]] = {}
 CORE_TABLES = tuple(CORE_COLUMNS)
-TABLES = ("fct_sales_line", "dim_product", "dim_customer")
+TABLES = ("fct_sales_line", "fct_freight_cost", "dim_product", "dim_customer")
 GRAIN = ("month_key", "channel_key", "rep_key", "region_key", "category", "segment_code")
 
 
@@ -35,13 +37,21 @@ def build(core: CoreFrames, tables: dict[str, pl.DataFrame],
     not needed: the lines are already in base minor units); sorted by the grain."""
     categories = tables["dim_product"].lazy().select("product_key", "category")
     segments = tables["dim_customer"].lazy().select("customer_key", "segment_code")
-    frame = (
-        tables["fct_sales_line"].lazy()
-        .join(categories, on="product_key", how="left")
-        .join(segments, on="customer_key", how="left")
-        .with_columns(pl.col("category").fill_null(UNKNOWN_NAME))
-        .group_by(GRAIN)
-        .agg(pl.len().alias("line_count"), pl.col("quantity").sum(),
-             pl.col("discount_minor").sum(), *sales_measures())
-    )
+
+    def by_grain(fact: str, *sums: pl.Expr) -> pl.LazyFrame:
+        return (
+            tables[fact].lazy()
+            .join(categories, on="product_key", how="left")
+            .join(segments, on="customer_key", how="left")
+            .with_columns(pl.col("category").fill_null(UNKNOWN_NAME))
+            .group_by(GRAIN).agg(*sums)
+        )
+
+    sales = by_grain("fct_sales_line", pl.len().alias("line_count"), pl.col("quantity").sum(),
+                     pl.col("discount_minor").sum(), *sales_measures())
+    freight = by_grain("fct_freight_cost", pl.col("freight_cost_minor").sum())
+    measures = [c for c in sales.collect_schema().names() if c not in GRAIN]
+    frame = sales.join(freight, on=list(GRAIN), how="full", coalesce=True,
+                       nulls_equal=True).with_columns(
+        pl.col(*measures, "freight_cost_minor").fill_null(0))
     return conform(frame, agg_sales_month).sort(GRAIN, nulls_last=True).collect()

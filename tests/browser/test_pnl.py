@@ -1,5 +1,6 @@
-"""An executive opens the P&L, clicks a tile to drill one level down and goes back with the
-breadcrumbs; no console errors."""
+"""An executive opens the P&L (contribution bridge, treemap, table with every contribution
+term), clicks a tile to drill one level down and goes back with the breadcrumbs; no console
+errors."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ def test_an_executive_drills_the_pnl_by_clicking_a_tile(dash_duo, demo_app: dash
     sign_in(dash_duo, "exec", "/pnl?period=fiscal_year")
     dash_duo.wait_for_element("#pnl-treemap .main-svg", timeout=20)
     dash_duo.wait_for_element("#pnl-table .ag-row", timeout=20)
+    dash_duo.wait_for_element("#pnl-contribution-bridge .main-svg", timeout=20)
+    assert "Financing cost" in dash_duo.find_element("#pnl-contribution-bridge").text
     screenshot(dash_duo, "pnl-exec")
     tiles = dash_duo.driver.find_elements(By.CSS_SELECTOR, "#pnl-treemap g.slice")
     biggest = max(tiles, key=lambda tile: tile.size["width"] * tile.size["height"])

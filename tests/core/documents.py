@@ -37,12 +37,13 @@ def widget_order(session: Session, world: World, actor: Actor, quantity: int, *,
 
 
 def ship_lines(session: Session, actor: Actor, order: SalesOrder,
-               quantities: dict[int, Decimal], on: date) -> None:
+               quantities: dict[int, Decimal], on: date,
+               freight_cost: Decimal = Decimal(0)) -> None:
     """Ship ``quantities`` (order line id → quantity) of a confirmed order on ``on``."""
     shipment = create_shipment(session, actor, order.id, quantities, created_date=on)
     advance_shipment(session, actor, shipment.id)
     advance_shipment(session, actor, shipment.id)
-    ship(session, actor, shipment.id, shipped_date=on)
+    ship(session, actor, shipment.id, shipped_date=on, freight_cost=freight_cost)
 
 
 def posted_invoice(session: Session, world: World, quantity: int, on: date) -> Invoice:

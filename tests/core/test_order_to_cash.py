@@ -66,6 +66,18 @@ def test_partial_shipment_invoice_amounts_and_due_date(session: Session, world: 
     assert invoice.base_total_amount == invoice.total_amount  # USD customer
 
 
+def test_freight_cost_is_fixed_at_shipping_in_base_currency_rounded_half_up(
+        session: Session, world: World) -> None:
+    order = shipped_order(session, world)
+    shipment = create_shipment(session, world.alice, order.id, {order.lines[0].id: D(1)},
+                               created_date=date(2025, 3, 6))
+    advance_shipment(session, world.alice, shipment.id)
+    advance_shipment(session, world.alice, shipment.id)
+    ship(session, world.alice, shipment.id, shipped_date=date(2025, 3, 6),
+         freight_cost=D("12.345"))
+    assert shipment.freight_cost == D("12.35")  # USD base: two digits, half-up
+
+
 def test_second_invoice_takes_the_discount_remainder_and_no_freight(
     session: Session, world: World
 ) -> None:

@@ -9,6 +9,7 @@ import functools
 import json
 from collections.abc import Callable, Iterator
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import dash
@@ -134,8 +135,9 @@ def test_the_key_holds_the_server_scope_batch_and_date(demo_mart: DemoMart) -> N
         dataclasses.replace(base, scope=Scope("rep", 6, frozenset({3}))),
         dataclasses.replace(base, today=date(2025, 7, 1)),
         dataclasses.replace(base, mart=dataclasses.replace(mart, batch_id="another")),
+        dataclasses.replace(base, financing_rate=Decimal("0.1")),
     )}
-    assert len(keys) == 6 and None not in keys
+    assert len(keys) == 7 and None not in keys
     assert page_key(base, "pipeline", {"period": "ytd"}) != page_key(base, "quotes",
                                                                      {"period": "ytd"})
     assert page_key(base, "pipeline", {"b": "1", "a": "2"}) == page_key(

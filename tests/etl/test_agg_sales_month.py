@@ -11,7 +11,7 @@ import polars as pl
 from etl.conform import polars_schema
 from etl.facts import sales_line
 from etl.facts.sales_month import build
-from etl.schema import agg_sales_month, fct_sales_line
+from etl.schema import agg_sales_month, fct_freight_cost, fct_sales_line
 from tests.etl.core_frames import amount, core_frames, quantity, rate
 from tests.etl.test_fct_sales_line import dim_frame, hand_made_dims
 
@@ -35,7 +35,9 @@ def dims_with_categories_and_segments() -> dict[str, pl.DataFrame]:
 
 def test_lines_sum_per_month_channel_rep_region_category_and_segment() -> None:
     """Two February lines of one grain add up; a settlement discount and a bad-debt
-    write-off (no product) go to their own columns; a March line is its own row."""
+    write-off (no product) go to their own columns; a March line is its own row; freight
+    cost rows add to their grain's row (not to its line count) or make one of their own
+    (April)."""
     line = {"channel_key": 1, "rep_key": 1, "region_key": 1, "customer_key": 20,
             "discount_minor": 0, "freight_charged_minor": 0, "cost_minor": 0,
             "quantity": D(0)}
@@ -54,7 +56,14 @@ def test_lines_sum_per_month_channel_rep_region_category_and_segment() -> None:
         line | {"month_key": 202503, "product_key": 50, "quantity": D(1), "net_minor": 400,
                 "cost_minor": 240},
     ])
-    tables = dims_with_categories_and_segments() | {"fct_sales_line": sales}
+    freight_row = {"channel_key": 1, "rep_key": 1, "region_key": 1, "customer_key": 20}
+    freight = dim_frame(fct_freight_cost, [
+        freight_row | {"month_key": 202502, "product_key": 50, "freight_cost_minor": 120},
+        freight_row | {"month_key": 202502, "product_key": 50, "freight_cost_minor": 30},
+        freight_row | {"month_key": 202504, "product_key": 60, "freight_cost_minor": 90},
+    ])
+    tables = dims_with_categories_and_segments() | {"fct_sales_line": sales,
+                                                     "fct_freight_cost": freight}
 
     agg = build(core_frames(()), tables, "USD")
 
@@ -62,11 +71,12 @@ def test_lines_sum_per_month_channel_rep_region_category_and_segment() -> None:
     grain = (1, 1, 1)
     assert agg.rows() == [
         # month, channel, rep, region, category, segment, lines, quantity, net sales,
-        # settlement discount, bad debt, cost, discount, freight charged
-        (202502, *grain, "Pumps", "SMB", 2, D("3.7500"), 1_500, 0, 0, 850, 35, 70),
-        (202502, *grain, "Unknown", "SMB", 2, D("-2.0000"), 0, 40, 900, 0, 0, 0),
-        (202502, *grain, "Valves", "SMB", 1, D("-1.0000"), -200, 0, 0, -120, 0, 0),
-        (202503, *grain, "Pumps", "SMB", 1, D("1.0000"), 400, 0, 0, 240, 0, 0),
+        # settlement discount, bad debt, cost, discount, freight charged, freight cost
+        (202502, *grain, "Pumps", "SMB", 2, D("3.7500"), 1_500, 0, 0, 850, 35, 70, 150),
+        (202502, *grain, "Unknown", "SMB", 2, D("-2.0000"), 0, 40, 900, 0, 0, 0, 0),
+        (202502, *grain, "Valves", "SMB", 1, D("-1.0000"), -200, 0, 0, -120, 0, 0, 0),
+        (202503, *grain, "Pumps", "SMB", 1, D("1.0000"), 400, 0, 0, 240, 0, 0, 0),
+        (202504, *grain, "Valves", "SMB", 0, D("0.0000"), 0, 0, 0, 0, 0, 0, 90),
     ]
 
 
@@ -91,7 +101,8 @@ def test_a_reassigned_customers_history_stays_with_the_rep_of_its_orders() -> No
                       for id_, invoice_id, net in ((611, 610, "10"), (631, 630, "20"))],
     )
     dims = dims_with_categories_and_segments()
-    tables = dims | {"fct_sales_line": sales_line.build(core, dims, "USD")}
+    tables = dims | {"fct_sales_line": sales_line.build(core, dims, "USD"),
+                     "fct_freight_cost": dim_frame(fct_freight_cost, [])}
 
     agg = build(core_frames(()), tables, "USD")
 
@@ -101,7 +112,8 @@ def test_a_reassigned_customers_history_stays_with_the_rep_of_its_orders() -> No
 
 
 def test_no_sales_give_an_empty_table_with_the_mart_dtypes() -> None:
-    tables = hand_made_dims() | {"fct_sales_line": dim_frame(fct_sales_line, [])}
+    tables = hand_made_dims() | {"fct_sales_line": dim_frame(fct_sales_line, []),
+                                 "fct_freight_cost": dim_frame(fct_freight_cost, [])}
     agg = build(core_frames(()), tables, "USD")
     assert agg.height == 0
     assert agg.schema == polars_schema(agg_sales_month)

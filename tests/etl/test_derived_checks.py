@@ -10,7 +10,7 @@ import pytest
 
 from etl.checks import derived_failures
 from etl.facts import customer_month, sales_month
-from etl.schema import fct_ar_allocation, fct_order, fct_sales_line
+from etl.schema import fct_ar_allocation, fct_freight_cost, fct_order, fct_sales_line
 from tests.etl.core_frames import core_frames
 from tests.etl.test_agg_sales_month import dims_with_categories_and_segments
 from tests.etl.test_fct_sales_line import dim_frame
@@ -18,8 +18,9 @@ from tests.etl.test_fct_sales_line import dim_frame
 
 @pytest.fixture
 def tables() -> dict[str, pl.DataFrame]:
-    """Customer 2's sales in two months (one a settlement discount), two orders (one a
-    draft) and a cash allocation, with the derived tables built from them."""
+    """Customer 2's sales in two months (one a settlement discount), freight cost in
+    February, two orders (one a draft) and a cash allocation, with the derived tables built
+    from them."""
     line = {"customer_id": 2, "customer_key": 20, "channel_key": 1, "rep_key": 1,
             "region_key": 1, "product_key": 50, "discount_minor": 3, "freight_charged_minor": 7}
     built = dims_with_categories_and_segments() | {
@@ -28,6 +29,10 @@ def tables() -> dict[str, pl.DataFrame]:
             line | {"month_key": 202502, "net_minor": -25, "cost_minor": 0,
                     "credit_reason": "settlement_discount"},
             line | {"month_key": 202503, "net_minor": 300, "cost_minor": 100}]),
+        "fct_freight_cost": dim_frame(fct_freight_cost, [
+            {key: line[key] for key in ("customer_id", "customer_key", "channel_key",
+                                        "rep_key", "region_key", "product_key")}
+            | {"month_key": 202502, "freight_cost_minor": 410}]),
         "fct_order": dim_frame(fct_order, [
             {"order_id": 1, "customer_id": 2, "date_key": 20250203, "month_key": 202502,
              "status": "confirmed"},
@@ -61,7 +66,9 @@ def test_tables_built_from_the_facts_add_up(tables: dict[str, pl.DataFrame]) -> 
 @pytest.mark.parametrize(("table", "column"), [
     ("agg_sales_month", "cost_minor"), ("agg_sales_month", "settlement_discount_minor"),
     ("agg_sales_month", "line_count"), ("agg_sales_month", "discount_minor"),
+    ("agg_sales_month", "freight_cost_minor"),
     ("fct_customer_month", "net_sales_minor"), ("fct_customer_month", "freight_charged_minor"),
+    ("fct_customer_month", "freight_cost_minor"),
     ("fct_customer_month", "order_count"), ("fct_customer_month", "cash_applied_minor"),
 ])
 def test_one_unit_off_in_a_month_fails(tables: dict[str, pl.DataFrame], table: str,

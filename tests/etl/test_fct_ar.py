@@ -30,6 +30,7 @@ from etl.facts.ar import (
 from etl.facts.open_ar import open_ar_by_customer, open_items
 from etl.schema import dim_customer, fct_ar_allocation, fct_ar_item
 from tests.etl.core_frames import amount, core_frames, rate
+from tests.etl.test_fct_sales_line import hand_made_dims
 
 D = Decimal
 END = date(9999, 12, 31)
@@ -37,7 +38,8 @@ END = date(9999, 12, 31)
 
 def customer_dims() -> dict[str, pl.DataFrame]:
     """Customer 1 (EUR) is version 10 until 2025-03-01, then 11; customers 2 (USD) and
-    3 (JPY) have one version each."""
+    3 (JPY) have one version each (no account manager, region or channel); the rep,
+    channel, region and product dimensions of ``hand_made_dims``."""
     schema = polars_schema(dim_customer)
     rows = [
         {"customer_key": -1, "customer_id": -1, "valid_from": date(1900, 1, 1),
@@ -48,8 +50,8 @@ def customer_dims() -> dict[str, pl.DataFrame]:
         {"customer_key": 20, "customer_id": 2, "valid_from": date(2024, 1, 1), "valid_to": END},
         {"customer_key": 30, "customer_id": 3, "valid_from": date(2024, 1, 1), "valid_to": END},
     ]
-    return {"dim_customer": pl.DataFrame([{c: row.get(c) for c in schema} for row in rows],
-                                         schema=schema)}
+    return hand_made_dims() | {"dim_customer": pl.DataFrame(
+        [{c: row.get(c) for c in schema} for row in rows], schema=schema)}
 
 
 def _at(day: date, hour: int) -> datetime:
@@ -99,18 +101,21 @@ def hand_made_core():  # type: ignore[no-untyped-def]
     """Customer 1 (EUR, base USD): invoice of 1000.00 at 1.2, partly paid by a receipt at
     1.25 (400.04), a credit note of 100.00 applied, the rest paid by a receipt of 600.00 at
     1.3 (over-payment 100.04, refunded at 1.125), then the first allocation reversed.
-    Customer 2 (USD): an invoice paid by a receipt that bounced (reversal payment), and a
-    standalone credit note back-dated: dated 12 March, posted 20 March. Customer 3 (JPY, 0
-    digits): a cash sale prepaid in part. Drafts and cancelled documents make no row."""
+    Customer 2 (USD): an invoice of order 500 (rep 9 / DIRECT / WEST) paid by a receipt
+    that bounced (reversal payment), and a standalone credit note back-dated: dated 12
+    March, posted 20 March. Customer 3 (JPY, 0 digits): a cash sale prepaid in part. Drafts
+    and cancelled documents make no row."""
     return core_frames(
         CORE_TABLES,
+        sales_order=[{"id": 500, "customer_id": 2, "order_date": date(2025, 2, 25),
+                      "rep_id": 9, "channel_code": "DIRECT", "region_code": "WEST"}],
         invoice=[
             _invoice(200, "INV-0001", 1, date(2025, 1, 10), date(2025, 2, 9), "EUR", "1.2",
                      "1000.00", "1200.00", disputed=True, promise=date(2025, 3, 15)),
             _invoice(201, None, 1, date(2025, 1, 11), date(2025, 2, 10), "EUR", "1.2",
                      "50.00", "60.00", status="draft"),
             _invoice(210, "INV-0002", 2, date(2025, 3, 1), date(2025, 3, 31), "USD", "1",
-                     "300.00", "300.00"),
+                     "300.00", "300.00") | {"order_id": 500},
             _invoice(220, "INV-0003", 3, date(2025, 2, 1), date(2025, 2, 1), "JPY", "0.0067",
                      "1500", "10.05", cash_sale=True),
         ],
@@ -158,7 +163,13 @@ def test_every_column_of_the_items() -> None:
     assert items.schema == ITEM_SCHEMA
     assert items.columns == [c.name for c in fct_ar_item.columns]
     eur, usd, jpy = D("1.2000000000"), D("1.0000000000"), D("0.0067000000")
-    assert items.rows() == [
+    # Last four columns: rep, channel and region keys (invoices: their order's, else the
+    # customer version's — none here), and the settled date: invoice 200 is open (the first
+    # receipt reversed), 210 reopened by the bounced receipt, 220 part-paid; receipt 300 is
+    # unused after the reversal; 301 (499.96 + 100.04), 310 (300 − 300 + 300), 320, the
+    # refund, the reversal and credit note 400 are used up on their last allocation's date.
+    open_ = (-1, -1, -1, -1)
+    assert [row[:15] for row in items.rows()] == [
         ("invoice", 200, "INV-0001", 10, 1, 20250110, 20250209, datetime(2025, 1, 10, 17),
          "EUR", eur, 100000, 120000, True, False, 20250315),
         ("payment", 320, "PAY-0006", 30, 3, 20250130, -1, datetime(2025, 1, 30, 11),
@@ -182,6 +193,13 @@ def test_every_column_of_the_items() -> None:
         ("refund", 302, "PAY-0003", 11, 1, 20250320, -1, datetime(2025, 3, 20, 11),
          "EUR", D("1.1250000000"), 10004, 11255, False, False, -1),
     ]
+    assert {(row[0], row[1]): row[15:] for row in items.rows()} == {
+        ("invoice", 200): open_, ("invoice", 210): (3, 1, 3, -1), ("invoice", 220): open_,
+        ("payment", 300): open_, ("payment", 301): (-1, -1, -1, 20250320),
+        ("payment", 310): (-1, -1, -1, 20250315), ("payment", 320): (-1, -1, -1, 20250201),
+        ("refund", 302): (-1, -1, -1, 20250320), ("reversal", 311): (-1, -1, -1, 20250315),
+        ("credit_note", 400): (-1, -1, -1, 20250220), ("credit_note", 410): open_,
+    }
 
 
 def test_every_column_of_the_allocations() -> None:
@@ -336,3 +354,13 @@ def test_open_ar_reconciles_with_the_core_balances_of_demo_data(
             assert known.get(customer_id, 0) == to_minor(
                 balance(session, customer_id, as_of, known_by), currency), customer_id
     assert any(row["ar_doc_minor"] != 0 for row in now.values())
+    # An item settled on a date is closed from that date on; an unsettled one is open now.
+    settled = items.filter(pl.col("settled_date_key") > 0)
+    assert 0 < settled.height < items.height
+    assert open_items(items, allocations).filter(
+        (pl.col("settled_date_key") > 0) != (pl.col("open_doc_minor") == 0)).is_empty()
+    for day_key in settled["settled_date_key"].unique().sort()[::25]:
+        day = date(day_key // 10_000, day_key // 100 % 100, day_key % 100)
+        closed = open_items(items.filter(pl.col("settled_date_key").is_between(1, day_key)),
+                            allocations, day)
+        assert closed.height > 0 and (closed["open_doc_minor"] == 0).all(), day

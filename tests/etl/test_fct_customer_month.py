@@ -15,6 +15,7 @@ from etl.schema import (
     dim_customer,
     fct_ar_allocation,
     fct_customer_month,
+    fct_freight_cost,
     fct_order,
     fct_sales_line,
 )
@@ -64,12 +65,18 @@ def allocations(*rows: dict[str, object]) -> pl.DataFrame:
     return dim_frame(fct_ar_allocation, list(rows))
 
 
+def freight(*rows: dict[str, object]) -> pl.DataFrame:
+    return dim_frame(fct_freight_cost, list(rows))
+
+
 def built(dim: pl.DataFrame, order_frame: pl.DataFrame | None = None,
           sales_frame: pl.DataFrame | None = None,
-          allocation_frame: pl.DataFrame | None = None, today: date = TODAY) -> pl.DataFrame:
+          allocation_frame: pl.DataFrame | None = None, today: date = TODAY,
+          freight_frame: pl.DataFrame | None = None) -> pl.DataFrame:
     tables = {"dim_customer": dim,
               "fct_order": order_frame if order_frame is not None else orders(),
               "fct_sales_line": sales_frame if sales_frame is not None else sales(),
+              "fct_freight_cost": freight_frame if freight_frame is not None else freight(),
               "fct_ar_allocation": allocation_frame if allocation_frame is not None
               else allocations()}
     return build(core_frames(()), tables, "USD", today=today)
@@ -85,8 +92,9 @@ def status_by_month(frame: pl.DataFrame, customer_id: int) -> dict[int, tuple[ob
 def test_monthly_measures_split_net_sales_and_weight_payment_days_by_amount() -> None:
     """Customer 1 (created 2025-01-15, current version 11): in February two invoice lines,
     a settlement discount and a bad-debt write-off; in March a return and a restocked cost
-    event; cash paid 5 and 20 days late, then a reversal of part of it in April. Drafts and
-    cancelled orders are not counted, closed ones are."""
+    event; cash paid 5 and 20 days late, then a reversal of part of it in April; freight
+    cost of two shipment lines in February and one in May (a month with nothing else). Drafts
+    and cancelled orders are not counted, closed ones are."""
     fact = built(
         customers((1, date(2025, 1, 15))),
         orders((1, date(2025, 2, 3)), (1, date(2025, 2, 20), "closed"),
@@ -110,21 +118,24 @@ def test_monthly_measures_split_net_sales_and_weight_payment_days_by_amount() ->
             {"customer_id": 1, "allocation_date_key": 20250320, "amount_minor": 700},  # credit
             {"customer_id": 1, "allocation_date_key": 20250402, "amount_minor": -1_000,
              "days_late": 20, "days_to_pay": 50}),
+        freight_frame=freight({"customer_id": 1, "month_key": 202502, "freight_cost_minor": 300},
+                              {"customer_id": 1, "month_key": 202502, "freight_cost_minor": 45},
+                              {"customer_id": 1, "month_key": 202505, "freight_cost_minor": 80}),
     )
 
     assert fact.schema == polars_schema(fct_customer_month)
     measures = fact.select(
         "month_key", "customer_key", "order_count", "net_sales_minor", "cost_minor",
-        "gross_margin_minor", "freight_charged_minor", "settlement_discount_minor",
-        "bad_debt_minor", "cash_applied_minor", "cash_days_late_minor",
-        "cash_days_to_pay_minor").rows()
+        "gross_margin_minor", "freight_charged_minor", "freight_cost_minor",
+        "settlement_discount_minor", "bad_debt_minor", "cash_applied_minor",
+        "cash_days_late_minor", "cash_days_to_pay_minor").rows()
     assert measures == [
-        (202501, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
-        (202502, 11, 2, 12_000, 7_500, 4_500, 500, 150, 900, 0, 0, 0),
-        (202503, 11, 1, -1_000, -700, -300, 0, 0, 0, 4_000, 35_000, 155_000),
-        (202504, 11, 0, 0, 0, 0, 0, 0, 0, -1_000, -20_000, -50_000),
-        (202505, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
-        (202506, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+        (202501, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+        (202502, 11, 2, 12_000, 7_500, 4_500, 500, 345, 150, 900, 0, 0, 0),
+        (202503, 11, 1, -1_000, -700, -300, 0, 0, 0, 0, 4_000, 35_000, 155_000),
+        (202504, 11, 0, 0, 0, 0, 0, 0, 0, 0, -1_000, -20_000, -50_000),
+        (202505, 11, 0, 0, 0, 0, 0, 80, 0, 0, 0, 0, 0),
+        (202506, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
     ]
     june = fact.filter(pl.col("month_key") == 202506).select(
         "net_sales_12m_minor", "gross_margin_12m_minor", "cash_applied_12m_minor",

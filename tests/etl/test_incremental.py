@@ -25,7 +25,7 @@ from core.billing.payments import record_payment
 from core.company.services import set_fx_rate
 from core.customers.services import take_ownership
 from core.db import make_session_factory, transaction
-from core.sales.models import OpportunityStage
+from core.sales.models import OpportunityStage, SalesOrder
 from core.sales.opportunities import create_opportunity, update_opportunity
 from core.sales.orders import amend_order_line
 from core.sales.targets import set_target
@@ -64,7 +64,8 @@ def seed(engine: Engine) -> Seeded:
         world.customer.created_at = datetime(2024, 1, 2, 9)
         euro = widget_order(session, world, world.bob, 3, customer_id=world.eur_customer.id,
                             on=date(2024, 12, 5))
-        ship_lines(session, world.bob, euro, {euro.lines[0].id: D(3)}, date(2024, 12, 5))
+        ship_lines(session, world.bob, euro, {euro.lines[0].id: D(3)}, date(2024, 12, 5),
+                   freight_cost=D("8.50"))
         invoice_order(session, world.bob, euro.id, date(2024, 12, 5))
         january = posted_invoice(session, world, 5, date(2025, 1, 10))
         february = posted_invoice(session, world, 8, date(2025, 2, 10))
@@ -79,8 +80,9 @@ def seed(engine: Engine) -> Seeded:
 def change_acme(engine: Engine, seeded: Seeded) -> None:
     """Changes to Acme only, each through its service: a new invoice in March, a payment
     allocated to January's invoice, a credit note on February's, a dispute, an amended open
-    order, an opportunity moving on, and Acme taken over by the sales manager; and a
-    sales target (no customer's: ``fct_target`` is rebuilt whole)."""
+    order partly shipped with a freight cost, an opportunity moving on, and Acme taken over
+    by the sales manager; and a sales target (no customer's: ``fct_target`` is rebuilt
+    whole)."""
     world, acme = seeded.world, seeded.world.customer.id
     with transaction(make_session_factory(engine)) as session:
         set_actor(session, "test")
@@ -97,6 +99,9 @@ def change_acme(engine: Engine, seeded: Seeded) -> None:
         set_dispute(session, FINANCE, seeded.february_invoice, True)
         amend_order_line(session, world.alice, seeded.open_order, 1, D(25),
                          today=date(2025, 2, 21))
+        open_order = session.get_one(SalesOrder, seeded.open_order)
+        ship_lines(session, world.alice, open_order, {open_order.lines[0].id: D(5)},
+                   date(2025, 2, 22), freight_cost=D("6.25"))
         update_opportunity(session, world.alice, seeded.opportunity,
                            stage=OpportunityStage.PROPOSAL, amount=D("7500"))
         take_ownership(session, world.manager, acme)
@@ -133,6 +138,8 @@ def test_an_incremental_run_publishes_what_a_full_run_publishes(
     for name in ("fct_customer_month", "agg_sales_month", "fct_target"):
         assert ours[name].height > 0, name
         assert not ours[name].equals(previous[name]), f"{name} was not rebuilt"
+    # Euro GmbH's freight cost kept, Acme's new shipment's added.
+    assert ours["fct_freight_cost"]["freight_cost_minor"].to_list() == [850, 625]
     # Euro GmbH's month was linked from the previous batch, Acme's months were rewritten.
     assert (partition_file(incremental, result.batch_id, 202412).st_ino
             == partition_file(incremental, first.batch_id, 202412).st_ino)

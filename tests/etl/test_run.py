@@ -81,6 +81,32 @@ def test_a_batch_that_does_not_reconcile_is_not_published(
     assert statuses == ["published", "failed"]
 
 
+def test_freight_cost_that_does_not_reconcile_is_not_published(
+    isolated_engine: Engine, demo_target: MartTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = etl_run.run_etl(isolated_engine, demo_target, full=True)
+    assert first.rows["fct_freight_cost"] > 0
+    real_build = etl_run.freight_cost.build
+
+    def shifted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        # The first line's share moved to the last line's month: the grand total matches.
+        freight = real_build(*args, **kwargs)
+        first_row = pl.int_range(pl.len()) == 0
+        return freight.with_columns(
+            pl.when(first_row).then(pl.col("month_key").last())
+            .otherwise(pl.col("month_key")).alias("month_key"))
+
+    monkeypatch.setattr(etl_run.freight_cost, "build", shifted)
+    with pytest.raises(CheckFailed, match="freight cost: 2 customer-months differ"):
+        etl_run.run_etl(isolated_engine, demo_target, full=True)
+    monkeypatch.setattr(etl_run.freight_cost, "build",
+                        lambda *a, **k: real_build(*a, **k).slice(1))
+    with pytest.raises(CheckFailed, match="freight cost: mart"):
+        etl_run.run_etl(isolated_engine, demo_target, full=True)
+    batch = published_batch(demo_target.engine)
+    assert batch is not None and batch.batch_id == first.batch_id
+
+
 def test_receivables_that_do_not_reconcile_are_not_published(
     isolated_engine: Engine, demo_target: MartTarget, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -37,7 +37,7 @@ class CoreOpenItem:
         return self.due_date is not None
 
 
-def _half_up(base: Decimal, open_amount: Decimal, total: Decimal) -> Decimal:
+def base_share(base: Decimal, open_amount: Decimal, total: Decimal) -> Decimal:
     """The open share of a document's base amount, half-up to the cent."""
     if open_amount == total:
         return base
@@ -51,7 +51,7 @@ def core_open_items(session: Session, as_of: date, known_by: datetime) -> list[C
     def open_share(base: Decimal, total: Decimal, column: InstrumentedAttribute[int | None],
                    doc_id: int) -> int:
         applied = allocated_sum(session, column, doc_id, as_of, known_by)
-        return to_minor(_half_up(base, total - applied, total), BASE)
+        return to_minor(base_share(base, total - applied, total), BASE)
 
     items = []
     for inv in session.scalars(select(Invoice).where(
