@@ -22,7 +22,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from core.billing.statements import Activity, StatementItem, activity, open_items
-from core.company.services import get_settings
+from core.company.models import CompanySettings
 from core.customers.models import Location, LocationKind
 from core.customers.profile import CustomerProfile, customer_profile
 from core.errors import NotFound
@@ -176,7 +176,7 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
                            include_backdated=backdated)
         except NotFound:
             return not_found
-        company = get_settings(session).company_name
+        company = session.get_one(CompanySettings, 1).company_name
     customer = profile.customer
     currency = customer.currency
     known = ("including entries posted later with a date in the period" if backdated else
