@@ -60,6 +60,7 @@ from etl.facts.open_ar import (
     open_items,
     open_items_at_lazy,
     open_items_lazy,
+    possibly_open,
 )
 
 DSO_DAYS = 90
@@ -97,11 +98,12 @@ def open_items_in_scope(mart: Mart, scope: Scope, as_of: date, *, timezone: str,
 def open_items_in_scope_lazy(mart: Mart, scope: Scope, as_of: date, *, timezone: str,
                              include_backdated: bool = False, customer_id: int | None = None,
                              selection: Slice = EVERYTHING) -> pl.LazyFrame:
-    """``open_items_in_scope`` as a lazy query, unsorted: for callers that aggregate or sort
-    it themselves (at 10M lines the sort and the unused columns cost more than the rest)."""
+    """``open_items_in_scope`` as a lazy query, unsorted, without the items surely closed
+    then (``possibly_open``): for callers that aggregate or sort open amounts themselves (at
+    10M lines the sort, the unused columns and the closed items cost more than the rest)."""
     items, allocations = _scoped_ar(mart, scope, customer_id, selection)
-    return open_items_lazy(items, allocations, as_of,
-                           _known_by(as_of, timezone, include_backdated))
+    at = moment(as_of, timezone=timezone, include_backdated=include_backdated)
+    return open_items_lazy(possibly_open(items, allocations, [at]), allocations, *at)
 
 
 def _scoped_ar(mart: Mart, scope: Scope, customer_id: int | None,
@@ -129,10 +131,13 @@ def ar_by_customer(mart: Mart, scope: Scope, as_of: date, *, timezone: str,
 
 def open_items_at(mart: Mart, scope: Scope, moments: Sequence[Moment],
                   selection: Slice = EVERYTHING) -> pl.LazyFrame:
-    """The in-scope items with ``open_doc_minor_<i>`` and ``open_minor_<i>`` at each of
-    ``moments`` (``etl.facts.open_ar.open_items_at_lazy``), lazy and unsorted, cached: the
+    """The in-scope items that may be open at one of ``moments`` (``possibly_open``) with
+    ``open_doc_minor_<i>`` and ``open_minor_<i>`` at each of them
+    (``etl.facts.open_ar.open_items_at_lazy``), lazy and unsorted, cached: the
     callers that aggregate it in one ``pl.collect_all`` compute the open amounts once."""
-    return open_items_at_lazy(*_scoped_ar(mart, scope, None, selection), moments).cache()
+    items, allocations = _scoped_ar(mart, scope, None, selection)
+    return open_items_at_lazy(possibly_open(items, allocations, moments), allocations,
+                              moments).cache()
 
 
 def ar_by_customer_query(items_at: pl.LazyFrame, moments: Sequence[Moment]) -> pl.LazyFrame:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.access import reporting_tree
+from core.company.services import end_of_day_utc
 from core.customers.models import Customer, Interaction, Location
 from core.users.models import User
 from dashboard.formatting import compact_money, percent
@@ -23,6 +24,7 @@ from dashboard.metrics.scope import Scope
 from dashboard.metrics.targets import attainment_totals
 from tests.dashboard.conftest import DemoMart
 from tests.dashboard.dash_client import find_component, login, page_json
+from tests.dashboard.metrics.core_receivables import core_open_items
 
 CARDS = {
     "rep": ["home-pipeline", "home-attainment", "home-open-quotes", "home-net-sales"],
@@ -108,3 +110,20 @@ def test_a_rep_sees_the_contacts_due_of_their_own_customers_only(
     shown = {int(link.group(1)) for link in links if link}
     assert due, "the demo should give the rep contacts due"
     assert shown == due
+
+
+def test_finance_home_ar_follows_the_region_filter(demo_app: dash.Dash,
+                                                   demo_mart: DemoMart) -> None:
+    today = demo_mart.mart.published_at.date()
+    with Session(demo_mart.core) as session:
+        items = core_open_items(session, today, end_of_day_utc(session, today))
+        regions = {row.id: row.region_code for row in session.execute(
+            select(Customer.id, Customer.region_code))}
+    region = sorted({code for code in regions.values() if code})[-1]
+    expected = sum(i.open_minor for i in items if regions[i.customer_id] == region)
+    everything = sum(i.open_minor for i in items)
+    assert 0 < expected < everything
+    client = demo_app.server.test_client()
+    login(client, "finance")
+    tree = json.loads(page_json(client, "/", f"?period=ytd&region={region}"))
+    assert _card(tree, "home-total-ar") == compact_money(expected, "USD")

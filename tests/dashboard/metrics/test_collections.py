@@ -18,6 +18,7 @@ from dashboard.metrics.collections import late_payment_risk, worklist, worklist_
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.scope import Scope
 from tests.dashboard.conftest import DemoMart, managed_customers, manager_scope
+from tests.dashboard.metrics.ar_marts import with_settled_dates
 from tests.dashboard.metrics.core_collections import core_worklist
 
 FINANCE = Scope(role="finance", user_id=1, all_reps=True)
@@ -79,7 +80,8 @@ def _hand_made_mart() -> Mart:
     locations = pl.DataFrame({"customer_id": [1], "rep_override_id": [None]},
                              schema={"customer_id": pl.Int64, "rep_override_id": pl.Int64})
     return Mart("test", datetime(2026, 7, 5), {
-        "fct_ar_item": items, "fct_ar_allocation": allocations, "dim_customer": customers,
+        "fct_ar_item": with_settled_dates(items, allocations),
+        "fct_ar_allocation": allocations, "dim_customer": customers,
         "dim_rep": reps, "dim_location": locations})
 
 

@@ -37,7 +37,9 @@ from dashboard.metrics.receivables import (
 )
 from dashboard.metrics.scope import NO_SCOPE, Scope
 from dashboard.metrics.selection import Slice
+from etl.facts.open_ar import open_items, possibly_open
 from tests.dashboard.conftest import DemoMart
+from tests.dashboard.metrics.ar_marts import with_settled_dates
 from tests.dashboard.metrics.core_receivables import (
     core_ar,
     core_cei,
@@ -101,7 +103,8 @@ def _hand_made_mart() -> Mart:
     locations = pl.DataFrame({"customer_id": [1], "rep_override_id": [None]},
                              schema={"customer_id": pl.Int64, "rep_override_id": pl.Int64})
     return Mart("test", datetime(2026, 7, 5), {
-        "fct_ar_item": items, "fct_ar_allocation": allocations, "dim_customer": customers,
+        "fct_ar_item": with_settled_dates(items, allocations),
+        "fct_ar_allocation": allocations, "dim_customer": customers,
         "dim_location": locations})
 
 
@@ -305,3 +308,32 @@ def test_region_channel_and_rep_filters_keep_the_customers_that_match_now(
         assert 0 < sales < credit_sales(demo_mart.mart, FINANCE,
                                         Period(today - timedelta(days=89), today),
                                         timezone="UTC")
+
+
+def test_only_items_that_may_be_open_are_joined_with_their_allocations() -> None:
+    items = pl.DataFrame([
+        _item("invoice", 1, 1, date(2026, 6, 1), datetime(2026, 6, 1, 8), 100),
+        _item("invoice", 2, 1, date(2026, 6, 1), datetime(2026, 6, 1, 8), 200),
+        _item("payment", 1, 1, date(2026, 6, 5), datetime(2026, 6, 5, 8), -100),
+        _item("payment", 2, 1, date(2026, 6, 5), datetime(2026, 6, 5, 8), -200),
+    ])
+    back_dated = _allocation(("payment", 2), ("invoice", 2), 1, date(2026, 6, 5), 200)
+    back_dated["created_at"] = datetime(2026, 6, 20, 12)  # recorded a fortnight later
+    allocations = pl.DataFrame([
+        _allocation(("payment", 1), ("invoice", 1), 1, date(2026, 6, 5), 100), back_dated])
+    settled = with_settled_dates(items, allocations)
+    assert settled["settled_date_key"].to_list() == [20260605] * 4
+
+    def kept(as_of: date, known_by: datetime | None) -> set[tuple[str, int]]:
+        frame = possibly_open(settled, allocations, [(as_of, known_by)]).collect()
+        return set(zip(frame["item_type"], frame["document_id"], strict=True))
+
+    # On 4 June the invoices were open and the receipts (5 June) not there yet.
+    assert kept(date(2026, 6, 4), None) == {("invoice", 1), ("invoice", 2)}
+    assert kept(date(2026, 6, 10), None) == set()
+    # As recorded at the end of 10 June the back-dated receipt was not there yet.
+    assert kept(date(2026, 6, 10), datetime(2026, 6, 10, 23, 59)) == {("invoice", 2),
+                                                                      ("payment", 2)}
+    closed_day = open_items(settled, allocations, date(2026, 6, 10),
+                            datetime(2026, 6, 10, 23, 59))
+    assert closed_day.filter(pl.col("open_doc_minor") != 0)["document_id"].to_list() == [2, 2]
