@@ -103,12 +103,13 @@ def grid_block(frame: pl.DataFrame, columns: list[Column], currency: str,
     """The rows ``request`` asks for (``startRow`` to ``endRow``, after its sort and filter
     on ``columns``) as grid rows, and how many rows the filtered list has."""
     fields = {c.field: c for c in columns}
-    conditions = [_condition(fields[name], spec, currency)
-                  for name, spec in _items(request.get("filterModel")) if name in fields]
-    kept = frame.filter(*[c for c in conditions if c is not None]) if any(
-        c is not None for c in conditions) else frame
-    order = [(s.get("colId"), s.get("sort")) for s in request.get("sortModel") or []
-             if isinstance(s, dict)]
+    conditions = [condition for name, spec in _items(request.get("filterModel"))
+                  if name in fields
+                  and (condition := _condition(fields[name], spec, currency)) is not None]
+    kept = frame.filter(*conditions) if conditions else frame
+    sorts = request.get("sortModel")
+    order = [(s.get("colId"), s.get("sort"))
+             for s in (sorts if isinstance(sorts, list) else []) if isinstance(s, dict)]
     order = [(name, way) for name, way in order if name in fields and way in ("asc", "desc")]
     if order:
         kept = kept.sort([name for name, _ in order],

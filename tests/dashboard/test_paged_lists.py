@@ -128,6 +128,7 @@ def test_columns_and_filters_outside_the_allowlist_are_ignored(demo_app: dash.Da
         {"filterModel": {"customer_id": {"filterType": "number", "type": "equals",
                                          "filter": 1}},
          "sortModel": "net_sales_minor"},
+        {"sortModel": {"colId": "net_sales_minor"}, "filterModel": ["customer"]},
         {"filterModel": {"customer": {"filterType": "text", "type": "regex", "filter": "^$"},
                          "rep": {"filterType": "number", "type": "equals", "filter": 1},
                          "net_sales_minor": {"filterType": "number", "type": "lessThan",
