@@ -32,7 +32,7 @@ class Column:
     options: Mapping[str, Any] | None = None  # AG Grid column options (width, pinning)
 
 
-def _column_def(column: Column) -> dict[str, Any]:
+def column_def(column: Column) -> dict[str, Any]:
     spec: dict[str, Any] = {"field": column.field, "headerName": column.header,
                             "sortable": True, "filter": True, "resizable": True}
     if column.kind == "money":
@@ -67,6 +67,17 @@ def grid_rows(frame: pl.DataFrame, columns: list[Column], currency: str) -> list
     return frame.select(exprs).to_dicts()
 
 
+def export_buttons(export: str | None) -> list[dbc.ButtonGroup]:
+    """The CSV and Excel buttons of the table named ``export`` (none without a name)."""
+    if not export:
+        return []
+    return [dbc.ButtonGroup([
+        dbc.Button(label, id={"type": EXPORT_BUTTON, "table": export, "format": fmt},
+                   size="sm", color="secondary", outline=True)
+        for fmt, label in (("csv", "CSV"), ("xlsx", "Excel"))
+    ], className="mb-2")]
+
+
 def data_table(table_id: str, frame: pl.DataFrame, columns: list[Column], currency: str,
                *, export: str | None = None, empty: str = "No rows in this scope and period",
                height: int = 360, totals: Mapping[str, Any] | None = None,
@@ -77,13 +88,7 @@ def data_table(table_id: str, frame: pl.DataFrame, columns: list[Column], curren
     a click, reported in the grid's ``selectedRows`` and kept across new ``rowData``."""
     if frame.is_empty():
         return html.Div(empty, className="text-muted fst-italic p-3", id=table_id)
-    buttons = []
-    if export:
-        buttons = [dbc.ButtonGroup([
-            dbc.Button(label, id={"type": EXPORT_BUTTON, "table": export, "format": fmt},
-                       size="sm", color="secondary", outline=True)
-            for fmt, label in (("csv", "CSV"), ("xlsx", "Excel"))
-        ], className="mb-2")]
+    buttons = export_buttons(export)
     options: dict[str, Any] = {}
     if totals is not None:
         row = pl.DataFrame([{c.field: totals.get(c.field) for c in columns}
@@ -96,7 +101,7 @@ def data_table(table_id: str, frame: pl.DataFrame, columns: list[Column], curren
         selection["getRowId"] = f"params.data.{row_id}"
     grid = dag.AgGrid(
         id=table_id,
-        columnDefs=[_column_def(c) for c in columns],
+        columnDefs=[column_def(c) for c in columns],
         rowData=grid_rows(frame, columns, currency),
         defaultColDef={"flex": 1, "minWidth": 110},
         dashGridOptions={"domLayout": "normal", "animateRows": False, **options},

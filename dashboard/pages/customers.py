@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import dash
 import dash_bootstrap_components as dbc
 import polars as pl
 from dash import html
 
-from dashboard.components.data_table import Column, data_table
+from dashboard.components.data_table import Column
 from dashboard.components.filter_bar import filter_bar
+from dashboard.components.paged_table import Listed, listed, paged_table, register_paged_table
 from dashboard.components.panels import no_data_page, page_heading
 from dashboard.metrics.customers import customer_list
 from dashboard.metrics.mart import Mart
@@ -22,6 +24,7 @@ PATH = "/customers"
 TITLE = "Customers"
 ROLES = ALL_ROLES
 IN_NAV = True
+TABLE = "customers-table"
 COLUMNS = [
     Column("name", "Customer", "link", href_field="href"), Column("ref", "Ref"),
     Column("account_manager", "Account manager"), Column("segment_code", "Segment"),
@@ -41,6 +44,12 @@ def _rows(context: RequestContext, mart: Mart, query: dict[str, str]) -> pl.Data
     return customer_list(mart, context.scope, view.period, view.selection)
 
 
+def _list(context: RequestContext, mart: Mart, query: dict[str, str]) -> Listed:
+    """The customers of the URL query with their Customer 360 links."""
+    rows = _rows(context, mart, query)
+    return rows.with_columns(customer_href(pl.col("customer_id")).alias("href")), COLUMNS
+
+
 def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, pl.DataFrame]:
     if context.mart is None:
         return {}
@@ -51,16 +60,19 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
     view = view_from_query(context, query)
     if context.mart is None:
         return no_data_page(TITLE)
-    rows = _rows(context, context.mart, query).with_columns(customer_href(pl.col("customer_id"))
-                                              .alias("href"))
+    rows, _ = listed(context, context.mart, TABLE,
+                     {k: v for k, v in query.items() if isinstance(v, str)}, _list)
     return html.Div([
         page_heading(TITLE),
         filter_bar(context, view),
         dbc.Card(dbc.CardBody([
             html.P(f"{rows.height:,} customers · net sales {view.period.label()}",
                    className="text-muted small"),
-            data_table("customers-table", rows, COLUMNS, context.base_currency,
-                       export="customers", height=560,
-                       empty="No customers in your scope match these filters."),
+            paged_table(TABLE, COLUMNS, rows.height, export="customers", height=560,
+                        empty="No customers in your scope match these filters."),
         ]), className="salesbi-card"),
     ])
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    register_paged_table(app, TABLE, ROLES, _list)

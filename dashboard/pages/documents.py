@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import dash
 import dash_bootstrap_components as dbc
 import polars as pl
 from dash import html
 
-from dashboard.components.data_table import Column, data_table
+from dashboard.components.data_table import Column
 from dashboard.components.filter_bar import filter_bar
+from dashboard.components.paged_table import Listed, listed, paged_table, register_paged_table
 from dashboard.components.panels import no_data_page, page_heading
 from dashboard.drill import DOCUMENTS_PATH
 from dashboard.formatting import money
@@ -66,6 +68,7 @@ COLUMNS = {
 }
 KEPT_ON_TAB = (*GLOBAL_KEYS, "customer")
 """What switching the kind of document keeps (a status or stage belongs to one kind)."""
+TABLE = "documents-table"
 TOTALS = {"sales": "net_sales_minor", "orders": "net_minor", "quotes": "net_minor",
           "opportunities": "amount_minor", "movement": "change_minor"}
 
@@ -110,6 +113,13 @@ def _documents(context: RequestContext, mart: Mart, view: View) -> tuple[str, pl
     return kind, rows
 
 
+def _list(context: RequestContext, mart: Mart, query: dict[str, str]) -> Listed:
+    """The documents of the URL query with their customer links, and the kind's columns."""
+    view = view_from_query(context, query, _params(mart))
+    kind, rows = _documents(context, mart, view)
+    return rows.with_columns(customer_href(pl.col("customer_id")).alias("href")), COLUMNS[kind]
+
+
 def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, pl.DataFrame]:
     if context.mart is None:
         return {}
@@ -152,8 +162,9 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
         return no_data_page(TITLE)
     mart = context.mart
     view = view_from_query(context, query, _params(mart))
-    kind, rows = _documents(context, mart, view)
-    rows = rows.with_columns(customer_href(pl.col("customer_id")).alias("href"))
+    kind = view.params.get("kind", "sales")
+    rows, columns = listed(context, mart, TABLE, {k: v for k, v in query.items()
+                                            if isinstance(v, str)}, _list)
     total = int(rows[TOTALS[kind]].sum()) if rows.height else 0
     return html.Div([
         page_heading("Documents behind the figure"),
@@ -163,8 +174,12 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
                 html.Br(),
                 html.Span(f"{rows.height:,} documents, total {money(total, context.base_currency)}",
                           id="documents-total")], className="text-muted"),
-        dbc.Card(dbc.CardBody(data_table(
-            "documents-table", rows, COLUMNS[kind], context.base_currency, export="documents",
-            height=560, empty="No documents in this period, filter and scope.")),
+        dbc.Card(dbc.CardBody(paged_table(
+            TABLE, columns, rows.height, export="documents", height=560,
+            empty="No documents in this period, filter and scope.")),
             className="salesbi-card"),
     ])
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    register_paged_table(app, TABLE, ROLES, _list)
