@@ -47,6 +47,8 @@ class _Figures:
     def __init__(self, context: RequestContext, view: View) -> None:
         self.context, self.view = context, view
         self.periods = (view.period, view.period.prior(), view.period.last_year())
+        self.days = tuple(as_of_day(period, context.today) for period in self.periods)
+        """Each period's as-of day (``as_of_day``)."""
 
     def over(self, measure: Callable[[Period], Any]) -> list[Any]:
         """``measure`` of each period."""
@@ -54,7 +56,7 @@ class _Figures:
 
     def at(self, measure: Callable[[date], Any]) -> list[Any]:
         """``measure`` at each period's as-of day."""
-        return [measure(as_of_day(period, self.context.today)) for period in self.periods]
+        return [measure(day) for day in self.days]
 
 
 def _compare(values: Sequence[Any], key: str | None = None, *, is_ratio: bool = False,
@@ -171,12 +173,11 @@ def _coverage_card(context: RequestContext, view: View, target: dict[str, Any]) 
 def finance_cards(context: RequestContext, view: View) -> list[dbc.Col]:
     """Finance: total AR, overdue AR, DSO, net sales."""
     figures, c, selection = _Figures(context, view), context, view.selection
-    days = figures.at(lambda day: day)
     ar = [ar_totals(frame) for frame in ar_by_customer_at(  # the three days in one pass
-        c.mart, c.scope, [moment(day, timezone=c.timezone) for day in days], selection)]
+        c.mart, c.scope, [moment(day, timezone=c.timezone) for day in figures.days], selection)]
     dso_days = _compare([dso(c.mart, c.scope, day, timezone=c.timezone, selection=selection,
                              total_ar_minor=summary["total_ar_minor"])
-                         for day, summary in zip(days, ar, strict=True)],
+                         for day, summary in zip(figures.days, ar, strict=True)],
                         "dso", higher_is_better=False)
     return [
         _money_card("home-total-ar", "Total AR",

@@ -9,13 +9,10 @@ from typing import Any
 
 import dash
 import polars as pl
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from core.users.models import User
 from dashboard.metrics.engagement import status_trend
 from dashboard.metrics.scope import Scope
-from tests.dashboard.conftest import DemoMart
+from tests.dashboard.conftest import DemoMart, managed_customers
 from tests.dashboard.dash_client import find_component, login, page_json
 
 EVERYONE = Scope("executive", 1, all_reps=True)
@@ -61,13 +58,7 @@ def test_bad_list_parameters_fall_back_to_at_risk_and_lapsed_today(
 
 def test_a_rep_lists_only_the_customers_they_manage(demo_app: dash.Dash,
                                                     demo_mart: DemoMart) -> None:
-    with Session(demo_mart.core) as session:
-        rep_id = session.scalars(select(User.rep_id).where(User.username == "rep")).one()
-    mart = demo_mart.mart
-    managed = set(mart.frame("dim_customer").filter(
-        pl.col("is_current") & (pl.col("account_manager_id") == rep_id))["customer_id"])
-    managed |= set(mart.frame("dim_location").filter(
-        pl.col("rep_override_id") == rep_id)["customer_id"])
+    managed = managed_customers(demo_mart.core, "rep")
     client = demo_app.server.test_client()
     login(client, "rep")
     _, rows = _listed(client, "?status=active")
