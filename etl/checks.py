@@ -3,7 +3,8 @@
 Structure: dimension keys unique with the unknown member; every fact key resolves; the
 type-2 customer dimension has unique (customer_id, valid_from), no overlapping intervals and
 exactly one current row per customer. Money: the facts reconcile with the core's own
-totals to the cent, computed by SQL on the core (an independent path from the transform):
+totals to the cent, computed by SQL on the core (an independent path from the transform)
+in the snapshot the run extracted (``core_totals``):
 net sales and cost, and freight cost (grand totals every run; per customer and month for
 every customer on a full run, for the rebuilt customers on an incremental run), open
 invoices and payments (per currency), sales targets (per month). Derived tables: the
@@ -13,13 +14,12 @@ run, on the merged facts).
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Integer, cast, func, select
 
 from core.billing.models import (
     Allocation,
@@ -33,9 +33,11 @@ from core.billing.models import (
 )
 from core.fulfilment.models import Shipment, ShipmentStatus
 from core.sales.models import SalesOrder, SalesTarget
-from core.types import to_minor
+from core.types import AMOUNT_SCALE
+from etl.extract import CoreReader
 from etl.facts.customer_month import COUNTED_ORDER_STATUSES
 from etl.facts.open_ar import open_items
+from etl.money import minor_rounded
 from etl.schema import UNKNOWN_KEY
 
 DIMENSION_KEYS = {
@@ -70,10 +72,16 @@ class CheckFailed(Exception):
 
 @dataclass(frozen=True)
 class CoreTotals:
-    """The core's own sales totals in base minor units, per (customer_id, YYYYMM)."""
+    """The core's own totals, by SQL in the run's snapshot (``core_totals``), in minor units:
+    ``sales`` (customer_id, month_key, net_minor, cost_minor: base currency), ``freight``
+    (customer_id, month_key, freight_cost_minor: base), ``receivables`` (measure,
+    currency, amount_minor: document currency) and ``targets`` (month_key, target_minor:
+    base)."""
 
-    net: dict[tuple[int, int], int]
-    cost: dict[tuple[int, int], int]
+    sales: pl.DataFrame
+    freight: pl.DataFrame
+    receivables: pl.DataFrame
+    targets: pl.DataFrame
 
 
 def structure_failures(tables: dict[str, pl.DataFrame]) -> list[str]:
@@ -119,89 +127,115 @@ def type2_failures(dim: pl.DataFrame) -> list[str]:
     return failures
 
 
-def core_sales_totals(engine: Engine, base_currency: str) -> CoreTotals:
-    """Σ posted invoice line base net and cost − Σ posted credit-note line base net and
-    restocked cost, per customer and month of the posting date, from the core by SQL."""
-    net: dict[tuple[int, int], int] = defaultdict(int)
-    cost: dict[tuple[int, int], int] = defaultdict(int)
-    with Session(engine) as session:
-        month = _month(engine, Invoice.invoice_date)
-        for customer_id, yyyymm, n, c in session.execute(
-            select(Invoice.customer_id, month, func.sum(InvoiceLine.base_net_amount),
-                   func.sum(InvoiceLine.cost_amount))
-            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-            .where(Invoice.status == DocumentStatus.POSTED)
-            .group_by(Invoice.customer_id, month)
-        ):
-            net[(customer_id, int(yyyymm))] += to_minor(n, base_currency)
-            cost[(customer_id, int(yyyymm))] += to_minor(c, base_currency)
-        month = _month(engine, CreditNote.credit_date)
-        for customer_id, yyyymm, n, c in session.execute(
-            select(CreditNote.customer_id, month, func.sum(CreditNoteLine.base_net_amount),
-                   func.sum(CreditNoteLine.cost_amount))
-            .join(CreditNote, CreditNote.id == CreditNoteLine.credit_note_id)
-            .where(CreditNote.status == DocumentStatus.POSTED)
-            .group_by(CreditNote.customer_id, month)
-        ):
-            net[(customer_id, int(yyyymm))] -= to_minor(n, base_currency)
-            cost[(customer_id, int(yyyymm))] -= to_minor(c, base_currency)
-    return CoreTotals(dict(net), dict(cost))
+def core_totals(reader: CoreReader, base_currency: str) -> CoreTotals:
+    """The core's totals the checks compare the batch with (see ``CoreTotals``), read
+    through ``reader`` so they see exactly the rows the run extracted.
+
+    Net sales and cost: Σ posted invoice line base net and cost − Σ posted credit-note line
+    base net and restocked cost, per customer and month of the posting date. Freight cost:
+    Σ shipped shipments' freight cost per customer of the order and month of the shipped
+    date. Receivables per document currency: ``open_invoices`` (posted invoice totals −
+    allocations to them) and ``payments`` (Σ receipts). Targets: Σ per month.
+    """
+    scaled = reader.scaled_sum
+    month = _month(reader.dialect.name)
+    posted = Invoice.status == DocumentStatus.POSTED
+    invoiced = reader.query(
+        select(Invoice.customer_id, month(Invoice.invoice_date).label("month_key"),
+               scaled(InvoiceLine.base_net_amount).label("net"),
+               scaled(InvoiceLine.cost_amount).label("cost"))
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id).where(posted)
+        .group_by(Invoice.customer_id, month(Invoice.invoice_date)))
+    credited = reader.query(
+        select(CreditNote.customer_id, month(CreditNote.credit_date).label("month_key"),
+               (-scaled(CreditNoteLine.base_net_amount)).label("net"),
+               (-scaled(CreditNoteLine.cost_amount)).label("cost"))
+        .join(CreditNote, CreditNote.id == CreditNoteLine.credit_note_id)
+        .where(CreditNote.status == DocumentStatus.POSTED)
+        .group_by(CreditNote.customer_id, month(CreditNote.credit_date)))
+    sales = _by_month(pl.concat([invoiced, credited]),
+                      ["customer_id", "month_key"], {"net": "net_minor", "cost": "cost_minor"},
+                      base_currency)
+    freight = reader.query(
+        select(SalesOrder.customer_id, month(Shipment.shipped_date).label("month_key"),
+               scaled(Shipment.freight_cost).label("freight"))
+        .join(SalesOrder, SalesOrder.id == Shipment.order_id)
+        .where(Shipment.status == ShipmentStatus.SHIPPED, Shipment.shipped_date.is_not(None))
+        .group_by(SalesOrder.customer_id, month(Shipment.shipped_date)))
+    targets = reader.query(
+        select(month(SalesTarget.month).label("month_key"),
+               scaled(SalesTarget.amount).label("target"))
+        .group_by(month(SalesTarget.month)))
+    open_invoices = pl.concat([
+        reader.query(select(Invoice.currency, scaled(Invoice.total_amount).label("amount"))
+                     .where(posted).group_by(Invoice.currency)),
+        reader.query(select(Invoice.currency, (-scaled(Allocation.amount)).label("amount"))
+                     .join(Invoice, Invoice.id == Allocation.target_invoice_id).where(posted)
+                     .group_by(Invoice.currency)),
+    ]).with_columns(pl.lit("open_invoices").alias("measure"))
+    payments = reader.query(
+        select(Payment.currency, scaled(Payment.amount).label("amount"))
+        .where(Payment.kind == PaymentKind.RECEIPT).group_by(Payment.currency),
+    ).with_columns(pl.lit("payments").alias("measure"))
+    return CoreTotals(
+        sales=sales,
+        freight=_by_month(freight, ["customer_id", "month_key"],
+                          {"freight": "freight_cost_minor"}, base_currency),
+        receivables=_per_currency(pl.concat([open_invoices, payments], how="diagonal")),
+        targets=_by_month(targets, ["month_key"], {"target": "target_minor"},
+                          base_currency),
+    )
 
 
-def core_receivables(engine: Engine) -> dict[tuple[str, str], int]:
-    """The core's own receivable totals in document minor units, per (measure, currency):
-    ``open_invoices`` (posted invoice totals − allocations to them) and ``payments`` (Σ
-    receipts), by SQL on the core."""
-    totals: dict[tuple[str, str], int] = defaultdict(int)
-    with Session(engine) as session:
-        posted = Invoice.status == DocumentStatus.POSTED
-        for currency, amount in session.execute(
-            select(Invoice.currency, func.sum(Invoice.total_amount)).where(posted)
-            .group_by(Invoice.currency)
-        ):
-            totals[("open_invoices", currency)] += to_minor(amount, currency)
-        for currency, amount in session.execute(
-            select(Invoice.currency, func.sum(Allocation.amount))
-            .join(Invoice, Invoice.id == Allocation.target_invoice_id).where(posted)
-            .group_by(Invoice.currency)
-        ):
-            totals[("open_invoices", currency)] -= to_minor(amount, currency)
-        for currency, amount in session.execute(
-            select(Payment.currency, func.sum(Payment.amount))
-            .where(Payment.kind == PaymentKind.RECEIPT).group_by(Payment.currency)
-        ):
-            totals[("payments", currency)] += to_minor(amount, currency)
-    return dict(totals)
+def _month(dialect: str) -> Callable[[Any], ColumnElement[Any]]:
+    """The SQL of a date column's YYYYMM as an integer."""
+    if dialect == "sqlite":
+        return lambda column: cast(func.strftime("%Y%m", column), Integer)
+    return lambda column: cast(func.to_char(column, "YYYYMM"), Integer)
+
+
+def _by_month(frame: pl.DataFrame, keys: list[str], measures: dict[str, str],
+              currency: str) -> pl.DataFrame:
+    """Scaled sums per ``keys`` rounded half-up to minor units of ``currency`` (as
+    ``core.types.to_minor``), renamed per ``measures``."""
+    return frame.group_by(keys).agg(
+        minor_rounded(pl.col(scaled).sum(), AMOUNT_SCALE, currency).alias(name)
+        for scaled, name in measures.items())
+
+
+def _per_currency(frame: pl.DataFrame) -> pl.DataFrame:
+    """(measure, currency, scaled amount) rows → Σ per measure and currency in the
+    currency's minor units."""
+    summed = frame.group_by("measure", "currency").agg(pl.col("amount").sum())
+    return pl.concat([
+        group.with_columns(minor_rounded(pl.col("amount"), AMOUNT_SCALE, currency)
+                           .alias("amount_minor")).drop("amount")
+        for (currency,), group in summed.group_by("currency")
+    ]) if summed.height else summed.rename({"amount": "amount_minor"})
 
 
 def receivable_failures(items: pl.DataFrame, allocations: pl.DataFrame,
-                        core: dict[tuple[str, str], int]) -> list[str]:
+                        core: CoreTotals) -> list[str]:
     """Open invoices and payments in the AR facts equal the core's, per currency."""
-    invoice_currency = items.filter(pl.col("item_type") == "invoice").select(
-        pl.col("document_id").alias("target_id"), "currency")
-    mart: dict[tuple[str, str], int] = defaultdict(int)
-    for currency, amount in items.filter(pl.col("item_type") == "invoice").group_by(
-            "currency").agg(pl.col("amount_doc_minor").sum()).iter_rows():
-        mart[("open_invoices", currency)] += amount
+    invoices = items.filter(pl.col("item_type") == "invoice")
     applied = allocations.filter(pl.col("target_type") == "invoice").join(
-        invoice_currency, on="target_id")
-    for currency, amount in applied.group_by("currency").agg(
-            pl.col("amount_doc_minor").sum()).iter_rows():
-        mart[("open_invoices", currency)] -= amount
-    for currency, amount in items.filter(pl.col("item_type") == "payment").group_by(
-            "currency").agg(pl.col("amount_doc_minor").sum()).iter_rows():
-        mart[("payments", currency)] -= amount  # receipts are negative items
-    keys = set(mart) | set(core)
-    return [f"{measure} in {currency}: mart {mart.get((measure, currency), 0)} ≠ core "
-            f"{core.get((measure, currency), 0)} (minor units)"
-            for measure, currency in sorted(keys)
-            if mart.get((measure, currency), 0) != core.get((measure, currency), 0)]
-
-
-def _month(engine: Engine, column):  # type: ignore[no-untyped-def]
-    if engine.dialect.name == "sqlite":
-        return func.strftime("%Y%m", column)
-    return func.to_char(column, "YYYYMM")
+        invoices.select(pl.col("document_id").alias("target_id"), "currency"),
+        on="target_id")
+    mart = pl.concat([
+        invoices.select("currency", pl.col("amount_doc_minor").alias("amount_minor"),
+                        measure=pl.lit("open_invoices")),
+        applied.select("currency", -pl.col("amount_doc_minor").alias("amount_minor"),
+                       measure=pl.lit("open_invoices")),
+        items.filter(pl.col("item_type") == "payment").select(  # receipts: negative items
+            "currency", -pl.col("amount_doc_minor").alias("amount_minor"),
+            measure=pl.lit("payments")),
+    ]).group_by("measure", "currency").agg(pl.col("amount_minor").sum())
+    compared = mart.join(core.receivables, on=["measure", "currency"], how="full",
+                         coalesce=True, suffix="_core").fill_null(0).sort("measure", "currency")
+    return [f"{measure} in {currency}: mart {ours} ≠ core {theirs} (minor units)"
+            for measure, currency, ours, theirs in compared.select(
+                "measure", "currency", "amount_minor", "amount_minor_core").iter_rows()
+            if ours != theirs]
 
 
 def reconciliation_failures(sales: pl.DataFrame, core: CoreTotals, *,
@@ -216,80 +250,53 @@ def reconciliation_failures(sales: pl.DataFrame, core: CoreTotals, *,
     """
     documents = sales.filter(pl.col("source_type").is_in(["invoice", "credit_note"]))
     failures = []
-    mart_net, mart_cost = int(documents["net_minor"].sum()), int(documents["cost_minor"].sum())
-    core_net, core_cost = sum(core.net.values()), sum(core.cost.values())
-    if mart_net != core_net:
-        failures.append(f"net sales: mart {mart_net} ≠ core {core_net} (minor units)")
-    if mart_cost != core_cost:
-        failures.append(f"cost of sales: mart {mart_cost} ≠ core {core_cost} (minor units)")
+    for what, column in (("net sales", "net_minor"), ("cost of sales", "cost_minor")):
+        ours, theirs = int(documents[column].sum()), int(core.sales[column].sum())
+        if ours != theirs:
+            failures.append(f"{what}: mart {ours} ≠ core {theirs} (minor units)")
     if failures:
         return failures
-    by_month = (documents.group_by("customer_id", "month_key")
-                .agg(pl.col("net_minor").sum(), pl.col("cost_minor").sum()))
-    mart_rows = {(r[0], r[1]): (r[2], r[3]) for r in by_month.iter_rows()}
-    core_rows = {k: (core.net.get(k, 0), core.cost.get(k, 0)) for k in core.net}
-    return _customer_month_failures("net sales and cost", mart_rows, core_rows, customers,
-                                    (0, 0))
+    return _customer_month_failures("net sales and cost", documents, core.sales, customers)
 
 
-def _customer_month_failures(what: str, mart: Mapping[tuple[int, int], object],
-                             core: Mapping[tuple[int, int], object],
-                             customers: Collection[int] | None, zero: object) -> list[str]:
-    """(customer_id, YYYYMM) keys — of ``customers`` only, unless ``None`` — whose values
-    differ between ``mart`` and ``core`` (a missing key counts as ``zero``)."""
-    keys = set(mart) | set(core)
-    if customers is not None:
-        keys = {k for k in keys if k[0] in customers}
-    wrong = sorted(k for k in keys if mart.get(k, zero) != core.get(k, zero))
-    return [f"{what}: {len(wrong)} customer-months differ, e.g. {wrong[:3]}"] if wrong else []
-
-
-def core_freight_costs(engine: Engine, base_currency: str) -> dict[tuple[int, int], int]:
-    """Σ freight cost (base currency) of shipped shipments per customer of the order and
-    month of the shipped date, in base minor units, from the core by SQL."""
-    totals: dict[tuple[int, int], int] = defaultdict(int)
-    with Session(engine) as session:
-        month = _month(engine, Shipment.shipped_date)
-        for customer_id, yyyymm, amount in session.execute(
-            select(SalesOrder.customer_id, month, func.sum(Shipment.freight_cost))
-            .join(SalesOrder, SalesOrder.id == Shipment.order_id)
-            .where(Shipment.status == ShipmentStatus.SHIPPED,
-                   Shipment.shipped_date.is_not(None))
-            .group_by(SalesOrder.customer_id, month)
-        ):
-            totals[(customer_id, int(yyyymm))] += to_minor(amount, base_currency)
-    return dict(totals)
-
-
-def freight_cost_failures(freight: pl.DataFrame, core: dict[tuple[int, int], int], *,
+def freight_cost_failures(freight: pl.DataFrame, core: CoreTotals, *,
                           customers: Collection[int] | None) -> list[str]:
     """``fct_freight_cost`` equals the core's shipments' freight cost to the cent: the grand
     total, then per customer and month (of ``customers`` only, unless ``None``), as
     ``reconciliation_failures``."""
-    mart_total, core_total = int(freight["freight_cost_minor"].sum()), sum(core.values())
-    if mart_total != core_total:
-        return [f"freight cost: mart {mart_total} ≠ core {core_total} (minor units)"]
-    by_month = freight.group_by("customer_id", "month_key").agg(
-        pl.col("freight_cost_minor").sum())
-    mart_rows = {(c, m): amount for c, m, amount in by_month.iter_rows()}
-    return _customer_month_failures("freight cost", mart_rows, core, customers, 0)
+    ours = int(freight["freight_cost_minor"].sum())
+    theirs = int(core.freight["freight_cost_minor"].sum())
+    if ours != theirs:
+        return [f"freight cost: mart {ours} ≠ core {theirs} (minor units)"]
+    return _customer_month_failures("freight cost", freight, core.freight, customers)
 
 
-def core_targets(engine: Engine, base_currency: str) -> dict[int, int]:
-    """The core's sales targets in base minor units per YYYYMM, by SQL."""
-    totals: dict[int, int] = defaultdict(int)
-    with Session(engine) as session:
-        month = _month(engine, SalesTarget.month)
-        for yyyymm, amount in session.execute(
-                select(month, func.sum(SalesTarget.amount)).group_by(month)):
-            totals[int(yyyymm)] += to_minor(amount, base_currency)
-    return dict(totals)
+def _customer_month_failures(what: str, facts: pl.DataFrame, core: pl.DataFrame,
+                             customers: Collection[int] | None) -> list[str]:
+    """(customer_id, month_key) groups — of ``customers`` only, unless ``None`` — whose
+    sums of ``core``'s measure columns differ between ``facts`` and ``core`` (a group
+    missing on one side counts as zeros)."""
+    keys = ["customer_id", "month_key"]
+    measures = [c for c in core.columns if c not in keys]
+    mine = pl.lit(True) if customers is None else pl.col("customer_id").is_in(
+        pl.Series(sorted(customers), dtype=pl.Int64).implode())
+    ours = facts.lazy().with_columns(pl.col(keys).cast(pl.Int64)).filter(mine).group_by(
+        keys).agg(pl.col(measures).sum())
+    wrong = ours.join(core.lazy().filter(mine), on=keys, how="full", coalesce=True,
+                      suffix="_core").filter(pl.any_horizontal(
+                          pl.col(m).fill_null(0) != pl.col(f"{m}_core").fill_null(0)
+                          for m in measures)).select(keys).sort(keys).collect()
+    return [f"{what}: {wrong.height} customer-months differ, e.g. {wrong.head(3).rows()}"] \
+        if wrong.height else []
 
 
-def target_failures(targets: pl.DataFrame, core: dict[int, int]) -> list[str]:
+def target_failures(targets: pl.DataFrame, core: CoreTotals) -> list[str]:
     """``fct_target`` equals the core's targets per month."""
-    mart = dict(targets.group_by("month_key").agg(pl.col("target_minor").sum()).iter_rows())
-    wrong = sorted(k for k in set(mart) | set(core) if mart.get(k, 0) != core.get(k, 0))
+    ours = targets.group_by("month_key").agg(pl.col("target_minor").sum())
+    wrong = ours.join(core.targets, on="month_key", how="full", coalesce=True,
+                      suffix="_core").filter(
+        pl.col("target_minor").fill_null(0) != pl.col("target_minor_core").fill_null(0),
+    ).sort("month_key")["month_key"].to_list()
     return [f"targets: {len(wrong)} month(s) differ from the core, e.g. {wrong[:3]}"] if wrong \
         else []
 

@@ -1,6 +1,7 @@
 """Extract core tables into Polars frames, fast and exact.
 
-Both databases are read through ADBC (Arrow, no Python rows). Every ``ScaledNumeric`` column
+Both databases are read through ADBC (Arrow, no Python rows), a run's tables and the
+checks' core totals in one snapshot (``core_reader``). Every ``ScaledNumeric`` column
 arrives as an Int64 of value × 10^scale — on SQLite that is the stored integer, on
 PostgreSQL ``round(x × 10^scale)::bigint`` — because the drivers would otherwise turn
 NUMERIC into floats or strings. Amount columns (scale 3) are therefore in thousandths of
@@ -21,12 +22,30 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
-from sqlalchemy import Boolean, Column, Date, DateTime, Engine, Integer, String, Table
-from sqlalchemy.engine import make_url
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ColumnElement,
+    Date,
+    DateTime,
+    Dialect,
+    Engine,
+    Integer,
+    Numeric,
+    Select,
+    String,
+    Table,
+    cast,
+    func,
+    type_coerce,
+)
 
 from core.models import Base
 from core.types import ScaledNumeric
@@ -208,31 +227,32 @@ def _adbc_connect(engine: Engine):  # type: ignore[no-untyped-def]
     return adbc_driver_postgresql.dbapi.connect(adbc_uri(engine))
 
 
-def extract(engine: Engine, tables: ColumnSpec | Iterable[str],
-            row_filters: Mapping[str, RowFilter] | None = None,
-            customers: CustomerRows | None = None) -> CoreFrames:
-    """Read ``tables`` of the core database behind ``engine`` into frames: a mapping of
-    table name → the columns to read (``None`` or a ``Table``: all), or table names (all
-    columns). ``row_filters`` (table name → ``RowFilter``) keeps only some rows;
-    ``customers`` keeps only the selected customers' rows of its tables.
+class CoreReader:
+    """Reads the core through one ADBC connection in one consistent snapshot: every table
+    and query of a run sees the same committed rows, whatever users post meanwhile (on
+    SQLite one read transaction; on PostgreSQL a REPEATABLE READ, READ ONLY transaction —
+    there a READ COMMITTED statement would see its own snapshot). Open with
+    ``core_reader``."""
 
-    All tables are read on one ADBC connection. On SQLite that is one read transaction, so
-    one consistent snapshot. The ADBC driver links its own copy of SQLite, and two copies
-    of SQLite must not have one database file open at the same time in a process (closing
-    one's file descriptor drops the other's POSIX locks: stale reads, even corruption), so
-    ``engine``'s pooled connections are closed first.
-    """
-    dialect = make_url(engine.url).get_backend_name()
-    spec = tables if isinstance(tables, Mapping) else dict.fromkeys(tables)
-    filters = row_filters or {}
-    stray = set(filters) - set(spec)
-    if stray:
-        raise ValueError(f"row filters for tables not extracted: {sorted(stray)}")
-    scoped = customers.conditions if customers is not None else {}
-    if dialect == "sqlite":
-        engine.dispose()
-    frames = {}
-    with _adbc_connect(engine) as conn:
+    def __init__(self, conn, dialect: Dialect) -> None:  # type: ignore[no-untyped-def]
+        self._conn = conn
+        self.dialect = dialect
+
+    def extract(self, tables: ColumnSpec | Iterable[str],
+                row_filters: Mapping[str, RowFilter] | None = None,
+                customers: CustomerRows | None = None) -> CoreFrames:
+        """Read ``tables``: a mapping of table name → the columns to read (``None`` or a
+        ``Table``: all), or table names (all columns). ``row_filters`` (table name →
+        ``RowFilter``) keeps only some rows; ``customers`` keeps only the selected customers'
+        rows of its tables."""
+        dialect = self.dialect.name
+        spec = tables if isinstance(tables, Mapping) else dict.fromkeys(tables)
+        filters = row_filters or {}
+        stray = set(filters) - set(spec)
+        if stray:
+            raise ValueError(f"row filters for tables not extracted: {sorted(stray)}")
+        scoped = customers.conditions if customers is not None else {}
+        frames = {}
         for name, wanted in spec.items():
             table = Base.metadata.tables[name]
             columns = _columns(table, wanted)
@@ -242,6 +262,53 @@ def extract(engine: Engine, tables: ColumnSpec | Iterable[str],
                 condition = scoped[name].format(ids=CustomerRows.ids_sql(dialect))
                 options = {"parameters": (customers.parameter(dialect),)}
             sql = _select_sql(table, dialect, columns, filters.get(name), condition)
-            frame = pl.read_database(sql, conn, execute_options=options or None)
+            frame = pl.read_database(sql, self._conn, execute_options=options or None)
             frames[name] = _normalise(frame, table, columns)
-    return CoreFrames(frames)
+        return CoreFrames(frames)
+
+    def query(self, statement: Select[Any]) -> pl.DataFrame:
+        """The rows of ``statement`` (its literals written inline: code constants only, never
+        user input), integer and text columns as Int64 and String; aggregate money with
+        ``scaled_sum``."""
+        sql = str(statement.compile(dialect=self.dialect,
+                                    compile_kwargs={"literal_binds": True}))
+        frame = pl.read_database(sql, self._conn)
+        # The declared types, also for no rows (SQLite's driver guesses from the rows).
+        return frame.cast({column.name: pl.Int64 if isinstance(column.type, Integer)
+                           else pl.String for column in statement.selected_columns
+                           if isinstance(column.type, Integer | String)})
+
+    def scaled_sum(self, column: Any) -> ColumnElement[Any]:
+        """SUM of a ``ScaledNumeric`` column as an integer of value × 10^scale on both
+        databases (SQLite stores that integer; PostgreSQL's NUMERIC is scaled and cast)."""
+        scale = column.type.scale
+        if self.dialect.name == "postgresql":
+            total = func.sum(type_coerce(column, Numeric()))
+            return cast(func.round(total * 10 ** scale), BigInteger)
+        return cast(func.sum(type_coerce(column, BigInteger())), BigInteger)
+
+
+@contextmanager
+def core_reader(engine: Engine) -> Iterator[CoreReader]:
+    """A ``CoreReader`` on ``engine``'s database, for the ``with`` block.
+
+    The ADBC driver links its own copy of SQLite, and two copies of SQLite must not have one
+    database file open at the same time in a process (closing one's file descriptor drops
+    the other's POSIX locks: stale reads, even corruption), so ``engine``'s pooled
+    connections are closed first.
+    """
+    if engine.dialect.name == "sqlite":
+        engine.dispose()
+    with _adbc_connect(engine) as conn:
+        if engine.dialect.name == "postgresql":
+            with conn.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield CoreReader(conn, engine.dialect)
+
+
+def extract(engine: Engine, tables: ColumnSpec | Iterable[str],
+            row_filters: Mapping[str, RowFilter] | None = None,
+            customers: CustomerRows | None = None) -> CoreFrames:
+    """``CoreReader.extract`` on a reader of its own."""
+    with core_reader(engine) as reader:
+        return reader.extract(tables, row_filters, customers)

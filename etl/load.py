@@ -1,22 +1,76 @@
 """Write frames into mart tables inside the caller's transaction, with each database's
-fast path: COPY on PostgreSQL, executemany on SQLite."""
+fast path: COPY on PostgreSQL, executemany on SQLite.
+
+A table replaced whole on PostgreSQL is built fresh and swapped in (``replace_tables``):
+created from the metadata in a staging schema without keys or indexes, loaded by COPY,
+indexed and analysed, then moved into the mart's schema in place of the old table — all
+in the caller's transaction. Building an index once over loaded rows is several times
+faster than maintaining it row by row, the old rows are dropped rather than deleted (no
+dead tuples left to vacuum), readers see the old table until the commit, and a table
+whose columns changed in ``etl.schema`` comes out in its new shape.
+"""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 import polars as pl
-from sqlalchemy import Connection, Table, delete
+from sqlalchemy import Column, Connection, MetaData, Table, delete, text
+from sqlalchemy.schema import (
+    CreateIndex,
+    CreateTable,
+    ExecutableDDLElement,
+    SetColumnComment,
+    SetTableComment,
+)
 
 COPY_CHUNK_ROWS = 500_000
 DELETE_CHUNK_IDS = 5_000  # ids per IN list: well below SQLite's and psycopg's limits
+STAGING_SUFFIX = "_load"
 
 
-def replace_rows(conn: Connection, table: Table, frame: pl.DataFrame) -> None:
-    """Delete every row of ``table`` and insert ``frame`` (columns in table order)."""
-    conn.execute(delete(table))
-    append_rows(conn, table, frame)
+def replace_tables(conn: Connection, frames: Mapping[Table, pl.DataFrame]) -> None:
+    """Replace every row of each table with its frame (columns in table order)."""
+    if conn.dialect.name != "postgresql":
+        for table, frame in frames.items():
+            conn.execute(delete(table))
+            append_rows(conn, table, frame)
+        return
+    live = conn.execute(text("SELECT current_schema()")).scalar_one()
+    staging = live + STAGING_SUFFIX
+    conn.execute(text(f'DROP SCHEMA IF EXISTS "{staging}" CASCADE'))
+    conn.execute(text(f'CREATE SCHEMA "{staging}"'))
+    for table, frame in frames.items():
+        _build(conn, table, frame, staging)
+        conn.execute(text(f'DROP TABLE IF EXISTS "{live}"."{table.name}"'))
+        conn.execute(text(f'ALTER TABLE "{staging}"."{table.name}" SET SCHEMA "{live}"'))
+    conn.execute(text(f'DROP SCHEMA "{staging}"'))
+
+
+def _build(conn: Connection, table: Table, frame: pl.DataFrame, schema: str) -> None:
+    """``table`` created in ``schema`` without keys or indexes, loaded, then keyed,
+    indexed, commented and analysed."""
+    heap = Table(table.name, MetaData(),
+                 *(Column(c.name, c.type, nullable=c.nullable) for c in table.columns))
+    _run_in(conn, schema, [CreateTable(heap)])
+    _copy(conn, table, frame.select([c.name for c in table.columns]), schema=schema,
+          freeze=True)
+    if table.primary_key.columns:  # (AddConstraint would change the shared metadata)
+        keys = ", ".join(f'"{c.name}"' for c in table.primary_key.columns)
+        conn.execute(text(f'ALTER TABLE "{schema}"."{table.name}" ADD PRIMARY KEY ({keys})'))
+    ddl: list[ExecutableDDLElement] = [
+        CreateIndex(index) for index in sorted(table.indexes, key=lambda i: i.name or "")]
+    ddl += [SetTableComment(table)] if table.comment else []
+    ddl += [SetColumnComment(column) for column in table.columns if column.comment]
+    _run_in(conn, schema, ddl)
+    conn.execute(text(f'ANALYZE "{schema}"."{table.name}"'))
+
+
+def _run_in(conn: Connection, schema: str, statements: list[ExecutableDDLElement]) -> None:
+    """Execute DDL ``statements`` of schema-less metadata against ``schema``."""
+    for statement in statements:
+        conn.execute(statement, execution_options={"schema_translate_map": {None: schema}})
 
 
 def replace_customers(conn: Connection, table: Table, customer_ids: Collection[int],
@@ -47,12 +101,16 @@ def append_rows(conn: Connection, table: Table, frame: pl.DataFrame) -> None:
         )
 
 
-def _copy(conn: Connection, table: Table, frame: pl.DataFrame) -> None:
+def _copy(conn: Connection, table: Table, frame: pl.DataFrame, *, schema: str | None = None,
+          freeze: bool = False) -> None:
+    """COPY ``frame`` into ``table`` (in ``schema``, else the search path's); ``freeze``
+    only for a table created in this transaction (its rows need no later vacuum)."""
     names = ", ".join(f'"{c}"' for c in frame.columns)
+    target = f'"{schema}"."{table.name}"' if schema else f'"{table.name}"'
+    options = "FORMAT csv, FREEZE" if freeze else "FORMAT csv"
     raw = conn.connection.driver_connection
     with raw.cursor() as cursor:  # type: ignore[union-attr]
-        sql = f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT csv)'
-        with cursor.copy(sql) as copy:
+        with cursor.copy(f"COPY {target} ({names}) FROM STDIN ({options})") as copy:
             for start in range(0, frame.height, COPY_CHUNK_ROWS):
                 buffer = io.BytesIO()
                 frame.slice(start, COPY_CHUNK_ROWS).write_csv(

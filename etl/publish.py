@@ -5,7 +5,8 @@
 2. In ONE database transaction the mart tables are changed and the single ``etl_publish``
    row is pointed at the batch. A batch is published only when that row says so.
 
-A full batch replaces every mart table. An incremental batch (``Delta``) replaces the fact
+A full batch replaces every mart table (on PostgreSQL fresh tables are swapped in:
+``etl.load.replace_tables``). An incremental batch (``Delta``) replaces the fact
 rows of the rebuilt customers (delete, then insert their new rows) and the tables that
 changed, in the same one transaction. The switch also checks that ``etl_publish`` still
 names the batch this one was built on, so a batch never overwrites one it has not seen.
@@ -31,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import make_engine
 from etl.batch_folder import sweep, write_batch
-from etl.load import replace_customers, replace_rows
+from etl.load import replace_customers, replace_tables
 from etl.schema import etl_publish, etl_run, mart
 
 MART_SCHEMA = "mart"
@@ -143,14 +144,12 @@ def publish(target: MartTarget, batch_id: str, tables: dict[str, pl.DataFrame],
     step("mart tables")
     rows = {name: frame.height for name, frame in tables.items()}
     with target.engine.begin() as conn:
-        for name, frame in tables.items():
-            table = mart.tables[name]
-            if delta is None:
-                replace_rows(conn, table, frame)
-            elif name in delta.facts:
-                replace_customers(conn, table, delta.customers, delta.facts[name])
-            elif name not in delta.unchanged:
-                replace_rows(conn, table, frame)
+        if delta is not None:
+            for name, frame in delta.facts.items():
+                replace_customers(conn, mart.tables[name], delta.customers, frame)
+        replace_tables(conn, {
+            mart.tables[name]: frame for name, frame in tables.items()
+            if delta is None or (name not in delta.facts and name not in delta.unchanged)})
         step("switch")
         _switch(conn, batch_id, watermark_seq, based_on)
         conn.execute(update(etl_run).where(etl_run.c.batch_id == batch_id).values(

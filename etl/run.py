@@ -55,10 +55,7 @@ from etl.batch_folder import PARTITIONED, read_batch
 from etl.changes import CUSTOMER_OF, Changes, changes_since, customer_conditions, watermark
 from etl.checks import (
     CheckFailed,
-    core_freight_costs,
-    core_receivables,
-    core_sales_totals,
-    core_targets,
+    core_totals,
     derived_failures,
     forecast_failures,
     freight_cost_failures,
@@ -68,7 +65,13 @@ from etl.checks import (
     target_failures,
 )
 from etl.dims import build_dimensions
-from etl.extract import CoreFrames, CustomerRows, extract, merge_columns, merge_row_filters
+from etl.extract import (
+    CoreFrames,
+    CustomerRows,
+    core_reader,
+    merge_columns,
+    merge_row_filters,
+)
 from etl.facts import (
     ar,
     bookings,
@@ -295,7 +298,10 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
     step("extract")
     selection = None if changes is None else CustomerRows(
         changes.customers, customer_conditions(SCOPED))
-    core = extract(core_engine, CORE_COLUMNS, ROW_FILTERS, customers=selection)
+    with core_reader(core_engine) as reader:  # one snapshot for the frames and the totals
+        core = reader.extract(CORE_COLUMNS, ROW_FILTERS, customers=selection)
+        step("checks: core totals")
+        totals = core_totals(reader, context.base_currency)
     start, end = _date_range(core_engine)
     step("dimensions")
     tables = build_dimensions(core, start=start, end=end, fiscal_year_start_month=fiscal_start,
@@ -304,12 +310,15 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
     delta = None
     if changes is None or prior is None:
         for name, builder in FACTS.items():
+            step(f"facts: {name}")
             tables[name] = builder.build(core, tables, context)
     else:
         delta = _merge(core, tables, context, prior, changes.customers)
     for name, build in WHOLE.items():
+        step(f"facts: {name}")
         tables[name] = build(core, tables, context)
-    for build_set in WHOLE_SETS.values():
+    for names, build_set in WHOLE_SETS.items():
+        step(f"facts: {', '.join(names)}")
         tables.update(build_set(core, tables, context))
     if delta is not None and prior is not None:
         same = {name for name in _WHOLE_NAMES if tables[name].equals(prior[name])}
@@ -317,15 +326,12 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
     step("checks")
     rebuilt = None if delta is None else delta.customers
     failures = structure_failures(tables) + reconciliation_failures(
-        tables["fct_sales_line"], core_sales_totals(core_engine, context.base_currency),
-        customers=rebuilt) + freight_cost_failures(
-        tables["fct_freight_cost"], core_freight_costs(core_engine, context.base_currency),
-        customers=rebuilt) + receivable_failures(
-        tables["fct_ar_item"], tables["fct_ar_allocation"], core_receivables(core_engine))
+        tables["fct_sales_line"], totals, customers=rebuilt) + freight_cost_failures(
+        tables["fct_freight_cost"], totals, customers=rebuilt) + receivable_failures(
+        tables["fct_ar_item"], tables["fct_ar_allocation"], totals)
     failures += derived_failures(tables)
     failures += forecast_failures(tables)
-    failures += target_failures(tables["fct_target"],
-                                core_targets(core_engine, context.base_currency))
+    failures += target_failures(tables["fct_target"], totals)
     if failures:
         raise CheckFailed("; ".join(failures))
     publish(target, batch_id, tables, upto, delta=delta,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
 from decimal import Decimal
 
 import polars as pl
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, insert, select
 
 from core.audit import set_actor
+from core.company.models import Region
 from core.db import make_session_factory, transaction
 from core.models import Base
-from etl.extract import extract, scaled_columns
+from etl.extract import core_reader, extract, scaled_columns
 from tests.core.documents import posted_invoice
 from tests.core.world import build_world
 
@@ -46,3 +49,28 @@ def test_empty_and_all_null_columns_keep_their_declared_types(isolated_engine: E
     assert invoice.is_empty()
     assert (invoice.schema["number"], invoice.schema["invoice_date"],
             invoice.schema["is_disputed"]) == (pl.String, pl.Date, pl.Boolean)
+
+
+def _add_region_elsewhere(engine: Engine, code: str) -> None:
+    """Commit a region from another connection (SQLite: another process — two SQLite
+    copies must not open one file in a process, see ``etl.extract.core_reader``)."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(insert(Region).values(code=code, name=code))
+        return
+    script = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+              "c.execute('INSERT INTO region (code, name) VALUES (?, ?)', (sys.argv[2],) * 2);"
+              " c.commit()")
+    subprocess.run([sys.executable, "-c", script, str(engine.url.database), code],  # noqa: S603
+                   check=True, timeout=60)
+
+
+def test_a_reader_sees_one_snapshot_while_others_commit(isolated_engine: Engine) -> None:
+    with core_reader(isolated_engine) as reader:
+        before = reader.extract(["region"])["region"].height
+        _add_region_elsewhere(isolated_engine, "LATE")
+        again = reader.extract(["region"])["region"]
+        counted = reader.query(select(func.count().label("n")).select_from(Region))["n"][0]
+    assert (again.height, counted) == (before, before)
+    assert "LATE" not in again["code"].to_list()
+    assert "LATE" in extract(isolated_engine, ["region"])["region"]["code"].to_list()

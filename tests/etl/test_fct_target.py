@@ -12,9 +12,9 @@ from sqlalchemy import Engine
 from core.audit import set_actor
 from core.db import make_session_factory, transaction
 from core.sales.targets import set_target
-from etl.checks import core_targets, target_failures
+from etl.checks import core_totals, target_failures
 from etl.conform import polars_schema
-from etl.extract import extract
+from etl.extract import core_reader, extract
 from etl.facts.targets import CORE_TABLES, build
 from etl.schema import dim_rep, fct_target
 from tests.core.world import build_world
@@ -62,9 +62,10 @@ def test_targets_set_through_the_service_reconcile_with_the_core(
         {"rep_key": i, "rep_id": rep_id} for i, rep_id in enumerate(rep_ids, start=1)])}
 
     fact = build(extract(isolated_engine, CORE_TABLES), dims, "USD")
-    core = core_targets(isolated_engine, "USD")
+    with core_reader(isolated_engine) as reader:
+        core = core_totals(reader, "USD")
 
-    assert core == {202503: 1_900_025, 202504: 900_000}
+    assert dict(core.targets.iter_rows()) == {202503: 1_900_025, 202504: 900_000}
     assert target_failures(fact, core) == []
     short = fact.with_columns(
         pl.when(pl.col("month_key") == 202504).then(pl.col("target_minor") - 1)
