@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy import ColumnElement, Integer, cast, func, select
+from sqlalchemy import ColumnElement, Integer, Select, cast, func, select
 
 from core.billing.models import (
     Allocation,
@@ -73,13 +73,17 @@ class CheckFailed(Exception):
 @dataclass(frozen=True)
 class CoreTotals:
     """The core's own totals, by SQL in the run's snapshot (``core_totals``), in minor units:
-    ``sales`` (customer_id, month_key, net_minor, cost_minor: base currency), ``freight``
-    (customer_id, month_key, freight_cost_minor: base), ``receivables`` (measure,
-    currency, amount_minor: document currency) and ``targets`` (month_key, target_minor:
-    base)."""
+    ``sales`` (customer_id, month_key, net_minor, cost_minor: base currency) and ``freight``
+    (customer_id, month_key, freight_cost_minor: base) per customer and month — of the
+    customers ``core_totals`` was given, else of all — and their grand totals over every
+    customer, ``sales_total`` (net_minor, cost_minor) and ``freight_total``;
+    ``receivables`` (measure, currency, amount_minor: document currency) and ``targets``
+    (month_key, target_minor: base)."""
 
     sales: pl.DataFrame
+    sales_total: dict[str, int]
     freight: pl.DataFrame
+    freight_total: int
     receivables: pl.DataFrame
     targets: pl.DataFrame
 
@@ -127,45 +131,71 @@ def type2_failures(dim: pl.DataFrame) -> list[str]:
     return failures
 
 
-def core_totals(reader: CoreReader, base_currency: str) -> CoreTotals:
+def core_totals(reader: CoreReader, base_currency: str,
+                customers: Collection[int] | None = None) -> CoreTotals:
     """The core's totals the checks compare the batch with (see ``CoreTotals``), read
-    through ``reader`` so they see exactly the rows the run extracted.
+    through ``reader`` so they see exactly the rows the run extracted; per customer and
+    month of ``customers`` only when given (an incremental run's rebuilt customers: their
+    rows come by index, and the grand totals by a plain SUM, instead of grouping the whole
+    core).
 
     Net sales and cost: Σ posted invoice line base net and cost − Σ posted credit-note line
     base net and restocked cost, per customer and month of the posting date. Freight cost:
     Σ shipped shipments' freight cost per customer of the order and month of the shipped
     date. Receivables per document currency: ``open_invoices`` (posted invoice totals −
-    allocations to them) and ``payments`` (Σ receipts). Targets: Σ per month.
+    allocations to them) and ``payments`` (Σ receipts). Targets: Σ per month. Core amounts
+    are whole minor units (``core.types.to_minor``), so the grand totals of a full run are
+    the sums of its groups.
     """
     scaled = reader.scaled_sum
     month = _month(reader.dialect.name)
-    posted = Invoice.status == DocumentStatus.POSTED
-    invoiced = reader.query(
-        select(Invoice.customer_id, month(Invoice.invoice_date).label("month_key"),
-               scaled(InvoiceLine.base_net_amount).label("net"),
-               scaled(InvoiceLine.cost_amount).label("cost"))
-        .join(Invoice, Invoice.id == InvoiceLine.invoice_id).where(posted)
-        .group_by(Invoice.customer_id, month(Invoice.invoice_date)))
-    credited = reader.query(
-        select(CreditNote.customer_id, month(CreditNote.credit_date).label("month_key"),
-               (-scaled(CreditNoteLine.base_net_amount)).label("net"),
-               (-scaled(CreditNoteLine.cost_amount)).label("cost"))
-        .join(CreditNote, CreditNote.id == CreditNoteLine.credit_note_id)
-        .where(CreditNote.status == DocumentStatus.POSTED)
-        .group_by(CreditNote.customer_id, month(CreditNote.credit_date)))
-    sales = _by_month(pl.concat([invoiced, credited]),
-                      ["customer_id", "month_key"], {"net": "net_minor", "cost": "cost_minor"},
-                      base_currency)
-    freight = reader.query(
-        select(SalesOrder.customer_id, month(Shipment.shipped_date).label("month_key"),
-               scaled(Shipment.freight_cost).label("freight"))
-        .join(SalesOrder, SalesOrder.id == Shipment.order_id)
-        .where(Shipment.status == ShipmentStatus.SHIPPED, Shipment.shipped_date.is_not(None))
-        .group_by(SalesOrder.customer_id, month(Shipment.shipped_date)))
+    documents = (  # (customer, posting date, lines' net, cost, sign, the posted lines)
+        (Invoice.customer_id, Invoice.invoice_date, InvoiceLine.base_net_amount,
+         InvoiceLine.cost_amount, 1,
+         select().select_from(InvoiceLine).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+         .where(Invoice.status == DocumentStatus.POSTED)),
+        (CreditNote.customer_id, CreditNote.credit_date, CreditNoteLine.base_net_amount,
+         CreditNoteLine.cost_amount, -1,
+         select().select_from(CreditNoteLine)
+         .join(CreditNote, CreditNote.id == CreditNoteLine.credit_note_id)
+         .where(CreditNote.status == DocumentStatus.POSTED)),
+    )
+    shipped = (select().select_from(Shipment).join(SalesOrder, SalesOrder.id == Shipment.order_id)
+               .where(Shipment.status == ShipmentStatus.SHIPPED,
+                      Shipment.shipped_date.is_not(None)))
+
+    def grouped(lines: Select[Any], customer: Any, day: Any, *sums: Any) -> pl.DataFrame:
+        keys = (customer.label("customer_id"), month(day).label("month_key"))
+        if customers is not None:
+            lines = lines.where(customer.in_(sorted(customers)))
+        return reader.query(lines.add_columns(*keys, *sums).group_by(*keys))
+
+    sales = _by_month(pl.concat([
+        grouped(lines, customer, day, (sign * scaled(net)).label("net"),
+                (sign * scaled(cost)).label("cost"))
+        for customer, day, net, cost, sign, lines in documents
+    ]), ["customer_id", "month_key"], {"net": "net_minor", "cost": "cost_minor"},
+        base_currency)
+    freight = _by_month(
+        grouped(shipped, SalesOrder.customer_id, Shipment.shipped_date,
+                scaled(Shipment.freight_cost).label("freight")),
+        ["customer_id", "month_key"], {"freight": "freight_cost_minor"}, base_currency)
+    if customers is None:
+        sales_total = {c: int(sales[c].sum()) for c in ("net_minor", "cost_minor")}
+        freight_total = int(freight["freight_cost_minor"].sum())
+    else:
+        sales_total = _total(pl.concat([
+            reader.query(lines.add_columns((sign * scaled(net)).label("net_minor"),
+                                           (sign * scaled(cost)).label("cost_minor")))
+            for _, _, net, cost, sign, lines in documents]), base_currency)
+        freight_total = _total(reader.query(shipped.add_columns(
+            scaled(Shipment.freight_cost).label("freight_cost_minor"))),
+            base_currency)["freight_cost_minor"]
     targets = reader.query(
         select(month(SalesTarget.month).label("month_key"),
                scaled(SalesTarget.amount).label("target"))
         .group_by(month(SalesTarget.month)))
+    posted = Invoice.status == DocumentStatus.POSTED
     open_invoices = pl.concat([
         reader.query(select(Invoice.currency, scaled(Invoice.total_amount).label("amount"))
                      .where(posted).group_by(Invoice.currency)),
@@ -178,13 +208,18 @@ def core_totals(reader: CoreReader, base_currency: str) -> CoreTotals:
         .where(Payment.kind == PaymentKind.RECEIPT).group_by(Payment.currency),
     ).with_columns(pl.lit("payments").alias("measure"))
     return CoreTotals(
-        sales=sales,
-        freight=_by_month(freight, ["customer_id", "month_key"],
-                          {"freight": "freight_cost_minor"}, base_currency),
+        sales=sales, sales_total=sales_total, freight=freight, freight_total=freight_total,
         receivables=_per_currency(pl.concat([open_invoices, payments], how="diagonal")),
         targets=_by_month(targets, ["month_key"], {"target": "target_minor"},
                           base_currency),
     )
+
+
+def _total(frame: pl.DataFrame, currency: str) -> dict[str, int]:
+    """Each column's scaled sum (nulls: SUM of no rows) in minor units of ``currency``."""
+    return frame.select(
+        minor_rounded(pl.col(c).sum(), AMOUNT_SCALE, currency) for c in frame.columns
+    ).fill_null(0).row(0, named=True)
 
 
 def _month(dialect: str) -> Callable[[Any], ColumnElement[Any]]:
@@ -251,7 +286,7 @@ def reconciliation_failures(sales: pl.DataFrame, core: CoreTotals, *,
     documents = sales.filter(pl.col("source_type").is_in(["invoice", "credit_note"]))
     failures = []
     for what, column in (("net sales", "net_minor"), ("cost of sales", "cost_minor")):
-        ours, theirs = int(documents[column].sum()), int(core.sales[column].sum())
+        ours, theirs = int(documents[column].sum()), core.sales_total[column]
         if ours != theirs:
             failures.append(f"{what}: mart {ours} ≠ core {theirs} (minor units)")
     if failures:
@@ -265,7 +300,7 @@ def freight_cost_failures(freight: pl.DataFrame, core: CoreTotals, *,
     total, then per customer and month (of ``customers`` only, unless ``None``), as
     ``reconciliation_failures``."""
     ours = int(freight["freight_cost_minor"].sum())
-    theirs = int(core.freight["freight_cost_minor"].sum())
+    theirs = core.freight_total
     if ours != theirs:
         return [f"freight cost: mart {ours} ≠ core {theirs} (minor units)"]
     return _customer_month_failures("freight cost", freight, core.freight, customers)

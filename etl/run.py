@@ -296,24 +296,24 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
          changes: Changes | None, context: Context, fiscal_start: int,
          step: Progress) -> RunResult:
     step("extract")
-    selection = None if changes is None else CustomerRows(
-        changes.customers, customer_conditions(SCOPED))
+    rebuilt = None if changes is None or prior is None else changes.customers
+    selection = None if rebuilt is None else CustomerRows(rebuilt, customer_conditions(SCOPED))
     with core_reader(core_engine) as reader:  # one snapshot for the frames and the totals
         core = reader.extract(CORE_COLUMNS, ROW_FILTERS, customers=selection)
         step("checks: core totals")
-        totals = core_totals(reader, context.base_currency)
+        totals = core_totals(reader, context.base_currency, customers=rebuilt)
     start, end = _date_range(core_engine)
     step("dimensions")
     tables = build_dimensions(core, start=start, end=end, fiscal_year_start_month=fiscal_start,
                               timezone=context.timezone, previous=prior)
     step("facts")
     delta = None
-    if changes is None or prior is None:
+    if rebuilt is None or prior is None:
         for name, builder in FACTS.items():
             step(f"facts: {name}")
             tables[name] = builder.build(core, tables, context)
     else:
-        delta = _merge(core, tables, context, prior, changes.customers)
+        delta = _merge(core, tables, context, prior, rebuilt)
     for name, build in WHOLE.items():
         step(f"facts: {name}")
         tables[name] = build(core, tables, context)
@@ -324,7 +324,6 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
         same = {name for name in _WHOLE_NAMES if tables[name].equals(prior[name])}
         delta = replace(delta, unchanged=delta.unchanged | same)
     step("checks")
-    rebuilt = None if delta is None else delta.customers
     failures = structure_failures(tables) + reconciliation_failures(
         tables["fct_sales_line"], totals, customers=rebuilt) + freight_cost_failures(
         tables["fct_freight_cost"], totals, customers=rebuilt) + receivable_failures(

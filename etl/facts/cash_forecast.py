@@ -35,6 +35,7 @@ Depends on every customer and on the run date: rebuilt whole on every run (``etl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 
 import numpy as np
@@ -60,7 +61,7 @@ from etl.facts.forecast_simulation import (
     simulation_frame,
     week_starts,
 )
-from etl.facts.open_ar import INVOICE, PAYMENT, open_items
+from etl.facts.open_ar import INVOICE, PAYMENT, Moment, open_items, open_items_at
 from etl.keys import date_of_key
 from etl.schema import (
     UNKNOWN_KEY,
@@ -102,8 +103,17 @@ def invoice_state(items: pl.DataFrame, allocations: pl.DataFrame, as_of: date | 
     """Every invoice as of ``as_of`` (documents and allocations dated ≤ it, recorded before
     ``known_by``; None: no limit): its ``fct_ar_item`` columns plus ``open_doc_minor`` and
     ``open_minor`` (``etl.facts.open_ar.open_items``)."""
-    return open_items(items.lazy().filter(pl.col("item_type") == INVOICE), allocations,
-                      as_of, known_by)
+    return open_items(_invoices(items), allocations, as_of, known_by)
+
+
+def invoice_states(items: pl.DataFrame, allocations: pl.DataFrame,
+                   moments: Sequence[Moment]) -> list[pl.DataFrame]:
+    """``invoice_state`` at each of ``moments`` (as of, known by), from one join."""
+    return open_items_at(_invoices(items), allocations, moments)
+
+
+def _invoices(items: pl.DataFrame) -> pl.LazyFrame:
+    return items.lazy().filter(pl.col("item_type") == INVOICE)
 
 
 def open_invoices(state: pl.DataFrame) -> pl.DataFrame:

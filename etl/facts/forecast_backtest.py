@@ -33,7 +33,7 @@ import polars as pl
 from etl.conform import conform
 from etl.facts.cash_forecast import (
     customers_at,
-    invoice_state,
+    invoice_states,
     open_invoices,
     payment_history,
     pool_rows,
@@ -96,13 +96,18 @@ def _actuals(allocations: pl.DataFrame, invoices: pl.DataFrame, as_of: date) -> 
                        minlength=HORIZON_WEEKS)
 
 
-def backtest_origin(tables: dict[str, pl.DataFrame], origin: date, today: date,
-                    timezone: str) -> pl.DataFrame:
-    """The backtest rows of one origin (see the module docstring)."""
+def _moment(origin: date, timezone: str) -> tuple[date, datetime]:
+    """(as of, known by) of an origin's forecast: the day before it, as known at its end."""
     as_of = origin - timedelta(days=1)
-    known_by = _day_end_utc(as_of, timezone)
-    items, allocations = tables["fct_ar_item"], tables["fct_ar_allocation"]
-    state = invoice_state(items, allocations, as_of, known_by)
+    return as_of, _day_end_utc(as_of, timezone)
+
+
+def backtest_origin(tables: dict[str, pl.DataFrame], origin: date, state: pl.DataFrame,
+                    today: date, timezone: str) -> pl.DataFrame:
+    """The backtest rows of one origin (see the module docstring), given ``state``: the
+    invoices as of its moment (``etl.facts.cash_forecast.invoice_state``)."""
+    as_of, known_by = _moment(origin, timezone)
+    allocations = tables["fct_ar_allocation"]
     invoices = open_invoices(state).filter(pl.col("due_date_key") != UNKNOWN_KEY)
     versions = customers_at(tables["dim_customer"], as_of)
     history = payment_history(state, allocations, as_of, known_by)
@@ -134,6 +139,10 @@ def backtest_origin(tables: dict[str, pl.DataFrame], origin: date, today: date,
 
 def build(tables: dict[str, pl.DataFrame], *, today: date, timezone: str) -> pl.DataFrame:
     """``fct_forecast_backtest``: ``ORIGINS`` × 13 rows, by origin and week."""
-    frames = [backtest_origin(tables, origin, today, timezone) for origin in origins(today)]
+    starts = origins(today)
+    states = invoice_states(tables["fct_ar_item"], tables["fct_ar_allocation"],
+                            [_moment(origin, timezone) for origin in starts])
+    frames = [backtest_origin(tables, origin, state, today, timezone)
+              for origin, state in zip(starts, states, strict=True)]
     return conform(pl.concat(frames).lazy(), fct_forecast_backtest).sort(
         "origin_date_key", "week_no").collect()

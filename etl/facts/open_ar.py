@@ -123,6 +123,23 @@ def open_items_at_lazy(items: pl.DataFrame | pl.LazyFrame,
     )
 
 
+def open_items_at(items: pl.DataFrame | pl.LazyFrame,
+                  allocations: pl.DataFrame | pl.LazyFrame,
+                  moments: Sequence[Moment]) -> list[pl.DataFrame]:
+    """``open_items`` at each of ``moments`` (as of, known by), in that order, from one
+    join of the items with their allocations for all of them (``open_items_at_lazy``)."""
+    wide = open_items_at_lazy(items, allocations, moments).collect()
+    suffixed = [f"{name}_{i}" for i in range(len(moments))
+                for name in ("open_doc_minor", "open_minor")]
+    return [
+        wide.filter(_as_of_filter("document_date_key", "posted_at", *moment))
+        .with_columns(pl.col(f"open_doc_minor_{i}").alias("open_doc_minor"),
+                      pl.col(f"open_minor_{i}").alias("open_minor"))
+        .drop(suffixed)
+        .sort("customer_id", "document_date_key", "item_type", "document_id")
+        for i, moment in enumerate(moments)]
+
+
 def possibly_open(items: pl.DataFrame | pl.LazyFrame,
                   allocations: pl.DataFrame | pl.LazyFrame,
                   moments: Sequence[Moment]) -> pl.LazyFrame:

@@ -12,7 +12,8 @@ from sqlalchemy import Engine, func, select
 
 from core.demo import generate_demo
 from etl import run as etl_run
-from etl.checks import CheckFailed
+from etl.checks import CheckFailed, core_totals
+from etl.extract import core_reader
 from etl.publish import MartTarget, mart_target, published_batch
 from etl.schema import agg_sales_month, fct_customer_month, fct_sales_line, fct_target
 from etl.schema import etl_run as run_log
@@ -135,3 +136,19 @@ def test_a_cube_that_does_not_add_up_is_not_published(
     with pytest.raises(CheckFailed, match="agg_sales_month: 1 group"):
         etl_run.run_etl(isolated_engine, demo_target, full=True)
     assert published_batch(demo_target.engine) is None
+
+
+@pytest.mark.parametrize("chosen", [(), (3, 17, 42)])
+def test_core_totals_of_some_customers_keep_the_grand_totals_of_all(
+        isolated_engine: Engine, demo_target: MartTarget, chosen: tuple[int, ...]) -> None:
+    with core_reader(isolated_engine) as reader:
+        every = core_totals(reader, "USD")
+        some = core_totals(reader, "USD", customers=frozenset(chosen))
+    assert some.sales_total == every.sales_total
+    assert every.sales_total["net_minor"] > 0
+    assert some.freight_total == every.freight_total > 0
+    ids = pl.col("customer_id").is_in(list(chosen))
+    for scoped, whole in ((some.sales, every.sales), (some.freight, every.freight)):
+        keys = ["customer_id", "month_key"]
+        assert scoped.sort(keys).equals(whole.filter(ids).sort(keys))
+        assert (scoped.height > 0) == bool(chosen)
