@@ -25,7 +25,8 @@ from dashboard.mart_reader import load_batch
 from etl.lock import QUEUE_FILE
 from etl.publish import mart_engine, published_batch
 from tests.dashboard.conftest import DemoMart, Writable, writable_copy
-from tests.dashboard.test_collections_page import _call, _page, _rows, _save, _signed_in
+from tests.dashboard.dash_client import save_collection_call
+from tests.dashboard.test_collections_page import _call, _page, _rows, _signed_in
 
 RUN_TIMEOUT = 180  # seconds: interpreter start, imports and an incremental run of the demo
 STARTED = "after-save ETL run started"
@@ -46,7 +47,7 @@ def _reap_runs() -> None:
 def _save_first_row(copy: Writable, client: FlaskClient) -> tuple[int, str]:
     """Save a call with a promise about the first worklist row; (invoice id, message)."""
     row = _rows(_page(client))[0]
-    response = _save(copy.app, client, {"invoice_id": row["invoice_id"],
+    response = save_collection_call(copy.app, client, {"invoice_id": row["invoice_id"],
                                         "label": row["label"]}, _call(copy.today))
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     saved = response.get_json()["response"]
