@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     result_cache: bool = True  # SALESBI_RESULT_CACHE=0 turns the page result cache off
     context_cache_seconds: int = Field(default=30, ge=0)  # 0: derive the scope every request
+    etl_after_save: bool = True  # SALESBI_ETL_AFTER_SAVE=0: a form save starts no ETL run
     base_currency: str = Field(default="USD", min_length=3, max_length=3)
     timezone: str = "UTC"
     debug: bool = False

@@ -242,13 +242,14 @@ def _context(engine: Engine, started_at: datetime) -> tuple[Context, int]:
 
 
 def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = False,
-            progress: Progress | None = None) -> RunResult:
+            queue: bool = False, progress: Progress | None = None) -> RunResult:
     """Build and publish one batch, incrementally unless ``full`` (see the module
     docstring); raise ``CheckFailed`` (nothing published) on bad data and
-    ``etl.lock.RunInProgress`` when another run holds the mart."""
+    ``etl.lock.RunInProgress`` when another run holds the mart — or, with ``queue``, wait
+    for that run, and raise ``etl.lock.AlreadyQueued`` when another run already waits."""
     step = progress or (lambda _stage: None)
     ensure_mart(target)
-    with run_lock(target.parquet_dir):
+    with run_lock(target.parquet_dir, queue=queue):
         prepare_run(target)
         started_at = utc_now()
         context, fiscal_start = _context(core_engine, started_at)

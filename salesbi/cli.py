@@ -27,7 +27,7 @@ from core.migrate import upgrade
 from core.users.models import SalesRep, User
 from core.users.services import create_user
 from etl.checks import CheckFailed
-from etl.lock import RunInProgress
+from etl.lock import AlreadyQueued, RunInProgress
 from etl.publish import PublishConflict
 
 app = typer.Typer(help="salesbi: order-to-cash records, star schema and dashboards.",
@@ -270,6 +270,9 @@ def users_list() -> None:
 @fails_cleanly
 def etl_run(
     full: Annotated[bool, typer.Option("--full", help="Rebuild everything.")] = False,
+    queue: Annotated[bool, typer.Option(
+        "--queue", help="Wait for a run in progress instead of failing; do nothing when "
+                        "another run already waits (it will publish these changes).")] = False,
 ) -> None:
     """Build the star schema from the core, check it and publish it as one batch:
     incrementally from the audit-log watermark, or everything with ``--full``. Prints one
@@ -277,6 +280,8 @@ def etl_run(
     from etl.publish import mart_target
     from etl.run import run_etl
 
+    if full and queue:
+        raise InvalidInput("--queue runs incrementally: it cannot be combined with --full")
     settings = _settings()
     core_engine = make_engine(settings.resolved_database_url)
     target = mart_target(settings.resolved_mart_url, settings.resolved_mart_dir,
@@ -289,7 +294,12 @@ def etl_run(
             progress.console.print(f"stage: {name}", highlight=False)
             progress.update(task, description=name)
 
-        result = run_etl(core_engine, target, full=full, progress=stage)
+        try:
+            result = run_etl(core_engine, target, full=full, queue=queue, progress=stage)
+        except AlreadyQueued as exc:
+            progress.console.print(f"nothing to do: {exc}, which will publish these changes",
+                                   highlight=False)
+            return
     if not result.published:
         console.print(f"no changes since watermark {result.watermark_seq}: nothing published "
                       f"(batch {result.batch_id} stays)", highlight=False)

@@ -40,3 +40,9 @@ def test_app_waits_for_healthy_postgres(services) -> None:
 
 def test_dockerfile_exists() -> None:
     assert (ROOT / "Dockerfile").is_file()
+
+
+def test_scheduled_etl_queues_behind_a_run_started_by_the_app(services) -> None:
+    loop = " ".join(services["etl"]["command"])
+    assert "salesbi etl run --queue" in loop
+    assert services["etl"]["volumes"] == services["app"]["volumes"]  # one mart folder: one lock

@@ -3,7 +3,8 @@ call about the selected invoice (kind, date, note, next contact date) and, optio
 date the customer promised to pay it.
 
 One user action = ``core.billing.collection_calls.record_collection_call`` in one
-transaction (the interaction and the invoice's promise are written together or not at all).
+transaction (the interaction and the invoice's promise are written together or not at all;
+``dashboard.forms.transaction`` then asks for the ETL run that updates the figures).
 The form only turns text into values (a date that does not parse, an unknown kind); every
 business rule — who may, a required note, dates in order, no promise in the past — is the
 service's, and its refusal comes back as the message of the field it names.
@@ -23,8 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.actor import Actor
 from core.billing.collection_calls import MAX_NOTE_CHARS, record_collection_call
 from core.customers.models import InteractionKind
-from core.db import transaction
 from core.errors import DomainError
+from dashboard.forms.transaction import form_transaction
 
 MODAL = "collections-form"
 BODY = "collections-form-body"
@@ -83,7 +84,7 @@ def save_call(factory: sessionmaker[Session], actor: Actor, invoice_id: Any,
     if errors:
         return Outcome(errors=errors)
     try:
-        with transaction(factory) as session:
+        with form_transaction(factory) as session:
             record_collection_call(session, actor, invoice_id, **parsed)
     except DomainError as refused:
         if refused.field in FIELDS:

@@ -27,6 +27,7 @@ from core.customers.profile import follow_ups
 from dashboard.components.data_table import Column, data_table, grid_rows
 from dashboard.components.kpi_card import kpi_card
 from dashboard.components.panels import no_data_page, page_heading
+from dashboard.etl_trigger import refresh_note
 from dashboard.formatting import compact_money, money
 from dashboard.forms.collections import (
     BODY,
@@ -244,7 +245,7 @@ def register_callbacks(app: dash.Dash) -> None:
                     dash.no_update)
         promise = values.get("promise_to_pay_date")
         saved = f"Logged the call about {invoice.get('label', '')}" + (
-            f"; promise to pay on {promise} recorded." if promise else ".")
+            f"; promise to pay on {promise} recorded. " if promise else ". ") + refresh_note()
         return (False, dash.no_update, _grid_rows(context),
                 dbc.Alert(saved, color="success", dismissable=True, className="py-2",
                           id="collections-saved"))

@@ -1,7 +1,15 @@
-"""The ``salesbi`` command line: idempotent init-db, user admin, one-line failures."""
+"""The ``salesbi`` command line: idempotent init-db, user admin, one-line failures; ``etl
+run --queue`` waits behind a run in progress (a real process), ends at once when another run
+already waits, and refuses ``--full``."""
 
 from __future__ import annotations
 
+import fcntl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -11,7 +19,9 @@ from typer.testing import CliRunner
 from core.db import make_engine, make_session_factory
 from core.users.models import User
 from core.users.passwords import verify_password
+from etl.lock import LOCK_FILE, QUEUE_FILE
 from salesbi.cli import app
+from tests.etl.test_lock import slot_taken
 
 runner = CliRunner()
 
@@ -96,3 +106,54 @@ def test_demo_then_etl_run_publishes_a_batch_and_a_second_run_nothing(
     again = runner.invoke(app, ["etl", "run"])
     assert again.exit_code == 0, again.output
     assert "no changes since watermark" in again.output and "nothing published" in again.output
+
+
+@contextmanager
+def flocked(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on ``path`` as another process's run would."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def test_etl_run_queue_with_full_is_refused_with_one_line(db_url: str) -> None:
+    result = runner.invoke(app, ["etl", "run", "--queue", "--full"])
+    assert result.exit_code == 1
+    assert "error: --queue runs incrementally: it cannot be combined with --full" in (
+        result.output)
+
+
+def test_etl_run_queue_does_nothing_when_another_run_already_waits(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SALESBI_VAR_DIR", str(tmp_path / "var"))
+    with flocked(tmp_path / "var" / "mart" / QUEUE_FILE):
+        result = runner.invoke(app, ["etl", "run", "--queue"])
+    assert result.exit_code == 0, result.output
+    assert "nothing to do: another ETL run already waits" in result.output
+    assert "published batch" not in result.output
+
+
+def test_a_queued_run_waits_for_the_run_in_progress_then_publishes(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    var = tmp_path / "var"
+    monkeypatch.setenv("SALESBI_VAR_DIR", str(var))
+    demo = runner.invoke(app, ["demo", "--customers", "20", "--lines", "500", "--seed", "3"])
+    assert demo.exit_code == 0, demo.output
+    with flocked(var / "mart" / LOCK_FILE):
+        run = subprocess.Popen([sys.executable, "-m", "salesbi", "etl", "run", "--queue"],  # noqa: S603
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not slot_taken(var / "mart") and run.poll() is None:
+                assert time.monotonic() < deadline, "the run never queued"
+                time.sleep(0.1)
+            time.sleep(0.5)
+            assert run.poll() is None, run.communicate()[0]  # waits behind the holder
+        except BaseException:
+            run.kill()
+            raise
+    output, _ = run.communicate(timeout=300)
+    assert run.returncode == 0, output
+    assert "published batch" in output and "(full)" in output
+    assert not slot_taken(var / "mart")

@@ -9,10 +9,11 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import dash
 import pytest
@@ -49,7 +50,7 @@ class DemoMart:
 @pytest.fixture(scope="session")
 def demo_mart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoMart]:
     var = tmp_path_factory.mktemp("demo-var")
-    settings = Settings(var_dir=var)
+    settings = Settings(var_dir=var, etl_after_save=False)
     core = make_engine(settings.resolved_database_url)
     seed_company(core)
     generate_demo(core, customers=60, lines=3000, seed=7)
@@ -106,18 +107,25 @@ class Writable:
     today: date
 
 
-@pytest.fixture
-def writable(demo_mart: DemoMart, tmp_path: Path) -> Iterator[Writable]:
-    """An app on a copy of the demo company's core and mart, for tests that write."""
-    source = demo_mart.settings.var_dir
-    var = tmp_path / "var"
+@contextmanager
+def writable_copy(demo: DemoMart, var: Path, **settings: Any) -> Iterator[Writable]:
+    """An app with ``settings`` on a copy of the demo company's core and mart in ``var``."""
+    source = demo.settings.var_dir
     shutil.copytree(source, var, ignore=shutil.ignore_patterns("salesbi.db*"))
     with closing(sqlite3.connect(source / "salesbi.db")) as live, \
             closing(sqlite3.connect(var / "salesbi.db")) as copy:
         live.backup(copy)  # a consistent copy of the core, whatever its WAL holds
-    app = create_app(Settings(var_dir=var))
+    app = create_app(Settings(var_dir=var, **settings))
     engine = app.server.extensions["salesbi_engine"]
     with Session(engine) as session:
         today = company_today(session)
     yield Writable(app, engine, today)
     engine.dispose()
+
+
+@pytest.fixture
+def writable(demo_mart: DemoMart, tmp_path: Path) -> Iterator[Writable]:
+    """An app on a copy of the demo company's core and mart, for tests that write; a save
+    starts no ETL run (``tests/dashboard/test_etl_after_save.py`` tests that)."""
+    with writable_copy(demo_mart, tmp_path / "var", etl_after_save=False) as copy:
+        yield copy

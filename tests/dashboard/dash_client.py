@@ -101,3 +101,16 @@ def post_callback(client: FlaskClient, key: str, inputs: list[Any],
         "output": key, "outputs": outputs if len(outputs) > 1 else outputs[0],
         "inputs": inputs, "state": list(state),
         "changedPropIds": [f"{first['id']}.{first['property']}"]})
+
+
+def save_collection_call(app: Any, client: FlaskClient, invoice: dict[str, Any],
+                         values: dict[str, Any]) -> Any:
+    """POST the collection-call form's Save about ``invoice`` (``invoice_id``, ``label``)
+    with ``values`` by field name, as the browser does. The response."""
+    from dashboard.forms.collections import FIELD, FIELDS, INVOICE, SAVE
+
+    fields = [{"id": {"type": FIELD, "field": name}, "property": "value",
+               "value": values.get(name)} for name in FIELDS]
+    return post_callback(client, callback_with_input(app, SAVE),
+                         [{"id": SAVE, "property": "n_clicks", "value": 1}],
+                         [{"id": INVOICE, "property": "data", "value": invoice}, fields])

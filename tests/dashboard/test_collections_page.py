@@ -25,7 +25,7 @@ from core.billing.models import Invoice
 from core.company.services import company_today
 from core.customers.models import Interaction
 from dashboard.formatting import compact_money
-from dashboard.forms.collections import FIELDS, INVOICE, SAVE
+from dashboard.forms.collections import FIELDS, INVOICE
 from dashboard.pages.collections import GRID, LOG_BUTTON, PATH, SHOWN_ROWS
 from tests.dashboard.conftest import DemoMart, Writable, managed_customers
 from tests.dashboard.dash_client import (
@@ -35,6 +35,7 @@ from tests.dashboard.dash_client import (
     login,
     page_json,
     post_callback,
+    save_collection_call,
 )
 from tests.dashboard.metrics.core_collections import Expected, core_worklist
 
@@ -129,19 +130,6 @@ def _state(engine: Engine, invoice_id: int) -> tuple[int, date | None]:
                 session.get_one(Invoice, invoice_id).promise_to_pay_date)
 
 
-def _field_state(values: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"id": {"type": "collections-form-field", "field": name}, "property": "value",
-             "value": values.get(name)} for name in FIELDS]
-
-
-def _save(app: dash.Dash, client: FlaskClient, invoice: dict[str, Any],
-          values: dict[str, Any]) -> Any:
-    return post_callback(client, callback_with_input(app, SAVE),
-                         [{"id": SAVE, "property": "n_clicks", "value": 1}],
-                         [{"id": INVOICE, "property": "data", "value": invoice},
-                          _field_state(values)])
-
-
 def _open(app: dash.Dash, client: FlaskClient, row: dict[str, Any]) -> Any:
     return post_callback(client, callback_with_input(app, LOG_BUTTON),
                          [{"id": LOG_BUTTON, "property": "n_clicks", "value": 1}],
@@ -165,7 +153,7 @@ def test_finance_logs_a_call_with_a_promise_and_the_row_shows_it_at_once(
     invoice = store["props"]["data"]
     assert invoice["invoice_id"] == row["invoice_id"]
     before = _state(writable.core, row["invoice_id"])
-    response = _save(writable.app, client, invoice, _call(writable.today))
+    response = save_collection_call(writable.app, client, invoice, _call(writable.today))
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     saved = response.get_json()["response"]
     assert saved["collections-form"]["is_open"] is False
@@ -205,7 +193,8 @@ def test_bad_input_comes_back_as_a_field_message_and_writes_nothing(
         if shifted in changes:  # a day before today: before the call, or in the past
             values[name] = (writable.today + timedelta(days=changes.pop(shifted))).isoformat()
     before = _state(writable.core, row["invoice_id"])
-    answer = _save(writable.app, client, invoice, values | changes).get_json()["response"]
+    answer = save_collection_call(writable.app, client, invoice,
+                                  values | changes).get_json()["response"]
     assert answer["collections-form"]["is_open"] is True
     assert GRID not in answer  # the list is left as it was
     body = answer["collections-form-body"]["children"]
@@ -245,8 +234,9 @@ def test_no_role_but_finance_may_save_a_call_even_by_posting_directly(
     client = _signed_in(writable.app, username)
     for invoice_id in targets:
         before = _state(writable.core, invoice_id)
-        response = _save(writable.app, client, {"invoice_id": invoice_id, "label": "x"},
-                         _call(writable.today))
+        response = save_collection_call(writable.app, client,
+                                        {"invoice_id": invoice_id, "label": "x"},
+                                        _call(writable.today))
         assert response.status_code == 403
         assert _state(writable.core, invoice_id) == before
         opened = _open(writable.app, client, {"invoice_id": invoice_id, "label": "x"})
@@ -258,7 +248,8 @@ def test_an_unknown_invoice_is_reported_and_nothing_is_written(writable: Writabl
     with Session(writable.core) as session:
         count = session.scalar(select(func.count()).select_from(Interaction))
     for invoice in ({"invoice_id": 999_999_999, "label": "x"}, {"invoice_id": "1 or 1=1"}, {}):
-        answer = _save(writable.app, client, invoice, _call(writable.today)).get_json()
+        answer = save_collection_call(writable.app, client, invoice,
+                                      _call(writable.today)).get_json()
         error = find_component(answer["response"]["collections-form-body"]["children"],
                                "collections-form-error")
         assert error is not None and error["props"]["children"]

@@ -1,0 +1,86 @@
+"""The mart's run lock and its queue slot (``etl.lock``), with real flocks held by threads
+(each opens the files itself, so each holds its own lock as separate processes would): one
+run at a time; a queued run waits for the holder and runs once it releases; while one run
+waits, another queued run is refused with ``AlreadyQueued``; a plain run is refused with
+``RunInProgress``."""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from etl.lock import QUEUE_FILE, AlreadyQueued, RunInProgress, run_lock
+
+TIMEOUT = 10
+
+
+def slot_taken(folder: Path) -> bool:
+    """Whether a run holds the queue slot (probed without keeping it)."""
+    with open(folder / QUEUE_FILE, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def queued_run(folder: Path, ran: threading.Event) -> threading.Thread:
+    """A started thread that waits in the queue for the run lock and sets ``ran`` once it
+    holds it; returned when it is in the slot (or has run)."""
+    thread = threading.Thread(target=_run, args=(folder, ran), daemon=True)
+    thread.start()
+    for _ in range(TIMEOUT * 100):
+        if ran.is_set() or slot_taken(folder):
+            break
+        time.sleep(0.01)
+    return thread
+
+
+def _run(folder: Path, ran: threading.Event) -> None:
+    with run_lock(folder, queue=True):
+        ran.set()
+
+
+def test_a_queued_run_waits_for_the_holder_and_runs_once_it_releases(tmp_path: Path) -> None:
+    ran = threading.Event()
+    with run_lock(tmp_path):
+        waiting = queued_run(tmp_path, ran)
+        assert slot_taken(tmp_path) and not ran.wait(0.5)
+    waiting.join(TIMEOUT)
+    assert ran.is_set() and not waiting.is_alive()
+    assert not slot_taken(tmp_path)
+
+
+def test_a_second_queued_run_is_refused_while_one_waits(tmp_path: Path) -> None:
+    ran = threading.Event()
+    with run_lock(tmp_path):
+        waiting = queued_run(tmp_path, ran)
+        with pytest.raises(AlreadyQueued, match="already waits"), \
+                run_lock(tmp_path, queue=True):
+            pytest.fail("a second queued run got the lock")
+        assert not ran.is_set()
+    waiting.join(TIMEOUT)
+    assert ran.is_set()
+
+
+def test_the_slot_is_free_again_once_the_queued_run_holds_the_lock(tmp_path: Path) -> None:
+    ran = threading.Event()
+    with run_lock(tmp_path, queue=True):
+        assert not slot_taken(tmp_path)
+        waiting = queued_run(tmp_path, ran)  # the next change's run queues behind this one
+        assert slot_taken(tmp_path) and not ran.is_set()
+    waiting.join(TIMEOUT)
+    assert ran.is_set()
+
+
+def test_a_run_without_queue_is_refused_while_another_holds_the_lock(tmp_path: Path) -> None:
+    with run_lock(tmp_path, queue=True):
+        with pytest.raises(RunInProgress), run_lock(tmp_path):
+            pytest.fail("two runs held the lock")
+    with run_lock(tmp_path):  # released: the next run goes
+        pass
