@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import polars as pl
 
@@ -240,7 +241,7 @@ def aging_totals(by_customer: pl.DataFrame) -> dict[str, int]:
     return {c: int(by_customer[c].sum()) for c in columns}
 
 
-def totals_by_currency(frame: pl.DataFrame) -> list[dict[str, object]]:
+def totals_by_currency(frame: pl.DataFrame) -> list[dict[str, Any]]:
     """The total rows of a frame with ``currency`` and ``*_doc_minor`` columns (the aging,
     the open items), one per currency in code order: ``currency``, every ``*_doc_minor``
     column and ``disputed_items`` (when there) summed — amounts in different currencies are
@@ -303,7 +304,7 @@ def allocations_of(mart: Mart, scope: Scope, customer_id: int, as_of: date, *,
     of them. One row per allocation: ``allocation_date``, ``from_type``,
     ``from_document``, ``to_type``, ``to_document``, ``is_reversal``, ``currency``,
     ``amount_doc_minor`` (document currency; a reversal is negative) and ``amount_minor``
-    (base, at the target's rate). By date, then as recorded."""
+    (base, at the target's rate). By date, then as recorded, then by documents."""
     items = _open_debits_and_credits(
         mart, scope, as_of, timezone=timezone, include_backdated=include_backdated,
         exclude_disputed=exclude_disputed, customer_id=customer_id)
@@ -332,13 +333,14 @@ def allocations_of(mart: Mart, scope: Scope, customer_id: int, as_of: date, *,
             date_of_key("allocation_date_key").alias("allocation_date"),
             pl.col("source_type").alias("from_type"), "from_document",
             pl.col("target_type").alias("to_type"), "to_document",
-            pl.col("reversal_of_id").is_not_null().alias("is_reversal"),
+            # Only a reversal is negative (the mart reader leaves ``reversal_of_id`` on disk).
+            (pl.col("amount_doc_minor") < 0).alias("is_reversal"),
             pl.coalesce("to_currency", "from_currency").alias("currency"),
             pl.col("amount_doc_minor").cast(pl.Int64),
             pl.col("amount_minor").cast(pl.Int64),
-            "allocation_id",
+            "created_at",
         )
-        .sort("allocation_date", "allocation_id")
-        .drop("allocation_id")
+        .sort("allocation_date", "created_at", "from_document", "to_document")
+        .drop("created_at")
         .collect()
     )

@@ -257,13 +257,14 @@ def test_credit_columns_show_the_core_limit_and_a_hold_set_a_moment_ago(
     customers = {c.id: c for c in _customers(demo_mart) if c.id in rows}
     for customer_id, row in rows.items():
         customer = customers[customer_id]
-        assert round(row["credit_limit"] * 100) == to_minor(customer.credit_limit,
+        assert round(row["credit_limit_minor"] * 100) == to_minor(customer.credit_limit,
                                                              customer.currency)
         assert row["currency"] == customer.currency
         assert ("On hold" in row["credit_status"]) == (customer.hold_state == HoldState.ON_HOLD)
-        over = row["exposure_doc"] > row["credit_limit"]
+        over = row["exposure_doc_minor"] > row["credit_limit_minor"]
         assert ("Over limit" in row["credit_status"]) == over
-        assert row["utilisation"] == round(row["exposure_doc"] / row["credit_limit"], 4)
+        assert row["utilisation"] == round(
+            row["exposure_doc_minor"] / row["credit_limit_minor"], 4)
     assert any("Over limit" in r["credit_status"] for r in rows.values())
     assert not all("Over limit" in r["credit_status"] for r in rows.values())
     # A hold set in the core shows at once, without a new batch.
