@@ -54,7 +54,6 @@ from dashboard.figures import (
 from dashboard.formatting import BLANK, compact_money, money, percent
 from dashboard.ids import VIEW_PARAM
 from dashboard.metrics.aging import (
-    DOC_SIDE_COLUMNS,
     DUE,
     INVOICE_DATE,
     aging_buckets,
@@ -444,7 +443,7 @@ def _customer_table(context: RequestContext, view: AgingView, frame: pl.DataFram
     narrow = {"filter": False, "wrapHeaderText": True, "autoHeaderHeight": True}
     doc = view.in_document_currency
     own_currency = OWN if doc else None
-    sides = zip(DOC_SIDE_COLUMNS if doc else SIDE_HEADERS, SIDE_HEADERS.values(), strict=True)
+    sides = [(doc_column(c) if doc else c, header) for c, header in SIDE_HEADERS.items()]
     columns = [
         Column("name", "Customer", "link", href_field="href",
                options={"pinned": "left", "minWidth": 170}),
