@@ -322,9 +322,13 @@ def _currency_panels(currencies: Sequence[str], heights: Sequence[int], *,
         subplot_titles=[f"{c} · {get_currency_name(c, locale=LOCALE)}" for c in currencies])
 
 
-def _panel_height(heights: Sequence[int], gap: int) -> int:
-    """The figure height for panels of ``heights`` with the title, margins and x axis."""
-    return sum(heights) + gap * (len(heights) - 1) + 130
+def _panels_layout(fig: go.Figure, title: str, heights: Sequence[int], gap: int,
+                   minimum: int = 0) -> go.Figure:
+    """``_layout`` for a figure of ``_currency_panels``: tall enough for the panels, with
+    room between the figure's title and the first panel's."""
+    height = sum(heights) + gap * (len(heights) - 1) + 165
+    return _layout(fig, title, height=max(minimum, height)).update_layout(
+        margin={"t": 85, "b": 80})
 
 
 def aging_bars_by_currency(labels: list[str], values_by_currency: Mapping[str, Sequence[int]],
@@ -346,7 +350,7 @@ def aging_bars_by_currency(labels: list[str], values_by_currency: Mapping[str, S
     fig.update_xaxes(type="category")
     fig.update_xaxes(title_text=axis_title, row=len(shown), col=1)
     fig.update_layout(showlegend=False)
-    return _layout(fig, title, height=max(AGING_HEIGHT, _panel_height(heights, gap)))
+    return _panels_layout(fig, title, heights, gap, AGING_HEIGHT)
 
 
 def aging_by_customer_bars_by_currency(frame: pl.DataFrame, buckets: list[tuple[str, str]],
@@ -363,7 +367,7 @@ def aging_by_customer_bars_by_currency(frame: pl.DataFrame, buckets: list[tuple[
                                     limit)).is_empty()}
     if not tops:
         return empty_figure(title, empty)
-    heights, gap = [40 + 28 * top.height for top in tops.values()], 70
+    heights, gap = [40 + 28 * top.height for top in tops.values()], 95
     fig = _currency_panels(list(tops), heights, shared_xaxes=False, gap=gap)
     for row, (currency, top) in enumerate(tops.items(), start=1):
         _stacked_customer_bars(fig, top, buckets, currency, label, key, row=row)
@@ -372,7 +376,7 @@ def aging_by_customer_bars_by_currency(frame: pl.DataFrame, buckets: list[tuple[
     fig.update_yaxes(automargin=True)
     fig.update_layout(barmode="stack")
     # The legend on the title's line, right: below the last panel it would sit far away.
-    return _layout(fig, title, height=_panel_height(heights, gap)).update_layout(
+    return _panels_layout(fig, title, heights, gap).update_layout(
         legend={"traceorder": "normal", "yref": "container", "y": 0.99, "yanchor": "top",
                 "x": 1.0, "xanchor": "right"})
 
