@@ -133,7 +133,7 @@ class AgingView:
     customer_id: int | None  # in the user's scope, or None
     filters: View  # the global filters: period (for the CEI), region, channel, rep
     currency: str = BASE  # BASE | DOCUMENT: the amounts of the grid, charts and items
-    item: tuple[str, int] | None = None  # (item_type, document_id) of the customer's
+    item: tuple[str, int] | None = None  # (item_type, document_id): one open item's
 
     @property
     def in_document_currency(self) -> bool:
@@ -545,8 +545,8 @@ def _allocations_table(context: RequestContext, mart: Mart, view: AgingView,
     if items.is_empty():
         return html.Div()
     allocations = _allocations(context, mart, view, view.customer_id or 0, items)
-    chosen = items.filter(pl.col("item_type") == (view.item or ("", 0))[0],
-                          pl.col("document_id") == (view.item or ("", 0))[1])
+    kind, number = view.item or ("", 0)
+    chosen = items.filter(pl.col("item_type") == kind, pl.col("document_id") == number)
     which = ("of " + chosen["document_number"].item() if chosen.height
              else "behind these open items")
     rows = allocations.with_columns(
