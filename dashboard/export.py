@@ -1,5 +1,9 @@
 """CSV and XLSX exports of a table a page shows, safe to open in a spreadsheet.
 
+Amounts are exact decimals with their currency's digits (babel's, ``core.types.
+currency_digits``): ``*_minor`` columns in the base currency, ``*_doc_minor`` columns (the
+mart's naming) in each row's ``currency``; XLSX shows each amount with its own digits.
+
 Text that a spreadsheet would run as a formula (starting with = + - @ tab or CR) is
 prefixed with an apostrophe in CSV; XLSX is written with formulas and URLs off, so every
 string is stored as text.
@@ -27,11 +31,14 @@ def neutralise(value: object) -> object:
 
 
 def readable(frame: pl.DataFrame, currency: str) -> pl.DataFrame:
-    """``*_minor`` integer columns as exact decimal amounts of ``currency`` (suffix dropped)."""
+    """``*_minor`` integer columns as exact decimal amounts (suffix dropped): of
+    ``currency``, or of each row's ``currency`` for ``*_doc_minor`` columns."""
     digits = currency_digits(currency)
     columns = []
     for name in frame.columns:
-        if name.endswith("_minor"):
+        if name.endswith("_doc_minor") and "currency" in frame.columns:
+            columns.append(in_row_currency(frame, name))
+        elif name.endswith("_minor"):
             values = [None if v is None else Decimal(int(v)).scaleb(-digits)
                       for v in frame[name]]
             columns.append(pl.Series(name.removesuffix("_minor"), values,
@@ -39,6 +46,20 @@ def readable(frame: pl.DataFrame, currency: str) -> pl.DataFrame:
         else:
             columns.append(frame[name])
     return pl.DataFrame(columns)
+
+
+def in_row_currency(frame: pl.DataFrame, column: str,
+                    currency_column: str = "currency") -> pl.Series:
+    """``column`` (integer minor units of each row's ``currency_column``) as exact decimal
+    amounts, each with its own currency's digits, named without ``_minor``. A Decimal
+    column holds one scale, so a frame of currencies with different digits (USD and JPY)
+    gets an Object column of Python Decimals, which CSV and XLSX write as they are."""
+    currencies = frame[currency_column]
+    values = [None if v is None else Decimal(int(v)).scaleb(-currency_digits(c))
+              for v, c in zip(frame[column], currencies, strict=True)]
+    digits = {currency_digits(c) for c in currencies.drop_nulls().unique()}
+    dtype = pl.Object if len(digits) > 1 else pl.Decimal(38, max(digits, default=2))
+    return pl.Series(column.removesuffix("_minor"), values, dtype=dtype)
 
 
 def to_csv(frame: pl.DataFrame) -> bytes:
@@ -52,12 +73,14 @@ def to_csv(frame: pl.DataFrame) -> bytes:
 
 
 def to_xlsx(frame: pl.DataFrame, sheet: str = "data") -> bytes:
-    """One worksheet with a bold header; Decimals are written as numbers."""
+    """One worksheet with a bold header; Decimals are written as numbers shown with their
+    own decimal places."""
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
                                         "strings_to_urls": False,
                                         "strings_to_numbers": False})
     bold = book.add_format({"bold": True})
+    places: dict[int, xlsxwriter.format.Format] = {}
     sheet_ = book.add_worksheet(sheet[:31])
     for col, name in enumerate(frame.columns):
         sheet_.write_string(0, col, name, bold)
@@ -67,7 +90,13 @@ def to_xlsx(frame: pl.DataFrame, sheet: str = "data") -> bytes:
                 continue
             if isinstance(value, bool):
                 sheet_.write_boolean(r, c, value)
-            elif isinstance(value, int | float | Decimal):
+            elif isinstance(value, Decimal):
+                digits = max(0, -int(value.as_tuple().exponent))
+                if digits not in places:
+                    places[digits] = book.add_format(
+                        {"num_format": "#,##0" + ("." + "0" * digits if digits else "")})
+                sheet_.write_number(r, c, float(value), places[digits])
+            elif isinstance(value, int | float):
                 sheet_.write_number(r, c, float(value))
             elif isinstance(value, str):
                 sheet_.write_string(r, c, value)

@@ -1,16 +1,19 @@
 """Plotly figure builders: data in, figure out (no I/O, no metric calls). Money axes are in
-major units of the base currency and say so in their title."""
+major units of the base currency and say so in their title; figures by document currency
+have one panel per currency, each axis in its own currency."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
 import plotly.graph_objects as go
 import polars as pl
+from babel.numbers import get_currency_name
 from plotly.colors import sample_colorscale
+from plotly.subplots import make_subplots
 
-from dashboard.formatting import compact_money, major
+from dashboard.formatting import LOCALE, compact_money, major
 from dashboard.metrics.period import Period
 
 PALETTE = ("#2E5A88", "#E07B39", "#3C9D6E", "#8E6BB8", "#C44E52", "#7F7F7F", "#D4A72C",
@@ -272,23 +275,110 @@ def aging_by_customer_bars(frame: pl.DataFrame, buckets: list[tuple[str, str]], 
     """Horizontal bars of the ``limit`` customers with the largest open amounts, stacked by
     bucket: ``buckets`` lists (column, label) youngest first; amounts in minor units. Rows
     are named by ``label`` (made unique with ``key``)."""
-    columns = [column for column, _ in buckets]
-    if frame.is_empty() or not any(frame.select(pl.sum_horizontal(columns)).to_series()):
+    top = _largest(frame, [column for column, _ in buckets], limit)
+    if top.is_empty():
         return empty_figure(title, empty)
-    top = (frame.with_columns(pl.sum_horizontal(columns).alias("_open"))
-           .filter(pl.col("_open") > 0).sort("_open", descending=True).head(limit).reverse())
-    full = top[label].fill_null("(unnamed)").to_list()
-    names = _unique_labels([_shorten(name) for name in full], top[key].to_list())
     fig = go.Figure()
-    for (column, name), colour in zip(buckets, aging_colours(len(buckets)), strict=True):
-        fig.add_bar(y=names, x=[major(v, currency) for v in top[column]], name=name,
-                    orientation="h", marker_color=colour, customdata=full,
-                    hovertemplate="%{customdata}<br>" + name + ": %{x:,.0f} " + currency
-                    + "<extra></extra>")
+    _stacked_customer_bars(fig, top, buckets, currency, label, key)
     fig.update_layout(barmode="stack", xaxis={"title": f"Open amount ({currency})",
                                               "tickformat": ",.0f"},
                       yaxis={"automargin": True}, legend={"traceorder": "normal"})
     return _layout(fig, title, height=AGING_HEIGHT)
+
+
+def _largest(frame: pl.DataFrame, columns: list[str], limit: int) -> pl.DataFrame:
+    """The ``limit`` rows with the largest positive Σ ``columns``, smallest first (a
+    horizontal bar chart draws the first row at the bottom)."""
+    if frame.is_empty():
+        return frame
+    return (frame.with_columns(pl.sum_horizontal(columns).alias("_open"))
+            .filter(pl.col("_open") > 0).sort("_open", descending=True).head(limit).reverse())
+
+
+def _stacked_customer_bars(fig: go.Figure, top: pl.DataFrame, buckets: list[tuple[str, str]],
+                           currency: str, label: str, key: str, *,
+                           row: int | None = None) -> None:
+    """One horizontal bar trace per bucket for the customers of ``top`` (in ``row`` of a
+    figure with panels; its legend entries only in the first)."""
+    full = top[label].fill_null("(unnamed)").to_list()
+    names = _unique_labels([_shorten(name) for name in full], top[key].to_list())
+    panel = {} if row is None else {"row": row, "col": 1}
+    for (column, name), colour in zip(buckets, aging_colours(len(buckets)), strict=True):
+        fig.add_bar(y=names, x=[major(v, currency) for v in top[column]], name=name,
+                    orientation="h", marker_color=colour, customdata=full,
+                    legendgroup=name, showlegend=row in (None, 1),
+                    hovertemplate="%{customdata}<br>" + name + ": %{x:,.0f} " + currency
+                    + "<extra></extra>", **panel)
+
+
+def _currency_panels(currencies: Sequence[str], heights: Sequence[int], *,
+                     shared_xaxes: bool, gap: int) -> go.Figure:
+    """A figure with one panel per currency, stacked, ``heights`` (px) each, ``gap`` px
+    between them, each titled with the currency's code and name."""
+    total = sum(heights) + gap * (len(heights) - 1)
+    return make_subplots(
+        rows=len(currencies), cols=1, shared_xaxes=shared_xaxes,
+        row_heights=list(heights), vertical_spacing=gap / total if len(heights) > 1 else 0,
+        subplot_titles=[f"{c} · {get_currency_name(c, locale=LOCALE)}" for c in currencies])
+
+
+def _panels_layout(fig: go.Figure, title: str, heights: Sequence[int], gap: int,
+                   minimum: int = 0) -> go.Figure:
+    """``_layout`` for a figure of ``_currency_panels``: tall enough for the panels, with
+    room between the figure's title and the first panel's."""
+    height = sum(heights) + gap * (len(heights) - 1) + 165
+    return _layout(fig, title, height=max(minimum, height)).update_layout(
+        margin={"t": 85, "b": 80})
+
+
+def aging_bars_by_currency(labels: list[str], values_by_currency: Mapping[str, Sequence[int]],
+                           title: str, axis_title: str, *, empty: str) -> go.Figure:
+    """``aging_bars`` per document currency: one panel per currency (amounts in minor units
+    of that currency, per bucket youngest first), stacked with the buckets shared below;
+    amounts in different currencies never share an axis. Currencies with nothing open are
+    left out."""
+    shown = {c: v for c, v in values_by_currency.items() if any(v)}
+    if not shown:
+        return empty_figure(title, empty)
+    heights, gap = [150] * len(shown), 50
+    fig = _currency_panels(list(shown), heights, shared_xaxes=True, gap=gap)
+    for row, (currency, values) in enumerate(shown.items(), start=1):
+        fig.add_bar(x=labels, y=[major(v, currency) for v in values], row=row, col=1,
+                    marker_color=aging_colours(len(labels)), name=currency,
+                    hovertemplate="%{x}<br>%{y:,.0f} " + currency + "<extra></extra>")
+        fig.update_yaxes(title_text=currency, tickformat=",.0f", row=row, col=1)
+    fig.update_xaxes(type="category")
+    fig.update_xaxes(title_text=axis_title, row=len(shown), col=1)
+    fig.update_layout(showlegend=False)
+    return _panels_layout(fig, title, heights, gap, AGING_HEIGHT)
+
+
+def aging_by_customer_bars_by_currency(frame: pl.DataFrame, buckets: list[tuple[str, str]],
+                                       title: str, *, label: str = "name",
+                                       key: str = "customer_id", limit: int = 5,
+                                       empty: str) -> go.Figure:
+    """``aging_by_customer_bars`` per document currency: one panel per ``currency`` of
+    ``frame`` (code order), each with its ``limit`` customers with the largest open
+    amounts in that currency (``buckets``' columns, minor units of the row's currency),
+    stacked by bucket, its axis in that currency; one legend for all."""
+    columns = [column for column, _ in buckets]
+    tops = {currency: top for currency in sorted(frame["currency"].unique().drop_nulls())
+            if not (top := _largest(frame.filter(pl.col("currency") == currency), columns,
+                                    limit)).is_empty()}
+    if not tops:
+        return empty_figure(title, empty)
+    heights, gap = [40 + 28 * top.height for top in tops.values()], 95
+    fig = _currency_panels(list(tops), heights, shared_xaxes=False, gap=gap)
+    for row, (currency, top) in enumerate(tops.items(), start=1):
+        _stacked_customer_bars(fig, top, buckets, currency, label, key, row=row)
+        fig.update_xaxes(title_text=f"Open amount ({currency})", tickformat=",.0f",
+                         row=row, col=1)
+    fig.update_yaxes(automargin=True)
+    fig.update_layout(barmode="stack")
+    # The legend on the title's line, right: below the last panel it would sit far away.
+    return _panels_layout(fig, title, heights, gap).update_layout(
+        legend={"traceorder": "normal", "yref": "container", "y": 0.99, "yanchor": "top",
+                "x": 1.0, "xanchor": "right"})
 
 
 def _shorten(text: str, length: int = 28) -> str:

@@ -1,13 +1,14 @@
 """A read-only AG Grid table with CSV/XLSX export buttons beside it.
 
 Columns are described by ``Column``; money columns arrive as integer minor units and are
-shown in major units with thousands separators. Exports are built on the server from the
+shown in major units with thousands separators (of the table's currency, or of each row's
+``currency_field``). Exports are built on the server from the
 same metric call (``dashboard.export``), never from what the browser holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,13 +24,15 @@ from dashboard.ids import EXPORT_BUTTON
 @dataclass(frozen=True)
 class Column:
     """``field`` of the frame, its header, and how to show it: text | money | percent |
-    number | link (``field`` holds the label, ``href_field`` the target)."""
+    number | link (``field`` holds the label, ``href_field`` the target). A money column
+    with ``currency_field`` is in minor units of each row's currency (that field's)."""
 
     field: str
     header: str
     kind: str = "text"
     href_field: str | None = None
     options: Mapping[str, Any] | None = None  # AG Grid column options (width, pinning)
+    currency_field: str | None = None
 
 
 def column_def(column: Column) -> dict[str, Any]:
@@ -52,11 +55,11 @@ def column_def(column: Column) -> dict[str, Any]:
 
 def grid_rows(frame: pl.DataFrame, columns: list[Column], currency: str) -> list[dict[str, Any]]:
     """Rows for the grid: money in major units (display only), links as markdown."""
-    scale = 10 ** currency_digits(currency)
     exprs = []
     for column in columns:
         if column.kind == "money":
-            exprs.append((pl.col(column.field) / scale).alias(column.field))
+            exprs.append((pl.col(column.field) / _unit(frame, currency, column.currency_field))
+                         .alias(column.field))
         elif column.kind == "link" and column.href_field:
             label = pl.col(column.field).fill_null("(unnamed)")
             exprs.append(pl.when(pl.col(column.href_field).is_null()).then(label)
@@ -65,6 +68,15 @@ def grid_rows(frame: pl.DataFrame, columns: list[Column], currency: str) -> list
         else:
             exprs.append(pl.col(column.field))
     return frame.select(exprs).to_dicts()
+
+
+def _unit(frame: pl.DataFrame, currency: str, currency_field: str | None) -> pl.Expr:
+    """Minor units per major unit: of ``currency``, or of each row's ``currency_field``."""
+    if currency_field is None:
+        return pl.lit(10 ** currency_digits(currency))
+    scales = {c: 10 ** currency_digits(c) for c in frame[currency_field].drop_nulls().unique()}
+    return pl.col(currency_field).replace_strict(scales, default=None,
+                                                 return_dtype=pl.Int64)
 
 
 def export_buttons(export: str | None) -> list[dbc.ButtonGroup]:
@@ -80,10 +92,12 @@ def export_buttons(export: str | None) -> list[dbc.ButtonGroup]:
 
 def data_table(table_id: str, frame: pl.DataFrame, columns: list[Column], currency: str,
                *, export: str | None = None, empty: str = "No rows in this scope and period",
-               height: int = 360, totals: Mapping[str, Any] | None = None,
+               height: int = 360,
+               totals: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
                row_id: str | None = None) -> html.Div:
     """The grid for ``frame``; ``export`` names the table for the export buttons; ``totals``
-    (values by field, a link column's label without its href) is pinned below the rows;
+    (values by field, a link column's label without its href; or several such rows, e.g.
+    one per currency) is pinned below the rows;
     ``row_id`` (a text field of the columns, unique per row) makes one row selectable by
     a click, reported in the grid's ``selectedRows`` and kept across new ``rowData``."""
     if frame.is_empty():
@@ -91,9 +105,12 @@ def data_table(table_id: str, frame: pl.DataFrame, columns: list[Column], curren
     buttons = export_buttons(export)
     options: dict[str, Any] = {}
     if totals is not None:
-        row = pl.DataFrame([{c.field: totals.get(c.field) for c in columns}
-                            | {c.href_field: None for c in columns if c.href_field}])
-        options["pinnedBottomRowData"] = grid_rows(row, columns, currency)
+        fields = {c.field for c in columns} | {c.currency_field for c in columns
+                                                if c.currency_field}
+        rows = pl.DataFrame([{f: row.get(f) for f in fields}
+                             | {c.href_field: None for c in columns if c.href_field}
+                             for row in ([totals] if isinstance(totals, Mapping) else totals)])
+        options["pinnedBottomRowData"] = grid_rows(rows, columns, currency)
     selection: dict[str, Any] = {}
     if row_id is not None:
         options["rowSelection"] = {"mode": "singleRow", "checkboxes": False,

@@ -4,7 +4,11 @@ days past due, with unapplied cash and open credits in their own columns.
 The open items are ``receivables.open_items_in_scope`` — the same as-of rule (dated ≤ D and
 posted before the end of D in the company time zone, unless ``include_backdated``), the
 same scope (customers managed now) and the same conversion (each open amount at its own
-document's rate) as total AR. Amounts are integer minor units of the base currency.
+document's rate) as total AR. Amounts are integer minor units: ``*_minor`` of the base
+currency, ``*_doc_minor`` (the mart's naming) of the document currency — the customer's,
+so a row per customer and currency has one currency. Both come from the same pass; the
+document amounts are the open amounts before conversion, so per currency they add up to
+the documents' own figures to the cent.
 
 - **Days** of a debit (invoice, refund, reversal) = D − its due date (basis ``due``; a
   refund or reversal is due on its own date) or D − its document date (basis ``invoice``).
@@ -14,7 +18,8 @@ document's rate) as total AR. Amounts are integer minor units of the base curren
   past their due date (D − due date > 0, whatever the basis); ``total_ar_minor`` = open
   invoices − ``unapplied_cash_minor`` − ``open_credits_minor`` (both positive, never
   netted into a bucket), equal to ``receivables.ar_by_customer``'s total AR.
-- **Top overdue** (``top_overdue``): the customers with the largest ``overdue_minor``.
+- **Top overdue** (``top_overdue``): the customers with the largest ``overdue_minor``
+  (base: amounts in different currencies are ranked at their documents' rates).
 - **Disputed**: ``is_disputed`` is the invoice's current dispute flag (the mart keeps no
   history of it). ``disputed_minor`` is the open amount of disputed debits;
   ``exclude_disputed`` leaves them out of the buckets, open invoices and total AR.
@@ -25,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import polars as pl
 
@@ -40,8 +46,8 @@ from dashboard.metrics.receivables import (
     open_items_in_scope_lazy,
 )
 from dashboard.metrics.scope import Scope
-from dashboard.metrics.selection import EVERYTHING, Slice
-from etl.facts.open_ar import CREDIT_NOTE, DEBITS, PAYMENT, Moment
+from dashboard.metrics.selection import EVERYTHING, Slice, managed
+from etl.facts.open_ar import CREDIT_NOTE, DEBITS, PAYMENT, Moment, as_of_filter
 
 DEFAULT_BOUNDARIES = (30, 60, 90, 120)
 DUE, INVOICE_DATE = "due", "invoice"
@@ -49,6 +55,14 @@ BASES = (DUE, INVOICE_DATE)
 SIDE_COLUMNS = ("open_invoices_minor", "overdue_minor", "unapplied_cash_minor",
                 "open_credits_minor", "total_ar_minor", "disputed_minor")
 """The per-customer amounts besides the buckets, in this order."""
+
+
+def doc_column(column: str) -> str:
+    """The document-currency twin of a base ``*_minor`` column (``*_doc_minor``)."""
+    return column.removesuffix("_minor") + "_doc_minor"
+
+
+DOC_SIDE_COLUMNS = tuple(doc_column(c) for c in SIDE_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,11 @@ class Bucket:
     label: str
     first: int | None
     last: int | None
+
+    @property
+    def doc_column(self) -> str:
+        """The bucket's column in document currency."""
+        return doc_column(self.column)
 
 
 def aging_buckets(boundaries: Sequence[int] = DEFAULT_BOUNDARIES,
@@ -122,11 +141,13 @@ def aging_by_customer(mart: Mart, scope: Scope, as_of: date, *, timezone: str,
                       boundaries: Sequence[int] = DEFAULT_BOUNDARIES, basis: str = DUE,
                       include_backdated: bool = False, exclude_disputed: bool = False,
                       selection: Slice = EVERYTHING) -> pl.DataFrame:
-    """One row per in-scope customer with an open item as of ``as_of``: ``customer_id``,
-    ``name`` (current version), ``account_manager``, ``currency``, one column per bucket of
-    ``aging_buckets(boundaries, basis)`` then the ``SIDE_COLUMNS`` and ``disputed_items``
-    (open disputed debits). Largest open invoices first. Rules in the module docstring;
-    ``timezone`` is the company's; ``selection`` as ``receivables`` applies it."""
+    """One row per in-scope customer (and currency) with an open item as of ``as_of``:
+    ``customer_id``, ``name`` (current version), ``account_manager``, ``currency``, one
+    column per bucket of ``aging_buckets(boundaries, basis)`` then the ``SIDE_COLUMNS`` (base
+    currency), the same in document currency (``Bucket.doc_column``, ``DOC_SIDE_COLUMNS``)
+    and ``disputed_items`` (open disputed debits). Largest open invoices (base) first.
+    Rules in the module docstring; ``timezone`` is the company's; ``selection`` as
+    ``receivables`` applies it."""
     aging, _ = aging_with_ar(mart, scope, as_of, [], timezone=timezone,
                              boundaries=boundaries, basis=basis,
                              include_backdated=include_backdated,
@@ -157,25 +178,18 @@ def _aging_query(mart: Mart, items_at: pl.LazyFrame, as_of: date,
                  buckets: Sequence[Bucket], basis: str, exclude_disputed: bool,
                  ) -> pl.LazyFrame:
     """The ``aging_by_customer`` query over moment 0 of ``open_items_at``."""
-    kind, amount = pl.col("item_type"), pl.col("open_minor")
-    debit = kind.is_in(DEBITS)
+    debit = pl.col("item_type").is_in(DEBITS)
     disputed = debit & pl.col("is_disputed")
-    items = _kept(items_at.rename({"open_minor_0": "open_minor"})
-                  .filter(pl.col("open_doc_minor_0") != 0), exclude_disputed)
+    items = _kept(items_at.rename({"open_minor_0": "open_minor",
+                                   "open_doc_minor_0": "open_doc_minor"})
+                  .filter(pl.col("open_doc_minor") != 0), exclude_disputed)
     items = items.with_columns(_bucket_index(_days(as_of, basis), buckets).alias("bucket_no"))
-    sums = [amount.filter(debit & (pl.col("bucket_no") == number)).sum().alias(b.column)
-            for number, b in enumerate(buckets)]
+    columns = [*(b.column for b in buckets), *SIDE_COLUMNS]
     totals = items.group_by("customer_id", "currency").agg(
-        *sums,
-        amount.filter(debit).sum().alias("open_invoices_minor"),
-        amount.filter(debit & (DUE_KEY < date_key(as_of))).sum().alias("overdue_minor"),
-        (-amount.filter(kind == PAYMENT).sum()).alias("unapplied_cash_minor"),
-        (-amount.filter(kind == CREDIT_NOTE).sum()).alias("open_credits_minor"),
-        amount.sum().alias("total_ar_minor"),
-        amount.filter(disputed).sum().alias("disputed_minor"),
+        *_sums(pl.col("open_minor"), buckets, as_of, columns),
+        *_sums(pl.col("open_doc_minor"), buckets, as_of, [doc_column(c) for c in columns]),
         disputed.sum().cast(pl.Int64).alias("disputed_items"),
-    ).with_columns(pl.col(b.column for b in buckets).cast(pl.Int64),
-                   pl.col(SIDE_COLUMNS).cast(pl.Int64))
+    )
     customers = mart.lazy("dim_customer").filter(pl.col("is_current")).select(
         "customer_id", "name", "account_manager_id")
     reps = mart.lazy("dim_rep").select(pl.col("rep_id").alias("account_manager_id"),
@@ -183,10 +197,29 @@ def _aging_query(mart: Mart, items_at: pl.LazyFrame, as_of: date,
     return (
         totals.join(customers, on="customer_id", how="left")
         .join(reps, on="account_manager_id", how="left")
-        .select("customer_id", "name", "account_manager", "currency",
-                *(b.column for b in buckets), *SIDE_COLUMNS, "disputed_items")
+        .select("customer_id", "name", "account_manager", "currency", *columns,
+                *(doc_column(c) for c in columns), "disputed_items")
         .sort(["open_invoices_minor", "name", "customer_id"], descending=[True, False, False])
     )
+
+
+def _sums(amount: pl.Expr, buckets: Sequence[Bucket], as_of: date,
+          names: Sequence[str]) -> list[pl.Expr]:
+    """Per group: ``amount`` in each bucket, then the ``SIDE_COLUMNS`` sums, named
+    ``names`` (Int64)."""
+    kind = pl.col("item_type")
+    debit = kind.is_in(DEBITS)
+    sums = [
+        *(amount.filter(debit & (pl.col("bucket_no") == number)).sum()
+          for number in range(len(buckets))),
+        amount.filter(debit).sum(),
+        amount.filter(debit & (DUE_KEY < date_key(as_of))).sum(),
+        -amount.filter(kind == PAYMENT).sum(),
+        -amount.filter(kind == CREDIT_NOTE).sum(),
+        amount.sum(),
+        amount.filter(debit & pl.col("is_disputed")).sum(),
+    ]
+    return [total.cast(pl.Int64).alias(name) for total, name in zip(sums, names, strict=True)]
 
 
 def top_overdue(by_customer: pl.DataFrame, count: int = 10) -> pl.DataFrame:
@@ -200,10 +233,22 @@ def top_overdue(by_customer: pl.DataFrame, count: int = 10) -> pl.DataFrame:
 
 
 def aging_totals(by_customer: pl.DataFrame) -> dict[str, int]:
-    """The total row of ``aging_by_customer``: every ``*_minor`` column and
-    ``disputed_items`` summed (0 when there are no rows)."""
-    columns = [c for c in by_customer.columns if c.endswith("_minor") or c == "disputed_items"]
+    """The total row of ``aging_by_customer`` in base currency: every base ``*_minor``
+    column and ``disputed_items`` summed (0 when there are no rows)."""
+    columns = [c for c in by_customer.columns
+               if (c.endswith("_minor") and not c.endswith("_doc_minor"))
+               or c == "disputed_items"]
     return {c: int(by_customer[c].sum()) for c in columns}
+
+
+def totals_by_currency(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """The total rows of a frame with ``currency`` and ``*_doc_minor`` columns (the aging,
+    the open items), one per currency in code order: ``currency``, every ``*_doc_minor``
+    column and ``disputed_items`` (when there) summed — amounts in different currencies are
+    never added together."""
+    columns = [c for c in frame.columns if c.endswith("_doc_minor") or c == "disputed_items"]
+    return (frame.group_by("currency").agg(pl.col(columns).sum().cast(pl.Int64))
+            .sort("currency").to_dicts())
 
 
 def open_items_of(mart: Mart, scope: Scope, customer_id: int, as_of: date, *, timezone: str,
@@ -214,8 +259,10 @@ def open_items_of(mart: Mart, scope: Scope, customer_id: int, as_of: date, *, ti
     row per document: ``item_type``, ``document_number``, ``document_date``, ``due_date``
     (null for receipts and credit notes), ``days_past_due`` (D − due date, debits only),
     ``bucket`` (label, debits only, on ``basis``), ``is_disputed``,
-    ``promise_to_pay_date`` and ``open_minor`` (signed: receipts and credit notes
-    negative). Oldest first; the same rules as ``aging_by_customer``."""
+    ``promise_to_pay_date``, ``open_minor`` (base; signed: receipts and credit notes
+    negative), ``currency``, ``open_doc_minor`` (document currency, signed) and
+    ``document_id`` (with ``item_type``, the document's key). Oldest first; the same rules
+    as ``aging_by_customer``."""
     buckets = aging_buckets(boundaries, basis)
     debit = pl.col("item_type").is_in(DEBITS)
     labels = pl.Series([b.label for b in buckets])
@@ -237,9 +284,63 @@ def open_items_of(mart: Mart, scope: Scope, customer_id: int, as_of: date, *, ti
             "is_disputed",
             date_of_key("promise_to_pay_date_key").alias("promise_to_pay_date"),
             pl.col("open_minor").cast(pl.Int64),
+            "currency",
+            pl.col("open_doc_minor").cast(pl.Int64),
             "document_id",
         )
         .sort("document_date", "item_type", "document_id")
-        .drop("document_id")
+        .collect()
+    )
+
+
+def allocations_of(mart: Mart, scope: Scope, customer_id: int, as_of: date, *,
+                   timezone: str, include_backdated: bool = False,
+                   exclude_disputed: bool = False,
+                   document: tuple[str, int] | None = None) -> pl.DataFrame:
+    """The allocations behind the open items of ``customer_id`` as of ``as_of``
+    (``open_items_of``, same rules; none when it is out of scope), or behind the one open
+    item ``document`` = (item_type, document_id): those dated ≤ ``as_of`` (and recorded
+    before the end of that day unless ``include_backdated``) that take from or give to one
+    of them. One row per allocation: ``allocation_date``, ``from_type``,
+    ``from_document``, ``to_type``, ``to_document``, ``is_reversal``, ``currency``,
+    ``amount_doc_minor`` (document currency; a reversal is negative) and ``amount_minor``
+    (base, at the target's rate). By date, then as recorded, then by documents."""
+    items = _open_debits_and_credits(
+        mart, scope, as_of, timezone=timezone, include_backdated=include_backdated,
+        exclude_disputed=exclude_disputed, customer_id=customer_id)
+    if document is not None:
+        items = items.filter(pl.col("item_type") == document[0],
+                             pl.col("document_id") == document[1])
+    listed = items.select("item_type", "document_id", pl.lit(True).alias("listed"))
+    documents = managed(mart, "fct_ar_item", scope).filter(
+        pl.col("customer_id") == customer_id).select(
+        "item_type", "document_id", "document_number", "currency").join(
+        listed, on=["item_type", "document_id"], how="left")
+    allocations = managed(mart, "fct_ar_allocation", scope).filter(
+        pl.col("customer_id") == customer_id,
+        as_of_filter("allocation_date_key", "created_at",
+                     *moment(as_of, timezone=timezone, include_backdated=include_backdated)))
+    for name, way in (("source", "from"), ("target", "to")):
+        allocations = allocations.join(
+            documents.rename({"item_type": f"{name}_type", "document_id": f"{name}_id",
+                              "document_number": f"{way}_document",
+                              "currency": f"{way}_currency", "listed": f"listed_{way}"}),
+            on=[f"{name}_type", f"{name}_id"], how="left")
+    return (
+        allocations.filter(pl.col("listed_from").fill_null(False)
+                           | pl.col("listed_to").fill_null(False))
+        .select(
+            date_of_key("allocation_date_key").alias("allocation_date"),
+            pl.col("source_type").alias("from_type"), "from_document",
+            pl.col("target_type").alias("to_type"), "to_document",
+            # Only a reversal is negative (the mart reader leaves ``reversal_of_id`` on disk).
+            (pl.col("amount_doc_minor") < 0).alias("is_reversal"),
+            pl.coalesce("to_currency", "from_currency").alias("currency"),
+            pl.col("amount_doc_minor").cast(pl.Int64),
+            pl.col("amount_minor").cast(pl.Int64),
+            "created_at",
+        )
+        .sort("allocation_date", "created_at", "from_document", "to_document")
+        .drop("created_at")
         .collect()
     )

@@ -3,14 +3,22 @@
 by age; the customers with the most overdue AR; the table by customer (buckets, unapplied
 cash, open credits, total AR, disputed, credit limit, exposure, utilisation and hold state)
 with a totals row; and the open items of one customer (``?customer=<id>``, ignored when
-outside the scope), each customer with a link to its printable statement (``/statement``).
+outside the scope) with the allocations behind them (or behind one of them,
+``&item=<type>-<id>``), each customer with a link to its printable statement
+(``/statement``).
 
 The URL holds the view: the global filters (period — the CEI's —, region, channel, rep;
 receivables follow the customer as it is now: its current region, channel and account
 manager, ``metrics.receivables``), ``as_of`` (ISO date, not after today; default today),
 ``basis`` (``due`` | ``invoice``), ``backdated=1`` (include entries posted after the as-of
-day with a date on or before it) and ``disputed=exclude``. Bucket boundaries are the
-company's setting.
+day with a date on or before it), ``disputed=exclude`` and ``currency`` (``base`` |
+``document``). Bucket boundaries are the company's setting.
+
+Amounts are in the base currency at each document's rate, or with ``currency=document`` in
+each customer's own currency: the grid then has a row per customer and currency and a
+totals row per currency, the charts a panel per currency, the open items and exports their
+document amounts with a ``currency`` column. The cards and the most overdue list stay in
+the base currency (ranking and adding up across currencies needs one unit) and say so.
 
 Credit columns are as of today whatever the as-of date: the limit and hold state are read
 live from the core (``core.customers.profile.credit_standings``, in the user's scope),
@@ -24,7 +32,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -32,12 +39,18 @@ import polars as pl
 from dash import dcc, html
 
 from core.customers.profile import credit_standings
-from core.types import currency_digits, to_minor
+from core.types import to_minor
 from dashboard.components.data_table import Column, data_table
 from dashboard.components.filter_bar import filter_bar, param_date, param_dropdown
 from dashboard.components.kpi_card import Comparison, kpi_card
 from dashboard.components.panels import graph_card, no_data_page, page_heading
-from dashboard.figures import aging_bars, aging_by_customer_bars
+from dashboard.export import in_row_currency
+from dashboard.figures import (
+    aging_bars,
+    aging_bars_by_currency,
+    aging_by_customer_bars,
+    aging_by_customer_bars_by_currency,
+)
 from dashboard.formatting import BLANK, compact_money, money, percent
 from dashboard.ids import VIEW_PARAM
 from dashboard.metrics.aging import (
@@ -46,8 +59,11 @@ from dashboard.metrics.aging import (
     aging_buckets,
     aging_totals,
     aging_with_ar,
+    allocations_of,
+    doc_column,
     open_items_of,
     top_overdue,
+    totals_by_currency,
 )
 from dashboard.metrics.credit import backlog_by_customer, credit_exposure, credit_utilisation
 from dashboard.metrics.customer import in_scope
@@ -79,19 +95,25 @@ PATH = "/ar-aging"
 TITLE = "AR aging"
 ROLES = ALL_ROLES  # DESIGN D6: every role sees the AR of the customers in its scope
 IN_NAV = True
-PAGE_PARAMS = {"basis": (DUE, INVOICE_DATE), "backdated": ("1",), "disputed": ("exclude",)}
+BASE, DOCUMENT = "base", "document"
+PAGE_PARAMS = {"basis": (DUE, INVOICE_DATE), "backdated": ("1",), "disputed": ("exclude",),
+               "currency": (BASE, DOCUMENT)}
 BASIS_LABELS = {DUE: "Due date", INVOICE_DATE: "Invoice date"}
 ITEM_TYPES = {"invoice": "Invoice", "refund": "Refund", "reversal": "Payment reversal",
               "payment": "Unapplied receipt", "credit_note": "Open credit note"}
 SIDE_HEADERS = {"open_invoices_minor": "Open invoices", "unapplied_cash_minor": "Unapplied cash",
                 "open_credits_minor": "Open credits", "total_ar_minor": "Total AR"}
 ITEM_COLUMNS = [
-    Column("document_number", "Document"), Column("type", "Type"),
-    Column("document_date", "Date"), Column("due_date", "Due date"),
+    Column("document_number", "Document", "link", href_field="item_href",
+           options={"flex": 1, "minWidth": 130}),
+    Column("type", "Type"), Column("document_date", "Date"), Column("due_date", "Due date"),
     Column("days_past_due", "Days overdue", "number"), Column("bucket", "Bucket"),
     Column("disputed", "Disputed"), Column("promise_to_pay_date", "Promise to pay"),
-    Column("open_minor", "Open amount", "money"),
 ]
+OWN = "currency"
+"""The ``Column.currency_field`` of amounts in each row's (the customer's) currency."""
+ALLOCATION_KINDS = {"payment": "Receipt", "credit_note": "Credit note"}
+CURRENCY_COLUMN = Column("currency", "Currency", options={"minWidth": 95, "maxWidth": 105})
 TOP_OVERDUE = 10
 HOLD_LABELS = {"on_hold": "On hold"}
 OVER_LIMIT_LABEL = "Over limit"
@@ -110,6 +132,12 @@ class AgingView:
     exclude_disputed: bool
     customer_id: int | None  # in the user's scope, or None
     filters: View  # the global filters: period (for the CEI), region, channel, rep
+    currency: str = BASE  # BASE | DOCUMENT: the amounts of the grid, charts and items
+    item: tuple[str, int] | None = None  # (item_type, document_id): one open item's
+
+    @property
+    def in_document_currency(self) -> bool:
+        return self.currency == DOCUMENT
 
     def query(self, **extra: object) -> str:
         """The page's query string for this view (plus ``extra``)."""
@@ -117,7 +145,7 @@ class AgingView:
                              "basis": self.basis,
                              "backdated": "1" if self.include_backdated else None,
                              "disputed": "exclude" if self.exclude_disputed else None,
-                             **extra})
+                             "currency": self.currency, **extra})
 
     def statement_href(self, customer: pl.Expr) -> pl.Expr:
         """The ``/statement`` link of each ``customer`` id as of this view's date (its
@@ -140,9 +168,13 @@ def aging_view(context: RequestContext, query: Mapping[str, str]) -> AgingView:
     if customer_id is not None and (context.mart is None
                                     or not in_scope(context.mart, context.scope, customer_id)):
         customer_id = None
+    kind, _, number = (query.get("item") or "").partition("-")
+    item_id = id_param({"item": number}, "item")
+    item = (kind, item_id) if kind in ITEM_TYPES and item_id and customer_id else None
     return AgingView(date_param(query, "as_of", context.today, latest=context.today),
                      params.get("basis", DUE), params.get("backdated") == "1",
-                     params.get("disputed") == "exclude", customer_id, filters)
+                     params.get("disputed") == "exclude", customer_id, filters,
+                     params.get("currency", BASE), item)
 
 
 @dataclass(frozen=True)
@@ -182,19 +214,40 @@ def _items(context: RequestContext, mart: Mart, view: AgingView,
                          exclude_disputed=view.exclude_disputed)
 
 
+def _allocations(context: RequestContext, mart: Mart, view: AgingView, customer_id: int,
+                 items: pl.DataFrame) -> pl.DataFrame:
+    """The allocations of the view's item when it is one of ``items``, else of them all."""
+    listed = view.item in set(items.select("item_type", "document_id").iter_rows())
+    return allocations_of(mart, context.scope, customer_id, view.as_of,
+                          timezone=context.timezone, include_backdated=view.include_backdated,
+                          exclude_disputed=view.exclude_disputed,
+                          document=view.item if listed else None)
+
+
+def _in_view_currency(frame: pl.DataFrame, view: AgingView) -> pl.DataFrame:
+    """``frame`` with the amounts of the view's currency only: of the ``*_minor`` /
+    ``*_doc_minor`` twins, the base ones or the document ones."""
+    twins = [c for c in frame.columns if c.endswith("_minor")
+             and not c.endswith("_doc_minor") and doc_column(c) in frame.columns]
+    return frame.drop(twins if view.in_document_currency else map(doc_column, twins))
+
+
 def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, pl.DataFrame]:
     if context.mart is None:
         return {}
     view = aging_view(context, query)
     figures = aging_figures(context, context.mart, view, with_cei=False)
     credit = _credit(context, context.mart, view, figures)
-    credit = credit.with_columns(_own_units(credit, "credit_limit_minor", exact=True),
-                                 _own_units(credit, "exposure_doc_minor", exact=True))
-    tables = {"ar-aging": figures.aging.join(
-        credit.select("customer_id", "credit_limit", "exposure_doc", "utilisation",
+    credit = credit.with_columns(in_row_currency(credit, "credit_limit_minor"))
+    tables = {"ar-aging": _in_view_currency(figures.aging, view).join(
+        credit.select("customer_id", "credit_limit", "exposure_doc_minor", "utilisation",
                       "is_over_limit", "hold_state"), on="customer_id", how="left")}
     if view.customer_id is not None:
-        tables["ar-open-items"] = _items(context, context.mart, view, view.customer_id).select(
+        items = _items(context, context.mart, view, view.customer_id)
+        tables["ar-open-items"] = _in_view_currency(items, view).select(
+            pl.lit(view.customer_id).alias("customer_id"), pl.all().exclude("document_id"))
+        tables["ar-allocations"] = _in_view_currency(_allocations(
+            context, context.mart, view, view.customer_id, items), view).select(
             pl.lit(view.customer_id).alias("customer_id"), pl.all())
     return tables
 
@@ -220,6 +273,13 @@ def _controls(context: RequestContext, view: AgingView) -> dbc.Card:
                    "1"),
             switch("disputed", "Leave out disputed invoices", view.exclude_disputed,
                    "exclude"),
+            dbc.Col([dbc.Label("Amounts in", className="small text-muted mb-0 d-block"),
+                     dbc.RadioItems(id={"type": VIEW_PARAM, "name": "currency"},
+                                    options=[{"label": f"Base ({context.base_currency})",
+                                              "value": BASE},
+                                             {"label": "Document currency",
+                                              "value": DOCUMENT}],
+                                    value=view.currency, inline=True)], xs=12, md="auto"),
         ], className="g-3 align-items-end"),
         html.Div(f"Open items dated on or before {view.as_of:%d %b %Y}, {known}.",
                  className="small text-muted mt-1", id="ar-aging-as-of-label"),
@@ -256,22 +316,6 @@ def _credit(context: RequestContext, mart: Mart, view: AgingView,
         on="customer_id", how="left").with_columns(pl.col("is_over_limit").fill_null(False))
 
 
-def _own_units(frame: pl.DataFrame, column: str, *, exact: bool) -> pl.Expr:
-    """``column`` (minor units of each row's ``currency``) in major units: an exact
-    Decimal (exports) or a float (the grid's display)."""
-    digits = {c: currency_digits(c) for c in frame["currency"].unique().drop_nulls()}
-    name = column.removesuffix("_minor")
-    if not digits:  # no rows (an empty mapping would not keep its return type)
-        return pl.lit(None, pl.Decimal(38, 3) if exact else pl.Float64).alias(name)
-    if exact:
-        unit = pl.col("currency").replace_strict(
-            {c: Decimal(1).scaleb(-d) for c, d in digits.items()}, return_dtype=pl.Decimal(38, 3))
-        return (pl.col(column).cast(pl.Decimal(38, 0)) * unit).alias(name)
-    scale = pl.col("currency").replace_strict({c: 10.0 ** d for c, d in digits.items()},
-                                              return_dtype=pl.Float64)
-    return (pl.col(column) / scale).alias(name)
-
-
 def _cei_card(context: RequestContext, mart: Mart, view: AgingView, figures: AgingFigures,
               href: str) -> dbc.Col:
     totals = {m: ar_totals(frame) for m, frame in figures.ar.items()}
@@ -306,15 +350,15 @@ def _cards(context: RequestContext, mart: Mart, view: AgingView,
     share = ratio_value(summary["overdue_minor"], summary["open_invoices_minor"])
     here = PATH + view.query()  # a card links to this same view
     return [
-        kpi_card("ar-aging-total", f"Total AR on {view.as_of:%d %b %Y}",
+        kpi_card("ar-aging-total", f"Total AR on {view.as_of:%d %b %Y} ({currency})",
                  compact_money(summary["total_ar_minor"], currency), here,
                  note=money(summary["total_ar_minor"], currency), xl=True),
-        kpi_card("ar-aging-overdue", "Overdue", compact_money(summary["overdue_minor"],
-                                                              currency), here,
+        kpi_card("ar-aging-overdue", f"Overdue ({currency})",
+                 compact_money(summary["overdue_minor"], currency), here,
                  note=f"of {compact_money(summary['open_invoices_minor'], currency)} "
                       "open invoices", xl=True),
         kpi_card("ar-aging-overdue-pct", "% overdue", percent(share), here,
-                 note="past their due date, by amount", xl=True),
+                 note=f"past their due date, by amount in {currency}", xl=True),
         kpi_card("ar-aging-dso", "DSO",
                  BLANK if days["dso"] is None else f"{days['dso']:.0f} days", here,
                  note=f"credit sales of the last {DSO_DAYS} days "
@@ -363,8 +407,30 @@ def _top_overdue_card(context: RequestContext, view: AgingView,
                    lg=7, className="mb-3")
 
 
+def _amount(view: AgingView, field: str, header: str) -> list[Column]:
+    """The money column of base ``field`` in the view's currency: itself, or its document
+    twin with the currency beside it."""
+    if view.in_document_currency:
+        return [Column(doc_column(field), header, "money", currency_field=OWN),
+                CURRENCY_COLUMN]
+    return [Column(field, header, "money")]
+
+
+def _totals(view: AgingView, frame: pl.DataFrame, label: str,
+            **blank: str) -> list[dict[str, Any]]:
+    """The totals rows of a grid of ``frame`` in the view's currency, named in field
+    ``label`` (``blank``: fields to leave empty): one in base currency, or one per currency
+    (``metrics.aging``'s sums)."""
+    if view.in_document_currency:
+        return [{label: f"Total {row['currency']}"} | blank | row
+                for row in totals_by_currency(frame)]
+    return [{label: "Total"} | blank | aging_totals(frame)]
+
+
 def _customer_table(context: RequestContext, view: AgingView, frame: pl.DataFrame,
                     bucket_columns: list[tuple[str, str]], credit: pl.DataFrame) -> html.Div:
+    """The grid by customer, in the view's currency (bucket columns as given): a totals row,
+    or one per currency in document currency."""
     currency = context.base_currency
     # Whole currency units keep the columns readable; the export has the cents.
     whole = {"valueFormatter": {"function": "d3.format(',.0f')(params.value)"},
@@ -375,20 +441,25 @@ def _customer_table(context: RequestContext, view: AgingView, frame: pl.DataFram
            "minWidth": 100}
     flagged = {"cellClassRules": {"salesbi-over-limit": OVER_LIMIT}}
     narrow = {"filter": False, "wrapHeaderText": True, "autoHeaderHeight": True}
+    doc = view.in_document_currency
+    own_currency = OWN if doc else None
+    sides = [(doc_column(c) if doc else c, header) for c, header in SIDE_HEADERS.items()]
     columns = [
         Column("name", "Customer", "link", href_field="href",
                options={"pinned": "left", "minWidth": 170}),
         Column("items", "Open items", "link", href_field="items_href",
                options={"pinned": "left", "minWidth": 80, "maxWidth": 90, "sortable": False,
                         "filter": False, "wrapHeaderText": True, "autoHeaderHeight": True}),
-        *(Column(column, label, "money", options=whole | {"minWidth": 84})
-          for column, label in bucket_columns),
-        *(Column(column, header, "money", options=whole | {"minWidth": 100})
-          for column, header in SIDE_HEADERS.items()),
+        *(Column(column, label, "money", options=whole | {"minWidth": 84},
+                 currency_field=own_currency) for column, label in bucket_columns),
+        *(Column(column, header, "money", options=whole | {"minWidth": 100},
+                 currency_field=own_currency) for column, header in sides),
         Column("disputed_items", "Disputed", "number", options=narrow | {"minWidth": 90}),
         Column("currency", "Currency", options=narrow | {"minWidth": 95, "maxWidth": 105}),
-        Column("credit_limit", "Credit limit", "number", options=own),
-        Column("exposure_doc", "Exposure", "number", options=own | flagged),
+        Column("credit_limit_minor", "Credit limit", "money", options=own,
+               currency_field=OWN),
+        Column("exposure_doc_minor", "Exposure", "money", options=own | flagged,
+               currency_field=OWN),
         Column("utilisation", "Utilisation", "percent",
                options=narrow | {"minWidth": 110} | flagged),
         Column("credit_status", "Credit", options={"minWidth": 120} | flagged),
@@ -404,16 +475,13 @@ def _customer_table(context: RequestContext, view: AgingView, frame: pl.DataFram
         pl.lit("List").alias("items"),
         pl.format(PATH + view.query() + "&customer={}",
                   pl.col("customer_id")).alias("items_href"),
-        _own_units(credit, "credit_limit_minor", exact=False),
-        _own_units(credit, "exposure_doc_minor", exact=False),
         pl.col("utilisation").round(4),  # display: 0.1 % is the grid's precision
         status.alias("credit_status"),
         pl.lit("Print").alias("statement"),
         view.statement_href(pl.col("customer_id")).alias("statement_href"))
-    totals: dict[str, Any] = {"name": "Total", "items": "", "statement": ""} | aging_totals(
-        frame)
+    totals = _totals(view, frame, "name", items="", statement="")
     return data_table("ar-aging-table", rows, columns, currency, export="ar-aging",
-                      height=460, totals=totals,
+                      height=418 + 42 * len(totals), totals=totals,
                       empty=f"No customer in your scope has open items on "
                             f"{view.as_of:%d %b %Y}.")
 
@@ -440,11 +508,7 @@ def _items_card(context: RequestContext, mart: Mart, view: AgingView,
                            "open invoices, unapplied receipts and open credits.",
                            className="text-muted fst-italic", id="ar-aging-items"))
     else:
-        items = _items(context, mart, view, view.customer_id).with_columns(
-            pl.col("item_type").replace_strict(ITEM_TYPES, default=pl.col("item_type"))
-            .alias("type"),
-            pl.when(pl.col("is_disputed")).then(pl.lit("Yes")).otherwise(pl.lit(""))
-            .alias("disputed"))
+        items = _items(context, mart, view, view.customer_id)
         body += [
             html.Div([dcc.Link("Customer 360", href=f"/customers/{view.customer_id}"),
                       " · ",
@@ -452,13 +516,54 @@ def _items_card(context: RequestContext, mart: Mart, view: AgingView,
                                href=view.statement_of(view.customer_id),
                                id="ar-aging-items-statement")],
                      className="small mb-2"),
-            data_table("ar-aging-items", items, ITEM_COLUMNS, context.base_currency,
-                       export="ar-open-items", height=min(400, 130 + 42 * items.height),
-                       totals={"document_number": "Total",
-                               "open_minor": int(items["open_minor"].sum())},
-                       empty=f"This customer has no open items on {view.as_of:%d %b %Y}."),
+            _items_table(context, view, items),
+            _allocations_table(context, mart, view, items),
         ]
     return dbc.Card(dbc.CardBody(body), className="salesbi-card", id="ar-aging-items-card")
+
+
+def _items_table(context: RequestContext, view: AgingView, items: pl.DataFrame) -> html.Div:
+    """The customer's open items, each document linked to its allocations."""
+    rows = items.with_columns(
+        pl.col("item_type").replace_strict(ITEM_TYPES, default=pl.col("item_type"))
+        .alias("type"),
+        pl.when(pl.col("is_disputed")).then(pl.lit("Yes")).otherwise(pl.lit(""))
+        .alias("disputed"),
+        pl.format(PATH + view.query(customer=view.customer_id) + "&item={}-{}",
+                  "item_type", "document_id").alias("item_href"))
+    return data_table("ar-aging-items", rows,
+                      ITEM_COLUMNS + _amount(view, "open_minor", "Open amount"),
+                      context.base_currency, export="ar-open-items",
+                      height=min(400, 130 + 42 * items.height),
+                      totals=_totals(view, items, "document_number"),
+                      empty=f"This customer has no open items on {view.as_of:%d %b %Y}.")
+
+
+def _allocations_table(context: RequestContext, mart: Mart, view: AgingView,
+                       items: pl.DataFrame) -> html.Div:
+    """The allocations behind the open items (of the chosen one, when there is one)."""
+    if items.is_empty():
+        return html.Div()
+    allocations = _allocations(context, mart, view, view.customer_id or 0, items)
+    kind, number = view.item or ("", 0)
+    chosen = items.filter(pl.col("item_type") == kind, pl.col("document_id") == number)
+    which = ("of " + chosen["document_number"].item() if chosen.height
+             else "behind these open items")
+    rows = allocations.with_columns(
+        (pl.col("from_type").replace_strict(ALLOCATION_KINDS, default=pl.col("from_type"))
+         + pl.when(pl.col("is_reversal")).then(pl.lit(" (reversal)")).otherwise(pl.lit("")))
+        .alias("kind"))
+    columns = [Column("allocation_date", "Date"), Column("kind", "Applied from"),
+               Column("from_document", "From"), Column("to_document", "To"),
+               *_amount(view, "amount_minor", "Amount")]
+    return html.Div([
+        html.H3(f"Allocations {which} (dated on or before {view.as_of:%d %b %Y})",
+                className="h6 mt-3", id="ar-aging-allocations-title"),
+        data_table("ar-aging-allocations", rows, columns, context.base_currency,
+                   export="ar-allocations", height=min(360, 130 + 42 * rows.height),
+                   totals=_totals(view, allocations, "allocation_date"),
+                   empty="Nothing has been applied to or from these items yet."),
+    ])
 
 
 def layout(context: RequestContext, **query: Any) -> html.Div:
@@ -470,13 +575,16 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
     frame = figures.aging
     credit = _credit(context, context.mart, view, figures)
     buckets = aging_buckets(context.aging_boundaries, view.basis)
-    bucket_columns = [(b.column, b.label) for b in buckets]
+    doc = view.in_document_currency
+    bucket_columns = [(b.doc_column if doc else b.column, b.label) for b in buckets]
     totals = aging_totals(frame)
     on = f"{view.as_of:%d %b %Y}"
     axis = "Days past due" if view.basis == DUE else "Days since invoice date"
     empty = f"No open invoices in your scope on {on}"
-    note = (f"Amounts in {currency}, each at its own document's rate. "
-            f"{frame.height:,} customers with open items.")
+    note = (("Amounts in each customer's own (document) currency, totals per currency; "
+             f"the cards and the most overdue list in {currency}. ") if doc
+            else f"Amounts in {currency}, each at its own document's rate. ")
+    note += f"{frame.height:,} customers with open items."
     if totals.get("disputed_items"):
         note += (f" {totals['disputed_items']:,} disputed invoices open "
                  f"({money(totals['disputed_minor'], currency)}).")
@@ -486,20 +594,32 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
     note += (f" Credit columns are today's, in each customer's own currency (limit and hold "
              f"live; exposure = total AR today + backlog of credit orders): {over:,} over "
              "their limit.")
+    title = f"Open invoices by age on {on}"
+    largest = f"Largest open invoice balances by age ({axis.lower()})"
+    if doc:
+        by_age = aging_bars_by_currency(
+            [b.label for b in buckets],
+            {row["currency"]: [row[b.doc_column] for b in buckets]
+             for row in totals_by_currency(frame)},
+            f"{title}, by currency", axis, empty=empty)
+        by_customer = aging_by_customer_bars_by_currency(
+            frame, bucket_columns, f"{largest}, by currency", empty=empty)
+    else:
+        by_age = aging_bars([b.label for b in buckets],
+                            [totals.get(b.column, 0) for b in buckets], currency, title,
+                            axis, empty=empty)
+        by_customer = aging_by_customer_bars(frame, bucket_columns, currency, largest,
+                                             empty=empty)
     return html.Div([
         page_heading(TITLE),
         filter_bar(context, view.filters),
         _controls(context, view),
         dbc.Row(_cards(context, context.mart, view, figures), id="ar-aging-kpis"),
         dbc.Row([
-            graph_card("ar-aging-buckets", aging_bars(
-                [b.label for b in buckets], [totals.get(b.column, 0) for b in buckets],
-                currency, f"Open invoices by age on {on}", axis, empty=empty), 5),
+            graph_card("ar-aging-buckets", by_age, 5),
             _top_overdue_card(context, view, frame),
         ]),
-        dbc.Row(graph_card("ar-aging-customers", aging_by_customer_bars(
-            frame, bucket_columns, currency,
-            f"Largest open invoice balances by age ({axis.lower()})", empty=empty), 12)),
+        dbc.Row(graph_card("ar-aging-customers", by_customer, 12)),
         dbc.Card(dbc.CardBody([
             html.H2("By customer", className="h5"),
             html.P(note, className="text-muted small", id="ar-aging-note"),

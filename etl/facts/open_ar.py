@@ -28,7 +28,7 @@ PAYMENT = "payment"  # a receipt (item_type and source_type)
 DEBITS = (INVOICE, "refund", "reversal")
 
 
-def _as_of_filter(date_column: str, stamp_column: str, as_of: date | None,
+def as_of_filter(date_column: str, stamp_column: str, as_of: date | None,
                   known_by: datetime | None) -> pl.Expr:
     """Dated on or before ``as_of`` (a YYYYMMDD key column) and recorded before
     ``known_by`` (KPIS "as of D": posted before the end of D)."""
@@ -81,8 +81,8 @@ def open_items_at_lazy(items: pl.DataFrame | pl.LazyFrame,
     several dates costs about what one date costs."""
     if not moments:
         raise ValueError("open items need at least one moment")
-    exists = [_as_of_filter("document_date_key", "posted_at", *moment) for moment in moments]
-    applies = [_as_of_filter("allocation_date_key", "created_at", *moment)
+    exists = [as_of_filter("document_date_key", "posted_at", *moment) for moment in moments]
+    applies = [as_of_filter("allocation_date_key", "created_at", *moment)
                for moment in moments]
     items = items.lazy().filter(pl.any_horizontal(exists))
     applied = allocations.lazy().filter(pl.any_horizontal(applies))
@@ -132,7 +132,7 @@ def open_items_at(items: pl.DataFrame | pl.LazyFrame,
     suffixed = [f"{name}_{i}" for i in range(len(moments))
                 for name in ("open_doc_minor", "open_minor")]
     return [
-        wide.filter(_as_of_filter("document_date_key", "posted_at", *moment))
+        wide.filter(as_of_filter("document_date_key", "posted_at", *moment))
         .with_columns(pl.col(f"open_doc_minor_{i}").alias("open_doc_minor"),
                       pl.col(f"open_minor_{i}").alias("open_minor"))
         .drop(suffixed)

@@ -1,5 +1,7 @@
 """Finance opens AR aging, moves the as-of date back, sees the charts and table follow, and
-drills into a customer's open items. Screenshot: var/screenshots/ar-aging-finance.png."""
+drills into a customer's open items; switches to document currency and opens the
+allocations of an invoice. Screenshots: var/screenshots/ar-aging-*.png and
+/tmp/ar-aging-document*.png."""
 
 from __future__ import annotations
 
@@ -7,7 +9,10 @@ from datetime import date, timedelta
 
 import dash
 import pytest
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -32,6 +37,21 @@ def _move_as_of(dash_duo, as_of: date) -> None:  # type: ignore[no-untyped-def]
     wait.until(lambda _: dash_duo.find_element("#ar-aging-total").text != before)
 
 
+def _click_link(dash_duo, selector: str, text: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Click the first link of ``selector`` (with ``text``), scrolled to the middle of the
+    window; again while a re-render's loading overlay takes the click or replaces it."""
+    def click(driver) -> bool:  # type: ignore[no-untyped-def]
+        link = next(link for link in driver.find_elements(By.CSS_SELECTOR, selector)
+                    if text is None or link.text == text)
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", link)
+        link.click()
+        return True
+
+    WebDriverWait(dash_duo.driver, 15, ignored_exceptions=(
+        StaleElementReferenceException, ElementClickInterceptedException,
+        StopIteration)).until(click)
+
+
 @pytest.mark.browser
 def test_finance_changes_the_as_of_date_and_drills_into_a_customer(  # type: ignore[no-untyped-def]
         dash_duo, demo_app: dash.Dash) -> None:
@@ -46,8 +66,7 @@ def test_finance_changes_the_as_of_date_and_drills_into_a_customer(  # type: ign
     # A window tall enough for the whole page: the screenshot shows the tables too.
     dash_duo.driver.set_window_size(1400, 2000)
     dash_duo.wait_for_element("#ar-aging-table .ag-row a", timeout=15)
-    drill = dash_duo.driver.find_elements(By.CSS_SELECTOR, "#ar-aging-table .ag-row a")
-    next(link for link in drill if link.text == "List").click()
+    _click_link(dash_duo, "#ar-aging-table .ag-row a", "List")
     dash_duo.wait_for_element("#ar-aging-items .ag-row", timeout=15)
     assert f"as_of={as_of.isoformat()}" in dash_duo.driver.current_url
     assert "customer=" in dash_duo.driver.current_url
@@ -97,4 +116,43 @@ def test_finance_opens_a_customer_statement_from_the_aging_and_prints_it(  # typ
     assert not dash_duo.find_element("#statement-print").is_displayed()
     assert dash_duo.find_element("#statement-closing").is_displayed()
     screenshot(dash_duo, "statement-finance-print")
+    assert dash_duo.get_logs() == []
+
+
+@pytest.mark.browser
+def test_finance_switches_to_document_currency_and_opens_an_invoices_allocations(  # type: ignore[no-untyped-def]
+        dash_duo, demo_app: dash.Dash) -> None:
+    """Screenshots: /tmp/ar-aging-document.png (charts by currency; also in
+    var/screenshots/ar-aging-document.png) and ar-aging-document-allocations.png."""
+    dash_duo.start_server(demo_app, navigate=False)
+    sign_in(dash_duo, "finance", "/ar-aging")
+    dash_duo.wait_for_element("#ar-aging-buckets .main-svg", timeout=20)
+    total = dash_duo.find_element("#ar-aging-total").text
+    dash_duo.driver.find_element(By.XPATH, "//label[text()='Document currency']").click()
+    wait = WebDriverWait(dash_duo.driver, 15,
+                         ignored_exceptions=(StaleElementReferenceException,))
+    wait.until(lambda driver: "currency=document" in driver.current_url)
+    wait.until(lambda _: "EUR · Euro" in dash_duo.find_element("#ar-aging-buckets").text)
+    wait.until(lambda _: "Open amount (EUR)" in dash_duo.find_element(
+        "#ar-aging-customers").text)
+    assert dash_duo.find_element("#ar-aging-total").text == total  # cards stay in base
+    assert "(USD)" in dash_duo.find_element("#ar-aging-kpis").text
+    dash_duo.wait_for_element("#ar-aging-table .ag-row", timeout=15)
+    pinned = dash_duo.driver.find_elements(By.CSS_SELECTOR,
+                                           "#ar-aging-table .ag-floating-bottom .ag-row")
+    assert len(pinned) >= 2  # a totals row per currency
+    dash_duo.driver.set_window_size(1400, 2400)
+    dash_duo.driver.execute_script("window.scrollTo(0, 0)")
+    dash_duo.driver.save_screenshot("/tmp/ar-aging-document.png")
+    screenshot(dash_duo, "ar-aging-document")
+    _click_link(dash_duo, "#ar-aging-table .ag-row a", "List")
+    dash_duo.wait_for_element("#ar-aging-items .ag-row a", timeout=15)
+    _click_link(dash_duo, "#ar-aging-items .ag-row a")
+    wait.until(lambda driver: "item=" in driver.current_url)
+    wait.until(lambda _: "Allocations of " in dash_duo.find_element(
+        "#ar-aging-allocations-title").text)
+    assert "currency=document" in dash_duo.driver.current_url
+    dash_duo.wait_for_element("#ar-aging-allocations .ag-row", timeout=15)
+    screenshot(dash_duo, "ar-aging-document-allocations")  # the whole page
+    dash_duo.driver.save_screenshot("/tmp/ar-aging-document-allocations.png")
     assert dash_duo.get_logs() == []

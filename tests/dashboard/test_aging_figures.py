@@ -1,11 +1,18 @@
 """The aging figures: coloured by age, customers with the same (shortened) name kept apart,
-amounts in major units with the currency on the axis, and an empty chart that says why."""
+amounts in major units with the currency on the axis, and an empty chart that says why; by
+document currency, a panel per currency titled with it, each axis in its own units."""
 
 from __future__ import annotations
 
 import polars as pl
 
-from dashboard.figures import aging_bars, aging_by_customer_bars, aging_colours
+from dashboard.figures import (
+    aging_bars,
+    aging_bars_by_currency,
+    aging_by_customer_bars,
+    aging_by_customer_bars_by_currency,
+    aging_colours,
+)
 
 BUCKETS = [("age_0_minor", "Not due"), ("age_1_30_minor", "1–30"), ("age_over_30_minor", "> 30")]
 
@@ -37,3 +44,29 @@ def test_bucket_bars_run_from_green_to_red_and_say_why_when_empty() -> None:
                                                          **{c: pl.Int64 for c, _ in BUCKETS}}),
                                     BUCKETS, "USD", "By customer", empty="no customers")
     assert nobody.layout.annotations[0].text == "no customers"
+
+
+def test_by_currency_one_panel_per_currency_each_in_its_own_units() -> None:
+    fig = aging_bars_by_currency(["Not due", "> 30"], {"EUR": [12_34, 0], "JPY": [500, 7],
+                                                       "GBP": [0, 0]},
+                                 "By age", "Days past due", empty="nothing open")
+    assert [trace.name for trace in fig.data] == ["EUR", "JPY"]  # GBP: nothing open
+    assert list(fig.data[0].y) == [12.34, 0.0] and list(fig.data[1].y) == [500.0, 7.0]
+    assert [a.text for a in fig.layout.annotations] == ["EUR · Euro", "JPY · Japanese Yen"]
+    assert (fig.layout.yaxis.title.text, fig.layout.yaxis2.title.text) == ("EUR", "JPY")
+    assert aging_bars_by_currency(["Not due"], {"EUR": [0]}, "By age", "Days",
+                                  empty="nothing").layout.annotations[0].text == "nothing"
+
+
+def test_customers_by_currency_keep_each_currencys_largest_with_one_legend() -> None:
+    frame = pl.DataFrame({
+        "customer_id": [1, 2, 3], "name": ["Dollar", "Euro A", "Euro B"],
+        "currency": ["USD", "EUR", "EUR"], "age_0_minor": [100_00, 5_00, 7_00],
+        "age_1_30_minor": [0, 1_00, 0], "age_over_30_minor": [0, 0, 0]})
+    fig = aging_by_customer_bars_by_currency(frame, BUCKETS, "By customer", limit=1,
+                                             empty="none")
+    assert [(t.name, list(t.y), t.showlegend) for t in fig.data if t.name == "Not due"] == [
+        ("Not due", ["Euro B"], True), ("Not due", ["Dollar"], False)]
+    assert (fig.layout.xaxis.title.text, fig.layout.xaxis2.title.text) == (
+        "Open amount (EUR)", "Open amount (USD)")
+    assert fig.layout.barmode == "stack"

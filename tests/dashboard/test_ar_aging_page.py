@@ -2,7 +2,10 @@
 and managers only the customers they manage (also in the drill-down and the export), bad
 URL values fall back to defaults, and nobody signed out gets anything; the CEI card and its
 prior period, the most overdue customers, the credit columns (hold state live from the
-core) and the region / channel / rep filters equal independent computations from the core."""
+core) and the region / channel / rep filters equal independent computations from the core;
+with ``currency=document``, per customer and per currency totals, charts, open items,
+allocations and exports in each document's currency equal the core's, for finance and a
+rep."""
 
 from __future__ import annotations
 
@@ -16,13 +19,15 @@ from typing import Any
 
 import dash
 import pytest
+from babel.numbers import get_currency_name
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.billing.models import Invoice
 from core.company.services import end_of_day_utc
 from core.customers.models import Customer, HoldState
-from core.types import to_minor
+from core.types import currency_digits, to_minor
 from dashboard.formatting import BLANK, compact_money, money, percent
 from tests.dashboard.conftest import DemoMart, managed_customers
 from tests.dashboard.dash_client import find_component, login, page_json, render_page
@@ -257,13 +262,14 @@ def test_credit_columns_show_the_core_limit_and_a_hold_set_a_moment_ago(
     customers = {c.id: c for c in _customers(demo_mart) if c.id in rows}
     for customer_id, row in rows.items():
         customer = customers[customer_id]
-        assert round(row["credit_limit"] * 100) == to_minor(customer.credit_limit,
+        assert round(row["credit_limit_minor"] * 100) == to_minor(customer.credit_limit,
                                                              customer.currency)
         assert row["currency"] == customer.currency
         assert ("On hold" in row["credit_status"]) == (customer.hold_state == HoldState.ON_HOLD)
-        over = row["exposure_doc"] > row["credit_limit"]
+        over = row["exposure_doc_minor"] > row["credit_limit_minor"]
         assert ("Over limit" in row["credit_status"]) == over
-        assert row["utilisation"] == round(row["exposure_doc"] / row["credit_limit"], 4)
+        assert row["utilisation"] == round(
+            row["exposure_doc_minor"] / row["credit_limit_minor"], 4)
     assert any("Over limit" in r["credit_status"] for r in rows.values())
     assert not all("Over limit" in r["credit_status"] for r in rows.values())
     # A hold set in the core shows at once, without a new batch.
@@ -317,3 +323,125 @@ def test_a_rep_cannot_widen_the_aging_with_another_reps_id(demo_app: dash.Dash,
     widened = _page(client, f"?rep={reps}")
     assert _customer_ids(widened) == _customer_ids(own)
     assert find_component(widened, "ar-aging-total") == find_component(own, "ar-aging-total")
+
+
+# --- document currency ---------------------------------------------------------------------
+
+def _doc_totals(items: list[CoreOpenItem],
+                customers: set[int] | None = None) -> tuple[dict[int, int], dict[str, int]]:
+    """From the core: total AR per customer and per currency, in document currency."""
+    by_customer: dict[int, int] = {}
+    by_currency: dict[str, int] = {}
+    for item in items:
+        if customers is None or item.customer_id in customers:
+            by_customer[item.customer_id] = by_customer.get(item.customer_id, 0) \
+                + item.open_doc_minor
+            by_currency[item.currency] = by_currency.get(item.currency, 0) + item.open_doc_minor
+    return by_customer, by_currency
+
+
+def _minor(major: float, currency: str) -> int:
+    return round(major * 10 ** currency_digits(currency))
+
+
+def _document_view(tree: Any) -> tuple[dict[int, int], dict[str, int]]:
+    """The grid's total AR per customer and its totals rows per currency, in minor units."""
+    grid = _grid(tree, "ar-aging-table")
+    rows = {int(row["name"].rsplit("/customers/", 1)[1].rstrip(")")):
+            _minor(row["total_ar_doc_minor"], row["currency"]) for row in grid["rowData"]}
+    totals = {row["name"]: _minor(row["total_ar_doc_minor"], row["currency"])
+              for row in grid["dashGridOptions"]["pinnedBottomRowData"]}
+    return rows, totals
+
+
+def test_finance_sees_document_currency_per_customer_totals_and_charts_per_currency(
+        demo_app: dash.Dash, demo_mart: DemoMart) -> None:
+    as_of = demo_mart.mart.published_at.date()
+    items = _core_items(demo_mart, as_of)
+    by_customer, by_currency = _doc_totals(items)
+    tree = _page(_signed_in(demo_app, "finance"),
+                 f"?as_of={as_of.isoformat()}&currency=document")
+    assert find_component(tree, {"type": "view-param", "name": "currency"})["props"][
+        "value"] == "document"
+    rows, totals = _document_view(tree)
+    assert rows == {c: by_customer[c] for c in _customers_with_open_items(items)}
+    assert len(by_currency) >= 2
+    assert totals == {f"Total {currency}": amount for currency, amount in by_currency.items()}
+    # The cards stay in base currency and say so.
+    card = json.dumps(find_component(tree, "ar-aging-kpis"))
+    assert "(USD)" in card
+    assert find_component(tree, "ar-aging-total")["props"]["children"] == compact_money(
+        sum(item.open_minor for item in items), "USD")
+    # One panel per currency, each titled and in its own units.
+    currencies = sorted(by_currency)
+    buckets = find_component(tree, "ar-aging-buckets")["props"]["figure"]
+    assert [trace["name"] for trace in buckets["data"]] == currencies
+    titles = [a["text"] for a in buckets["layout"]["annotations"]]
+    assert titles == [f"{c} · {get_currency_name(c, locale='en_US')}" for c in currencies]
+    assert [buckets["layout"][f"yaxis{n + 1 if n else ''}"]["title"]["text"]
+            for n in range(len(currencies))] == currencies
+    customers = find_component(tree, "ar-aging-customers")["props"]["figure"]["layout"]
+    assert [customers[f"xaxis{n + 1 if n else ''}"]["title"]["text"]
+            for n in range(len(currencies))] == [f"Open amount ({c})" for c in currencies]
+
+
+def test_a_rep_in_document_currency_sees_only_their_customers(
+        demo_app: dash.Dash, demo_mart: DemoMart) -> None:
+    as_of = demo_mart.mart.published_at.date()
+    items = _core_items(demo_mart, as_of)
+    mine = _customers_with_open_items(items) & managed_customers(demo_mart.core, "rep")
+    by_customer, by_currency = _doc_totals(items, mine)
+    search = f"?as_of={as_of.isoformat()}&currency=document"
+    rep = _signed_in(demo_app, "rep")
+    rows, totals = _document_view(_page(rep, search))
+    assert mine and rows == by_customer
+    assert totals == {f"Total {currency}": amount for currency, amount in by_currency.items()}
+    exported = _csv_rows(_export(rep, "ar-aging", "csv", search))
+    assert {int(row["customer_id"]) for row in exported} == mine
+
+
+def test_document_currency_exports_carry_the_currency_and_its_digits(
+        demo_app: dash.Dash, demo_mart: DemoMart) -> None:
+    as_of = demo_mart.mart.published_at.date()
+    items = _core_items(demo_mart, as_of)
+    by_customer, by_currency = _doc_totals(items)
+    search = f"?as_of={as_of.isoformat()}&currency=document"
+    client = _signed_in(demo_app, "finance")
+    rows = _csv_rows(_export(client, "ar-aging", "csv", search))
+    assert {"currency", "age_0_doc", "total_ar_doc", "unapplied_cash_doc", "credit_limit",
+            "exposure_doc"} <= set(rows[0])
+    assert "total_ar" not in rows[0] and "age_0" not in rows[0]  # no base amounts
+    for row in rows:
+        digits = currency_digits(row["currency"])
+        for column in ("age_0_doc", "total_ar_doc", "credit_limit"):
+            assert len(row[column].partition(".")[2]) == digits, (column, row[column])
+    totals: dict[str, Decimal] = {}
+    for row in rows:
+        totals[row["currency"]] = totals.get(row["currency"], Decimal(0)) + Decimal(
+            row["total_ar_doc"])
+    assert {c: to_minor(v, c) for c, v in totals.items()} == by_currency
+    assert base64.b64decode(_export(client, "ar-aging", "xlsx", search)["content"])[:2] == b"PK"
+    # An EUR customer's open items and the allocations of a part-paid invoice.
+    with Session(demo_mart.core) as session:
+        totals_of = {inv.id: to_minor(inv.total_amount, inv.currency)
+                     for inv in session.scalars(select(Invoice))}
+    part_paid = next(item for item in items
+                     if item.currency == "EUR" and item.kind == "invoice"
+                     and 0 < item.open_doc_minor < totals_of[item.document_id or 0])
+    customer = part_paid.customer_id
+    drill = f"{search}&customer={customer}&item=invoice-{part_paid.document_id}"
+    tree = _page(client, drill)
+    open_items = _grid(tree, "ar-aging-items")["rowData"]
+    assert sorted(_minor(row["open_doc_minor"], row["currency"]) for row in open_items) == \
+        sorted(item.open_doc_minor for item in items
+               if item.customer_id == customer and item.open_doc_minor)
+    assert {row["currency"] for row in open_items} == {"EUR"}
+    allocations = _grid(tree, "ar-aging-allocations")["rowData"]
+    applied = sum(_minor(row["amount_doc_minor"], row["currency"]) for row in allocations)
+    assert applied == totals_of[part_paid.document_id or 0] - part_paid.open_doc_minor
+    exported = _csv_rows(_export(client, "ar-allocations", "csv", drill))
+    assert sum(to_minor(Decimal(row["amount_doc"]), row["currency"]) for row in exported) \
+        == applied
+    assert {row["currency"] for row in exported} == {"EUR"}
+    listed = _csv_rows(_export(client, "ar-open-items", "csv", drill))
+    assert {"currency", "open_doc"} <= set(listed[0]) and "open" not in listed[0]

@@ -21,8 +21,9 @@ BASE = "USD"  # the demo company's base currency
 
 @dataclass(frozen=True)
 class CoreOpenItem:
-    """One document's open amount in base cents (signed: credits negative); ``due_date`` is
-    set for debits (a refund or reversal is due on its own date)."""
+    """One document's open amount in base cents and in minor units of its own
+    ``currency`` (signed: credits negative); ``due_date`` is set for debits (a refund or
+    reversal is due on its own date)."""
 
     customer_id: int
     kind: str  # invoice | refund | reversal | receipt | credit_note
@@ -31,6 +32,8 @@ class CoreOpenItem:
     open_minor: int
     is_disputed: bool = False
     document_id: int | None = None  # the invoice id (set for invoices)
+    currency: str = BASE
+    open_doc_minor: int = 0
 
     @property
     def is_debit(self) -> bool:
@@ -49,37 +52,40 @@ def core_open_items(session: Session, as_of: date, known_by: datetime) -> list[C
     amount after the allocations dated ≤ ``as_of`` and created before ``known_by`` (closed
     documents included with 0), converted at the document's own rate."""
     def open_share(base: Decimal, total: Decimal, column: InstrumentedAttribute[int | None],
-                   doc_id: int) -> int:
+                   doc_id: int, currency: str) -> tuple[int, int]:
+        """(open in base cents, open in minor units of ``currency``)."""
         applied = allocated_sum(session, column, doc_id, as_of, known_by)
-        return to_minor(base_share(base, total - applied, total), BASE)
+        return (to_minor(base_share(base, total - applied, total), BASE),
+                to_minor(total - applied, currency))
 
     items = []
     for inv in session.scalars(select(Invoice).where(
             Invoice.status == "posted", Invoice.invoice_date <= as_of,
             Invoice.posted_at < known_by)):
-        items.append(CoreOpenItem(
-            inv.customer_id, "invoice", inv.invoice_date, inv.due_date,
-            open_share(inv.base_total_amount, inv.total_amount, Allocation.target_invoice_id,
-                       inv.id), inv.is_disputed, inv.id))
+        base, doc = open_share(inv.base_total_amount, inv.total_amount,
+                               Allocation.target_invoice_id, inv.id, inv.currency)
+        items.append(CoreOpenItem(inv.customer_id, "invoice", inv.invoice_date, inv.due_date,
+                                  base, inv.is_disputed, inv.id, inv.currency, doc))
     for cn in session.scalars(select(CreditNote).where(
             CreditNote.status == "posted", CreditNote.credit_date <= as_of,
             CreditNote.posted_at < known_by)):
-        items.append(CoreOpenItem(
-            cn.customer_id, "credit_note", cn.credit_date, None,
-            -open_share(cn.base_total_amount, cn.total_amount,
-                        Allocation.source_credit_note_id, cn.id)))
+        base, doc = open_share(cn.base_total_amount, cn.total_amount,
+                               Allocation.source_credit_note_id, cn.id, cn.currency)
+        items.append(CoreOpenItem(cn.customer_id, "credit_note", cn.credit_date, None, -base,
+                                  currency=cn.currency, open_doc_minor=-doc))
     for pay in session.scalars(select(Payment).where(
             Payment.received_date <= as_of, Payment.posted_at < known_by)):
         if pay.kind == PaymentKind.RECEIPT:
-            items.append(CoreOpenItem(
-                pay.customer_id, "receipt", pay.received_date, None,
-                -open_share(pay.base_amount, pay.amount, Allocation.source_payment_id,
-                            pay.id)))
+            base, doc = open_share(pay.base_amount, pay.amount, Allocation.source_payment_id,
+                                   pay.id, pay.currency)
+            items.append(CoreOpenItem(pay.customer_id, "receipt", pay.received_date, None,
+                                      -base, currency=pay.currency, open_doc_minor=-doc))
         else:
-            items.append(CoreOpenItem(
-                pay.customer_id, str(pay.kind), pay.received_date, pay.received_date,
-                open_share(pay.base_amount, pay.amount, Allocation.target_payment_id,
-                           pay.id)))
+            base, doc = open_share(pay.base_amount, pay.amount, Allocation.target_payment_id,
+                                   pay.id, pay.currency)
+            items.append(CoreOpenItem(pay.customer_id, str(pay.kind), pay.received_date,
+                                      pay.received_date, base, currency=pay.currency,
+                                      open_doc_minor=doc))
     return items
 
 

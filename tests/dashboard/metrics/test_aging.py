@@ -1,7 +1,9 @@
 """AR aging: bucket edges on both bases, configurable boundaries, unapplied cash and open
 credits kept out of the buckets, disputed invoices, the as-of rule and the scope on
-hand-made facts; and on the demo company, each customer's buckets equal to an independent
-computation from the core's documents to the cent, today and three months back."""
+hand-made facts (also in document currency: USD and EUR customers, their totals per
+currency, open items and allocations); and on the demo company, each customer's buckets in
+base and in document currency equal to an independent computation from the core's
+documents to the cent, today and three months back."""
 
 from __future__ import annotations
 
@@ -20,9 +22,11 @@ from dashboard.metrics.aging import (
     aging_by_customer,
     aging_totals,
     aging_with_ar,
+    allocations_of,
     bucket_of,
     open_items_of,
     top_overdue,
+    totals_by_currency,
 )
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.receivables import ar_by_customer, moment
@@ -298,3 +302,145 @@ def test_disputed_amounts_on_the_demo_equal_the_core_disputed_invoices(
         len(disputed), sum(i.open_minor for i in disputed))
     assert without["open_invoices_minor"] == totals["open_invoices_minor"] \
         - totals["disputed_minor"]
+
+
+# --- document currency ---------------------------------------------------------------------
+
+def _two_currency_mart() -> Mart:
+    """Customer 1 (rep 10) in USD: invoice 1 ($100.00, 20.00 paid by a $30.00 receipt) and
+    invoice 2 ($50.00, not due). Customer 2 (rep 20) in EUR: invoice 3 (€200.00 at base
+    $217.34, €50.00 covered by a credit note) and invoice 4 (€33.33 at $36.22, not due)."""
+    def item(kind: str, doc: int, customer: int, currency: str, amount: int, base: int,
+             due: date | None) -> dict[str, object]:
+        return _item(kind, doc, customer, _days_ago(60), amount, due=due, base=base) | {
+            "currency": currency}
+
+    items = pl.DataFrame([
+        item("invoice", 1, 1, "USD", 100_00, 100_00, _days_ago(10)),
+        item("invoice", 2, 1, "USD", 50_00, 50_00, D + timedelta(days=5)),
+        item("payment", 1, 1, "USD", -30_00, -30_00, None),
+        item("invoice", 3, 2, "EUR", 200_00, 217_34, _days_ago(45)),
+        item("invoice", 4, 2, "EUR", 33_33, 36_22, D + timedelta(days=1)),
+        item("credit_note", 1, 2, "EUR", -50_00, -54_34, None),
+    ])
+
+    def allocation(source: tuple[str, int], target: tuple[str, int], customer: int,
+                   amount: int, base: int, created: datetime) -> dict[str, object]:
+        return {"source_type": source[0], "source_id": source[1], "target_type": target[0],
+                "target_id": target[1], "customer_id": customer,
+                "allocation_date_key": _key(_days_ago(5)), "created_at": created,
+                "amount_doc_minor": amount, "amount_minor": base}
+
+    allocations = pl.DataFrame([
+        allocation(("payment", 1), ("invoice", 1), 1, 20_00, 20_00, datetime(2026, 6, 25)),
+        allocation(("credit_note", 1), ("invoice", 3), 2, 50_00, 54_34, datetime(2026, 6, 25)),
+        # Back-dated: recorded after D, so not in "as of D" unless asked for.
+        allocation(("payment", 1), ("invoice", 2), 1, 10_00, 10_00, datetime(2026, 7, 3)),
+    ])
+    customers = pl.DataFrame({"customer_id": [1, 2], "name": ["Dollar Co", "Euro GmbH"],
+                              "account_manager_id": [10, 20], "is_current": [True, True]})
+    locations = pl.DataFrame({"customer_id": [1], "rep_override_id": [None]},
+                             schema={"customer_id": pl.Int64, "rep_override_id": pl.Int64})
+    reps = pl.DataFrame({"rep_id": [10, 20], "name": ["Rep Ten", "Rep Twenty"]})
+    return Mart("test", datetime(2026, 7, 5), {
+        "fct_ar_item": with_settled_dates(items, allocations),
+        "fct_ar_allocation": allocations, "dim_customer": customers,
+        "dim_location": locations, "dim_rep": reps})
+
+
+DOC_BUCKETS = tuple(b.doc_column for b in aging_buckets())
+
+
+def test_document_currency_amounts_are_the_open_amounts_before_conversion() -> None:
+    aging = aging_by_customer(_two_currency_mart(), FINANCE, D, timezone="UTC")
+    dollar, euro = _row(aging, 1), _row(aging, 2)
+    assert (dollar["currency"], euro["currency"]) == ("USD", "EUR")
+    assert [euro[b] for b in DOC_BUCKETS] == [33_33, 0, 150_00, 0, 0, 0]
+    # Base: €150.00 open of €200.00 at its invoice's rate, half-up (217.34 × ¾ = 163.005).
+    assert [euro[b] for b in BUCKETS] == [36_22, 0, 163_01, 0, 0, 0]
+    assert (euro["open_invoices_doc_minor"], euro["total_ar_doc_minor"],
+            euro["open_credits_doc_minor"]) == (183_33, 183_33, 0)
+    assert [dollar[b] for b in DOC_BUCKETS] == [50_00, 80_00, 0, 0, 0, 0]
+    assert (dollar["unapplied_cash_doc_minor"], dollar["total_ar_doc_minor"],
+            dollar["overdue_doc_minor"]) == (10_00, 120_00, 80_00)
+    assert aging["customer_id"].to_list() == [2, 1]  # by base open invoices: 199.23 > 130
+
+
+def test_totals_in_document_currency_are_per_currency_and_base_totals_stay_base() -> None:
+    aging = aging_by_customer(_two_currency_mart(), FINANCE, D, timezone="UTC")
+    totals = totals_by_currency(aging)
+    assert [t["currency"] for t in totals] == ["EUR", "USD"]
+    assert [(t["total_ar_doc_minor"], t["age_0_doc_minor"], t["disputed_items"])
+            for t in totals] == [(183_33, 33_33, 0), (120_00, 50_00, 0)]
+    base = aging_totals(aging)
+    assert base["total_ar_minor"] == 36_22 + 163_01 + 120_00
+    assert not any(column.endswith("_doc_minor") for column in base)
+
+
+def test_a_reps_document_currency_aging_holds_only_their_customers() -> None:
+    mart = _two_currency_mart()
+    rep20 = Scope(role="rep", user_id=2, rep_ids=frozenset({20}))
+    aging = aging_by_customer(mart, rep20, D, timezone="UTC")
+    assert aging["customer_id"].to_list() == [2]
+    assert [t["currency"] for t in totals_by_currency(aging)] == ["EUR"]
+    assert allocations_of(mart, rep20, 1, D, timezone="UTC").height == 0
+    assert open_items_of(mart, rep20, 1, D, timezone="UTC").height == 0
+
+
+def test_open_items_and_their_allocations_in_document_currency() -> None:
+    mart = _two_currency_mart()
+    items = open_items_of(mart, FINANCE, 2, D, timezone="UTC")
+    assert items.select("document_number", "currency", "open_doc_minor", "open_minor").rows() \
+        == [("INV3", "EUR", 150_00, 163_01), ("INV4", "EUR", 33_33, 36_22)]
+    allocations = allocations_of(mart, FINANCE, 2, D, timezone="UTC")
+    assert allocations.select("from_document", "to_document", "currency", "amount_doc_minor",
+                              "amount_minor", "is_reversal").rows() == [
+        ("CRE1", "INV3", "EUR", 50_00, 54_34, False)]
+    # The USD customer: the receipt's allocation to invoice 1; the back-dated one to invoice
+    # 2 only with later back-dated entries, and then invoice 2 alone has just that one.
+    assert allocations_of(mart, FINANCE, 1, D, timezone="UTC")["to_document"].to_list() == [
+        "INV1"]
+    later = allocations_of(mart, FINANCE, 1, D, timezone="UTC", include_backdated=True)
+    assert later["to_document"].to_list() == ["INV1", "INV2"]
+    one = allocations_of(mart, FINANCE, 1, D, timezone="UTC", include_backdated=True,
+                         document=("invoice", 2))
+    assert one.select("from_document", "amount_doc_minor").rows() == [("PAY1", 10_00)]
+
+
+def _core_doc_aging(items: list[CoreOpenItem], as_of: date) -> dict[int, tuple[object, ...]]:
+    """Per customer: its currency, then the buckets, unapplied cash and open credits in
+    minor units of that currency (customers with anything open only)."""
+    rows: dict[int, list[int]] = defaultdict(lambda: [0] * (len(DEFAULT_BOUNDARIES) + 4))
+    currencies: dict[int, set[str]] = defaultdict(set)
+    for item in items:
+        row = rows[item.customer_id]
+        currencies[item.customer_id].add(item.currency)
+        if item.due_date is not None:
+            row[_bucket((as_of - item.due_date).days, DEFAULT_BOUNDARIES)] += item.open_doc_minor
+        elif item.kind == "receipt":
+            row[-2] -= item.open_doc_minor
+        else:
+            row[-1] -= item.open_doc_minor
+    assert all(len(c) == 1 for c in currencies.values()), "one currency per customer"
+    return {customer: (*currencies[customer], *row) for customer, row in rows.items()
+            if any(row)}
+
+
+@pytest.mark.parametrize("months_back", [0, 3])
+def test_each_customers_document_currency_buckets_equal_the_core_open_items(
+        demo_mart: DemoMart, months_back: int) -> None:
+    as_of = _as_of(demo_mart, months_back)
+    with Session(demo_mart.core) as session:
+        core = _core_doc_aging(core_open_items(session, as_of, end_of_day_utc(session, as_of)),
+                               as_of)
+    aging = aging_by_customer(demo_mart.mart, FINANCE, as_of, timezone="UTC")
+    mart = {row["customer_id"]: (row["currency"], *(row[c] for c in DOC_BUCKETS),
+                                 row["unapplied_cash_doc_minor"], row["open_credits_doc_minor"])
+            for row in aging.iter_rows(named=True)}
+    assert {c: r for c, r in mart.items() if any(r[1:])} == core
+    by_currency: dict[str, int] = defaultdict(int)
+    for currency, *amounts in core.values():
+        by_currency[str(currency)] += sum(amounts[:-2]) - sum(amounts[-2:])
+    assert len(by_currency) >= 2, "the demo has customers in several currencies"
+    assert {t["currency"]: t["total_ar_doc_minor"] for t in totals_by_currency(aging)
+            if t["total_ar_doc_minor"] or t["currency"] in by_currency} == by_currency

@@ -1,0 +1,40 @@
+"""Exports: base amounts with the base currency's digits, document amounts (``*_doc_minor``)
+with each row's currency's digits — also when the currencies' digits differ — in CSV and
+XLSX; text that a spreadsheet would run stays text."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from decimal import Decimal
+
+import polars as pl
+
+from dashboard.export import in_row_currency, readable, to_csv, to_xlsx
+
+
+def test_document_amounts_carry_their_own_currencys_digits() -> None:
+    frame = pl.DataFrame({"currency": ["USD", "JPY", "KWD"], "open_doc_minor": [12_345, 500, -7],
+                          "open_minor": [100, 200, 300]})
+    table = readable(frame, "USD")
+    assert table.columns == ["currency", "open_doc", "open"]
+    assert table["open_doc"].to_list() == [Decimal("123.45"), Decimal("500"),
+                                           Decimal("-0.007")]
+    assert table["open"].to_list() == [Decimal("1.00"), Decimal("2.00"), Decimal("3.00")]
+    assert to_csv(table).decode("utf-8-sig").splitlines() == [
+        "currency,open_doc,open", "USD,123.45,1.00", "JPY,500,2.00", "KWD,-0.007,3.00"]
+    with zipfile.ZipFile(io.BytesIO(to_xlsx(table))) as book:
+        styles = book.read("xl/styles.xml").decode()
+    assert all(f'formatCode="{code}"' in styles for code in ("#,##0.00", "#,##0", "#,##0.000"))
+
+
+def test_one_digit_count_keeps_a_decimal_column() -> None:
+    frame = pl.DataFrame({"currency": ["USD", "EUR"], "limit_minor": [1_000_00, None]})
+    column = in_row_currency(frame, "limit_minor")
+    assert column.name == "limit" and column.dtype == pl.Decimal(38, 2)
+    assert column.to_list() == [Decimal("1000.00"), None]
+
+
+def test_formula_like_text_stays_text() -> None:
+    assert to_csv(pl.DataFrame({"name": ["=1+1"]})).decode("utf-8-sig").splitlines()[1] \
+        == "'=1+1"
