@@ -29,7 +29,7 @@ DEBITS = (INVOICE, "refund", "reversal")
 
 
 def as_of_filter(date_column: str, stamp_column: str, as_of: date | None,
-                  known_by: datetime | None) -> pl.Expr:
+                 known_by: datetime | None) -> pl.Expr:
     """Dated on or before ``as_of`` (a YYYYMMDD key column) and recorded before
     ``known_by`` (KPIS "as of D": posted before the end of D)."""
     condition = pl.lit(True)
