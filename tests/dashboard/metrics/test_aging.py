@@ -83,15 +83,7 @@ def _hand_made_mart() -> Mart:
         "source_type": "payment", "source_id": 1, "target_type": "invoice", "target_id": 6,
         "customer_id": 1, "allocation_date_key": _key(_days_ago(5)),
         "created_at": datetime(2026, 6, 25, 12), "amount_doc_minor": 250}])
-    customers = pl.DataFrame({"customer_id": [1, 2], "name": ["Alpha", "Beta"],
-                              "account_manager_id": [10, 20], "is_current": [True, True]})
-    locations = pl.DataFrame({"customer_id": [1], "rep_override_id": [None]},
-                             schema={"customer_id": pl.Int64, "rep_override_id": pl.Int64})
-    reps = pl.DataFrame({"rep_id": [10, 20], "name": ["Rep Ten", "Rep Twenty"]})
-    return Mart("test", datetime(2026, 7, 5), {
-        "fct_ar_item": with_settled_dates(items, allocations),
-        "fct_ar_allocation": allocations, "dim_customer": customers,
-        "dim_location": locations, "dim_rep": reps})
+    return _mart(items, allocations, ("Alpha", "Beta"))
 
 
 def _row(frame: pl.DataFrame, customer_id: int) -> dict[str, object]:
@@ -337,7 +329,13 @@ def _two_currency_mart() -> Mart:
         # Back-dated: recorded after D, so not in "as of D" unless asked for.
         allocation(("payment", 1), ("invoice", 2), 1, 10_00, 10_00, datetime(2026, 7, 3)),
     ])
-    customers = pl.DataFrame({"customer_id": [1, 2], "name": ["Dollar Co", "Euro GmbH"],
+    return _mart(items, allocations, ("Dollar Co", "Euro GmbH"))
+
+
+def _mart(items: pl.DataFrame, allocations: pl.DataFrame, names: tuple[str, str]) -> Mart:
+    """A mart of ``items`` and ``allocations`` for customers 1 and 2 (``names``), managed
+    by reps 10 and 20."""
+    customers = pl.DataFrame({"customer_id": [1, 2], "name": list(names),
                               "account_manager_id": [10, 20], "is_current": [True, True]})
     locations = pl.DataFrame({"customer_id": [1], "rep_override_id": [None]},
                              schema={"customer_id": pl.Int64, "rep_override_id": pl.Int64})
