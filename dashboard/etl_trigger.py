@@ -3,7 +3,8 @@ the CLI: ``request_etl_run()`` starts ``python -m salesbi etl run --queue`` as a
 process with the app's settings and returns at once.
 
 The run waits behind a run in progress, or ends at once when another run already waits
-(that one will read the watermark later, so it publishes this save too: ``etl.lock``). A
+(that one will read the watermark later, so it publishes this save too: ``etl.lock``); no
+process is started at all when the app sees a run waiting already. A
 daemon thread waits for the process (no zombie) and logs its failure; a failed run keeps
 the published batch, so the figures wait for the next run. The mart reader picks up the
 new batch within its check interval. ``SALESBI_ETL_AFTER_SAVE=0`` turns it off.
@@ -21,6 +22,7 @@ import threading
 from flask import current_app
 
 from core.config import Settings
+from etl.lock import run_queued
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,9 @@ def request_etl_run() -> subprocess.Popen[bytes] | None:
     does not wait for it."""
     settings = _settings()
     if not settings.etl_after_save:
+        return None
+    if run_queued(settings.resolved_mart_dir):
+        log.info("after-save ETL run not started: a queued run will publish this save")
         return None
     try:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments

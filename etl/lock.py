@@ -41,6 +41,20 @@ def _take(handle: IO[str], *, wait: bool) -> bool:
     return True
 
 
+def run_queued(parquet_dir: Path) -> bool:
+    """Whether a run waits in the mart's queue slot (probed without keeping it): it will
+    publish every change committed before it holds the run lock. A probe that briefly holds
+    the slot may make a run starting that instant stop with ``AlreadyQueued``; the caller,
+    finding the slot free, starts one of its own, so no change is left behind."""
+    if not (parquet_dir / QUEUE_FILE).exists():
+        return False
+    with open(parquet_dir / QUEUE_FILE, "a") as slot:
+        if not _take(slot, wait=False):
+            return True
+        fcntl.flock(slot, fcntl.LOCK_UN)
+        return False
+
+
 @contextmanager
 def run_lock(parquet_dir: Path, *, queue: bool = False) -> Iterator[None]:
     """Hold the mart's run lock. Without ``queue``: raise ``RunInProgress`` at once when

@@ -6,6 +6,7 @@ environment says, and a failed run is reaped and logged."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -128,3 +129,19 @@ def test_a_failed_run_is_reaped_and_logged(
     (failed,) = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert f"(pid {process.pid}) failed with exit code 1" in failed.getMessage()
     assert "database unreachable" in failed.getMessage()
+
+
+def test_no_run_is_started_while_one_already_waits_in_the_queue(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="dashboard.etl_trigger")
+    app: dash.Dash = create_app(Settings(var_dir=tmp_path / "var", etl_after_save=True,
+                                         result_cache=False))
+    settings: Settings = app.server.extensions["salesbi_settings"]
+    settings.resolved_mart_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.resolved_mart_dir / QUEUE_FILE, "a") as slot:  # a waiting run
+        fcntl.flock(slot, fcntl.LOCK_EX)
+        with app.server.app_context():
+            assert request_etl_run() is None
+        fcntl.flock(slot, fcntl.LOCK_UN)
+    assert "a queued run will publish this save" in caplog.text
+    assert not [t for t in threading.enumerate() if t.name.startswith("etl-run-")]

@@ -6,27 +6,15 @@ waits, another queued run is refused with ``AlreadyQueued``; a plain run is refu
 
 from __future__ import annotations
 
-import fcntl
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from etl.lock import QUEUE_FILE, AlreadyQueued, RunInProgress, run_lock
+from etl.lock import AlreadyQueued, RunInProgress, run_lock, run_queued
 
 TIMEOUT = 10
-
-
-def slot_taken(folder: Path) -> bool:
-    """Whether a run holds the queue slot (probed without keeping it)."""
-    with open(folder / QUEUE_FILE, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
 
 
 def queued_run(folder: Path, ran: threading.Event) -> threading.Thread:
@@ -35,7 +23,7 @@ def queued_run(folder: Path, ran: threading.Event) -> threading.Thread:
     thread = threading.Thread(target=_run, args=(folder, ran), daemon=True)
     thread.start()
     for _ in range(TIMEOUT * 100):
-        if ran.is_set() or slot_taken(folder):
+        if ran.is_set() or run_queued(folder):
             break
         time.sleep(0.01)
     return thread
@@ -50,10 +38,10 @@ def test_a_queued_run_waits_for_the_holder_and_runs_once_it_releases(tmp_path: P
     ran = threading.Event()
     with run_lock(tmp_path):
         waiting = queued_run(tmp_path, ran)
-        assert slot_taken(tmp_path) and not ran.wait(0.5)
+        assert run_queued(tmp_path) and not ran.wait(0.5)
     waiting.join(TIMEOUT)
     assert ran.is_set() and not waiting.is_alive()
-    assert not slot_taken(tmp_path)
+    assert not run_queued(tmp_path)
 
 
 def test_a_second_queued_run_is_refused_while_one_waits(tmp_path: Path) -> None:
@@ -71,9 +59,9 @@ def test_a_second_queued_run_is_refused_while_one_waits(tmp_path: Path) -> None:
 def test_the_slot_is_free_again_once_the_queued_run_holds_the_lock(tmp_path: Path) -> None:
     ran = threading.Event()
     with run_lock(tmp_path, queue=True):
-        assert not slot_taken(tmp_path)
+        assert not run_queued(tmp_path)
         waiting = queued_run(tmp_path, ran)  # the next change's run queues behind this one
-        assert slot_taken(tmp_path) and not ran.is_set()
+        assert run_queued(tmp_path) and not ran.is_set()
     waiting.join(TIMEOUT)
     assert ran.is_set()
 
