@@ -19,9 +19,8 @@ from typer.testing import CliRunner
 from core.db import make_engine, make_session_factory
 from core.users.models import User
 from core.users.passwords import verify_password
-from etl.lock import LOCK_FILE, QUEUE_FILE
+from etl.lock import LOCK_FILE, QUEUE_FILE, run_queued
 from salesbi.cli import app
-from tests.etl.test_lock import slot_taken
 
 runner = CliRunner()
 
@@ -145,7 +144,7 @@ def test_a_queued_run_waits_for_the_run_in_progress_then_publishes(
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             deadline = time.monotonic() + 60
-            while not slot_taken(var / "mart") and run.poll() is None:
+            while not run_queued(var / "mart") and run.poll() is None:
                 assert time.monotonic() < deadline, "the run never queued"
                 time.sleep(0.1)
             time.sleep(0.5)
@@ -156,4 +155,4 @@ def test_a_queued_run_waits_for_the_run_in_progress_then_publishes(
     output, _ = run.communicate(timeout=300)
     assert run.returncode == 0, output
     assert "published batch" in output and "(full)" in output
-    assert not slot_taken(var / "mart")
+    assert not run_queued(var / "mart")
