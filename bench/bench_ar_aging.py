@@ -4,15 +4,13 @@ use): the whole page over HTTP as finance with the result cache off (router call
 metrics, live credit read, layout JSON), in each currency mode, alone and with the open
 items and allocations of the customer with the most AR items (``&customer=``: the drill).
 
-``python -m bench.bench_ar_aging [--var DIR]`` prints the figures (``make bench`` writes
+``python -m bench.bench_ar_aging [--var DIR]`` logs the figures (``make bench`` writes
 them to ``bench/results/ar_aging.json``). Median and max of several renders, in ms; the
 modes take turns.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import statistics
 import time
@@ -78,8 +76,6 @@ def run(var: Path | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--var", type=Path, default=None)
-    arguments = parser.parse_args()
-    print(json.dumps(run(arguments.var), indent=2))
+    from bench import main_with_var
+
+    main_with_var(run, __doc__ or "")

@@ -16,7 +16,6 @@ folder (the demo stays unchanged) and measures in a fresh process.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import resource
@@ -195,8 +194,6 @@ def run(var: Path | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--var", type=Path, default=None)
-    arguments = parser.parse_args()
-    print(json.dumps(run(arguments.var), indent=2))
+    from bench import main_with_var
+
+    main_with_var(run, __doc__ or "")
