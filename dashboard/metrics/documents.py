@@ -9,28 +9,37 @@ so a list's amounts add up to the figure it was opened from.
 - **opportunities**: opportunities open at the end of the period (``pipeline``), stage,
   amount and probability;
 - **movement**: the opportunities behind the pipeline movement between the period's start
-  and end (``pipeline.movement_by_opportunity``), with their step and change.
+  and end (``pipeline.movement_by_opportunity``), with their step and change;
+- **freight** (the P&L's freight cost): one row per shipment with freight cost rows
+  (``fct_freight_cost``) shipped in the period, with its freight cost;
+- **financing** (the P&L's financing cost): one row per invoice with a financing cost in the
+  period (``dashboard.metrics.financing``), with the terms behind it.
 
-A ``Drill`` narrows the list further: one customer, one product category or product (sales),
-one status (quotes, orders), one stage or expected close month (opportunities), one movement
-step. Scope first, as everywhere.
+A ``Drill`` narrows the list further: one customer, one product category or product (sales,
+freight, financing — the P&L's own node filter, ``pnl.in_node``, so a list adds up to its P&L
+cell), one status (quotes, orders), one stage or expected close month (opportunities), one
+movement step. Scope first, as everywhere.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import polars as pl
 
+from dashboard.metrics.financing import financing_terms
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period, date_of_key
 from dashboard.metrics.pipeline import instant, movement_by_opportunity, open_opportunities
+from dashboard.metrics.pnl import Node, financing_rows, freight_lines, in_node
 from dashboard.metrics.sales import NET, sales_lines
 from dashboard.metrics.scope import Scope
 from dashboard.metrics.selection import EVERYTHING, Slice, attributed
 
 KINDS = {"sales": "Invoices and credit notes", "orders": "Orders", "quotes": "Quotes",
-         "opportunities": "Open opportunities", "movement": "Pipeline movement"}
+         "opportunities": "Open opportunities", "movement": "Pipeline movement",
+         "freight": "Shipments (freight cost)", "financing": "Invoices (financing cost)"}
 SOURCE_LABELS = {"invoice": "Invoice", "credit_note": "Credit note", "rma_cost": "RMA cost",
                  "replacement": "Replacement"}
 
@@ -63,6 +72,13 @@ def _named(mart: Mart, frame: pl.LazyFrame) -> pl.LazyFrame:
                                                                      how="left")
 
 
+def pnl_node(drill: Drill) -> Node:
+    """The P&L node of the drill's customer, product category and product."""
+    return tuple((dimension, str(value)) for dimension, value in (
+        ("customer", drill.customer_id), ("category", drill.category),
+        ("product", drill.product_id)) if value is not None)
+
+
 def _for_customer(frame: pl.LazyFrame, drill: Drill) -> pl.LazyFrame:
     if drill.customer_id is None:
         return frame
@@ -74,14 +90,7 @@ def sales_documents(mart: Mart, scope: Scope, period: Period, selection: Slice =
     """One row per document: ``type``, ``document_number``, ``date``, ``customer_id``,
     ``customer``, ``rep``, ``net_sales_minor``, ``cost_minor``, ``margin_minor``; newest
     first."""
-    lines = _for_customer(sales_lines(mart, scope, period, selection), drill)
-    products = mart.lazy("dim_product")
-    if drill.category is not None:
-        products = products.filter(pl.col("category") == drill.category)
-    if drill.product_id is not None:
-        products = products.filter(pl.col("product_id") == drill.product_id)
-    if drill.category is not None or drill.product_id is not None:
-        lines = lines.join(products.select("product_key"), on="product_key", how="semi")
+    lines = in_node(mart, sales_lines(mart, scope, period, selection), pnl_node(drill))
     documents = lines.group_by("source_type", "document_id", "document_number").agg(
         pl.col("date_key").min(), pl.col("customer_id").first(), pl.col("rep_key").first(),
         NET.sum().alias("net_sales_minor"), pl.col("cost_minor").sum())
@@ -180,5 +189,62 @@ def movement_documents(mart: Mart, scope: Scope, period: Period, selection: Slic
                                                    maintain_order="left"), drill))
         .select("opportunity_id", "step", "stage", "customer_id", "customer", "rep",
                 "opening_minor", "closing_minor", "change_minor")
+        .collect()
+    )
+
+
+def freight_documents(mart: Mart, scope: Scope, period: Period,
+                      selection: Slice = EVERYTHING, drill: Drill = NO_DRILL) -> pl.DataFrame:
+    """One row per shipment with freight cost rows shipped in ``period``:
+    ``shipment_number``, ``date`` (shipped), ``order_number``, ``customer_id``,
+    ``customer``, ``rep``, ``replacement`` ("yes" for a replacement shipment) and
+    ``freight_cost_minor`` — the shipment's freight cost, or its lines' share of it when the
+    drill names a product or category (the P&L's split). Newest first."""
+    lines = in_node(mart, freight_lines(mart, scope, period, selection), pnl_node(drill))
+    shipments = lines.group_by("shipment_number").agg(
+        pl.col("date_key", "order_id", "customer_id", "rep_key", "is_replacement").first(),
+        pl.col("freight_cost_minor").sum())
+    orders = mart.lazy("fct_order").select("order_id", "order_number")
+    return (
+        _named(mart, shipments.join(orders, on="order_id", how="left"))
+        .with_columns(date_of_key("date_key").alias("date"),
+                      pl.when(pl.col("is_replacement")).then(pl.lit("yes"))
+                      .otherwise(pl.lit("")).alias("replacement"))
+        .sort(["date_key", "shipment_number"], descending=[True, False])
+        .select("shipment_number", "date", "order_number", "customer_id", "customer", "rep",
+                "replacement", "freight_cost_minor")
+        .collect()
+    )
+
+
+def financing_documents(mart: Mart, scope: Scope, period: Period,
+                        selection: Slice = EVERYTHING, drill: Drill = NO_DRILL, *,
+                        rate: Decimal) -> pl.DataFrame:
+    """One row per invoice with a financing cost in ``period`` at the annual ``rate``:
+    ``document_number``, ``date``, ``due_date``, ``customer_id``, ``customer``, ``rep``,
+    the whole invoice's terms (``financing.financing_terms``: ``paid_late_minor``,
+    ``days_late``, ``open_minor``, ``overdue_days``) and ``financing_cost_minor`` — the
+    invoice's cost, or its lines' share of it when the drill names a product or category
+    (the P&L's split; invoices whose share is 0 are left out). Largest cost first."""
+    node = pnl_node(drill)
+    rows = in_node(mart, financing_rows(mart, scope, period, selection, rate,
+                                        [dimension for dimension, _ in node]), node)
+    invoices = rows.group_by("document_id").agg(
+        pl.col("customer_id", "rep_key").first(), pl.col("financing_cost_minor").sum()
+    ).filter(pl.col("financing_cost_minor") != 0)
+    terms = financing_terms(mart, period, rate).drop("financing_cost_minor").rename(
+        {"invoice_id": "document_id"})
+    items = mart.lazy("fct_ar_item").filter(pl.col("item_type") == "invoice").select(
+        "document_id", "document_number", "document_date_key", "due_date_key")
+    return (
+        _named(mart, invoices.join(items, on="document_id", how="left")
+               .join(terms, on="document_id", how="left"))
+        .with_columns(date_of_key("document_date_key").alias("date"),
+                      date_of_key("due_date_key").alias("due_date"),
+                      pl.col("days_late").round(1))
+        .sort(["financing_cost_minor", "document_number"], descending=[True, False])
+        .select("document_number", "date", "due_date", "customer_id", "customer", "rep",
+                "paid_late_minor", "days_late", "open_minor", "overdue_days",
+                "financing_cost_minor")
         .collect()
     )

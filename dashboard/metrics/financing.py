@@ -58,17 +58,22 @@ DEFAULT_RATE = Decimal("0.08")
 DAYS_PER_YEAR = 365
 
 
-def invoice_financing(mart: Mart, period: Period, rate: Decimal) -> pl.LazyFrame:
-    """One row per invoice with a financing cost in ``period`` (every customer; scope it
-    through its lines): ``invoice_id`` and ``financing_cost_minor`` (rule in the module
-    docstring); ``rate`` is annual (0.08 = 8 %)."""
+def _minor_days(mart: Mart, period: Period) -> pl.LazyFrame:
+    """The terms of every invoice's financing cost in ``period`` (rule in the module
+    docstring), one row per cash allocation dated in it and per invoice open at its end:
+    ``invoice_id``, ``minor_days`` (amount × days), ``paid_late_minor`` (cash allocated
+    after the due date), ``open_minor`` (open and overdue at the period's end) and
+    ``overdue_days`` (its overdue days in the period); 0 where a term does not apply."""
     allocations = mart.lazy("fct_ar_allocation")
+    days_late = pl.col("days_late").clip(lower_bound=0)
     cash = allocations.filter(
         (pl.col("source_type") == PAYMENT) & (pl.col("target_type") == INVOICE)
         & pl.col("allocation_date_key").is_between(period.start_key, period.end_key)
     ).select(pl.col("target_id").alias("invoice_id"),
-             (pl.col("amount_minor") * pl.col("days_late").clip(lower_bound=0))
-             .alias("minor_days"))
+             (pl.col("amount_minor") * days_late).alias("minor_days"),
+             pl.when(days_late > 0).then(pl.col("amount_minor")).otherwise(0)
+             .alias("paid_late_minor"),
+             pl.lit(0, pl.Int64).alias("open_minor"), pl.lit(0, pl.Int64).alias("overdue_days"))
     before_start = period.start - timedelta(days=1)
     overdue_days = (pl.lit(period.end) - pl.max_horizontal(date_of_key("due_date_key"),
                                                            pl.lit(before_start))
@@ -82,13 +87,48 @@ def invoice_financing(mart: Mart, period: Period, rate: Decimal) -> pl.LazyFrame
     still_open = open_items_lazy(invoices, theirs, as_of=period.end).filter(
         pl.col("open_minor") > 0
     ).select(pl.col("document_id").alias("invoice_id"),
-             (pl.col("open_minor") * overdue_days).alias("minor_days"))
+             (pl.col("open_minor") * overdue_days).alias("minor_days"),
+             pl.lit(0, pl.Int64).alias("paid_late_minor"),
+             pl.col("open_minor").cast(pl.Int64), overdue_days.cast(pl.Int64)
+             .alias("overdue_days"))
+    return pl.concat([cash, still_open], how="vertical_relaxed")
+
+
+def _cost(minor_days: pl.Expr, rate: Decimal) -> pl.Expr:
+    """Σ amount × days × ``rate`` / 365, half-up: the financing cost in minor units."""
     fraction = Fraction(rate)
+    return half_up(minor_days, pl.lit(fraction.numerator),
+                   pl.lit(fraction.denominator * DAYS_PER_YEAR)).alias("financing_cost_minor")
+
+
+def invoice_financing(mart: Mart, period: Period, rate: Decimal) -> pl.LazyFrame:
+    """One row per invoice with a financing cost in ``period`` (every customer; scope it
+    through its lines): ``invoice_id`` and ``financing_cost_minor`` (rule in the module
+    docstring); ``rate`` is annual (0.08 = 8 %)."""
     return (
-        pl.concat([cash, still_open]).group_by("invoice_id").agg(pl.col("minor_days").sum())
-        .select("invoice_id", half_up(pl.col("minor_days"), pl.lit(fraction.numerator),
-                                      pl.lit(fraction.denominator * DAYS_PER_YEAR))
-                .alias("financing_cost_minor"))
+        _minor_days(mart, period).group_by("invoice_id").agg(pl.col("minor_days").sum())
+        .select("invoice_id", _cost(pl.col("minor_days"), rate))
+        .filter(pl.col("financing_cost_minor") != 0)
+    )
+
+
+def financing_terms(mart: Mart, period: Period, rate: Decimal) -> pl.LazyFrame:
+    """``invoice_financing`` with the terms behind each invoice's cost, for the list of
+    invoices behind a P&L figure: ``paid_late_minor`` (cash allocated in the period after
+    the due date), ``days_late`` (their days late, weighted by amount; null without
+    any), ``open_minor`` (open and overdue at the period's end) and ``overdue_days`` (its
+    overdue days in the period). Whole invoices, whatever share of the cost a split
+    takes."""
+    minor_days = pl.col("minor_days")
+    return (
+        _minor_days(mart, period).group_by("invoice_id").agg(
+            minor_days.sum(), pl.col("paid_late_minor").sum(),
+            minor_days.filter(pl.col("paid_late_minor") != 0).sum().alias("late_minor_days"),
+            pl.col("open_minor").sum(), pl.col("overdue_days").max())
+        .select("invoice_id", _cost(minor_days, rate), "paid_late_minor",
+                pl.when(pl.col("paid_late_minor") != 0)
+                .then(pl.col("late_minor_days") / pl.col("paid_late_minor"))
+                .alias("days_late"), "open_minor", "overdue_days")
         .filter(pl.col("financing_cost_minor") != 0)
     )
 

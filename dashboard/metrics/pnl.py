@@ -22,6 +22,7 @@ the splits add up to the node. Per row, in minor units of the base currency:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 import polars as pl
@@ -99,7 +100,8 @@ def _labelled(mart: Mart, lines: pl.LazyFrame, dimension: str) -> pl.LazyFrame:
     return joined
 
 
-def _in_node(mart: Mart, rows: pl.LazyFrame, node: Node) -> pl.LazyFrame:
+def in_node(mart: Mart, rows: pl.LazyFrame, node: Node) -> pl.LazyFrame:
+    """The ``rows`` (sales lines, freight cost or financing rows) of ``node``'s members."""
     for dimension, value in node:
         member = members(mart, dimension).filter(pl.col("value") == value)
         key = member.collect_schema().names()[0]
@@ -114,11 +116,29 @@ def _in_node(mart: Mart, rows: pl.LazyFrame, node: Node) -> pl.LazyFrame:
 def _node_lines(mart: Mart, scope: Scope, period: Period, selection: Slice,
                 node: Node) -> pl.LazyFrame:
     """The node's sales lines dated in ``period``."""
-    return _in_node(mart, sales_lines(mart, scope, period, selection), node)
+    return in_node(mart, sales_lines(mart, scope, period, selection), node)
 
 
 Part = tuple[pl.LazyFrame, list[pl.Expr]]
 """One source's rows of a node and the sums it contributes to ``MEASURES``."""
+
+
+def freight_lines(mart: Mart, scope: Scope, period: Period,
+                  selection: Slice = EVERYTHING) -> pl.LazyFrame:
+    """The freight cost rows (``fct_freight_cost``: shipment lines) shipped in ``period``,
+    in scope and slice."""
+    return attributed(mart, "fct_freight_cost", scope, selection).filter(
+        pl.col("date_key").is_between(period.start_key, period.end_key))
+
+
+def financing_rows(mart: Mart, scope: Scope, period: Period, selection: Slice,
+                   rate: Decimal, dimensions: Iterable[str | None]) -> pl.LazyFrame:
+    """The financing cost of ``period`` in scope and slice, per invoice line
+    (``financing_lines``) when one of ``dimensions`` is a product dimension, else per
+    invoice (``financing_invoices``: cheaper, same sums); both have ``document_id``."""
+    if BY_PRODUCT & set(dimensions):
+        return financing_lines(mart, scope, period, rate, selection)
+    return financing_invoices(mart, scope, period, rate, selection)
 
 
 def _node_parts(mart: Mart, scope: Scope, period: Period, selection: Slice, node: Node,
@@ -128,19 +148,16 @@ def _node_parts(mart: Mart, scope: Scope, period: Period, selection: Slice, node
     per invoice (cheaper, same sums) — each with its sums. Each source is aggregated on its
     own before they are joined: far fewer rows than one concatenation."""
     sales = sales_lines(mart, scope, period, selection)
-    freight = attributed(mart, "fct_freight_cost", scope, selection).filter(
-        pl.col("date_key").is_between(period.start_key, period.end_key))
-    if BY_PRODUCT & {by, *(dimension for dimension, _ in node)}:
-        financing = financing_lines(mart, scope, period, rate, selection)
-    else:
-        financing = financing_invoices(mart, scope, period, rate, selection)
+    freight = freight_lines(mart, scope, period, selection)
+    financing = financing_rows(mart, scope, period, selection, rate,
+                               {by, *(dimension for dimension, _ in node)})
     return [
-        (_in_node(mart, sales, node), [
+        (in_node(mart, sales, node), [
             NET.sum().alias("net_sales_minor"), pl.col("cost_minor").sum(),
             pl.col("discount_minor").sum(), pl.col("freight_charged_minor").sum(),
             _credited("settlement_discount"), _credited("bad_debt")]),
-        (_in_node(mart, freight, node), [pl.col("freight_cost_minor").sum()]),
-        (_in_node(mart, financing, node), [pl.col("financing_cost_minor").sum()]),
+        (in_node(mart, freight, node), [pl.col("freight_cost_minor").sum()]),
+        (in_node(mart, financing, node), [pl.col("financing_cost_minor").sum()]),
     ]
 
 

@@ -3,7 +3,9 @@ split by channel, rep, region, product category, product or customer in the orde
 picks. A click on a tile (or a row's name) drills one level down; breadcrumbs go back; the
 URL holds the path (``path``) and the members drilled into (``at``, one per level) so a link
 reproduces the view. A waterfall walks the node from gross margin to contribution term by
-term; every row links to the invoice and credit-note lines behind it."""
+term; every row (and the node itself) links to the documents behind it on the Documents page:
+its invoice and credit-note lines, the shipments behind its freight cost and the invoices
+behind its financing cost, each adding up to its cell."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from urllib.parse import parse_qsl
 import dash
 import dash_bootstrap_components as dbc
 import polars as pl
-from dash import Input, Output, State, html
+from dash import Input, Output, State, dcc, html
 
 from dashboard import ids
 from dashboard.components.data_table import Column, data_table
@@ -48,24 +50,39 @@ TREEMAP_ID = "pnl-treemap"
 DOCUMENT_KEYS = {"channel": "channel", "rep": "rep", "region": "region",
                  "category": "category", "product": "product", "customer": "customer"}
 """Drill dimension → the Documents page query key that narrows to the same member."""
+LINKS = {"sales": ("Lines", 170), "freight": ("Shipments", 130),
+         "financing": ("Invoices", 120)}
+"""The Documents links of a row (header, width), each beside the figure it explains."""
+
+
+def _money(field: str, header: str, width: int) -> Column:
+    return Column(field, header, "money", options={"minWidth": width})
+
+
+def _link(kind: str) -> Column:
+    header, width = LINKS[kind]
+    return Column(f"{kind}_link", header, "link", href_field=f"{kind}_href",
+                  options={"minWidth": width, "flex": 1})
+
+
 MEASURE_COLUMNS = [
-    Column(field, header, kind, options={"minWidth": width})
-    for field, header, kind, width in (
-        ("net_sales_minor", "Net sales", "money", 125),
-        ("net_sales_prior_minor", "Prior period", "money", 125),
-        ("net_sales_last_year_minor", "Last year", "money", 115),
-        ("cost_minor", "Cost", "money", 115), ("margin_minor", "Gross margin", "money", 130),
-        ("margin_pct", "Margin %", "percent", 110),
-        ("margin_pct_prior", "Margin % prior", "percent", 130),
-        ("contribution_minor", "Contribution*", "money", 130),
-        ("freight_charged_minor", "Freight charged", "money", 140),
-        ("freight_cost_minor", "Freight cost", "money", 130),
-        ("settlement_discount_minor", "Settlement disc.", "money", 140),
-        ("bad_debt_minor", "Bad debt", "money", 120),
-        ("financing_cost_minor", "Financing cost", "money", 140),
-        ("discount_minor", "Discounts given", "money", 140),
-    )
-] + [Column("documents", "Lines", "link", href_field="documents_href")]
+    _money("net_sales_minor", "Net sales", 125), _link("sales"),
+    _money("net_sales_prior_minor", "Prior period", 125),
+    _money("net_sales_last_year_minor", "Last year", 115),
+    _money("cost_minor", "Cost", 115), _money("margin_minor", "Gross margin", 130),
+    Column("margin_pct", "Margin %", "percent", options={"minWidth": 110}),
+    Column("margin_pct_prior", "Margin % prior", "percent", options={"minWidth": 130}),
+    _money("contribution_minor", "Contribution*", 130),
+    _money("freight_charged_minor", "Freight charged", 140),
+    _money("freight_cost_minor", "Freight cost", 130), _link("freight"),
+    _money("settlement_discount_minor", "Settlement disc.", 140),
+    _money("bad_debt_minor", "Bad debt", 120),
+    _money("financing_cost_minor", "Financing cost", 140), _link("financing"),
+    _money("discount_minor", "Discounts given", 140),
+]
+DOCUMENT_LINKS = {"sales": "invoices and credits", "freight": "shipments",
+                  "financing": "invoices"}
+"""Each row's links to the Documents page: kind → link text (the header says the rest)."""
 
 
 def drill_path(query: dict[str, str]) -> tuple[str, ...]:
@@ -94,14 +111,15 @@ def _search(query: dict[str, str], at: list[str]) -> str:
     return query_string(values)
 
 
-def _documents_search(view: View, query: dict[str, str], node: Node) -> dict[str, str]:
+def documents_href(query: dict[str, str], node: Node, kind: str) -> str:
+    """The Documents page listing ``kind`` (sales, freight, financing) behind ``node``: the
+    page's period and filters, each member of the node as the key that narrows to it."""
     keys = {k: query[k] for k in ("period", "start", "end", "region", "channel", "rep")
             if query.get(k)}
-    keys["kind"] = "sales"
+    keys["kind"] = kind
     for dimension, value in node:
-        if value != NO_CATEGORY:
-            keys[DOCUMENT_KEYS[dimension]] = value
-    return keys
+        keys[DOCUMENT_KEYS[dimension]] = value
+    return DOCUMENTS_PATH + query_string(keys)
 
 
 def _rows(context: RequestContext, mart: Mart, view: View, query: dict[str, str],
@@ -114,12 +132,11 @@ def _rows(context: RequestContext, mart: Mart, view: View, query: dict[str, str]
                   rate=context.financing_rate)
     at = [value for _, value in node]
     drill = [PATH + _search(query, [*at, v]) for v in rows["value"]]
-    documents = [DOCUMENTS_PATH + query_string(_documents_search(view, query,
-                                                                 (*node, (by, v))))
-                 for v in rows["value"]]
-    return by, rows.with_columns(pl.Series("drill_href", drill, pl.String),
-                                 pl.Series("documents_href", documents, pl.String),
-                                 pl.lit("invoices and credits").alias("documents"))
+    links = [column for kind, text in DOCUMENT_LINKS.items() for column in (
+        pl.Series(f"{kind}_href", [documents_href(query, (*node, (by, v)), kind)
+                                   for v in rows["value"]], pl.String),
+        pl.lit(text).alias(f"{kind}_link"))]
+    return by, rows.with_columns(pl.Series("drill_href", drill, pl.String), *links)
 
 
 def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, pl.DataFrame]:
@@ -158,6 +175,19 @@ def contribution_steps(totals: dict[str, int | float | None]) -> pl.DataFrame:
         "step": list(CONTRIBUTION_STEPS),
         "amount_minor": [int(totals[step] or 0) * signs.get(step, 1)
                          for step in CONTRIBUTION_STEPS]})
+
+
+def _node_documents(query: dict[str, str], node: Node, name: str) -> html.P:
+    """Links to the documents behind the node's own figures."""
+    links: list[Any] = [f"Behind {name}: "]
+    for kind, text in (("sales", "invoice and credit-note lines"),
+                       ("freight", "shipments (freight cost)"),
+                       ("financing", "invoices (financing cost)")):
+        if len(links) > 1:
+            links.append(" · ")
+        links.append(dcc.Link(text, href=documents_href(query, node, kind),
+                              id=f"pnl-node-{kind}"))
+    return html.P(links, className="small mb-2", id="pnl-node-documents")
 
 
 def _breadcrumbs(mart: Mart, query: dict[str, str], node: Node) -> dbc.Breadcrumb:
@@ -216,9 +246,9 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
         "path", [{"label": label, "value": key} for key, label in DIMENSIONS.items()],
         list(path), "Drill path (in order)", multi=True)
     if by is None:
-        body: list[Any] = [dbc.Alert("End of the drill path: open the lines behind this "
-                                     "member, or go back with the breadcrumbs.", color="info",
-                                     id="pnl-end")]
+        body: list[Any] = [dbc.Alert("End of the drill path: open the documents behind this "
+                                     "member (links above), or go back with the breadcrumbs.",
+                                     color="info", id="pnl-end")]
     else:
         heading = f"By {DIMENSIONS[by].lower()} ({view.period.label()})"
         body = [
@@ -237,7 +267,9 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
                                          "net_sales_prior_minor": totals[1]["net_sales_minor"],
                                          "net_sales_last_year_minor":
                                              totals[2]["net_sales_minor"],
-                                         "margin_pct_prior": totals[1]["margin_pct"]}),
+                                         "margin_pct_prior": totals[1]["margin_pct"]}
+                                  # the node's own links are above the cards
+                                  | {f"{kind}_link": "" for kind in DOCUMENT_LINKS}),
                 note,
             ]), className="salesbi-card"),
         ]
@@ -245,6 +277,7 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
         page_heading("Profit and loss"),
         filter_bar(context, view, extra=[path_picker]),
         _breadcrumbs(mart, text_query, node),
+        _node_documents(text_query, node, node_name),
         dbc.Row(cards, id="pnl-kpis"),
         dbc.Row(bridge),
         *body,

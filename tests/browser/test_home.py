@@ -144,5 +144,7 @@ def test_a_point_of_the_engagement_trend_lists_its_customers(dash_duo, demo_app:
         return text if text != before else False
 
     assert " customers on " in WebDriverWait(dash_duo.driver, 15).until(listed)
+    # The list's rows come block by block from the server.
+    dash_duo.wait_for_element("#engagement-at-risk .ag-row a", timeout=15)
     screenshot(dash_duo, "engagement-manager")
     assert dash_duo.get_logs() == []

@@ -3,9 +3,13 @@ the point's slice; the list there applies the user's scope whatever the URL says
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
 import json
+from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import dash
 import polars as pl
@@ -17,10 +21,18 @@ from dashboard.drill import drill_search
 from dashboard.formatting import money
 from dashboard.metrics.period import preset_period
 from dashboard.metrics.pipeline import pipeline_by, pipeline_movement
+from dashboard.metrics.pnl import pnl_by, pnl_totals
 from dashboard.metrics.sales import sales_totals
 from dashboard.metrics.scope import Scope
 from tests.dashboard.conftest import DemoMart
-from tests.dashboard.dash_client import find_component, login, page_json
+from tests.dashboard.dash_client import (
+    export,
+    find_component,
+    grid_block,
+    login,
+    page_json,
+)
+from tests.dashboard.metrics.test_pnl import company_rate
 
 
 def test_a_point_keeps_the_page_filters_and_lays_its_own_slice_over_them() -> None:
@@ -130,3 +142,59 @@ def test_each_waterfall_bar_opens_the_opportunities_behind_it(demo_app: dash.Das
         assert _parsed(query)["kind"] == ("opportunities" if step in ("opening", "closing")
                                           else "movement"), step
         assert _total_text(client, "?" + query).startswith(f"{count:,} document"), step
+
+
+def _exported(client: Any, search: str) -> list[dict[str, str]]:
+    response = export(client, "documents", "/documents", search)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    content = response.get_json()["response"]["export-download"]["data"]["content"]
+    return list(csv.DictReader(io.StringIO(base64.b64decode(content).decode("utf-8-sig"))))
+
+
+def test_a_rep_opening_another_reps_pnl_node_sees_none_of_their_shipments_or_invoices(
+        demo_app: dash.Dash, demo_mart: DemoMart) -> None:
+    mart, rate = demo_mart.mart, company_rate(demo_mart)
+    period = preset_period("fiscal_year", mart.published_at.date())
+    with Session(demo_mart.core) as session:
+        rep_id = session.scalars(select(User.rep_id).where(User.username == "rep")).one()
+    by_rep = pnl_by(mart, Scope("executive", 1, all_reps=True), period, "rep", rate=rate)
+    other = by_rep.filter((pl.col("value") != str(rep_id)) & (pl.col("freight_cost_minor") > 0)
+                          & (pl.col("financing_cost_minor") > 0))["value"][0]
+    executive, client = demo_app.server.test_client(), demo_app.server.test_client()
+    login(executive, "exec")
+    login(client, "rep")
+    pnl = json.loads(page_json(client, "/pnl", f"?period=fiscal_year&path=rep,channel&at={other}"))
+    for kind, noun in (("freight", "shipments"), ("financing", "invoices")):
+        link = find_component(pnl, f"pnl-node-{kind}")
+        assert link is not None
+        search = "?" + urlsplit(link["props"]["href"]).query
+        assert _parsed(search)["rep"] == other
+        assert not _total_text(executive, search).startswith(f"0 {noun}")
+        assert grid_block(demo_app, executive, "documents-table", search)[1] > 0
+        assert _total_text(client, search).startswith(f"0 {noun}"), kind
+        tree = json.loads(page_json(client, "/documents", search))
+        empty = find_component(tree, "documents-table-empty")
+        assert empty is not None and "outside your scope" in empty["props"]["children"]
+        assert grid_block(demo_app, client, "documents-table", search) == ([], 0)
+        assert _exported(client, search) == []
+        assert _exported(executive, search) != []
+
+
+def test_a_reps_own_shipments_and_invoices_add_up_to_their_pnl(demo_app: dash.Dash,
+                                                               demo_mart: DemoMart) -> None:
+    with Session(demo_mart.core) as session:
+        user_id, rep_id = session.execute(select(User.id, User.rep_id).where(
+            User.username == "rep")).one()
+    mart, rate = demo_mart.mart, company_rate(demo_mart)
+    period = preset_period("fiscal_year", mart.published_at.date())
+    totals = pnl_totals(mart, Scope("rep", user_id, rep_ids=frozenset({rep_id})), period,
+                        rate=rate)
+    client = demo_app.server.test_client()
+    login(client, "rep")
+    for kind, key in (("freight", "freight_cost_minor"), ("financing", "financing_cost_minor")):
+        search = f"?period=fiscal_year&kind={kind}"
+        assert totals[key] > 0 and _total_text(client, search).endswith(
+            money(totals[key], "USD")), kind
+        rows = _exported(client, search)
+        assert sum(int(Decimal(row[key.removesuffix("_minor")]) * 100) for row in rows) == \
+            totals[key]

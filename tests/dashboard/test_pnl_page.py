@@ -7,9 +7,10 @@ import base64
 import csv
 import io
 import json
+import re
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import dash
 import polars as pl
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from core.users.models import User
 from dashboard.figures import contribution_bridge
-from dashboard.formatting import compact_money
+from dashboard.formatting import compact_money, money
 from dashboard.metrics.period import preset_period
 from dashboard.metrics.pnl import pnl_by, pnl_totals
 from dashboard.metrics.scope import Scope
@@ -165,3 +166,51 @@ def test_a_managers_export_holds_every_term_of_the_teams_reps_only(
         for key in ("freight_cost_minor", "financing_cost_minor", "contribution_minor"):
             assert Decimal(exported[rep["label"]][key.removesuffix("_minor")]) * 100 == rep[key]
     assert sum(Decimal(row["financing_cost"]) for row in exported.values()) > 0
+
+
+def _link(markdown: str) -> tuple[str, str]:
+    """The path and query of a grid cell's markdown link ``[text](href)``."""
+    found = re.fullmatch(r"\[.+\]\((.+)\)", markdown)
+    assert found is not None, markdown
+    href = urlsplit(found[1])
+    return href.path, "?" + href.query
+
+
+def _documents_total(client: Any, search: str) -> str:
+    found = find_component(json.loads(page_json(client, "/documents", search)),
+                           "documents-total")
+    assert found is not None
+    return str(found["props"]["children"])
+
+
+def test_each_rows_links_open_the_shipments_and_invoices_adding_up_to_its_costs(
+        demo_app: dash.Dash, demo_mart: DemoMart) -> None:
+    mart, rate = demo_mart.mart, company_rate(demo_mart)
+    period = preset_period("fiscal_year", mart.published_at.date())
+    top = pnl_by(mart, EVERYONE, period, "rep", rate=rate)["value"][0]
+    expected = {row["label"]: row for row in pnl_by(
+        mart, EVERYONE, period, "category", node=(("rep", top),), rate=rate).iter_rows(
+        named=True)}
+    client = demo_app.server.test_client()
+    login(client, "exec")
+    tree = _page(demo_app, "exec", f"?period=fiscal_year&path=rep,category&at={top}")
+    grid = find_component(tree, "pnl-table")
+    assert grid is not None and len(grid["props"]["rowData"]) == len(expected) > 1
+    costly = 0
+    for row in grid["props"]["rowData"]:
+        cells = expected[re.fullmatch(r"\[(.+)\]\(.+\)", row["label"])[1]]  # type: ignore[index]
+        for kind, noun, name, key in (
+                ("freight", "shipments", "freight cost", "freight_cost_minor"),
+                ("financing", "invoices", "financing cost", "financing_cost_minor")):
+            path, search = _link(row[f"{kind}_link"])
+            assert path == "/documents" and dict(parse_qsl(search[1:]))["kind"] == kind
+            assert _documents_total(client, search).endswith(
+                f" {noun}, {name} {money(cells[key], 'USD')}"), (cells["label"], kind)
+        costly += cells["freight_cost_minor"] > 0 and cells["financing_cost_minor"] > 0
+    assert costly >= 1
+    node = pnl_totals(mart, EVERYONE, period, node=(("rep", top),), rate=rate)
+    for kind, key in (("freight", "freight_cost_minor"), ("financing", "financing_cost_minor")):
+        link = find_component(tree, f"pnl-node-{kind}")
+        assert link is not None
+        _, search = _link(f"[node]({link['props']['href']})")
+        assert _documents_total(client, search).endswith(money(node[key], "USD")), kind

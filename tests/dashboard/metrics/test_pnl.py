@@ -134,7 +134,17 @@ def core_freight_cost(session: Session, period: Period) -> dict[int, int]:
 
 
 def core_financing_cost(session: Session, period: Period, rate: Decimal) -> dict[int, int]:
-    """KPIS financing cost per customer, cents, from posted invoices and allocations: each
+    """KPIS financing cost per customer, cents (``core_invoice_financing_cost`` summed)."""
+    invoices = dict(session.execute(select(Invoice.number, Invoice.customer_id)).all())
+    costs: dict[int, int] = defaultdict(int)
+    for number, cost in core_invoice_financing_cost(session, period, rate).items():
+        costs[invoices[number]] += cost
+    return {customer: cost for customer, cost in costs.items() if cost}
+
+
+def core_invoice_financing_cost(session: Session, period: Period,
+                                rate: Decimal) -> dict[str, int]:
+    """KPIS financing cost per invoice number, cents, from posted invoices and allocations: each
     receipt applied in ``period`` (base at the invoice's rate) × days its payment came after
     the due date, plus each invoice's open amount at the period's end × its overdue days in
     the period; × rate / 365, half-up per invoice. Credit notes only reduce open amounts."""
@@ -161,11 +171,9 @@ def core_financing_cost(session: Session, period: Period, rate: Decimal) -> dict
         overdue = (period.end - max(invoice.due_date, period.start - timedelta(days=1))).days
         open_base = base_share(invoice.base_total_amount, open_amount, invoice.total_amount)
         minor_days[invoice.id] += to_minor(open_base, BASE) * max(0, overdue)
-    costs: dict[int, int] = defaultdict(int)
-    for invoice_id, days in minor_days.items():
-        cost = (days * rate / 365).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-        costs[invoices[invoice_id].customer_id] += int(cost)
-    return {customer: cost for customer, cost in costs.items() if cost}
+    costs = {invoices[invoice_id].number: int((days * rate / 365).quantize(
+        Decimal(1), rounding=ROUND_HALF_UP)) for invoice_id, days in minor_days.items()}
+    return {number: cost for number, cost in costs.items() if cost}
 
 
 def _periods(demo: DemoMart) -> list[Period]:
