@@ -19,9 +19,9 @@ failed and sweeping their folders, then reads the audit-log watermark
   depend on the date (``fct_customer_month``'s current month, ``dim_date``).
 
 Tables of ``WHOLE`` are rebuilt whole on every run, full or incremental, after the facts:
-``fct_target`` from the core's targets (read whole), the derived ``fct_customer_month`` and
-``agg_sales_month`` from the merged facts and dimensions; so are the tables of
-``WHOLE_SETS``, several from one builder: the cash forecast as of the run date
+``fct_target`` from the core's targets (read whole), the derived ``fct_customer_month``,
+``agg_sales_month`` and ``fct_payment_risk`` from the merged facts and dimensions; so are
+the tables of ``WHOLE_SETS``, several from one builder: the cash forecast as of the run date
 (``etl.facts.cash_forecast``: one simulation gives all its tables) and its backtest
 (``etl.facts.forecast_backtest``). They are published whole (or linked, when equal to the
 previous batch's), never merged per customer.
@@ -81,6 +81,7 @@ from etl.facts import (
     freight_cost,
     opportunity_history,
     orders,
+    payment_risk,
     quotes,
     sales_line,
     sales_month,
@@ -165,6 +166,7 @@ WHOLE: dict[str, Callable[[CoreFrames, dict[str, pl.DataFrame], Context], pl.Dat
     "fct_customer_month": lambda core, t, c: customer_month.build(
         core, t, c.base_currency, today=c.today),
     "agg_sales_month": lambda core, t, c: sales_month.build(core, t, c.base_currency),
+    payment_risk.TABLE: lambda core, t, c: payment_risk.build(t),
 }
 # Tables rebuilt whole together, by one builder that returns them all (one simulation
 # gives every cash-forecast table), after ``WHOLE``.
@@ -175,7 +177,8 @@ WHOLE_SETS: dict[tuple[str, ...], Callable[[CoreFrames, dict[str, pl.DataFrame],
         forecast_backtest.TABLE: forecast_backtest.build(t, today=c.today, timezone=c.timezone)},
 }
 _WHOLE_NAMES = (*WHOLE, *(name for names in WHOLE_SETS for name in names))
-_WHOLE_MODULES = (targets, customer_month, sales_month, cash_forecast, forecast_backtest)
+_WHOLE_MODULES = (targets, customer_month, sales_month, payment_risk, cash_forecast,
+                  forecast_backtest)
 _READERS = (dims, *_FACT_MODULES, *_WHOLE_MODULES)
 # Core table → the union of the columns the builders read; only those are extracted, and
 # of a table every reader filters (audit_log), only the rows they use.

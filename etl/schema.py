@@ -361,6 +361,7 @@ fct_ar_allocation = Table(
     _minor("amount_minor"),  # base at the target invoice's rate (KPIS: FX is not AR)
     Column("days_to_pay", Integer),  # cash allocations to invoices: received − invoice date
     Column("days_late", Integer),  # received − due date (signed)
+    _key("settled_date_key"),  # the later of both documents' (-1: either is open)
     Index("ix_fct_ar_allocation_target", "target_type", "target_id"),
     Index("ix_fct_ar_allocation_customer", "customer_id"),
     comment="One row per allocation or reversal of a payment or credit note to an invoice "
@@ -525,6 +526,20 @@ fct_payment_days_late = Table(
             "are still open that many days past due at the run date.",
 )
 
+fct_payment_risk = Table(
+    "fct_payment_risk", mart,
+    Column("customer_id", Integer, primary_key=True, autoincrement=False),
+    Column("paid_invoices", Integer, nullable=False),  # n: invoices with cash applied
+    _minor("paid_minor"),  # cash applied to its invoices (not cash sales), at their rates
+    _minor("late_minor"),  # the part received after the due date
+    _minor("prior_paid_minor"),  # its segment's (else every customer's) cash applied
+    _minor("prior_late_minor"),  # … and the part of it paid late
+    Column("risk_ppm", BigInteger),  # n/(n+5) × own + 5/(n+5) × prior share; null: no history
+    comment="One row per current customer: its risk of paying late (the collections "
+            "worklist's rank), from every cash allocation to its invoices in the batch, "
+            "blended with its segment's (etl.facts.payment_risk).",
+)
+
 fct_forecast_backtest = Table(
     "fct_forecast_backtest", mart,
     _key("origin_date_key"),  # a week start; the forecast is made as of the day before
@@ -571,5 +586,5 @@ DIMENSIONS = (dim_date, dim_region, dim_channel, dim_rep, dim_product, dim_locat
 FACTS = (fct_sales_line, fct_freight_cost, fct_order, fct_order_line, fct_booking, fct_quote,
          fct_opportunity_history, fct_ar_item, fct_ar_allocation, fct_customer_month,
          fct_target, fct_cash_forecast_item, fct_cash_forecast, fct_cash_forecast_week,
-         fct_cash_forecast_sim, fct_payment_days_late, fct_forecast_backtest)
+         fct_cash_forecast_sim, fct_payment_days_late, fct_forecast_backtest, fct_payment_risk)
 AGGREGATES = (agg_sales_month,)

@@ -156,6 +156,7 @@ CREATE TABLE fct_ar_allocation (
 	amount_minor BIGINT NOT NULL, 
 	days_to_pay INTEGER, 
 	days_late INTEGER, 
+	settled_date_key INTEGER NOT NULL, 
 	PRIMARY KEY (allocation_id)
 );
 
@@ -453,6 +454,18 @@ CREATE TABLE fct_payment_days_late (
 );
 
 CREATE UNIQUE INDEX ix_fct_payment_days_late_pool ON fct_payment_days_late (pool, customer_id, segment_code, days_late);
+
+-- fct_payment_risk: One row per current customer: its risk of paying late (the collections worklist's rank), from every cash allocation to its invoices in the batch, blended with its segment's (etl.facts.payment_risk).
+CREATE TABLE fct_payment_risk (
+	customer_id INTEGER NOT NULL, 
+	paid_invoices INTEGER NOT NULL, 
+	paid_minor BIGINT NOT NULL, 
+	late_minor BIGINT NOT NULL, 
+	prior_paid_minor BIGINT NOT NULL, 
+	prior_late_minor BIGINT NOT NULL, 
+	risk_ppm BIGINT, 
+	PRIMARY KEY (customer_id)
+);
 
 -- fct_quote: One row per quote (every revision), current status and its dates.
 CREATE TABLE fct_quote (

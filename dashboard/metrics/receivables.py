@@ -101,9 +101,9 @@ def open_items_in_scope_lazy(mart: Mart, scope: Scope, as_of: date, *, timezone:
     """``open_items_in_scope`` as a lazy query, unsorted, without the items surely closed
     then (``possibly_open``): for callers that aggregate or sort open amounts themselves (at
     10M lines the sort, the unused columns and the closed items cost more than the rest)."""
-    items, allocations = _scoped_ar(mart, scope, customer_id, selection)
     at = moment(as_of, timezone=timezone, include_backdated=include_backdated)
-    return open_items_lazy(possibly_open(items, allocations, [at]), allocations, *at)
+    items, allocations = possibly_open(*_scoped_ar(mart, scope, customer_id, selection), [at])
+    return open_items_lazy(items, allocations, *at)
 
 
 def _scoped_ar(mart: Mart, scope: Scope, customer_id: int | None,
@@ -135,9 +135,8 @@ def open_items_at(mart: Mart, scope: Scope, moments: Sequence[Moment],
     ``open_doc_minor_<i>`` and ``open_minor_<i>`` at each of them
     (``etl.facts.open_ar.open_items_at_lazy``), lazy and unsorted, cached: the
     callers that aggregate it in one ``pl.collect_all`` compute the open amounts once."""
-    items, allocations = _scoped_ar(mart, scope, None, selection)
-    return open_items_at_lazy(possibly_open(items, allocations, moments), allocations,
-                              moments).cache()
+    items, allocations = possibly_open(*_scoped_ar(mart, scope, None, selection), moments)
+    return open_items_at_lazy(items, allocations, moments).cache()
 
 
 def ar_by_customer_query(items_at: pl.LazyFrame, moments: Sequence[Moment]) -> pl.LazyFrame:

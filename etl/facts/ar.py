@@ -28,6 +28,9 @@ payment's rate is an FX gain or loss, never AR), the refund's or reversal's own 
 otherwise. ``days_to_pay`` (payment received date − invoice date) and ``days_late``
 (received date − due date, signed) are set for cash allocations to invoices only (reversal
 rows too, so amount-weighted averages cancel), null for credit-note allocations.
+``settled_date_key`` is the later of its two documents' ``settled_date_key``, -1 while either
+is not settled: as of a date D an allocation with a settled date ≤ D only touches closed
+documents, so AR as of D need not read it (unless a later back-dated entry reopens one).
 
 Both facts: ``amount_doc_minor`` in minor units of the row's own currency (each row's
 currency digits: JPY 0, USD 2, KWD 3); ``*_minor`` in base-currency minor units;
@@ -189,6 +192,25 @@ def _applied(core: CoreFrames) -> pl.LazyFrame:
         pl.col("allocation_date").max().alias("last_allocation_date"))
 
 
+def _items(core: CoreFrames, base: str, factor: pl.Expr) -> pl.LazyFrame:
+    """Every receivable document with the ``_ITEM_COLUMNS``."""
+    return pl.concat([source(core, base, factor).select(_ITEM_COLUMNS)
+                      for source in (_invoices, _credit_notes, _payments)],
+                     how="vertical_relaxed")
+
+
+def _settlements(core: CoreFrames, base: str, factor: pl.Expr) -> pl.LazyFrame:
+    """Per item (``item_type``, ``document_id``): ``settled_date_key``, the date of its
+    latest allocation when its allocations add up to its amount, -1 otherwise (module
+    docstring)."""
+    return _items(core, base, factor).join(
+        _applied(core), on=["item_type", "document_id"], how="left").select(
+        "item_type", "document_id",
+        pl.when(pl.col("applied") == pl.col("stored_amount"))
+        .then(date_key("last_allocation_date")).otherwise(UNKNOWN_KEY)
+        .alias("settled_date_key"))
+
+
 def _invoice_attribution(core: CoreFrames, dims: dict[str, pl.DataFrame]) -> pl.LazyFrame:
     """Per posted invoice: the ``rep_key``, ``channel_key`` and ``region_key`` of its sales
     lines (``etl.facts.sales_line.attributed``)."""
@@ -208,14 +230,12 @@ def build_items(core: CoreFrames, dims: dict[str, pl.DataFrame],
     sorted by document date, item type and document id."""
     factor = _factor(_currencies([core["invoice"]["currency"], core["credit_note"]["currency"],
                                   core["payment"]["currency"]]))
-    items = pl.concat([
-        source(core, base_currency, factor).select(_ITEM_COLUMNS)
-        for source in (_invoices, _credit_notes, _payments)
-    ], how="vertical_relaxed")
+    items = _items(core, base_currency, factor)
     frame = version_at(
         items, dims["dim_customer"], customer_id="customer_id", on="document_date",
         columns={"customer_key": "customer_key"},
-    ).join(_applied(core), on=["item_type", "document_id"], how="left").join(
+    ).join(_settlements(core, base_currency, factor), on=["item_type", "document_id"],
+           how="left").join(
         _invoice_attribution(core, dims), on=["item_type", "document_id"], how="left",
     ).with_columns(
         date_key("document_date").alias("document_date_key"),
@@ -223,9 +243,6 @@ def build_items(core: CoreFrames, dims: dict[str, pl.DataFrame],
         date_key("promise_to_pay_date").alias("promise_to_pay_date_key"),
         _rate_decimal("fx_rate").alias("fx_rate"),
         pl.col("rep_key", "channel_key", "region_key").fill_null(UNKNOWN_KEY),
-        pl.when(pl.col("applied") == pl.col("stored_amount"))
-        .then(date_key("last_allocation_date")).otherwise(UNKNOWN_KEY)
-        .alias("settled_date_key"),
     )
     return (
         conform(frame, fct_ar_item)
@@ -241,7 +258,8 @@ def build_allocations(core: CoreFrames, dims: dict[str, pl.DataFrame],
     """``fct_ar_allocation``: one row per core allocation row (reversals included, negative),
     from the extracted core tables (``CORE_TABLES``) and ``dim_customer``; base amounts at
     the target's rate in minor units of ``base_currency``. Rows sorted by allocation id."""
-    factor = _factor(_currencies([core["invoice"]["currency"], core["payment"]["currency"]]))
+    factor = _factor(_currencies([core["invoice"]["currency"], core["credit_note"]["currency"],
+                                  core["payment"]["currency"]]))
     invoices = core["invoice"].lazy().select(
         pl.col("id").alias("target_invoice_id"),
         pl.col("customer_id").alias("invoice_customer_id"),
@@ -289,4 +307,16 @@ def build_allocations(core: CoreFrames, dims: dict[str, pl.DataFrame],
         frame, dims["dim_customer"], customer_id="customer_id", on="allocation_date",
         columns={"customer_key": "customer_key"},
     ).with_columns(date_key("allocation_date").alias("allocation_date_key"))
+    settlements = _settlements(core, base_currency, factor)
+    for side in ("source", "target"):
+        frame = frame.join(settlements.rename({
+            "item_type": f"{side}_type", "document_id": f"{side}_id",
+            "settled_date_key": f"{side}_settled"}), on=[f"{side}_type", f"{side}_id"],
+            how="left")
+    open_side = (pl.col("source_settled").fill_null(UNKNOWN_KEY) == UNKNOWN_KEY) | (
+        pl.col("target_settled").fill_null(UNKNOWN_KEY) == UNKNOWN_KEY)
+    frame = frame.with_columns(
+        pl.when(open_side).then(UNKNOWN_KEY)
+        .otherwise(pl.max_horizontal("source_settled", "target_settled"))
+        .alias("settled_date_key"))
     return conform(frame, fct_ar_allocation).sort("allocation_id").collect()

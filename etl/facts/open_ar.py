@@ -26,6 +26,7 @@ INVOICE = "invoice"
 CREDIT_NOTE = "credit_note"
 PAYMENT = "payment"  # a receipt (item_type and source_type)
 DEBITS = (INVOICE, "refund", "reversal")
+MAYBE_OPEN = "maybe_open_"  # possibly_open's flag per moment: maybe_open_0, maybe_open_1, …
 
 
 def as_of_filter(date_column: str, stamp_column: str, as_of: date | None,
@@ -77,11 +78,17 @@ def open_items_at_lazy(items: pl.DataFrame | pl.LazyFrame,
                        moments: Sequence[Moment]) -> pl.LazyFrame:
     """The items that exist at any of ``moments``, with ``open_doc_minor_<i>`` and
     ``open_minor_<i>`` for each moment i (the ``open_items`` amounts; 0 at a moment the
-    item is not dated or posted by yet), unsorted. One join for every moment: AR at
-    several dates costs about what one date costs."""
+    item is not dated or posted by yet, or not open by ``possibly_open``'s flags when the
+    items carry them), unsorted. One join for every moment: AR at several dates costs about
+    what one date costs."""
     if not moments:
         raise ValueError("open items need at least one moment")
-    exists = [as_of_filter("document_date_key", "posted_at", *moment) for moment in moments]
+    # Items from ``possibly_open`` say at which moments they may be open: closed at the others.
+    flags = [f"{MAYBE_OPEN}{i}" for i in range(len(moments))]
+    pruned = set(flags) <= set(items.lazy().collect_schema().names())
+    exists = [as_of_filter("document_date_key", "posted_at", *moment)
+              & (pl.col(flag) if pruned else pl.lit(True))
+              for moment, flag in zip(moments, flags, strict=True)]
     applies = [as_of_filter("allocation_date_key", "created_at", *moment)
                for moment in moments]
     items = items.lazy().filter(pl.any_horizontal(exists))
@@ -119,7 +126,8 @@ def open_items_at_lazy(items: pl.DataFrame | pl.LazyFrame,
         .join(from_source, on=["item_type", "document_id"], how="left")
         .with_columns(open_doc)
         .with_columns(open_base)
-        .drop(*(f"applied_{way}_{i}" for way in ("to", "from") for i in range(len(moments))))
+        .drop(*(f"applied_{way}_{i}" for way in ("to", "from") for i in range(len(moments))),
+              *(flags if pruned else ()))
     )
 
 
@@ -142,33 +150,69 @@ def open_items_at(items: pl.DataFrame | pl.LazyFrame,
 
 def possibly_open(items: pl.DataFrame | pl.LazyFrame,
                   allocations: pl.DataFrame | pl.LazyFrame,
-                  moments: Sequence[Moment]) -> pl.LazyFrame:
-    """The ``items`` that may be open at one of ``moments``: those dated by the moment and
-    not settled (``settled_date_key`` -1) or settled after it, or touched by an allocation
-    dated by the moment but recorded after its "known by" (a later back-dated entry, without
-    which the item may still be open then). The others are closed (or not there yet) at
-    every moment, so callers that sum open amounts need not join them with their
-    allocations: at 10M lines AR as of today 1.9 s → 0.8 s, at three dates 2.5 → 1.4 s."""
-    frame = items.lazy()
-    keep = []
-    for i, (as_of, known_by) in enumerate(moments):
-        condition = pl.col("settled_date_key") == -1
+                  moments: Sequence[Moment]) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The ``items`` that may be open at one of ``moments``, with ``maybe_open_<i>`` for
+    each moment i, and the ``allocations`` that count for them then. An item may be open at
+    a moment when it is dated by then and not settled (``settled_date_key`` -1) or settled
+    after it, or when an allocation dated by the moment but recorded after its "known by"
+    (a later back-dated entry, without which it may still be open then) touches it. Other
+    items are closed (or not there yet) at every moment; so are both documents of an
+    allocation settled by then (its ``settled_date_key``), and an allocation dated after the
+    moment does not count then. So callers that sum open amounts need not join them: at 10M
+    lines AR as of today 1.9 s → 0.8 s with the items pruned, → 0.17 s with the
+    allocations pruned too.
+
+    ``open_items_at_lazy`` takes both as they are: at each moment i the allocations returned
+    are every allocation that counts for the items maybe open then (and maybe others, which
+    the join drops), and the items not maybe open then are closed then."""
+    items, allocations = items.lazy(), allocations.lazy()
+    touched = _touched(allocations, moments)
+    ids = touched["document_id"].unique().implode()
+    flags = [f"touched_{i}" for i in range(len(moments))]
+    maybe_open, allocation_keep = [], []
+    for i, (flag, (as_of, _)) in enumerate(zip(flags, moments, strict=True)):
+        unsettled = pl.col("settled_date_key") == -1
+        dated, applied = pl.lit(True), pl.lit(True)
         if as_of is not None:
             key = as_of.year * 10_000 + as_of.month * 100 + as_of.day
-            condition = (condition | (pl.col("settled_date_key") > key)) & (
-                pl.col("document_date_key") <= key)
-        if as_of is not None and known_by is not None:
-            later = allocations.lazy().filter(  # dated by the moment, recorded after it
-                (pl.col("allocation_date_key") <= key) & (pl.col("created_at") >= known_by))
-            touched = pl.concat([
-                later.select(pl.col(f"{side}_type").alias("item_type"),
-                             pl.col(f"{side}_id").alias("document_id"))
-                for side in ("target", "source")]).unique().with_columns(
-                pl.lit(True).alias(f"touched_{i}"))
-            frame = frame.join(touched, on=["item_type", "document_id"], how="left")
-            condition |= pl.col(f"touched_{i}").fill_null(False)
-        keep.append(condition)
-    return frame.filter(pl.any_horizontal(keep)).select(items.lazy().collect_schema().names())
+            unsettled |= pl.col("settled_date_key") > key
+            dated = pl.col("document_date_key") <= key
+            applied = pl.col("allocation_date_key") <= key
+        allocation_keep.append(unsettled & applied)
+        maybe_open.append((unsettled & dated | pl.col(flag)).alias(f"{MAYBE_OPEN}{i}"))
+    # Only the few items with the id of a touched document are joined with the flags.
+    suspect = pl.col("document_id").is_in(ids)
+    plain = items.filter(~suspect).with_columns(pl.lit(False).alias(flag) for flag in flags)
+    suspects = items.filter(suspect).join(
+        touched.group_by("item_type", "document_id").agg(pl.col(flags).any()).lazy(),
+        on=["item_type", "document_id"], how="left").with_columns(pl.col(flags).fill_null(False))
+    kept = (pl.concat([plain, suspects]).with_columns(maybe_open).drop(flags)
+            .filter(pl.any_horizontal(f"{MAYBE_OPEN}{i}" for i in range(len(moments)))))
+    reopened = pl.col("target_id").is_in(ids) | pl.col("source_id").is_in(ids)
+    return kept, allocations.filter(pl.any_horizontal(allocation_keep) | reopened)
+
+
+def _touched(allocations: pl.LazyFrame, moments: Sequence[Moment]) -> pl.DataFrame:
+    """The documents (``item_type``, ``document_id``, as target or source) of the allocations
+    dated by a moment but recorded after its "known by", with ``touched_<i>`` for each
+    moment i: few rows (back-dated entries are rare)."""
+    later = []
+    for as_of, known_by in moments:
+        condition = pl.lit(False)
+        if known_by is not None:
+            condition = pl.col("created_at") >= known_by
+            if as_of is not None:
+                key = as_of.year * 10_000 + as_of.month * 100 + as_of.day
+                condition &= pl.col("allocation_date_key") <= key
+        later.append(condition)
+    flags = [condition.alias(f"touched_{i}") for i, condition in enumerate(later)]
+    rows = allocations.filter(pl.any_horizontal(later)).select(
+        "target_type", "target_id", "source_type", "source_id", *flags).collect()
+    return pl.concat([
+        rows.select(pl.col(f"{side}_type").alias("item_type"),
+                    pl.col(f"{side}_id").alias("document_id"), *(f"touched_{i}" for i in
+                                                                 range(len(moments))))
+        for side in ("target", "source")])
 
 
 def open_ar_by_customer(items: pl.DataFrame | pl.LazyFrame,

@@ -27,7 +27,7 @@ from etl.facts.ar import (
     build_allocations,
     build_items,
 )
-from etl.facts.open_ar import open_ar_by_customer, open_items
+from etl.facts.open_ar import open_ar_by_customer, open_items, open_items_at, possibly_open
 from etl.schema import dim_customer, fct_ar_allocation, fct_ar_item
 from tests.etl.core_frames import amount, core_frames, rate
 from tests.etl.test_fct_sales_line import hand_made_dims
@@ -207,32 +207,34 @@ def test_every_column_of_the_allocations() -> None:
 
     assert allocations.schema == ALLOCATION_SCHEMA
     assert allocations.columns == [c.name for c in fct_ar_allocation.columns]
+    # Last column: the settled date, the later of both documents' (-1: one is open): only
+    # 4 (receipt 301 → refund 302) and 8 (receipt 310 → reversal 311) join two settled ones.
     assert allocations.rows() == [
         # 400.04 EUR at the invoice's 1.2 (not the receipt's 1.25) = 480.048 → 480.05;
         # received 14 Feb: 35 days after the invoice, 5 after the due date.
         (1, None, "payment", 300, "invoice", 200, 10, 1, 20250214,
-         datetime(2025, 2, 14, 12), 40004, 48005, 35, 5),
+         datetime(2025, 2, 14, 12), 40004, 48005, 35, 5, -1),
         # credit notes carry no days
         (2, None, "credit_note", 400, "invoice", 200, 10, 1, 20250220,
-         datetime(2025, 2, 20, 12), 10000, 12000, None, None),
+         datetime(2025, 2, 20, 12), 10000, 12000, None, None, -1),
         # 499.96 × 1.2 = 599.952 → 599.95; customer 1 is version 11 from 1 March
         (3, None, "payment", 301, "invoice", 200, 11, 1, 20250305,
-         datetime(2025, 3, 5, 12), 49996, 59995, 54, 24),
+         datetime(2025, 3, 5, 12), 49996, 59995, 54, 24, -1),
         # to a refund: at the refund's rate, 100.04 × 1.125 = 112.545 → 112.55 (half-up)
         (4, None, "payment", 301, "refund", 302, 11, 1, 20250320,
-         datetime(2025, 3, 20, 12), 10004, 11255, None, None),
+         datetime(2025, 3, 20, 12), 10004, 11255, None, None, 20250320),
         # the reversal of 1: the exact negative, days of the original receipt
         (5, 1, "payment", 300, "invoice", 200, 11, 1, 20250401,
-         datetime(2025, 4, 1, 12), -40004, -48005, 35, 5),
+         datetime(2025, 4, 1, 12), -40004, -48005, 35, 5, -1),
         (6, None, "payment", 310, "invoice", 210, 20, 2, 20250310,
-         datetime(2025, 3, 10, 12), 30000, 30000, 9, -21),
+         datetime(2025, 3, 10, 12), 30000, 30000, 9, -21, -1),
         (7, 6, "payment", 310, "invoice", 210, 20, 2, 20250315,
-         datetime(2025, 3, 15, 12), -30000, -30000, 9, -21),
+         datetime(2025, 3, 15, 12), -30000, -30000, 9, -21, -1),
         (8, None, "payment", 310, "reversal", 311, 20, 2, 20250315,
-         datetime(2025, 3, 15, 12), 30000, 30000, None, None),
+         datetime(2025, 3, 15, 12), 30000, 30000, None, None, 20250315),
         # JPY has no minor digits; the prepayment arrived 2 days before the (cash) invoice
         (9, None, "payment", 320, "invoice", 220, 30, 3, 20250201,
-         datetime(2025, 2, 1, 12), 1000, 670, -2, -2),
+         datetime(2025, 2, 1, 12), 1000, 670, -2, -2, -1),
     ]
 
 
@@ -359,8 +361,27 @@ def test_open_ar_reconciles_with_the_core_balances_of_demo_data(
     assert 0 < settled.height < items.height
     assert open_items(items, allocations).filter(
         (pl.col("settled_date_key") > 0) != (pl.col("open_doc_minor") == 0)).is_empty()
+    pruned = []
     for day_key in settled["settled_date_key"].unique().sort()[::25]:
         day = date(day_key // 10_000, day_key // 100 % 100, day_key % 100)
         closed = open_items(items.filter(pl.col("settled_date_key").is_between(1, day_key)),
                             allocations, day)
         assert closed.height > 0 and (closed["open_doc_minor"] == 0).all(), day
+        # Only the allocations of unsettled documents are needed for the open ones.
+        unsettled = allocations.filter(~pl.col("settled_date_key").is_between(1, day_key))
+        pruned.append(allocations.height - unsettled.height)
+        still_open = open_items(items, allocations, day).filter(pl.col("open_doc_minor") != 0)
+        assert open_items(*possibly_open(items, allocations, [(day, None)]), day).filter(
+            pl.col("open_doc_minor") != 0).equals(still_open), day
+    assert max(pruned) > 0
+    # Several moments at once (a year apart, as the CEI's): an item kept for one moment is
+    # closed at another without the allocations that closed it.
+    days = settled["settled_date_key"].unique().sort()
+    moments = [(date(k // 10_000, k // 100 % 100, k % 100), known)
+               for k in (days[len(days) // 5], days[len(days) // 2], days[-1])
+               for known in (None, datetime(k // 10_000, k // 100 % 100, k % 100, 12))]
+    for whole, narrowed in zip(open_items_at(items, allocations, moments),
+                               open_items_at(*possibly_open(items, allocations, moments),
+                                             moments), strict=True):
+        assert narrowed.filter(pl.col("open_doc_minor") != 0).equals(
+            whole.filter(pl.col("open_doc_minor") != 0))

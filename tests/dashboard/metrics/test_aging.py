@@ -32,7 +32,7 @@ from dashboard.metrics.mart import Mart
 from dashboard.metrics.receivables import ar_by_customer, moment
 from dashboard.metrics.scope import NO_SCOPE, Scope
 from tests.dashboard.conftest import DemoMart
-from tests.dashboard.metrics.ar_marts import with_settled_dates
+from tests.dashboard.metrics.ar_marts import settled_ar
 from tests.dashboard.metrics.core_receivables import CoreOpenItem, core_open_items
 
 FINANCE = Scope(role="finance", user_id=1, all_reps=True)
@@ -341,8 +341,7 @@ def _mart(items: pl.DataFrame, allocations: pl.DataFrame, names: tuple[str, str]
                              schema={"customer_id": pl.Int64, "rep_override_id": pl.Int64})
     reps = pl.DataFrame({"rep_id": [10, 20], "name": ["Rep Ten", "Rep Twenty"]})
     return Mart("test", datetime(2026, 7, 5), {
-        "fct_ar_item": with_settled_dates(items, allocations),
-        "fct_ar_allocation": allocations, "dim_customer": customers,
+        **settled_ar(items, allocations), "dim_customer": customers,
         "dim_location": locations, "dim_rep": reps})
 
 

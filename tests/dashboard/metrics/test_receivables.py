@@ -39,7 +39,7 @@ from dashboard.metrics.scope import NO_SCOPE, Scope
 from dashboard.metrics.selection import Slice
 from etl.facts.open_ar import open_items, possibly_open
 from tests.dashboard.conftest import DemoMart
-from tests.dashboard.metrics.ar_marts import with_settled_dates
+from tests.dashboard.metrics.ar_marts import settled_ar
 from tests.dashboard.metrics.core_receivables import (
     core_ar,
     core_cei,
@@ -103,8 +103,7 @@ def _hand_made_mart() -> Mart:
     locations = pl.DataFrame({"customer_id": [1], "rep_override_id": [None]},
                              schema={"customer_id": pl.Int64, "rep_override_id": pl.Int64})
     return Mart("test", datetime(2026, 7, 5), {
-        "fct_ar_item": with_settled_dates(items, allocations),
-        "fct_ar_allocation": allocations, "dim_customer": customers,
+        **settled_ar(items, allocations), "dim_customer": customers,
         "dim_location": locations})
 
 
@@ -316,24 +315,42 @@ def test_only_items_that_may_be_open_are_joined_with_their_allocations() -> None
         _item("invoice", 2, 1, date(2026, 6, 1), datetime(2026, 6, 1, 8), 200),
         _item("payment", 1, 1, date(2026, 6, 5), datetime(2026, 6, 5, 8), -100),
         _item("payment", 2, 1, date(2026, 6, 5), datetime(2026, 6, 5, 8), -200),
+        _item("invoice", 3, 1, date(2026, 6, 8), datetime(2026, 6, 8, 8), 300),
+        _item("payment", 3, 1, date(2026, 6, 9), datetime(2026, 6, 9, 8), -100),
     ])
     back_dated = _allocation(("payment", 2), ("invoice", 2), 1, date(2026, 6, 5), 200)
     back_dated["created_at"] = datetime(2026, 6, 20, 12)  # recorded a fortnight later
     allocations = pl.DataFrame([
-        _allocation(("payment", 1), ("invoice", 1), 1, date(2026, 6, 5), 100), back_dated])
-    settled = with_settled_dates(items, allocations)
-    assert settled["settled_date_key"].to_list() == [20260605] * 4
+        _allocation(("payment", 1), ("invoice", 1), 1, date(2026, 6, 5), 100), back_dated,
+        _allocation(("payment", 3), ("invoice", 3), 1, date(2026, 6, 9), 100)])
+    marts = settled_ar(items, allocations)
+    settled, allocations = marts["fct_ar_item"], marts["fct_ar_allocation"]
+    assert settled["settled_date_key"].to_list() == [20260605] * 4 + [-1, 20260609]
+    assert allocations["settled_date_key"].to_list() == [20260605, 20260605, -1]
 
-    def kept(as_of: date, known_by: datetime | None) -> set[tuple[str, int]]:
-        frame = possibly_open(settled, allocations, [(as_of, known_by)]).collect()
-        return set(zip(frame["item_type"], frame["document_id"], strict=True))
+    def kept(as_of: date, known_by: datetime | None,
+             ) -> tuple[set[tuple[str, int]], set[tuple[str, int]]]:
+        frame, applied = (f.collect() for f in possibly_open(settled, allocations,
+                                                              [(as_of, known_by)]))
+        return (set(zip(frame["item_type"], frame["document_id"], strict=True)),
+                set(zip(applied["source_type"], applied["source_id"], strict=True)))
 
-    # On 4 June the invoices were open and the receipts (5 June) not there yet.
-    assert kept(date(2026, 6, 4), None) == {("invoice", 1), ("invoice", 2)}
-    assert kept(date(2026, 6, 10), None) == set()
+    # On 4 June the invoices 1 and 2 were open and the receipts (5 June) not there yet: no
+    # allocation counts yet.
+    assert kept(date(2026, 6, 4), None) == ({("invoice", 1), ("invoice", 2)}, set())
+    # On 10 June only invoice 3 was open: the allocations of the others are not read.
+    assert kept(date(2026, 6, 10), None) == ({("invoice", 3)}, {("payment", 3)})
     # As recorded at the end of 10 June the back-dated receipt was not there yet.
-    assert kept(date(2026, 6, 10), datetime(2026, 6, 10, 23, 59)) == {("invoice", 2),
-                                                                      ("payment", 2)}
+    assert kept(date(2026, 6, 10), datetime(2026, 6, 10, 23, 59)) == (
+        {("invoice", 2), ("payment", 2), ("invoice", 3)}, {("payment", 2), ("payment", 3)})
+    for as_of in (date(2026, 6, 4), date(2026, 6, 10)):
+        for known_by in (None, datetime(as_of.year, as_of.month, as_of.day, 23, 59)):
+            whole = open_items(settled, allocations, as_of, known_by).filter(
+                pl.col("open_doc_minor") != 0)
+            pruned = open_items(*possibly_open(settled, allocations, [(as_of, known_by)]),
+                                as_of, known_by)
+            assert pruned.filter(pl.col("open_doc_minor") != 0).equals(whole)
     closed_day = open_items(settled, allocations, date(2026, 6, 10),
                             datetime(2026, 6, 10, 23, 59))
-    assert closed_day.filter(pl.col("open_doc_minor") != 0)["document_id"].to_list() == [2, 2]
+    assert closed_day.filter(pl.col("open_doc_minor") != 0)["document_id"].to_list() == [
+        2, 2, 3]
