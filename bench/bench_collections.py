@@ -88,7 +88,7 @@ def _live(var: Path, mart: Any, today: Any) -> dict[str, Any]:
     from dashboard.pages.collections import SHOWN_ROWS
 
     rows = worklist(mart, _scopes(mart)["finance"], today, timezone="UTC").head(SHOWN_ROWS)
-    ids = rows["invoice_id"].to_list()
+    ids = dict(zip(rows["invoice_id"], rows["customer_id"], strict=True))
     engine = make_engine(Settings(var_dir=var).resolved_database_url)
     factory = make_session_factory(engine)
     finance = Actor(user_id=None, role=Role.FINANCE, name="bench")

@@ -91,7 +91,8 @@ def _live(context: RequestContext, rows: pl.DataFrame) -> pl.DataFrame:
     found = {}
     if context.actor is not None and not rows.is_empty():
         with session_factory()() as session:
-            found = follow_ups(session, context.actor, rows["invoice_id"].to_list())
+            found = follow_ups(session, context.actor, dict(zip(
+                rows["invoice_id"], rows["customer_id"], strict=True)))
     live = pl.DataFrame([{
         "invoice_id": f.invoice_id, "last_contact_on": f.contact.last_interaction_on,
         "last_contact_kind": f.contact.last_interaction_kind,

@@ -152,17 +152,23 @@ def test_follow_ups_read_a_fixed_number_of_queries_within_the_readers_scope(
         session: Session, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     invoices = [posted_invoice(session, world, n, INVOICED) for n in (1, 2, 3)]
     _call(session, invoices[0])
-    ids = [invoice.id for invoice in invoices]
+    of = {invoice.id: invoice.customer_id for invoice in invoices}
+    first = dict(list(of.items())[:1])
     outsider = Actor(user_id=None, role=Role.REP, rep_id=world.other_team_rep.id, name="otto")
     with _statements(session) as one:
-        follow_ups(session, FINANCE, ids[:1])
+        follow_ups(session, FINANCE, first)
     with _statements(session) as three:
-        found = follow_ups(session, FINANCE, ids)
-    assert len(three) == len(one) and set(found) == set(ids)
+        found = follow_ups(session, FINANCE, of)
+    assert len(three) == len(one) and set(found) == set(of)
     assert {f.invoice_promise_date for f in found.values()} == {date(2026, 3, 13), None}
     assert all(f.contact.next_contact_date == date(2026, 3, 17) for f in found.values())
-    assert set(follow_ups(session, world.alice, ids)) == set(ids)
-    assert follow_ups(session, outsider, ids) == {}
-    monkeypatch.setattr(profile, "FOLLOW_UP_BATCH", 2)  # batches add up to the same
-    assert follow_ups(session, FINANCE, [*ids, 999_999]) == found
-    assert follow_ups(session, FINANCE, []) == {}
+    assert set(follow_ups(session, world.alice, of)) == set(of)
+    assert follow_ups(session, outsider, of) == {}
+    # More than a batch (an export) is read over the whole scope, in as many queries.
+    monkeypatch.setattr(profile, "FOLLOW_UP_BATCH", 2)
+    with _statements(session) as many:
+        assert follow_ups(session, FINANCE, {**of, 999_999: 999_999}) == found
+    assert len(many) == len(one)
+    assert set(follow_ups(session, world.alice, of)) == set(of)
+    assert follow_ups(session, outsider, of) == {}
+    assert follow_ups(session, FINANCE, {}) == {}

@@ -7,6 +7,7 @@ their customers' rows with the same risk."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from fractions import Fraction
 
 import polars as pl
 import pytest
@@ -17,8 +18,9 @@ from core.users.models import User
 from dashboard.metrics.collections import late_payment_risk, worklist, worklist_totals
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.scope import Scope
+from etl.facts.payment_risk import TABLE, build
 from tests.dashboard.conftest import DemoMart, managed_customers, manager_scope
-from tests.dashboard.metrics.ar_marts import with_settled_dates
+from tests.dashboard.metrics.ar_marts import settled_ar
 from tests.dashboard.metrics.core_collections import core_worklist
 
 FINANCE = Scope(role="finance", user_id=1, all_reps=True)
@@ -70,7 +72,7 @@ def _hand_made_mart() -> Mart:
         _cash(5, 2, 1, 400, None, source="credit_note"),
         _cash(6, 10, 1, 500, 5),  # a cash sale: not credit behaviour
         _cash(7, 6, 2, 1000, 0), _cash(8, 7, 2, 2000, -10),
-        _cash(9, 1, 1, 0, 99, on=date(2026, 7, 1)),  # after D
+        _cash(9, 3, 1, 100, 30, on=date(2026, 7, 1)),  # after D: the batch's last
     ])
     customers = pl.DataFrame({"customer_id": [1, 2, 3], "name": ["One", "Two", "Three"],
                               "segment_code": ["SMB", "SMB", None],
@@ -79,10 +81,9 @@ def _hand_made_mart() -> Mart:
     reps = pl.DataFrame({"rep_key": [1, 2], "rep_id": [10, 20], "name": ["Ten", "Twenty"]})
     locations = pl.DataFrame({"customer_id": [1], "rep_override_id": [None]},
                              schema={"customer_id": pl.Int64, "rep_override_id": pl.Int64})
-    return Mart("test", datetime(2026, 7, 5), {
-        "fct_ar_item": with_settled_dates(items, allocations),
-        "fct_ar_allocation": allocations, "dim_customer": customers,
-        "dim_rep": reps, "dim_location": locations})
+    tables = {**settled_ar(items, allocations), "dim_customer": customers, "dim_rep": reps,
+              "dim_location": locations}
+    return Mart("test", datetime(2026, 7, 5), {**tables, TABLE: build(tables)})
 
 
 def test_risk_is_the_share_paid_late_blended_with_the_segments() -> None:
@@ -95,6 +96,20 @@ def test_risk_is_the_share_paid_late_blended_with_the_segments() -> None:
     assert risk[2]["risk_ppm"] == 107_143  # 2/7 × 0 + 5/7 × 0.15 = 0.1071428…, half up
     assert risk[3]["paid_invoices"] == 0
     assert risk[3]["risk_ppm"] == 150_000  # no segment: every customer's 600/4000
+
+
+def test_the_batch_holds_the_risk_as_of_its_last_allocation() -> None:
+    mart = _hand_made_mart()
+    batch = late_payment_risk(mart, date(2026, 7, 1)).collect()
+    assert batch.equals(mart.frame(TABLE))
+    one = batch.row(0, named=True)  # invoice 3's late 100 on 1 July counts now
+    assert (one["paid_invoices"], one["paid_minor"], one["late_minor"]) == (2, 1100, 700)
+    # 2/7 × 700/1100 + 5/7 × 700/4100 = 0.3037694…
+    share = Fraction(2, 7) * Fraction(700, 1100) + Fraction(5, 7) * Fraction(700, 4100)
+    assert one["risk_ppm"] == int(share * 1_000_000 + Fraction(1, 2)) == 303_769
+    # As of D, before that allocation, the rule is applied as of D (the first test).
+    then = late_payment_risk(mart, D).collect().filter(pl.col("customer_id") == 1)
+    assert then["risk_ppm"].to_list() == [225_000]
 
 
 def test_the_worklist_ranks_open_overdue_undisputed_invoices_by_score() -> None:
