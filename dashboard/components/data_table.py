@@ -90,10 +90,24 @@ def export_buttons(export: str | None) -> list[dbc.ButtonGroup]:
     ], className="mb-2")]
 
 
+Totals = Mapping[str, Any] | Sequence[Mapping[str, Any]]
+"""A totals row (values by field, a link column's label without its href) or several (e.g.
+one per currency)."""
+
+
+def pinned_rows(totals: Totals, columns: list[Column], currency: str) -> list[dict[str, Any]]:
+    """``totals`` as grid rows to pin below a grid's rows (``pinnedBottomRowData``)."""
+    fields = {c.field for c in columns} | {c.currency_field for c in columns
+                                            if c.currency_field}
+    rows = pl.DataFrame([{f: row.get(f) for f in fields}
+                         | {c.href_field: None for c in columns if c.href_field}
+                         for row in ([totals] if isinstance(totals, Mapping) else totals)])
+    return grid_rows(rows, columns, currency)
+
+
 def data_table(table_id: str, frame: pl.DataFrame, columns: list[Column], currency: str,
                *, export: str | None = None, empty: str = "No rows in this scope and period",
-               height: int = 360,
-               totals: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+               height: int = 360, totals: Totals | None = None,
                row_id: str | None = None) -> html.Div:
     """The grid for ``frame``; ``export`` names the table for the export buttons; ``totals``
     (values by field, a link column's label without its href; or several such rows, e.g.
@@ -105,12 +119,7 @@ def data_table(table_id: str, frame: pl.DataFrame, columns: list[Column], curren
     buttons = export_buttons(export)
     options: dict[str, Any] = {}
     if totals is not None:
-        fields = {c.field for c in columns} | {c.currency_field for c in columns
-                                                if c.currency_field}
-        rows = pl.DataFrame([{f: row.get(f) for f in fields}
-                             | {c.href_field: None for c in columns if c.href_field}
-                             for row in ([totals] if isinstance(totals, Mapping) else totals)])
-        options["pinnedBottomRowData"] = grid_rows(rows, columns, currency)
+        options["pinnedBottomRowData"] = pinned_rows(totals, columns, currency)
     selection: dict[str, Any] = {}
     if row_id is not None:
         options["rowSelection"] = {"mode": "singleRow", "checkboxes": False,

@@ -30,7 +30,14 @@ from flask import current_app
 
 from core.types import currency_digits
 from dashboard import ids
-from dashboard.components.data_table import Column, column_def, export_buttons, grid_rows
+from dashboard.components.data_table import (
+    Column,
+    Totals,
+    column_def,
+    export_buttons,
+    grid_rows,
+    pinned_rows,
+)
 from dashboard.metrics.mart import Mart
 from dashboard.result_cache import page_key
 from dashboard.secure import RequestContext, secured
@@ -53,11 +60,16 @@ Rows = Callable[[RequestContext, Mart, dict[str, str]], Listed]
 
 def paged_table(table_id: str, columns: list[Column], row_count: int, *,
                 export: str | None = None, empty: str = "No rows in this scope and period",
-                height: int = 360) -> html.Div:
+                height: int = 360, currency: str = "",
+                totals: Totals | None = None) -> html.Div:
     """The grid of a list of ``row_count`` rows (the empty notice when there are none);
-    its rows come from the callback ``register_paged_table`` sets up for ``table_id``."""
+    its rows come from the callback ``register_paged_table`` sets up for ``table_id``.
+    ``totals`` (``data_table``'s, amounts in ``currency``) are pinned below the rows."""
     if row_count == 0:
         return html.Div(empty, className="text-muted fst-italic p-3", id=f"{table_id}-empty")
+    options: dict[str, Any] = {}
+    if totals is not None:
+        options["pinnedBottomRowData"] = pinned_rows(totals, columns, currency)
     grid = dag.AgGrid(
         id=table_id,
         columnDefs=[_filtered(c) for c in columns],
@@ -65,14 +77,17 @@ def paged_table(table_id: str, columns: list[Column], row_count: int, *,
         defaultColDef={"flex": 1, "minWidth": 110},
         dashGridOptions={"animateRows": False, "cacheBlockSize": BLOCK_ROWS,
                          "maxConcurrentDatasourceRequests": 1,
-                         "infiniteInitialRowCount": min(row_count, BLOCK_ROWS)},
+                         "infiniteInitialRowCount": min(row_count, BLOCK_ROWS), **options},
         style={"height": f"{height}px"},
     )
     return html.Div([*export_buttons(export), grid])
 
 
 def _filtered(column: Column) -> dict[str, Any]:
-    """The column's definition with the only filter the server applies to it."""
+    """The column's definition with the only filter the server applies to it (none when
+    its options turn the filter off, e.g. a link with the same label on every row)."""
+    if (column.options or {}).get("filter") is False:
+        return column_def(column)
     number = column.kind in NUMBER_KINDS
     return {**column_def(column),
             "filter": "agNumberColumnFilter" if number else "agTextColumnFilter",
@@ -203,11 +218,23 @@ def listed(context: RequestContext, mart: Mart, table_id: str, query: dict[str, 
            rows: Rows) -> Listed:
     """``rows(context, mart, query)``, kept per process under (batch, table, query, scope): the
     layout computes it for its totals and the block requests that follow slice it."""
-    frames: _Frames = current_app.extensions.setdefault(FRAMES, _Frames())
     key = page_key(context, table_id, query)
-    found = None if key is None else frames.get(key)
+    found = None if key is None else _frames().get(key)
     if found is None:
         found = rows(context, mart, query)
         if key is not None:
-            frames.set(key, found)
+            _frames().set(key, found)
     return found
+
+
+def keep(context: RequestContext, table_id: str, query: dict[str, str], fresh: Listed) -> None:
+    """Keep ``fresh`` as the list of (batch, table, query, scope) in place of the one kept: a
+    layout whose rows hold live columns renews them on every render."""
+    key = page_key(context, table_id, query)
+    if key is not None:
+        _frames().set(key, fresh)
+
+
+def _frames() -> _Frames:
+    frames: _Frames = current_app.extensions.setdefault(FRAMES, _Frames())
+    return frames

@@ -114,3 +114,24 @@ def save_collection_call(app: Any, client: FlaskClient, invoice: dict[str, Any],
     return post_callback(client, callback_with_input(app, SAVE),
                          [{"id": SAVE, "property": "n_clicks", "value": 1}],
                          [{"id": INVOICE, "property": "data", "value": invoice}, fields])
+
+
+def grid_block_response(app: Any, client: FlaskClient, table: str, search: str = "",
+                        **request: Any) -> Any:
+    """POST a block request of a paged grid (``dashboard.components.paged_table``) for a
+    page's ``search`` as the browser does (default rows 0–1000; ``request`` adds to or
+    overrides it: ``startRow``, ``endRow``, ``sortModel``, ``filterModel``): the response."""
+    return post_callback(client, callback_with_input(app, table),
+                         [{"id": table, "property": "getRowsRequest",
+                           "value": {"startRow": 0, "endRow": 1000} | request}],
+                         [{"id": "_pages_location", "property": "search", "value": search}])
+
+
+def grid_block(app: Any, client: FlaskClient, table: str, search: str = "",
+               **request: Any) -> tuple[list[dict[str, Any]], int]:
+    """The rows of a ``grid_block_response`` and the row count of the whole (filtered)
+    list."""
+    response = grid_block_response(app, client, table, search, **request)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    body = response.get_json()["response"][table]["getRowsResponse"]
+    return body["rowData"], body["rowCount"]

@@ -29,8 +29,15 @@ from core.company.services import end_of_day_utc
 from core.customers.models import Customer, HoldState
 from core.types import currency_digits, to_minor
 from dashboard.formatting import BLANK, compact_money, money, percent
+from dashboard.pages import ar_aging as ar_aging_page
 from tests.dashboard.conftest import DemoMart, managed_customers
-from tests.dashboard.dash_client import find_component, login, page_json, render_page
+from tests.dashboard.dash_client import (
+    find_component,
+    grid_block,
+    login,
+    page_json,
+    render_page,
+)
 from tests.dashboard.metrics.core_receivables import CoreOpenItem, core_cei, core_open_items
 
 PATH = "/ar-aging"
@@ -55,10 +62,17 @@ def _grid(tree: Any, grid_id: str) -> dict[str, Any]:
     return grid["props"]
 
 
-def _customer_ids(tree: Any) -> set[int]:
-    """The customers of the by-customer grid (from their Customer 360 links)."""
-    return {int(row["name"].rsplit("/customers/", 1)[1].rstrip(")"))
-            for row in _grid(tree, "ar-aging-table")["rowData"]}
+def _customer_rows(app: dash.Dash, client: FlaskClient,
+                   search: str) -> dict[int, dict[str, Any]]:
+    """The by-customer grid's rows (asked block by block as the browser does) by customer
+    (from their Customer 360 links)."""
+    rows, count = grid_block(app, client, "ar-aging-table", search, endRow=100_000)
+    assert len(rows) == count
+    return {int(row["name"].rsplit("/customers/", 1)[1].rstrip(")")): row for row in rows}
+
+
+def _customer_ids(app: dash.Dash, client: FlaskClient, search: str) -> set[int]:
+    return set(_customer_rows(app, client, search))
 
 
 def _signed_in(app: dash.Dash, username: str) -> FlaskClient:
@@ -73,14 +87,16 @@ def test_finance_sees_total_ar_equal_to_the_core_open_items(
     as_of = demo_mart.mart.published_at.date() - timedelta(days=91 * months_back // 3)
     items = _core_items(demo_mart, as_of)
     total = sum(item.open_minor for item in items)
-    tree = _page(_signed_in(demo_app, "finance"), f"?as_of={as_of.isoformat()}")
+    client, search = _signed_in(demo_app, "finance"), f"?as_of={as_of.isoformat()}"
+    tree = _page(client, search)
     assert find_component(tree, "ar-aging-total")["props"]["children"] == compact_money(
         total, "USD")
     assert money(total, "USD") in json.dumps(tree)
     grid = _grid(tree, "ar-aging-table")
+    assert grid["rowModelType"] == "infinite" and "rowData" not in grid
     (totals,) = grid["dashGridOptions"]["pinnedBottomRowData"]
     assert round(totals["total_ar_minor"] * 100) == total
-    assert _customer_ids(tree) == _customers_with_open_items(items)
+    assert _customer_ids(demo_app, client, search) == _customers_with_open_items(items)
     for graph in ("ar-aging-buckets", "ar-aging-customers"):
         assert find_component(tree, graph)["props"]["figure"]["data"], graph
 
@@ -91,13 +107,13 @@ def test_sales_roles_see_only_the_customers_they_manage(
     as_of = demo_mart.mart.published_at.date()
     items = _core_items(demo_mart, as_of)
     expected = _customers_with_open_items(items) & managed_customers(demo_mart.core, username)
-    tree = _page(_signed_in(demo_app, username), f"?as_of={as_of.isoformat()}")
-    assert expected and _customer_ids(tree) == expected
+    client, search = _signed_in(demo_app, username), f"?as_of={as_of.isoformat()}"
+    tree = _page(client, search)
+    assert expected and _customer_ids(demo_app, client, search) == expected
     total = sum(item.open_minor for item in items if item.customer_id in expected)
     assert find_component(tree, "ar-aging-total")["props"]["children"] == compact_money(
         total, "USD")
-    everyone = _page(_signed_in(demo_app, "finance"), f"?as_of={as_of.isoformat()}")
-    assert expected < _customer_ids(everyone)
+    assert expected < _customer_ids(demo_app, _signed_in(demo_app, "finance"), search)
 
 
 def test_the_drill_down_lists_an_own_customers_open_items_and_nothing_outside_the_scope(
@@ -189,6 +205,25 @@ def test_the_export_holds_the_users_own_rows(demo_app: dash.Dash, demo_mart: Dem
         item.open_minor for item in items if item.customer_id == customer)
 
 
+def test_the_customer_chooser_offers_the_largest_balances_and_keeps_the_chosen_one(
+        demo_app: dash.Dash, demo_mart: DemoMart, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ar_aging_page, "CHOOSER_CUSTOMERS", 3)
+    as_of = demo_mart.mart.published_at.date()
+    client, search = _signed_in(demo_app, "finance"), f"?as_of={as_of.isoformat()}"
+    rows = _customer_rows(demo_app, client, search)  # largest open invoices first
+    largest = {str(c) for c in list(rows)[:3]}
+    tree = _page(client, search)
+    chooser = find_component(tree, {"type": "view-param", "name": "customer"})["props"]
+    assert {o["value"] for o in chooser["options"]} == largest
+    assert "the chooser holds the 3 largest balances" in json.dumps(
+        find_component(tree, "ar-aging-items"))
+    smallest = list(rows)[-1]
+    tree = _page(client, f"{search}&customer={smallest}")
+    chooser = find_component(tree, {"type": "view-param", "name": "customer"})["props"]
+    assert chooser["value"] == str(smallest)
+    assert {o["value"] for o in chooser["options"]} == largest | {str(smallest)}
+
+
 def test_a_chosen_customer_stays_chosen_on_a_date_without_open_items(
         demo_app: dash.Dash, demo_mart: DemoMart) -> None:
     with Session(demo_mart.core) as session:
@@ -204,11 +239,6 @@ def test_a_chosen_customer_stays_chosen_on_a_date_without_open_items(
 def _customers(demo: DemoMart) -> list[Customer]:
     with Session(demo.core) as session:
         return list(session.scalars(select(Customer)))
-
-
-def _rows(tree: Any) -> dict[int, dict[str, Any]]:
-    return {int(row["name"].rsplit("/customers/", 1)[1].rstrip(")")): row
-            for row in _grid(tree, "ar-aging-table")["rowData"]}
 
 
 def test_the_cei_card_equals_the_core_for_the_period_and_compares_with_the_prior_one(
@@ -258,7 +288,8 @@ def test_credit_columns_show_the_core_limit_and_a_hold_set_a_moment_ago(
     as_of = demo_mart.mart.published_at.date()
     search = f"?as_of={as_of.isoformat()}"
     client = _signed_in(demo_app, "finance")
-    rows = _rows(_page(client, search))
+    _page(client, search)
+    rows = _customer_rows(demo_app, client, search)
     customers = {c.id: c for c in _customers(demo_mart) if c.id in rows}
     for customer_id, row in rows.items():
         customer = customers[customer_id]
@@ -279,12 +310,14 @@ def test_credit_columns_show_the_core_limit_and_a_hold_set_a_moment_ago(
         session.get_one(Customer, free).hold_state = HoldState.ON_HOLD
         session.commit()
     try:
-        assert "On hold" in _rows(_page(client, search))[free]["credit_status"]
+        _page(client, search)  # a render renews the rows its blocks read
+        assert "On hold" in _customer_rows(demo_app, client, search)[free]["credit_status"]
     finally:
         with Session(demo_mart.core) as session:
             session.get_one(Customer, free).hold_state = HoldState.NONE
             session.commit()
-    assert "On hold" not in _rows(_page(client, search))[free]["credit_status"]
+    _page(client, search)
+    assert "On hold" not in _customer_rows(demo_app, client, search)[free]["credit_status"]
 
 
 def test_region_channel_and_rep_filters_narrow_ar_to_the_matching_customers(
@@ -304,15 +337,15 @@ def test_region_channel_and_rep_filters_narrow_ar_to_the_matching_customers(
         expected = sum(totals.get(c, 0) for c in matching)
         assert find_component(tree, "ar-aging-total")["props"]["children"] == compact_money(
             expected, "USD"), search
-        assert _customer_ids(tree) == {c for c in matching if totals.get(c)} != set()
+        assert _customer_ids(demo_app, client, f"?as_of={as_of.isoformat()}&{search}") == {
+            c for c in matching if totals.get(c)} != set()
     # A manager picks one rep of the tree: the customers that rep manages now.
     manager = _signed_in(demo_app, "manager")
     mine = managed_customers(demo_mart.core, "manager")
     rep = min(c.account_manager_id for c in customers
               if c.id in mine and c.account_manager_id and totals.get(c.id))
-    tree = _page(manager, f"?as_of={as_of.isoformat()}&rep={rep}")
-    assert _customer_ids(tree) == {c.id for c in customers
-                                   if c.account_manager_id == rep and totals.get(c.id)}
+    assert _customer_ids(demo_app, manager, f"?as_of={as_of.isoformat()}&rep={rep}") == {
+        c.id for c in customers if c.account_manager_id == rep and totals.get(c.id)}
 
 
 def test_a_rep_cannot_widen_the_aging_with_another_reps_id(demo_app: dash.Dash,
@@ -321,7 +354,8 @@ def test_a_rep_cannot_widen_the_aging_with_another_reps_id(demo_app: dash.Dash,
     client = _signed_in(demo_app, "rep")
     own = _page(client, "")
     widened = _page(client, f"?rep={reps}")
-    assert _customer_ids(widened) == _customer_ids(own)
+    assert _customer_ids(demo_app, client, f"?rep={reps}") == _customer_ids(
+        demo_app, client, "")
     assert find_component(widened, "ar-aging-total") == find_component(own, "ar-aging-total")
 
 
@@ -344,11 +378,12 @@ def _minor(major: float, currency: str) -> int:
     return round(major * 10 ** currency_digits(currency))
 
 
-def _document_view(tree: Any) -> tuple[dict[int, int], dict[str, int]]:
+def _document_view(app: dash.Dash, client: FlaskClient, search: str,
+                   tree: Any) -> tuple[dict[int, int], dict[str, int]]:
     """The grid's total AR per customer and its totals rows per currency, in minor units."""
     grid = _grid(tree, "ar-aging-table")
-    rows = {int(row["name"].rsplit("/customers/", 1)[1].rstrip(")")):
-            _minor(row["total_ar_doc_minor"], row["currency"]) for row in grid["rowData"]}
+    rows = {customer: _minor(row["total_ar_doc_minor"], row["currency"])
+            for customer, row in _customer_rows(app, client, search).items()}
     totals = {row["name"]: _minor(row["total_ar_doc_minor"], row["currency"])
               for row in grid["dashGridOptions"]["pinnedBottomRowData"]}
     return rows, totals
@@ -359,11 +394,12 @@ def test_finance_sees_document_currency_per_customer_totals_and_charts_per_curre
     as_of = demo_mart.mart.published_at.date()
     items = _core_items(demo_mart, as_of)
     by_customer, by_currency = _doc_totals(items)
-    tree = _page(_signed_in(demo_app, "finance"),
-                 f"?as_of={as_of.isoformat()}&currency=document")
+    client = _signed_in(demo_app, "finance")
+    search = f"?as_of={as_of.isoformat()}&currency=document"
+    tree = _page(client, search)
     assert find_component(tree, {"type": "view-param", "name": "currency"})["props"][
         "value"] == "document"
-    rows, totals = _document_view(tree)
+    rows, totals = _document_view(demo_app, client, search, tree)
     assert rows == {c: by_customer[c] for c in _customers_with_open_items(items)}
     assert len(by_currency) >= 2
     assert totals == {f"Total {currency}": amount for currency, amount in by_currency.items()}
@@ -393,7 +429,7 @@ def test_a_rep_in_document_currency_sees_only_their_customers(
     by_customer, by_currency = _doc_totals(items, mine)
     search = f"?as_of={as_of.isoformat()}&currency=document"
     rep = _signed_in(demo_app, "rep")
-    rows, totals = _document_view(_page(rep, search))
+    rows, totals = _document_view(demo_app, rep, search, _page(rep, search))
     assert mine and rows == by_customer
     assert totals == {f"Total {currency}": amount for currency, amount in by_currency.items()}
     exported = _csv_rows(_export(rep, "ar-aging", "csv", search))

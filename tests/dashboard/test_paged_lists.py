@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 import dash
 import polars as pl
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,11 +18,11 @@ from dashboard.metrics.documents import sales_documents
 from dashboard.metrics.scope import Scope
 from tests.dashboard.conftest import DemoMart, last_full_year, managed_customers
 from tests.dashboard.dash_client import (
-    callback_with_input,
     find_component,
+    grid_block,
+    grid_block_response,
     login,
     page_json,
-    post_callback,
 )
 
 EXEC = Scope("executive", 1, all_reps=True)
@@ -33,23 +31,6 @@ EXEC = Scope("executive", 1, all_reps=True)
 def _search(demo: DemoMart, extra: str = "") -> str:
     year = last_full_year(demo)
     return f"?period=custom&start={year.start}&end={year.end}&kind=sales{extra}"
-
-
-def _block(app: dash.Dash, client: FlaskClient, table: str, search: str,
-           **request: Any) -> Any:
-    """POST the grid's block request as the browser does; the response."""
-    return post_callback(client, callback_with_input(app, table),
-                         [{"id": table, "property": "getRowsRequest",
-                           "value": {"startRow": 0, "endRow": 100} | request}],
-                         [{"id": "_pages_location", "property": "search", "value": search}])
-
-
-def _rows(app: dash.Dash, client: FlaskClient, table: str, search: str,
-          **request: Any) -> tuple[list[dict[str, Any]], int]:
-    response = _block(app, client, table, search, **request)
-    assert response.status_code == 200, response.get_data(as_text=True)[:300]
-    body = response.get_json()["response"][table]["getRowsResponse"]
-    return body["rowData"], body["rowCount"]
 
 
 def _documents(demo: DemoMart) -> pl.DataFrame:
@@ -67,12 +48,12 @@ def test_the_layout_sends_no_rows_and_a_block_is_the_asked_slice(
     assert "rowData" not in grid["props"]
     expected = _documents(demo_mart)
     assert expected.height > 60
-    rows, count = _rows(demo_app, client, "documents-table", search, startRow=20, endRow=60)
+    rows, count = grid_block(demo_app, client, "documents-table", search, startRow=20, endRow=60)
     assert count == expected.height
     assert [r["document_number"] for r in rows] == \
         expected["document_number"].slice(20, 40).to_list()
     assert rows[0]["net_sales_minor"] == expected["net_sales_minor"][20] / 100  # major units
-    tail, _ = _rows(demo_app, client, "documents-table", search,
+    tail, _ = grid_block(demo_app, client, "documents-table", search,
                     startRow=expected.height - 5, endRow=expected.height + 95)
     assert len(tail) == 5
 
@@ -82,14 +63,14 @@ def test_sorting_by_an_allowed_column_orders_every_row(demo_app: dash.Dash,
     client = demo_app.server.test_client()
     login(client, "exec")
     expected = _documents(demo_mart)
-    rows, _ = _rows(demo_app, client, "documents-table", _search(demo_mart),
+    rows, _ = grid_block(demo_app, client, "documents-table", _search(demo_mart),
                     endRow=expected.height,
                     sortModel=[{"colId": "net_sales_minor", "sort": "asc"}])
     amounts = [r["net_sales_minor"] for r in rows]
     assert amounts == sorted(amounts) and amounts != [r / 100 for r in
                                                       expected["net_sales_minor"]]
     assert amounts[0] == expected["net_sales_minor"].min() / 100  # type: ignore[operator]
-    by_customer, _ = _rows(demo_app, client, "documents-table", _search(demo_mart),
+    by_customer, _ = grid_block(demo_app, client, "documents-table", _search(demo_mart),
                            sortModel=[{"colId": "customer", "sort": "desc"}])
     names = [re.sub(r"^\[(.*)\]\(.*\)$", r"\1", r["customer"]) for r in by_customer]
     assert names == sorted(names, reverse=True)
@@ -101,13 +82,13 @@ def test_a_filter_narrows_the_list(demo_app: dash.Dash, demo_mart: DemoMart) -> 
     expected = _documents(demo_mart)
     name = expected["customer"][0]
     part = name[1:5].upper()
-    rows, count = _rows(demo_app, client, "documents-table", _search(demo_mart),
+    rows, count = grid_block(demo_app, client, "documents-table", _search(demo_mart),
                         endRow=expected.height, filterModel={"customer": {
                             "filterType": "text", "type": "contains", "filter": part}})
     wanted = [c for c in expected["customer"] if part.lower() in c.lower()]
     assert 0 < count == len(wanted) == len(rows) < expected.height
     cents = sorted(expected["net_sales_minor"])[len(expected) // 2]
-    big, count = _rows(demo_app, client, "documents-table", _search(demo_mart),
+    big, count = grid_block(demo_app, client, "documents-table", _search(demo_mart),
                        endRow=expected.height, filterModel={"net_sales_minor": {
                            "filterType": "number", "type": "greaterThan",
                            "filter": cents / 100}})
@@ -120,7 +101,7 @@ def test_columns_and_filters_outside_the_allowlist_are_ignored(demo_app: dash.Da
     client = demo_app.server.test_client()
     login(client, "exec")
     search = _search(demo_mart)
-    plain = _rows(demo_app, client, "documents-table", search)
+    plain = grid_block(demo_app, client, "documents-table", search)
     assert plain[1] > 0
     for request in (
         {"sortModel": [{"colId": "customer_id", "sort": "asc"},
@@ -135,7 +116,7 @@ def test_columns_and_filters_outside_the_allowlist_are_ignored(demo_app: dash.Da
                                              "filter": "0 or 1=1"},
                          "href": {"filterType": "text", "type": "contains", "filter": "x"}}},
     ):
-        assert _rows(demo_app, client, "documents-table", search, **request) == plain
+        assert grid_block(demo_app, client, "documents-table", search, **request) == plain
 
 
 def test_a_rep_asking_for_another_reps_customer_gets_no_rows(demo_app: dash.Dash,
@@ -147,12 +128,12 @@ def test_a_rep_asking_for_another_reps_customer_gets_no_rows(demo_app: dash.Dash
     executive = demo_app.server.test_client()
     login(executive, "exec")
     search = _search(demo_mart, f"&customer={other}")
-    assert _rows(demo_app, executive, "documents-table", search)[1] > 0
+    assert grid_block(demo_app, executive, "documents-table", search)[1] > 0
     client = demo_app.server.test_client()
     login(client, "rep")
-    assert _rows(demo_app, client, "documents-table", search) == ([], 0)
-    assert _block(demo_app, demo_app.server.test_client(), "documents-table",
-                  search).status_code in (302, 401, 403)
+    assert grid_block(demo_app, client, "documents-table", search) == ([], 0)
+    assert grid_block_response(demo_app, demo_app.server.test_client(), "documents-table",
+                               search).status_code in (302, 401, 403)
 
 
 def test_the_customers_list_keeps_its_links_and_the_reps_scope(demo_app: dash.Dash,
@@ -160,7 +141,7 @@ def test_the_customers_list_keeps_its_links_and_the_reps_scope(demo_app: dash.Da
     client = demo_app.server.test_client()
     login(client, "rep")
     search = _search(demo_mart)
-    rows, count = _rows(demo_app, client, "customers-table", search, endRow=1000)
+    rows, count = grid_block(demo_app, client, "customers-table", search, endRow=1000)
     links = [re.fullmatch(r"\[.+\]\(/customers/(\d+)\)", r["name"]) for r in rows]
     assert all(links) and len(rows) == count > 0
     assert {int(link[1]) for link in links if link} <= managed_customers(demo_mart.core, "rep")
