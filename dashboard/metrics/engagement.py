@@ -49,15 +49,26 @@ def classify(customers: pl.LazyFrame, orders: pl.LazyFrame, as_of: date) -> pl.L
     that counts) → one row per customer created on or before ``as_of`` with
     ``first_order_date``, ``last_order_date``, ``orders``, ``days_since_last_order``,
     ``expected_interval_days`` (Float64) and ``status`` (rules in the module docstring)."""
-    day = pl.lit(as_of)
-    per_date = (orders.filter(pl.col("order_date") <= day)
-                .group_by("customer_id", "order_date").agg(pl.len().alias("orders")))
-    history = per_date.group_by("customer_id").agg(
+    return _classified(customers, order_history(orders.filter(pl.col("order_date") <= as_of)),
+                       as_of)
+
+
+def order_history(orders: pl.LazyFrame) -> pl.LazyFrame:
+    """Per customer with ``orders`` (``classify``'s): ``first_order_date``,
+    ``last_order_date``, ``orders`` and ``median_gap_days`` (between consecutive distinct
+    order dates)."""
+    per_date = orders.group_by("customer_id", "order_date").agg(pl.len().alias("orders"))
+    return per_date.group_by("customer_id").agg(
         pl.col("order_date").min().alias("first_order_date"),
         pl.col("order_date").max().alias("last_order_date"),
         pl.col("orders").sum().cast(pl.Int64).alias("orders"),
         pl.col("order_date").sort().diff().dt.total_days().median().alias("median_gap_days"),
     )
+
+
+def _classified(customers: pl.LazyFrame, history: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
+    """``classify`` from the ``order_history`` of the orders dated ≤ ``as_of``."""
+    day = pl.lit(as_of)
     interval = (
         pl.when((pl.col("orders") >= MIN_ORDERS_FOR_INTERVAL)
                 & pl.col("median_gap_days").is_not_null())
@@ -94,14 +105,31 @@ def _customers(mart: Mart, scope: Scope, customer_id: int | None) -> pl.LazyFram
     return versions.group_by("customer_id").agg(pl.col("valid_from").min().alias("created_date"))
 
 
-def _orders(mart: Mart, customers: pl.LazyFrame) -> pl.LazyFrame:
+def _orders(mart: Mart, customers: pl.LazyFrame | None) -> pl.LazyFrame:
+    """The orders that count (``customer_id``, ``order_date``) of ``customers`` (None:
+    every customer)."""
     key = pl.col("date_key")
-    return (
-        mart.lazy("fct_order").filter(pl.col("status").is_in(ORDER_STATUSES))
-        .join(customers.select("customer_id"), on="customer_id", how="semi")
-        .select("customer_id",
-                pl.date(key // 10_000, key // 100 % 100, key % 100).alias("order_date"))
-    )
+    orders = mart.lazy("fct_order").filter(pl.col("status").is_in(ORDER_STATUSES))
+    if customers is not None:
+        orders = orders.join(customers.select("customer_id"), on="customer_id", how="semi")
+    return orders.select(
+        "customer_id", pl.date(key // 10_000, key // 100 % 100, key % 100).alias("order_date"))
+
+
+def _batch_history(mart: Mart) -> pl.DataFrame:
+    """``order_history`` of every counted order of the batch (per batch: ``Mart.derive``)."""
+    return order_history(_orders(mart, None)).collect()
+
+
+def _classify(mart: Mart, customers: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
+    """``classify`` of ``customers`` as of ``as_of``: from the batch's order history when no
+    order of the batch is dated after ``as_of`` (the history as of then is the whole one —
+    today, usually), else from the orders."""
+    history = mart.derive("engagement_order_history", _batch_history)
+    latest = history["last_order_date"].max()
+    if latest is None or as_of >= latest:  # type: ignore[operator]
+        return _classified(customers, history.lazy(), as_of)
+    return classify(customers, _orders(mart, customers), as_of)
 
 
 def engagement(mart: Mart, scope: Scope, as_of: date,
@@ -116,7 +144,7 @@ def engagement(mart: Mart, scope: Scope, as_of: date,
     managers = mart.lazy("dim_rep").select(pl.col("rep_id").alias("account_manager_id"),
                                            pl.col("name").alias("account_manager"))
     return (
-        classify(customers, _orders(mart, customers), as_of)
+        _classify(mart, customers, as_of)
         .join(current, on="customer_id", how="left")
         .join(managers, on="account_manager_id", how="left")
         .sort(pl.col("status").replace_strict(STATUSES, list(range(len(STATUSES)))),
@@ -130,7 +158,7 @@ def status_counts(mart: Mart, scope: Scope, as_of: date) -> dict[str, int]:
     """Number of in-scope customers in each status as of ``as_of`` (every status, 0 when
     none)."""
     customers = _customers(mart, scope, None)
-    counts = classify(customers, _orders(mart, customers), as_of).group_by("status").len()
+    counts = _classify(mart, customers, as_of).group_by("status").len()
     found = dict(counts.collect().iter_rows())
     return {status: int(found.get(status, 0)) for status in STATUSES}
 

@@ -5,8 +5,8 @@ The metric layer reads only these frames; it never opens the core database.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
@@ -19,6 +19,16 @@ class Mart:
     batch_id: str
     published_at: datetime
     tables: Mapping[str, pl.DataFrame]
+    derived: dict[str, pl.DataFrame] = field(default_factory=dict, compare=False, repr=False)
+
+    def derive(self, name: str, build: Callable[[Mart], pl.DataFrame]) -> pl.DataFrame:
+        """``build(self)``, computed once per batch and process and kept with the batch: for
+        frames that depend on the batch only, never on the request (two requests that ask at
+        once may both compute it; the results are equal)."""
+        found = self.derived.get(name)
+        if found is None:
+            found = self.derived[name] = build(self)
+        return found
 
     def lazy(self, name: str) -> pl.LazyFrame:
         """Table ``name`` as a lazy frame (a missing table is a programming error)."""

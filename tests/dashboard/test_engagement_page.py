@@ -13,17 +13,23 @@ import polars as pl
 from dashboard.metrics.engagement import status_trend
 from dashboard.metrics.scope import Scope
 from tests.dashboard.conftest import DemoMart, managed_customers
-from tests.dashboard.dash_client import find_component, login, page_json
+from tests.dashboard.dash_client import find_component, grid_block, login, page_json
 
 EVERYONE = Scope("executive", 1, all_reps=True)
 
 
-def _listed(client: Any, search: str) -> tuple[str, list[dict[str, Any]]]:
+def _listed(app: dash.Dash, client: Any, search: str) -> tuple[str, list[dict[str, Any]]]:
+    """The list's heading and its rows, asked block by block as the browser does."""
     tree = json.loads(page_json(client, "/engagement", search))
     heading = find_component(tree, "engagement-list-heading")
+    assert heading is not None
+    if find_component(tree, "engagement-at-risk-empty") is not None:
+        return str(heading["props"]["children"]), []
     grid = find_component(tree, "engagement-at-risk")
-    assert heading is not None and grid is not None
-    return str(heading["props"]["children"]), grid["props"]["rowData"]
+    assert grid is not None and grid["props"]["rowModelType"] == "infinite"
+    rows, count = grid_block(app, client, "engagement-at-risk", search, endRow=100_000)
+    assert len(rows) == count
+    return str(heading["props"]["children"]), rows
 
 
 def test_a_trend_point_lists_the_customers_behind_it(demo_app: dash.Dash,
@@ -38,7 +44,7 @@ def test_a_trend_point_lists_the_customers_behind_it(demo_app: dash.Dash,
     query = active["customdata"][0]  # the oldest month end
     as_of = trend["as_of"].min()
     assert query == f"status=active&as_of={as_of}"
-    heading, rows = _listed(client, "?" + query)
+    heading, rows = _listed(demo_app, client, "?" + query)
     expected = trend.filter((pl.col("as_of") == as_of) & (pl.col("status") == "active"))
     assert heading == f"Active customers on {as_of:%d %b %Y}"
     assert len(rows) == expected["customers"].item() > 0
@@ -50,9 +56,9 @@ def test_bad_list_parameters_fall_back_to_at_risk_and_lapsed_today(
     client = demo_app.server.test_client()
     login(client, "exec")
     today = demo_mart.mart.published_at.date()
-    default = _listed(client, "")
+    default = _listed(demo_app, client, "")
     assert default[0] == f"At-risk and lapsed customers on {today:%d %b %Y}"
-    assert _listed(client, "?status=everything&as_of=2999-01-01") == default
+    assert _listed(demo_app, client, "?status=everything&as_of=2999-01-01") == default
     assert {row["status_label"] for row in default[1]} <= {"At risk", "Lapsed"}
 
 
@@ -61,6 +67,6 @@ def test_a_rep_lists_only_the_customers_they_manage(demo_app: dash.Dash,
     managed = managed_customers(demo_mart.core, "rep")
     client = demo_app.server.test_client()
     login(client, "rep")
-    _, rows = _listed(client, "?status=active")
+    _, rows = _listed(demo_app, client, "?status=active")
     listed = {int(re.search(r"/customers/(\d+)", row["name"])[1]) for row in rows}
     assert listed and listed <= managed

@@ -24,6 +24,7 @@ from dashboard.metrics.engagement import (
     status_counts,
     status_trend,
 )
+from dashboard.metrics.mart import Mart
 from dashboard.metrics.scope import NO_SCOPE, Scope
 from tests.dashboard.conftest import DemoMart
 
@@ -150,6 +151,18 @@ def test_statuses_match_the_core_orders(demo_mart: DemoMart, years_back: int) ->
     if years_back == 2:  # some customers did not exist yet
         with Session(demo_mart.core) as session:
             assert len(core) < len(session.scalars(select(Customer)).all())
+
+
+def test_today_is_classified_from_the_batchs_order_history(demo_mart: DemoMart) -> None:
+    today = demo_mart.mart.published_at.date()
+    fresh = Mart(demo_mart.mart.batch_id, demo_mart.mart.published_at, demo_mart.mart.tables)
+    rows = engagement(fresh, FINANCE, today)
+    history = fresh.derived["engagement_order_history"]  # computed once for the batch
+    assert history["last_order_date"].max() <= today  # type: ignore[operator]
+    assert rows.height > 0 and engagement(fresh, FINANCE, today).equals(rows)
+    assert fresh.derived["engagement_order_history"] is history
+    with Session(demo_mart.core) as session:
+        assert _mart_statuses(demo_mart, FINANCE, today) == _core_statuses(session, today)
 
 
 def test_counts_trend_and_list_agree_with_the_statuses(demo_mart: DemoMart) -> None:
