@@ -23,11 +23,12 @@ run: venv
 	$(BIN)/salesbi etl run
 	$(BIN)/salesbi serve
 
-## test: lint, layer contracts, then the test suite (slow tests excluded by pytest config)
+## test: lint, layer contracts, then the test suite (slow tests excluded by pytest config) on
+## two pytest-xdist workers, the browser tests together on one
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 ## bench: run every bench/bench_*.py; results go to bench/results/*.json
 bench: venv

@@ -70,8 +70,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Outside CI an unreachable PostgreSQL skips its tests (one line in the header says
-    why); with SALESBI_REQUIRE_PG=1 they run and fail."""
+    """Browser tests share one pytest-xdist worker (each serves the app on dash's port,
+    one at a time). Outside CI an unreachable PostgreSQL skips its tests (one line in the
+    header says why); with SALESBI_REQUIRE_PG=1 they run and fail."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
     reason = config.stash[PG_REASON]
     if reason is None or pg_required():
         return

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import dash
 import pytest
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import (
+    ElementNotInteractableException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -16,6 +19,18 @@ from tests.browser.test_home import screenshot, sign_in
 SHIFT_CUSTOMER = '#\\{\\"name\\"\\:\\"shift_customer\\"\\,\\"type\\"\\:\\"view-param\\"\\}'
 SHIFT_DAYS = '#\\{\\"name\\"\\:\\"shift_days\\"\\,\\"type\\"\\:\\"view-param\\"\\}'
 EXCLUDE = '#\\{\\"name\\"\\:\\"exclude\\"\\,\\"type\\"\\:\\"view-param\\"\\}'
+
+
+def _type_into(dash_duo, selector: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Type ``text`` and Enter into the field of ``selector``; again while the page's
+    re-render from the URL hides the field behind its loading state or replaces it."""
+    def type_text(driver) -> bool:  # type: ignore[no-untyped-def]
+        field = driver.find_element(By.CSS_SELECTOR, selector)
+        field.send_keys(text, Keys.ENTER)
+        return True
+
+    WebDriverWait(dash_duo.driver, 20, ignored_exceptions=(
+        StaleElementReferenceException, ElementNotInteractableException)).until(type_text)
 
 
 @pytest.mark.browser
@@ -32,8 +47,7 @@ def test_finance_runs_a_scenario_on_the_cash_forecast(dash_duo, demo_app: dash.D
 
     dash_duo.select_dcc_dropdown(SHIFT_CUSTOMER, index=0)
     wait.until(lambda driver: "shift_customer=" in driver.current_url)
-    days = dash_duo.wait_for_element(SHIFT_DAYS, timeout=20)
-    days.send_keys("30", Keys.ENTER)
+    _type_into(dash_duo, SHIFT_DAYS, "30")
     wait.until(lambda driver: "shift_days=30" in driver.current_url)
     wait.until(lambda _: "pays 30 days later"
                in dash_duo.find_element("#cash-forecast-scenario-note").text)
