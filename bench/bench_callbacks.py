@@ -11,7 +11,9 @@ figures straight from the core tables with SQL, for the ratio.
 - Concurrent: 8 users (threads; rep, manager, finance, exec, admin, rep, manager, exec), 25
   requests each, all at once.
 - p50/p95/max per page and overall (client-side wall time of the HTTP call), and the peak
-  RSS of every gunicorn worker (``VmHWM``).
+  RSS of every gunicorn worker (``VmHWM``, which counts the pages of the memory-mapped mart
+  it touched: file cache shared by the workers) and its peak private memory (``RssAnon``,
+  sampled every 0.2 s).
 - SQL: net sales year to date by rep, open receivables by currency and open pipeline by
   stage, each by one query set on the core (best of 3); the ratio is SQL seconds / the
   p50 of the page that shows the figure.
@@ -251,13 +253,16 @@ class Server:
 
     @staticmethod
     def memory_mib(pid: int) -> dict[str, int]:
-        """Current (``VmRSS``) and peak (``VmHWM``) resident memory of ``pid``."""
+        """Current (``VmRSS``) and peak (``VmHWM``) resident memory of ``pid``, and of its
+        current resident memory the private part (``RssAnon``) and the mapped files'
+        (``RssFile``: shared with other processes, reclaimable)."""
         fields = {}
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             name, _, value = line.partition(":")
-            if name in ("VmRSS", "VmHWM"):
+            if name in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
                 fields[name] = round(int(value.split()[0]) / 1024)
-        return {"rss_mib": fields["VmRSS"], "peak_rss_mib": fields["VmHWM"]}
+        return {"rss_mib": fields["VmRSS"], "peak_rss_mib": fields["VmHWM"],
+                "private_mib": fields["RssAnon"], "file_mib": fields["RssFile"]}
 
     def stop(self) -> None:
         self.process.terminate()
@@ -266,6 +271,31 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
         self._log.close()
+
+
+class PrivatePeaks(threading.Thread):
+    """The largest private memory (``RssAnon``) each worker reached, sampled every
+    ``interval`` seconds until ``stop``."""
+
+    def __init__(self, server: Server, interval: float = 0.2) -> None:
+        super().__init__(daemon=True, name="private-memory")
+        self._server, self._interval = server, interval
+        self._stopped = threading.Event()
+        self.peaks: dict[int, int] = {}
+
+    def run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            for pid in self._server.workers():
+                try:
+                    private = Server.memory_mib(pid)["private_mib"]
+                except FileNotFoundError:  # the worker ended meanwhile
+                    continue
+                self.peaks[pid] = max(self.peaks.get(pid, 0), private)
+
+    def stop(self) -> dict[int, int]:
+        self._stopped.set()
+        self.join()
+        return self.peaks
 
 
 def login(url: str, role: str) -> requests.Session:
@@ -542,8 +572,10 @@ def measure(database_url: str, mart_dir: Path, var_dir: Path, *, requests_: int 
     """Serve, warm up, replay the mixes, read the workers' memory, time the SQL."""
     choices = _choices(database_url, mart_dir, var_dir)
     server = Server(database_url, mart_dir, var_dir, result_cache, workers, threads)
+    sampler = PrivatePeaks(server)
     try:
         server.wait_ready()
+        sampler.start()
         t0 = time.perf_counter()
         choices = warm_up(server, choices)
         warm = time.perf_counter() - t0
@@ -558,8 +590,12 @@ def measure(database_url: str, mart_dir: Path, var_dir: Path, *, requests_: int 
         sequential = run_sequential(server.url, sequential_mix)
         log.info("concurrent: %s users × %s requests …", users, per_user)
         concurrent, wall = run_concurrent(server.url, concurrent_mix)
-        memory = {str(pid): Server.memory_mib(pid) for pid in server.workers()}
+        peaks = sampler.stop()
+        memory = {str(pid): Server.memory_mib(pid) | {"peak_private_mib": peaks.get(pid, 0)}
+                  for pid in server.workers()}
     finally:
+        if sampler.is_alive():
+            sampler.stop()
         server.stop()
     log.info("SQL on the core …")
     sql = core_sql_figures(database_url, choices.today)
@@ -580,6 +616,7 @@ def measure(database_url: str, mart_dir: Path, var_dir: Path, *, requests_: int 
                        **summary(concurrent)},
         "workers_memory_mib": memory,
         "max_worker_peak_rss_mib": max(m["peak_rss_mib"] for m in memory.values()),
+        "max_worker_peak_private_mib": max(m["peak_private_mib"] for m in memory.values()),
         "core_sql": sql,
     }
 

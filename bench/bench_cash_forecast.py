@@ -58,7 +58,7 @@ def _prepare(var: Path, lines: int, customers: int) -> None:
     engine.dispose()
 
 
-def _published(var: Path):  # type: ignore[no-untyped-def]
+def published(var: Path):  # type: ignore[no-untyped-def]
     from core.config import Settings
     from etl.publish import mart_target, published_batch
 
@@ -77,7 +77,7 @@ def _builders(var: Path, today: date) -> dict[str, object]:
     from etl.extract import extract
     from etl.facts import cash_forecast, forecast_backtest
 
-    settings, batch = _published(var)
+    settings, batch = published(var)
     tables = read_batch(Path(settings.resolved_mart_dir), batch.batch_id, (
         "dim_customer", "fct_ar_item", "fct_ar_allocation", "fct_order", "fct_order_line"))
     if tables is None:
@@ -114,7 +114,7 @@ def published_mart(var: Path):  # type: ignore[no-untyped-def]
     """The published batch of the demo in ``var``, in memory."""
     from dashboard.mart_reader import load_batch
 
-    settings, batch = _published(var)
+    settings, batch = published(var)
     return load_batch(Path(settings.resolved_mart_dir), batch)
 
 

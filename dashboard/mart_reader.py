@@ -1,22 +1,35 @@
-"""Keeps the published mart batch in memory and swaps it when a new batch is published.
+"""Keeps the published mart batch mapped into the process and swaps it when a new batch is
+published.
 
 "Which batch is published" is one indexed row (``etl.publish.published_batch``), asked at
 most every ``check_seconds``. The first load happens in the request that needs it; later
 batches load in a background thread while requests keep reading the previous one, then the
 reference is swapped in one assignment (DESIGN D3: requests never wait on a reload).
+
+A batch is read from its serving copy: the columns and rows the dashboard reads, as
+uncompressed Arrow IPC files (``<mart_dir>/.serving/<batch_id>/<table>.arrow``), written
+once per batch from its Parquet folder by the first process that needs it, table by table
+(streamed, so writing it holds no table in memory). The frames are memory-mapped from those
+files without a copy: their pages are the operating system's file cache, shared by every
+worker process and reclaimable, instead of each process's own copy of the batch.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import shutil
 import threading
 import time
 from pathlib import Path
+from typing import cast
 
 import polars as pl
+import pyarrow as pa
 from sqlalchemy import Engine
 
 from dashboard.metrics.mart import Mart
+from etl.batch_folder import SERVING_DIR, STAGING_PREFIX
 from etl.conform import polars_schema
 from etl.publish import PublishedBatch, published_batch
 from etl.schema import mart
@@ -59,28 +72,55 @@ def _read_columns(name: str) -> list[str]:
     return [column.name for column in mart.tables[name].columns if column.name not in skipped]
 
 
+def _served(path: Path) -> pl.LazyFrame:
+    """The columns and rows the dashboard reads of the table at ``path`` in a batch folder
+    (a partitioned table is a folder, empty when it has no rows)."""
+    name = path.name.removesuffix(".parquet")
+    columns = _read_columns(name)
+    if path.is_dir() and not any(path.iterdir()):
+        return pl.LazyFrame(schema=polars_schema(mart.tables[name])).select(columns)
+    frame = pl.scan_parquet(path, hive_partitioning=path.is_dir()).select(columns)
+    return frame.filter(ROWS_READ[name]) if name in ROWS_READ else frame
+
+
+def serving_copy(parquet_dir: Path, batch_id: str) -> Path:
+    """The folder of ``batch_id``'s serving copy, written first when it is missing: by one
+    process at a time (the others wait on the lock, then find it), into a staging folder
+    renamed into place, so a folder under the batch id is whole."""
+    root = parquet_dir / SERVING_DIR
+    final = root / batch_id
+    if final.is_dir():
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not final.is_dir():
+            staging = root / f"{STAGING_PREFIX}{batch_id}"
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir()
+            for path in sorted((parquet_dir / batch_id).iterdir()):
+                name = path.name.removesuffix(".parquet")
+                _served(path).sink_ipc(staging / f"{name}.arrow", compression="uncompressed")
+            staging.rename(final)
+    return final
+
+
+def _mapped(path: Path) -> pl.DataFrame:
+    """The frame of an Arrow IPC file, its buffers memory-mapped from the file."""
+    table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+    return cast(pl.DataFrame, pl.from_arrow(table, rechunk=False))
+
+
 def load_batch(parquet_dir: Path, batch: PublishedBatch) -> Mart:
-    """Read every table of ``batch`` from its Parquet folder (partitioned tables are
-    folders, the others ``<table>.parquet``; a partitioned table without rows is an empty
-    folder, ``etl.batch_folder``), without the ``NOT_READ`` columns and only the
-``ROWS_READ`` rows."""
-    folder = parquet_dir / batch.batch_id
-    tables: dict[str, pl.DataFrame] = {}
-    for path in sorted(folder.iterdir()):
-        name = path.name.removesuffix(".parquet")
-        columns = _read_columns(name)
-        if path.is_dir() and not any(path.iterdir()):
-            tables[name] = pl.DataFrame(schema=polars_schema(mart.tables[name])).select(columns)
-        else:
-            frame = pl.scan_parquet(path, hive_partitioning=path.is_dir()).select(columns)
-            if name in ROWS_READ:
-                frame = frame.filter(ROWS_READ[name])
-            tables[name] = frame.collect()
+    """Every table of ``batch``, mapped from its serving copy: without the ``NOT_READ``
+    columns and only the ``ROWS_READ`` rows."""
+    folder = serving_copy(parquet_dir, batch.batch_id)
+    tables = {path.stem: _mapped(path) for path in sorted(folder.glob("*.arrow"))}
     return Mart(batch.batch_id, batch.published_at, tables)
 
 
 class MartReader:
-    """The in-memory copy of the published batch for one app process."""
+    """The published batch as one app process reads it."""
 
     def __init__(self, engine: Engine, parquet_dir: Path,
                  check_seconds: float = CHECK_SECONDS) -> None:

@@ -23,6 +23,9 @@ from etl.schema import mart
 
 PARTITIONED = {"fct_sales_line": "month_key"}
 STAGING_PREFIX = ".tmp-"
+SERVING_DIR = ".serving"
+"""``<mart_dir>/.serving/<batch_id>/``: the app's memory-mapped copy of a batch
+(``dashboard.mart_reader``), swept with the batch."""
 
 
 def write_batch(parquet_dir: Path, batch_id: str, tables: Mapping[str, pl.DataFrame], *,
@@ -114,9 +117,12 @@ def read_batch(parquet_dir: Path, batch_id: str,
 
 
 def sweep(parquet_dir: Path, keep: Collection[str]) -> None:
-    """Remove staging leftovers and every batch folder but ``keep``."""
+    """Remove staging leftovers and every batch folder but ``keep``, and the same in the
+    serving copies (where a kept batch's copy may still be being written)."""
     if not parquet_dir.is_dir():
         return
     for path in parquet_dir.iterdir():
-        if path.is_dir() and path.name not in keep:
+        if path.name == SERVING_DIR:
+            sweep(path, keep)
+        elif path.is_dir() and path.name.removeprefix(STAGING_PREFIX) not in keep:
             shutil.rmtree(path, ignore_errors=True)

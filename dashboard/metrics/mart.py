@@ -1,4 +1,5 @@
-"""One published mart batch held in memory: read-only Polars frames by table name (DESIGN D3).
+"""One published mart batch: read-only Polars frames by table name, in the process (DESIGN D3;
+mapped from the batch's serving copy by ``dashboard.mart_reader``).
 
 The metric layer reads only these frames; it never opens the core database.
 """

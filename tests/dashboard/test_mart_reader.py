@@ -1,5 +1,6 @@
 """The mart reader reads every table of a batch folder, a partitioned one without rows
-(an empty folder) included, without the columns and rows the dashboard never reads."""
+(an empty folder) included, without the columns and rows the dashboard never reads; through
+a serving copy written once per batch and swept with it."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from datetime import datetime
 from pathlib import Path
 
 import polars as pl
+from polars.testing import assert_frame_equal
 
-from dashboard.mart_reader import NOT_READ, load_batch
-from etl.batch_folder import write_batch
+from dashboard.mart_reader import NOT_READ, ROWS_READ, load_batch, serving_copy
+from etl.batch_folder import SERVING_DIR, sweep, write_batch
 from etl.conform import polars_schema
 from etl.publish import PublishedBatch
 from etl.schema import dim_region, fct_sales_line, mart
@@ -44,3 +46,34 @@ def test_the_demo_batch_loads_without_the_unread_columns_and_rows(demo_mart: Dem
     lines = frames["fct_order_line"]
     assert lines.height > 0
     assert ((lines["backlog_minor"] != 0) | (lines["backlog_doc_minor"] != 0)).all()
+
+
+def test_the_mapped_frames_equal_the_parquet_batch(demo_mart: DemoMart) -> None:
+    folder = demo_mart.settings.resolved_mart_dir / demo_mart.mart.batch_id
+    for name, mapped in demo_mart.mart.tables.items():
+        path = folder / name if (folder / name).is_dir() else folder / f"{name}.parquet"
+        read = pl.read_parquet(path, hive_partitioning=path.is_dir()).select(mapped.columns)
+        if name in ROWS_READ:
+            read = read.filter(ROWS_READ[name])
+        assert_frame_equal(mapped, read)
+
+
+def test_the_serving_copy_is_written_once_and_swept_with_its_batch(tmp_path: Path) -> None:
+    regions = pl.DataFrame({"region_key": [-1], "region_code": ["?"], "name": ["Unknown"]})
+    for batch_id in ("b1", "b2"):
+        write_batch(tmp_path, batch_id, {
+            "dim_region": regions.cast(dict(polars_schema(dim_region)))})  # type: ignore[arg-type]
+        load_batch(tmp_path, PublishedBatch(batch_id, datetime(2026, 1, 1), 0))
+    copy = serving_copy(tmp_path, "b2") / "dim_region.arrow"
+    written = copy.stat().st_mtime_ns
+    (tmp_path / SERVING_DIR / ".tmp-b2").mkdir()  # a process writing b2's copy now
+    (tmp_path / SERVING_DIR / ".tmp-b0").mkdir()  # a killed process's leftover
+
+    assert load_batch(tmp_path, PublishedBatch("b2", datetime(2026, 1, 1), 0)).frame(
+        "dim_region")["region_code"].to_list() == ["?"]
+    sweep(tmp_path, keep={"b2"})
+
+    assert copy.stat().st_mtime_ns == written
+    assert sorted(p.name for p in (tmp_path / SERVING_DIR).iterdir() if p.is_dir()) == [
+        ".tmp-b2", "b2"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [SERVING_DIR, "b2"]
