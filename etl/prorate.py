@@ -22,16 +22,25 @@ def half_up(value: pl.Expr, numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr
     return (magnitude * product.sign() * den.sign()).cast(pl.Int64)
 
 
-def prorated(frame: pl.LazyFrame, *, amount: str, weight: str, group: str, order: str,
-             alias: str) -> pl.LazyFrame:
-    """``frame`` plus column ``alias``: each row's share of ``amount`` (the same on every
-    row of its ``group``: the group's total) pro rata to ``weight``, by the rule of the
-    module docstring; ``order`` (unique within a group) breaks ties and names the first
-    row. Row order is not kept."""
-    groups = frame.group_by(group).agg(
+def weights(frame: pl.LazyFrame, *, weight: str, group: str, order: str) -> pl.LazyFrame:
+    """One row per ``group``: its total weight (``_total_weight``) and the ``order`` value of
+    the row that takes the rounding remainder (``_remainder_row``) — what ``prorated`` needs
+    of the rows besides each one's own weight."""
+    return frame.group_by(group).agg(
         pl.col(weight).sum().alias("_total_weight"),
         pl.col(order).sort_by(pl.col(weight).abs(), order, descending=[True, False]).first()
         .alias("_remainder_row"))
+
+
+def prorated(frame: pl.LazyFrame, *, amount: str, weight: str, group: str, order: str,
+             alias: str, groups: pl.LazyFrame | None = None) -> pl.LazyFrame:
+    """``frame`` plus column ``alias``: each row's share of ``amount`` (the same on every
+    row of its ``group``: the group's total) pro rata to ``weight``, by the rule of the
+    module docstring; ``order`` (unique within a group) breaks ties and names the first
+    row. ``groups``: ``weights`` of the same rows computed beforehand (every row of a group
+    that has any, and at least the groups of ``frame``). Row order is not kept."""
+    if groups is None:
+        groups = weights(frame, weight=weight, group=group, order=order)
     shares = frame.join(groups, on=group).with_columns(
         pl.when(pl.col("_total_weight") != 0)
         .then(half_up(pl.col(amount), pl.col(weight), pl.col("_total_weight")))

@@ -48,7 +48,7 @@ from dashboard.metrics.period import Period, date_of_key
 from dashboard.metrics.scope import Scope
 from dashboard.metrics.selection import EVERYTHING, Slice, attributed
 from etl.facts.open_ar import INVOICE, PAYMENT, open_items_lazy
-from etl.prorate import half_up, prorated
+from etl.prorate import half_up, prorated, weights
 from etl.schema import UNKNOWN_KEY
 
 ATTRIBUTION = ("customer_id", "customer_key", "rep_key", "channel_key", "region_key")
@@ -58,9 +58,10 @@ DEFAULT_RATE = Decimal("0.08")
 DAYS_PER_YEAR = 365
 
 
-def _minor_days(mart: Mart, period: Period) -> pl.LazyFrame:
-    """The terms of every invoice's financing cost in ``period`` (rule in the module
-    docstring), one row per cash allocation dated in it and per invoice open at its end:
+def _minor_days(mart: Mart, period: Period, items: pl.LazyFrame | None) -> pl.LazyFrame:
+    """The terms of the financing cost in ``period`` (rule in the module docstring) of the
+    invoices among ``items`` (``fct_ar_item`` rows; None: every invoice), one row per cash
+    allocation dated in it and per invoice open at its end:
     ``invoice_id``, ``minor_days`` (amount × days), ``paid_late_minor`` (cash allocated
     after the due date), ``open_minor`` (open and overdue at the period's end) and
     ``overdue_days`` (its overdue days in the period); 0 where a term does not apply."""
@@ -74,15 +75,21 @@ def _minor_days(mart: Mart, period: Period) -> pl.LazyFrame:
              pl.when(days_late > 0).then(pl.col("amount_minor")).otherwise(0)
              .alias("paid_late_minor"),
              pl.lit(0, pl.Int64).alias("open_minor"), pl.lit(0, pl.Int64).alias("overdue_days"))
+    if items is not None:
+        cash = cash.join(items.select(pl.col("document_id").alias("invoice_id")),
+                         on="invoice_id", how="semi")
     before_start = period.start - timedelta(days=1)
     overdue_days = (pl.lit(period.end) - pl.max_horizontal(date_of_key("due_date_key"),
                                                            pl.lit(before_start))
                     ).dt.total_days().clip(lower_bound=0)
     settled = pl.col("settled_date_key")
-    invoices = mart.lazy("fct_ar_item").filter(
+    unsettled = (settled == UNKNOWN_KEY) | (settled > period.end_key)
+    invoices = (mart.lazy("fct_ar_item") if items is None else items).filter(
         (pl.col("item_type") == INVOICE) & (pl.col("due_date_key") < period.end_key)
-        & ((settled == UNKNOWN_KEY) | (settled > period.end_key)))
-    theirs = allocations.filter(pl.col("target_type") == INVOICE).join(
+        & unsettled)
+    # An allocation is settled when both its documents are (fct_ar_allocation): one to an
+    # invoice still open at the end is not.
+    theirs = allocations.filter((pl.col("target_type") == INVOICE) & unsettled).join(
         invoices.select(pl.col("document_id").alias("target_id")), on="target_id", how="semi")
     still_open = open_items_lazy(invoices, theirs, as_of=period.end).filter(
         pl.col("open_minor") > 0
@@ -101,12 +108,13 @@ def _cost(minor_days: pl.Expr, rate: Decimal) -> pl.Expr:
                    pl.lit(fraction.denominator * DAYS_PER_YEAR)).alias("financing_cost_minor")
 
 
-def invoice_financing(mart: Mart, period: Period, rate: Decimal) -> pl.LazyFrame:
-    """One row per invoice with a financing cost in ``period`` (every customer; scope it
-    through its lines): ``invoice_id`` and ``financing_cost_minor`` (rule in the module
-    docstring); ``rate`` is annual (0.08 = 8 %)."""
+def invoice_financing(mart: Mart, period: Period, rate: Decimal,
+                      items: pl.LazyFrame | None = None) -> pl.LazyFrame:
+    """One row per invoice with a financing cost in ``period``: ``invoice_id`` and
+    ``financing_cost_minor`` (rule in the module docstring); ``rate`` is annual (0.08 =
+    8 %). Of the invoices among ``items`` (``fct_ar_item`` rows), by default every one."""
     return (
-        _minor_days(mart, period).group_by("invoice_id").agg(pl.col("minor_days").sum())
+        _minor_days(mart, period, items).group_by("invoice_id").agg(pl.col("minor_days").sum())
         .select("invoice_id", _cost(pl.col("minor_days"), rate))
         .filter(pl.col("financing_cost_minor") != 0)
     )
@@ -121,7 +129,7 @@ def financing_terms(mart: Mart, period: Period, rate: Decimal) -> pl.LazyFrame:
     takes."""
     minor_days = pl.col("minor_days")
     return (
-        _minor_days(mart, period).group_by("invoice_id").agg(
+        _minor_days(mart, period, None).group_by("invoice_id").agg(
             minor_days.sum(), pl.col("paid_late_minor").sum(),
             minor_days.filter(pl.col("paid_late_minor") != 0).sum().alias("late_minor_days"),
             pl.col("open_minor").sum(), pl.col("overdue_days").max())
@@ -137,10 +145,29 @@ def financing_invoices(mart: Mart, scope: Scope, period: Period, rate: Decimal,
                        selection: Slice = EVERYTHING) -> pl.LazyFrame:
     """The in-scope invoices with a financing cost in ``period``: ``document_id``, the
     ``ATTRIBUTION`` columns and ``financing_cost_minor``."""
-    return attributed(mart, "fct_ar_item", scope, selection).filter(
-        pl.col("item_type") == INVOICE).select("document_id", *ATTRIBUTION).join(
-        invoice_financing(mart, period, rate).rename({"invoice_id": "document_id"}),
-        on="document_id", how="inner")
+    invoices = attributed(mart, "fct_ar_item", scope, selection).filter(
+        pl.col("item_type") == INVOICE)
+    return invoices.select("document_id", *ATTRIBUTION).join(
+        invoice_financing(mart, period, rate, _narrowed(mart, scope, selection, invoices))
+        .rename({"invoice_id": "document_id"}), on="document_id", how="inner")
+
+
+def _narrowed(mart: Mart, scope: Scope, selection: Slice,
+              invoices: pl.LazyFrame) -> pl.LazyFrame | None:
+    """``invoices`` when scope or slice leave some out (the financing cost is then computed
+    for them alone: a rep's few instead of every customer's); None when they take all."""
+    if scope.rep_keys(mart.frame("dim_rep")) is None and selection == EVERYTHING:
+        return None
+    return invoices
+
+
+def _line_weights(mart: Mart) -> pl.DataFrame:
+    """Per invoice: the total net of its lines and the line that takes the rounding
+    remainder (``etl.prorate.weights``), from every invoice line of the batch (a split of
+    the cost over an invoice's lines depends on the invoice only; scope and slice keep or
+    drop whole invoices)."""
+    return weights(mart.lazy("fct_sales_line").filter(pl.col("source_type") == INVOICE),
+                   weight="net_minor", group="document_id", order="source_id").collect()
 
 
 def financing_lines(mart: Mart, scope: Scope, period: Period, rate: Decimal,
@@ -148,12 +175,16 @@ def financing_lines(mart: Mart, scope: Scope, period: Period, rate: Decimal,
     """The in-scope invoice lines of invoices with a financing cost in ``period``:
     ``document_id``, ``source_id`` (the invoice line), the ``ATTRIBUTION`` columns,
     ``product_key`` and ``financing_cost_minor`` (the line's share of its invoice's)."""
-    invoices = invoice_financing(mart, period, rate).rename(
+    scoped = attributed(mart, "fct_ar_item", scope, selection).filter(
+        pl.col("item_type") == INVOICE)
+    invoices = invoice_financing(mart, period, rate, _narrowed(
+        mart, scope, selection, scoped)).rename(
         {"invoice_id": "document_id", "financing_cost_minor": "invoice_financing_minor"})
     lines = attributed(mart, "fct_sales_line", scope, selection).filter(
         pl.col("source_type") == INVOICE).select(
         "document_id", "source_id", *ATTRIBUTION, "product_key", "net_minor").join(
         invoices, on="document_id", how="inner")
     return prorated(lines, amount="invoice_financing_minor", weight="net_minor",
-                    group="document_id", order="source_id",
-                    alias="financing_cost_minor").drop("invoice_financing_minor", "net_minor")
+                    group="document_id", order="source_id", alias="financing_cost_minor",
+                    groups=mart.derive("invoice_line_weights", _line_weights).lazy()
+                    ).drop("invoice_financing_minor", "net_minor")

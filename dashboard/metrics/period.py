@@ -59,6 +59,16 @@ class Period:
     def label(self) -> str:
         return f"{self.start:%d %b %Y} – {self.end:%d %b %Y}"
 
+    def whole_months(self) -> tuple[int, int] | None:
+        """The first and last ``month_key`` (YYYYMM) of the calendar months wholly inside
+        the period; None when there is none."""
+        first = self.start if self.start.day == 1 else _next_month(self.start)
+        month_end = _next_month(self.end) - timedelta(days=1)
+        last = self.end if self.end == month_end else self.end.replace(day=1) - timedelta(days=1)
+        if first > last:
+            return None
+        return first.year * 100 + first.month, last.year * 100 + last.month
+
 
 def date_key(day: date) -> int:
     """YYYYMMDD, the mart's date key."""
@@ -81,6 +91,11 @@ def end_of_day(day: date, timezone: str) -> datetime:
     """The last instant (microsecond) of ``day`` in ``timezone``, as naive UTC: the inclusive
     form of ``day_end_utc`` for "state at an instant" lookups."""
     return day_end_utc(day, timezone) - timedelta(microseconds=1)
+
+
+def _next_month(day: date) -> date:
+    """The first day of the month after ``day``'s."""
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def _year_earlier(day: date) -> date:

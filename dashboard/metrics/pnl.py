@@ -7,7 +7,10 @@ of the order (so history stays with the rep of the order after a customer is rea
 ``fct_sales_line`` (invoice lines, credit-note lines, RMA cost events) dated at posting — so
 returns reduce sales and cost in the period of the credit note; ``fct_freight_cost``
 (shipment lines) dated at shipping; and the financing cost of the period
-(``dashboard.metrics.financing``) on the invoice lines it is split over. A drill node is a
+(``dashboard.metrics.financing``) on the invoice lines it is split over. Where the node and
+its split use only channel, rep, region and category, the calendar months wholly inside a
+period are read from ``agg_sales_month`` (the same sums per month × channel × rep × region ×
+category, ~30× fewer rows) and only the days outside them from the rows. A drill node is a
 sequence of (dimension, value) filters; ``pnl_by`` splits a node by one more dimension, and
 the splits add up to the node. Per row, in minor units of the base currency:
 
@@ -44,6 +47,8 @@ MEASURES = ("net_sales_minor", "cost_minor", "margin_minor", "margin_pct", "disc
 SUMS = tuple(m for m in MEASURES if m not in ("margin_minor", "margin_pct",
                                                "contribution_minor"))
 """The measures summed from the rows (the others are derived from them)."""
+AGGREGATED = frozenset({"channel", "rep", "region", "category"})
+"""Dimensions ``agg_sales_month`` carries (``category`` as the product's category)."""
 BY_PRODUCT = frozenset({"category", "product"})
 """Dimensions that need financing cost split over invoice lines (the other dimensions are
 the same on every line of an invoice)."""
@@ -92,6 +97,9 @@ def member_values(mart: Mart, dimension: str) -> set[str]:
 def _labelled(mart: Mart, lines: pl.LazyFrame, dimension: str) -> pl.LazyFrame:
     """``lines`` with the ``value`` and ``label`` of their member of ``dimension`` (lines
     without a product fall under ``NO_CATEGORY`` / an unnamed product)."""
+    if dimension == "category" and _is_aggregate(lines):
+        return lines.with_columns(pl.col("category").alias("value"),
+                                  pl.col("category").alias("label"))
     member = members(mart, dimension)
     key = member.collect_schema().names()[0]
     joined = lines.join(member, on=key, how="left")
@@ -103,6 +111,9 @@ def _labelled(mart: Mart, lines: pl.LazyFrame, dimension: str) -> pl.LazyFrame:
 def in_node(mart: Mart, rows: pl.LazyFrame, node: Node) -> pl.LazyFrame:
     """The ``rows`` (sales lines, freight cost or financing rows) of ``node``'s members."""
     for dimension, value in node:
+        if dimension == "category" and _is_aggregate(rows):
+            rows = rows.filter(pl.col("category") == value)
+            continue
         member = members(mart, dimension).filter(pl.col("value") == value)
         key = member.collect_schema().names()[0]
         if dimension == "category" and value == NO_CATEGORY:
@@ -113,14 +124,62 @@ def in_node(mart: Mart, rows: pl.LazyFrame, node: Node) -> pl.LazyFrame:
     return rows
 
 
-def _node_lines(mart: Mart, scope: Scope, period: Period, selection: Slice,
-                node: Node) -> pl.LazyFrame:
-    """The node's sales lines dated in ``period``."""
-    return in_node(mart, sales_lines(mart, scope, period, selection), node)
+def _is_aggregate(rows: pl.LazyFrame) -> bool:
+    return "category" in rows.collect_schema().names()
 
 
 Part = tuple[pl.LazyFrame, list[pl.Expr]]
-"""One source's rows of a node and the sums it contributes to ``MEASURES``."""
+"""One source's rows of a node and the sums it contributes to ``MEASURES`` (parts may
+contribute to the same measure: they add up)."""
+
+
+def _credited(reason: str) -> pl.Expr:
+    return (-pl.col("net_minor").filter(pl.col("credit_reason") == reason).sum()).alias(
+        f"{reason}_minor")
+
+
+LINE_SUMS = {
+    "net_sales_minor": NET.sum().alias("net_sales_minor"),
+    "cost_minor": pl.col("cost_minor").sum(),
+    "discount_minor": pl.col("discount_minor").sum(),
+    "freight_charged_minor": pl.col("freight_charged_minor").sum(),
+    "settlement_discount_minor": _credited("settlement_discount"),
+    "bad_debt_minor": _credited("bad_debt"),
+}
+"""The sales lines' sums by measure (``agg_sales_month`` holds the same under the names)."""
+
+
+def _uses_aggregate(mart: Mart, dimensions: Iterable[str | None]) -> bool:
+    """Whether a node and split over ``dimensions`` can read whole months from
+    ``agg_sales_month``: only its dimensions, and categories that name every product's (the
+    aggregate files products without one under ``Unknown``, the P&L under ``NO_CATEGORY``)."""
+    used = {d for d in dimensions if d is not None}
+    return used <= AGGREGATED and (
+        "category" not in used or mart.frame("dim_product")["category"].null_count() == 0)
+
+
+def _sales_parts(mart: Mart, scope: Scope, period: Period, selection: Slice, node: Node,
+                 by: str | None, measures: Iterable[str]) -> list[Part]:
+    """The node's sales in ``period`` (``measures`` of ``LINE_SUMS``, and
+    ``freight_cost_minor`` when asked for): the whole months from ``agg_sales_month`` when
+    the node and ``by`` allow it (``_uses_aggregate``), every other day from the sales lines
+    and freight cost rows."""
+    wanted = list(measures)
+    months = period.whole_months() if _uses_aggregate(
+        mart, [by, *(d for d, _ in node)]) else None
+    sales = sales_lines(mart, scope, period, selection)
+    freight = freight_lines(mart, scope, period, selection)
+    if months is not None:
+        outside = ~pl.col("month_key").is_between(*months)
+        sales, freight = sales.filter(outside), freight.filter(outside)
+    parts = [(in_node(mart, sales, node), [LINE_SUMS[m] for m in wanted if m in LINE_SUMS])]
+    if "freight_cost_minor" in wanted:
+        parts.append((in_node(mart, freight, node), [pl.col("freight_cost_minor").sum()]))
+    if months is not None:
+        aggregate = attributed(mart, "agg_sales_month", scope, selection).filter(
+            pl.col("month_key").is_between(*months))
+        parts.append((in_node(mart, aggregate, node), [pl.col(m).sum() for m in wanted]))
+    return parts
 
 
 def freight_lines(mart: Mart, scope: Scope, period: Period,
@@ -143,41 +202,32 @@ def financing_rows(mart: Mart, scope: Scope, period: Period, selection: Slice,
 
 def _node_parts(mart: Mart, scope: Scope, period: Period, selection: Slice, node: Node,
                 rate: Decimal, by: str | None = None) -> list[Part]:
-    """The node's sales lines, freight cost rows (shipped in ``period``) and financing cost
-    of ``period`` — per invoice line when the node or ``by`` is a product dimension, else
-    per invoice (cheaper, same sums) — each with its sums. Each source is aggregated on its
-    own before they are joined: far fewer rows than one concatenation."""
-    sales = sales_lines(mart, scope, period, selection)
-    freight = freight_lines(mart, scope, period, selection)
+    """The node's sales and freight cost (``_sales_parts``) and financing cost of
+    ``period`` — per invoice line when the node or ``by`` is a product dimension, else per
+    invoice (cheaper, same sums) — each with its sums. Each source is aggregated on its own
+    before they are added up: far fewer rows than one concatenation."""
     financing = financing_rows(mart, scope, period, selection, rate,
                                {by, *(dimension for dimension, _ in node)})
-    return [
-        (in_node(mart, sales, node), [
-            NET.sum().alias("net_sales_minor"), pl.col("cost_minor").sum(),
-            pl.col("discount_minor").sum(), pl.col("freight_charged_minor").sum(),
-            _credited("settlement_discount"), _credited("bad_debt")]),
-        (in_node(mart, freight, node), [pl.col("freight_cost_minor").sum()]),
-        (in_node(mart, financing, node), [pl.col("financing_cost_minor").sum()]),
-    ]
+    return [*_sales_parts(mart, scope, period, selection, node, by,
+                          [*LINE_SUMS, "freight_cost_minor"]),
+            (in_node(mart, financing, node), [pl.col("financing_cost_minor").sum()])]
 
 
-def _credited(reason: str) -> pl.Expr:
-    return (-pl.col("net_minor").filter(pl.col("credit_reason") == reason).sum()).alias(
-        f"{reason}_minor")
+def _sums(parts: list[Part], keys: list[str]) -> pl.LazyFrame:
+    """The parts' sums per ``keys`` (or in total), added up across parts; a measure no
+    part has for a key is null."""
+    if keys:
+        sums = [frame.group_by(keys).agg(exprs) for frame, exprs in parts]
+        return pl.concat(sums, how="diagonal_relaxed").group_by(keys).agg(pl.all().sum())
+    return pl.concat([frame.select(exprs) for frame, exprs in parts],
+                     how="diagonal_relaxed").select(pl.all().sum())
 
 
 def _measures(parts: list[Part], keys: list[str]) -> pl.LazyFrame:
     """The ``MEASURES`` per ``keys`` (or in total) from the sums of each part."""
-    if keys:
-        sums = [frame.group_by(keys).agg(exprs) for frame, exprs in parts]
-        grouped = sums[0]
-        for other in sums[1:]:
-            grouped = grouped.join(other, on=keys, how="full", coalesce=True)
-    else:
-        grouped = pl.concat([frame.select(exprs) for frame, exprs in parts],
-                            how="horizontal")
     margin = pl.col("net_sales_minor") - pl.col("cost_minor")
-    return grouped.with_columns(pl.col(*SUMS).fill_null(0).cast(pl.Int64)).with_columns(
+    return _sums(parts, keys).with_columns(
+        pl.col(*SUMS).fill_null(0).cast(pl.Int64)).with_columns(
         margin.alias("margin_minor"), ratio(margin, pl.col("net_sales_minor")).alias("margin_pct"),
         (margin + pl.col("freight_charged_minor") - pl.col("freight_cost_minor")
          - pl.col("settlement_discount_minor") - pl.col("bad_debt_minor")
@@ -211,11 +261,12 @@ def pnl_by(mart: Mart, scope: Scope, period: Period, by: str, selection: Slice =
     parts = [(_labelled(mart, frame, by), sums)
              for frame, sums in _node_parts(mart, scope, period, selection, node, rate, by)]
     frames = [_measures(parts, ["value", "label"])]
-    net, cost = NET.sum(), pl.col("cost_minor").sum()
+    net, cost = pl.col("net_sales_minor"), pl.col("cost_minor")
     for suffix, window in (("_prior", period.prior()), ("_last_year", period.last_year())):
-        lines = _labelled(mart, _node_lines(mart, scope, window, selection, node), by)
-        frames.append(lines.group_by("value", "label").agg(
-            net.alias(f"net_sales{suffix}_minor"),
+        sales = [(_labelled(mart, frame, by), sums) for frame, sums in _sales_parts(
+            mart, scope, window, selection, node, by, ["net_sales_minor", "cost_minor"])]
+        frames.append(_sums(sales, ["value", "label"]).select(
+            "value", "label", net.alias(f"net_sales{suffix}_minor"),
             ratio(net - cost, net).alias(f"margin_pct{suffix}")))
     current, prior, last_year = frames
     joined = (current.join(prior, on=["value", "label"], how="full", coalesce=True)

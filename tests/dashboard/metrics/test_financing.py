@@ -34,11 +34,14 @@ def _invoice(doc: int, customer: int, due: date, amount: int,
 
 
 def _allocation(id_: int, source: str, target: int, on: date, amount: int,
-                days_late: int | None) -> dict[str, object]:
+                days_late: int | None, settled: date | None = None) -> dict[str, object]:
+    """``settled``: when both documents are (the source is used up on ``on``); None while
+    the invoice is open."""
     return {"allocation_id": id_, "source_type": source, "source_id": id_,
             "target_type": "invoice", "target_id": target, "allocation_date_key": date_key(on),
             "created_at": datetime(on.year, on.month, on.day), "amount_doc_minor": amount,
-            "amount_minor": amount, "days_late": days_late}
+            "amount_minor": amount, "days_late": days_late,
+            "settled_date_key": date_key(max(settled, on)) if settled else -1}
 
 
 def _line(id_: int, invoice: int, customer: int, rep_key: int, product_key: int,
@@ -63,12 +66,12 @@ def hand_made_mart() -> Mart:
         _invoice(6, 1, date(2025, 2, 8), 5_000, settled=date(2025, 2, 3)),
         _invoice(7, 2, date(2025, 2, 25), 10_000, settled=date(2025, 3, 5))])
     allocations = dim_frame(fct_ar_allocation, [
-        _allocation(1, "payment", 1, date(2025, 2, 10), 100_000, 10),
+        _allocation(1, "payment", 1, date(2025, 2, 10), 100_000, 10, date(2025, 2, 10)),
         _allocation(2, "payment", 2, date(2025, 1, 20), 20_000, 5),
         _allocation(3, "credit_note", 2, date(2025, 2, 5), 10_000, None),
-        _allocation(4, "credit_note", 4, date(2025, 2, 12), 40_000, None),
-        _allocation(5, "payment", 6, date(2025, 2, 3), 5_000, -5),
-        _allocation(6, "payment", 7, date(2025, 3, 5), 10_000, 8)])
+        _allocation(4, "credit_note", 4, date(2025, 2, 12), 40_000, None, date(2025, 2, 12)),
+        _allocation(5, "payment", 6, date(2025, 2, 3), 5_000, -5, date(2025, 2, 3)),
+        _allocation(6, "payment", 7, date(2025, 3, 5), 10_000, 8, date(2025, 3, 5))])
     lines = dim_frame(fct_sales_line, [
         _line(11, 1, 1, 1, 50, 60_000), _line(12, 1, 1, 1, 60, 30_000),
         _line(21, 2, 1, 1, 50, 45_000), _line(31, 3, 2, 2, 50, 33_000),

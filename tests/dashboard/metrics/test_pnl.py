@@ -17,6 +17,7 @@ from core.company.models import CompanySettings
 from core.fulfilment.models import Shipment
 from core.sales.models import SalesOrder
 from core.types import round_money, to_minor
+from dashboard.metrics import pnl
 from dashboard.metrics.period import Period
 from dashboard.metrics.pnl import (
     DIMENSIONS,
@@ -118,6 +119,26 @@ def test_comparisons_are_the_same_rows_over_the_prior_period_and_last_year(
     assert rows["net_sales_prior_minor"].sum() == prior["net_sales_minor"].sum()
     last_year = pnl_by(demo_mart.mart, FINANCE, period.last_year(), "channel", rate=rate)
     assert rows["net_sales_last_year_minor"].sum() == last_year["net_sales_minor"].sum()
+
+
+@pytest.mark.parametrize("by", ["channel", "rep", "region", "category"])
+def test_whole_months_from_the_aggregate_equal_the_lines(
+        demo_mart: DemoMart, monkeypatch: pytest.MonkeyPatch, by: str) -> None:
+    """Split periods (whole months and edge days; days within one month) and a node: the
+    same rows, comparisons included, with the aggregate as from the lines alone."""
+    mart, rate, year = demo_mart.mart, company_rate(demo_mart), last_full_year(demo_mart)
+    periods = [year, Period(year.start + timedelta(days=45), year.end - timedelta(days=40)),
+               Period(year.start + timedelta(days=3), year.start + timedelta(days=20))]
+    top = pnl_by(mart, FINANCE, year, "channel" if by != "channel" else "region",
+                 rate=rate).row(0, named=True)
+    node = (("channel" if by != "channel" else "region", top["value"]),)
+    answers = [(period, node_, pnl_by(mart, FINANCE, period, by, node=node_, rate=rate))
+               for period in periods for node_ in ((), node)]
+    assert any(rows["net_sales_last_year_minor"].sum() != 0 for _, _, rows in answers)
+    monkeypatch.setattr(pnl, "_uses_aggregate", lambda *_: False)
+    for period, node_, rows in answers:
+        assert rows.equals(pnl_by(mart, FINANCE, period, by, node=node_, rate=rate)), (
+            period, node_)
 
 
 # --- freight cost and financing cost against the core's own records ----------------------
