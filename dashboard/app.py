@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.extensions["salesbi_engine"] = engine
     server.extensions["salesbi_settings"] = settings
     server.extensions["salesbi_session_factory"] = make_session_factory(
-        make_engine(settings.resolved_database_url, create_dirs=False))
+        make_engine(settings.resolved_database_url, create_dirs=False, interactive=True))
     server.extensions["salesbi_mart_reader"] = MartReader(mart, settings.resolved_mart_dir)
     if settings.context_cache_seconds > 0:
         server.extensions[CONTEXT_CACHE] = SimpleCache(

@@ -21,7 +21,7 @@ import dash_bootstrap_components as dbc
 from dashboard.components.kpi_card import Comparison, kpi_card
 from dashboard.formatting import BLANK, compact_money, money, percent
 from dashboard.metrics.engagement import status_counts
-from dashboard.metrics.orders import order_totals
+from dashboard.metrics.orders import backlog_total, bookings_total
 from dashboard.metrics.period import Period
 from dashboard.metrics.pipeline import pipeline_coverage, pipeline_totals, win_rate
 from dashboard.metrics.quotes import open_quote_age
@@ -129,7 +129,8 @@ def manager_cards(context: RequestContext, view: View) -> list[dbc.Col]:
     coverage, at-risk customers."""
     figures, c, selection = _Figures(context, view), context, view.selection
     currency = c.base_currency
-    orders = figures.over(lambda p: order_totals(c.mart, c.scope, p, selection))
+    bookings = figures.over(lambda p: {"bookings_minor": bookings_total(c.mart, c.scope, p,
+                                                                         selection)})
     wins = _compare(figures.over(lambda p: win_rate(c.mart, c.scope, p, selection)),
                     "win_rate_count", is_ratio=True)
     at_risk = _compare(figures.at(lambda day: status_counts(c.mart, c.scope, day)), "at_risk",
@@ -138,9 +139,10 @@ def manager_cards(context: RequestContext, view: View) -> list[dbc.Col]:
     return [
         _net_sales(figures),
         _attainment(figures, targets, TEAM_PAGE, "Team target attainment"),
-        _money_card("home-bookings", "Bookings", _compare(orders, "bookings_minor"), currency,
+        _money_card("home-bookings", "Bookings", _compare(bookings, "bookings_minor"), currency,
                     PIPELINE_PAGE),
-        kpi_card("home-backlog", "Backlog", compact_money(orders[0]["backlog_minor"], currency),
+        kpi_card("home-backlog", "Backlog",
+                 compact_money(backlog_total(c.mart, c.scope, selection), currency),
                  PIPELINE_PAGE, note="Confirmed, not yet invoiced, now"),
         kpi_card("home-win-rate", "Win rate", percent(wins.current), PIPELINE_PAGE, wins,
                  note="Won / (won + lost), by count"),

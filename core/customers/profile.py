@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import ColumnElement, Row, String, and_, cast, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from core.access import customers_in_scope, get_customer_for, require_role
 from core.actor import Actor, Role
@@ -197,18 +197,24 @@ def contacts_due(session: Session, actor: Actor, until: date,
                  limit: int = 50) -> list[ContactDue]:
     """Customers in scope whose most recently logged interaction set a next contact date
     ≤ ``until``, earliest first."""
-    newest = (select(Interaction.customer_id, func.max(Interaction.id).label("id"))
-              .group_by(Interaction.customer_id).subquery())
-    query = (
-        select(Customer.id, Customer.name, Interaction.next_contact_date, SalesRep.name)
-        .join(newest, newest.c.customer_id == Customer.id)
-        .join(Interaction, Interaction.id == newest.c.id)
-        .outerjoin(SalesRep, SalesRep.id == Customer.account_manager_id)
-        .where(Interaction.next_contact_date <= until)
-        .order_by(Interaction.next_contact_date, Customer.name).limit(limit)
-    )
     condition = customers_in_scope(session, actor)
-    rows = session.execute(query if condition is None else query.where(condition))
+    if condition is None:  # every customer: their newest interactions in one pass
+        newest = (select(Interaction.customer_id, func.max(Interaction.id).label("id"))
+                  .group_by(Interaction.customer_id).subquery())
+        query = (select(Customer.id, Customer.name, Interaction.next_contact_date, SalesRep.name)
+                 .join(newest, newest.c.customer_id == Customer.id)
+                 .join(Interaction, Interaction.id == newest.c.id))
+    else:  # a rep's or a team's: each in-scope customer's newest, by its index
+        newest = aliased(Interaction)
+        newest_id = (select(func.max(newest.id)).where(newest.customer_id == Customer.id)
+                     .correlate(Customer).scalar_subquery())
+        query = (select(Customer.id, Customer.name, Interaction.next_contact_date, SalesRep.name)
+                 .select_from(Customer).join(Interaction, Interaction.id == newest_id)
+                 .where(condition))
+    rows = session.execute(
+        query.outerjoin(SalesRep, SalesRep.id == Customer.account_manager_id)
+        .where(Interaction.next_contact_date <= until)
+        .order_by(Interaction.next_contact_date, Customer.name).limit(limit))
     # next_contact_date is not null here: the query filters on it.
     return [ContactDue(customer_id, name, due, manager)  # type: ignore[arg-type]
             for customer_id, name, due, manager in rows]

@@ -57,12 +57,29 @@ def order_history(orders: pl.LazyFrame) -> pl.LazyFrame:
     """Per customer with ``orders`` (``classify``'s): ``first_order_date``,
     ``last_order_date``, ``orders`` and ``median_gap_days`` (between consecutive distinct
     order dates)."""
-    per_date = orders.group_by("customer_id", "order_date").agg(pl.len().alias("orders"))
-    return per_date.group_by("customer_id").agg(
+    return history_of_days(order_days(orders))
+
+
+def order_days(orders: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per customer and distinct order date of ``orders`` (``classify``'s):
+    ``orders`` that day and ``gap_days`` since the customer's previous order date (null on
+    its first). A date's gap does not depend on later orders, so the days up to any D
+    give the history as of D (``history_of_days``)."""
+    return (
+        orders.group_by("customer_id", "order_date").agg(pl.len().alias("orders"))
+        .sort("customer_id", "order_date")
+        .with_columns(pl.col("order_date").diff().over("customer_id").dt.total_days()
+                      .alias("gap_days"))
+    )
+
+
+def history_of_days(days: pl.LazyFrame) -> pl.LazyFrame:
+    """``order_history`` from ``order_days`` rows."""
+    return days.group_by("customer_id").agg(
         pl.col("order_date").min().alias("first_order_date"),
         pl.col("order_date").max().alias("last_order_date"),
         pl.col("orders").sum().cast(pl.Int64).alias("orders"),
-        pl.col("order_date").sort().diff().dt.total_days().median().alias("median_gap_days"),
+        pl.col("gap_days").median().alias("median_gap_days"),
     )
 
 
@@ -105,31 +122,35 @@ def _customers(mart: Mart, scope: Scope, customer_id: int | None) -> pl.LazyFram
     return versions.group_by("customer_id").agg(pl.col("valid_from").min().alias("created_date"))
 
 
-def _orders(mart: Mart, customers: pl.LazyFrame | None) -> pl.LazyFrame:
-    """The orders that count (``customer_id``, ``order_date``) of ``customers`` (None:
-    every customer)."""
+def _orders(mart: Mart) -> pl.LazyFrame:
+    """The orders that count (``customer_id``, ``order_date``)."""
     key = pl.col("date_key")
-    orders = mart.lazy("fct_order").filter(pl.col("status").is_in(ORDER_STATUSES))
-    if customers is not None:
-        orders = orders.join(customers.select("customer_id"), on="customer_id", how="semi")
-    return orders.select(
+    return mart.lazy("fct_order").filter(pl.col("status").is_in(ORDER_STATUSES)).select(
         "customer_id", pl.date(key // 10_000, key // 100 % 100, key % 100).alias("order_date"))
+
+
+def _batch_days(mart: Mart) -> pl.DataFrame:
+    """``order_days`` of every counted order of the batch (per batch: ``Mart.derive``)."""
+    return order_days(_orders(mart)).collect()
 
 
 def _batch_history(mart: Mart) -> pl.DataFrame:
     """``order_history`` of every counted order of the batch (per batch: ``Mart.derive``)."""
-    return order_history(_orders(mart, None)).collect()
+    return history_of_days(mart.derive("engagement_order_days", _batch_days).lazy()).collect()
 
 
 def _classify(mart: Mart, customers: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
     """``classify`` of ``customers`` as of ``as_of``: from the batch's order history when no
     order of the batch is dated after ``as_of`` (the history as of then is the whole one —
-    today, usually), else from the orders."""
+    today, usually), else from the batch's order days up to ``as_of``."""
     history = mart.derive("engagement_order_history", _batch_history)
     latest = history["last_order_date"].max()
     if latest is None or as_of >= latest:  # type: ignore[operator]
         return _classified(customers, history.lazy(), as_of)
-    return classify(customers, _orders(mart, customers), as_of)
+    days = mart.derive("engagement_order_days", _batch_days).lazy().filter(
+        pl.col("order_date") <= as_of).join(customers.select("customer_id"),
+                                            on="customer_id", how="semi")
+    return _classified(customers, history_of_days(days), as_of)
 
 
 def engagement(mart: Mart, scope: Scope, as_of: date,
@@ -173,8 +194,8 @@ def status_trend(mart: Mart, scope: Scope, as_of: date, months: int = 12, *,
     A point that is the last day of a month before the batch's current month is read from
     ``fct_customer_month`` (its ``engagement_status`` is the same rule as of that month's
     last day, over the same orders and created dates; null before the customer existed);
-    the others (``as_of`` itself, and months the batch has not closed) are classified from
-    the orders, side by side in one query."""
+    the others (``as_of`` itself, and months the batch has not closed) are classified by
+    ``_classify``, side by side in one query."""
     customers = _customers(mart, scope, None)
     points = month_ends(as_of, months)
     batch_month = mart.frame("fct_customer_month")["month_key"].max()
@@ -198,10 +219,8 @@ def status_trend(mart: Mart, scope: Scope, as_of: date, months: int = 12, *,
                                           "as_of": pl.Date}))
     live = [point for point in points
             if point not in stored and (current is None or point != as_of)]
-    if live:
-        orders = _orders(mart, customers)
-        parts.extend(classify(customers, orders, point).group_by("status").len()
-                     .with_columns(pl.lit(point).alias("as_of")) for point in live)
+    parts.extend(_classify(mart, customers, point).group_by("status").len()
+                 .with_columns(pl.lit(point).alias("as_of")) for point in live)
     grid = pl.LazyFrame({"as_of": points}).join(
         pl.LazyFrame({"status": STATUSES, "rank": range(len(STATUSES))}), how="cross")
     return (

@@ -47,17 +47,26 @@ def _aggregate(frame: pl.LazyFrame, keys: list[str], *exprs: pl.Expr) -> pl.Lazy
     return frame.group_by(keys).agg(*exprs) if keys else frame.select(*exprs)
 
 
+def _bookings(mart: Mart, scope: Scope, period: Period, selection: Slice,
+              keys: list[str]) -> pl.LazyFrame:
+    in_period = pl.col("date_key").is_between(period.start_key, period.end_key)
+    return _aggregate(attributed(mart, "fct_booking", scope, selection).filter(in_period),
+                      keys, pl.col("net_delta_minor").sum().alias("bookings_minor"))
+
+
+def _backlog(mart: Mart, scope: Scope, selection: Slice, keys: list[str]) -> pl.LazyFrame:
+    return _aggregate(attributed(mart, "fct_order_line", scope, selection).filter(
+        pl.col("backlog_minor") != 0), keys, pl.col("backlog_minor").sum().alias("backlog_minor"))
+
+
 def _measures(mart: Mart, scope: Scope, period: Period, selection: Slice,
               keys: list[str]) -> pl.LazyFrame:
     """One row per ``keys`` value (one row in all when ``keys`` is empty) with every
     measure; a group missing from one source gets 0 for that source's measures."""
     in_period = pl.col("date_key").is_between(period.start_key, period.end_key)
     parts = [
-        _aggregate(attributed(mart, "fct_booking", scope, selection).filter(in_period), keys,
-                   pl.col("net_delta_minor").sum().alias("bookings_minor")),
-        _aggregate(attributed(mart, "fct_order_line", scope, selection).filter(
-            pl.col("backlog_minor") != 0), keys,
-                   pl.col("backlog_minor").sum().alias("backlog_minor")),
+        _bookings(mart, scope, period, selection, keys),
+        _backlog(mart, scope, selection, keys),
         _aggregate(attributed(mart, "fct_order", scope, selection).filter(
             in_period & pl.col("status").is_in(ORDER_STATUSES)), keys,
             pl.len().alias("orders")),
@@ -82,6 +91,17 @@ def order_totals(mart: Mart, scope: Scope, period: Period,
     row: dict[str, int | None] = _measures(mart, scope, period, selection, []).collect().row(
         0, named=True)
     return row
+
+
+def bookings_total(mart: Mart, scope: Scope, period: Period,
+                   selection: Slice = EVERYTHING) -> int:
+    """``order_totals``' bookings alone (minor units)."""
+    return int(_bookings(mart, scope, period, selection, []).collect().item() or 0)
+
+
+def backlog_total(mart: Mart, scope: Scope, selection: Slice = EVERYTHING) -> int:
+    """``order_totals``' backlog alone (now; minor units)."""
+    return int(_backlog(mart, scope, selection, []).collect().item() or 0)
 
 
 def orders_by(mart: Mart, scope: Scope, period: Period, by: str,

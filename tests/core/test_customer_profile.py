@@ -53,6 +53,13 @@ def test_contacts_due_lists_customers_in_scope_up_to_the_date(session: Session,
     assert contacts_due(session, world.manager, date(2026, 3, 7))[0].next_contact_date \
         == date(2026, 3, 5)
     assert contacts_due(session, EXECUTIVE, date(2026, 3, 1)) == []
+    # The newest interaction decides: a later call moves Acme's next contact out of March.
+    log_interaction(session, world.alice, world.customer.id, kind=InteractionKind.CALL,
+                    occurred_on=date(2026, 3, 2), next_contact_date=date(2026, 4, 15))
+    assert contacts_due(session, world.alice, date(2026, 3, 31)) == []
+    for actor in (world.bob, EXECUTIVE):
+        assert [d.customer_name for d in contacts_due(session, actor, date(2026, 3, 31))] \
+            == ["Euro GmbH"]
 
 
 def test_credit_standings_show_the_limit_and_the_hold_as_they_are_now_in_scope(

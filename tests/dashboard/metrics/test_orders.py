@@ -16,7 +16,13 @@ from core.billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
 from core.catalog.pricing import line_net_amount
 from core.sales.models import OrderStatus, SalesOrder
 from core.types import round_money, to_minor
-from dashboard.metrics.orders import GROUPINGS, order_totals, orders_by
+from dashboard.metrics.orders import (
+    GROUPINGS,
+    backlog_total,
+    bookings_total,
+    order_totals,
+    orders_by,
+)
 from dashboard.metrics.period import Period
 from dashboard.metrics.scope import NO_SCOPE, Scope
 from tests.dashboard.conftest import DemoMart
@@ -150,3 +156,16 @@ def test_a_rep_sees_only_orders_attributed_to_them_and_no_scope_sees_nothing(
     assert nothing == {"bookings_minor": 0, "backlog_minor": 0, "orders": 0,
                        "net_sales_minor": 0, "orders_invoiced": 0,
                        "average_order_minor": None}
+
+
+def test_bookings_and_backlog_alone_equal_the_totals(demo_mart: DemoMart) -> None:
+    period = _last_full_year(demo_mart)
+    top = orders_by(demo_mart.mart, FINANCE, period, "rep").row(0, named=True)
+    rep_id = demo_mart.mart.frame("dim_rep").filter(
+        pl.col("rep_key") == top["rep_key"])["rep_id"].item()
+    rep = Scope(role="rep", user_id=9, rep_ids=frozenset({rep_id}))
+    for scope in (FINANCE, rep, NO_SCOPE):
+        totals = order_totals(demo_mart.mart, scope, period)
+        assert bookings_total(demo_mart.mart, scope, period) == totals["bookings_minor"]
+        assert backlog_total(demo_mart.mart, scope) == totals["backlog_minor"]
+    assert bookings_total(demo_mart.mart, rep, period) == top["bookings_minor"] != 0
