@@ -205,8 +205,8 @@ def contacts_due(session: Session, actor: Actor, until: date,
                  .join(newest, newest.c.customer_id == Customer.id)
                  .join(Interaction, Interaction.id == newest.c.id))
     else:  # a rep's or a team's: each in-scope customer's newest, by its index
-        newest = aliased(Interaction)
-        newest_id = (select(func.max(newest.id)).where(newest.customer_id == Customer.id)
+        theirs = aliased(Interaction)
+        newest_id = (select(func.max(theirs.id)).where(theirs.customer_id == Customer.id)
                      .correlate(Customer).scalar_subquery())
         query = (select(Customer.id, Customer.name, Interaction.next_contact_date, SalesRep.name)
                  .select_from(Customer).join(Interaction, Interaction.id == newest_id)
