@@ -185,11 +185,13 @@ def _aging_query(mart: Mart, items_at: pl.LazyFrame, as_of: date,
                   .filter(pl.col("open_doc_minor") != 0), exclude_disputed)
     items = items.with_columns(_bucket_index(_days(as_of, basis), buckets).alias("bucket_no"))
     columns = [*(b.column for b in buckets), *SIDE_COLUMNS]
-    totals = items.group_by("customer_id", "currency").agg(
-        *_sums(pl.col("open_minor"), buckets, as_of, columns),
-        *_sums(pl.col("open_doc_minor"), buckets, as_of, [doc_column(c) for c in columns]),
-        disputed.sum().cast(pl.Int64).alias("disputed_items"),
-    )
+    parts = [*_parts(pl.col("open_minor"), buckets, as_of, columns),
+             *_parts(pl.col("open_doc_minor"), buckets, as_of, [doc_column(c) for c in columns]),
+             disputed.cast(pl.Int64).alias("disputed_items")]
+    # Each part a column of its own (0 where it does not apply), then plain sums per
+    # customer: several times faster than a filtered sum per group and part.
+    totals = items.select("customer_id", "currency", *parts).group_by(
+        "customer_id", "currency").agg(pl.all().sum())
     customers = mart.lazy("dim_customer").filter(pl.col("is_current")).select(
         "customer_id", "name", "account_manager_id")
     reps = mart.lazy("dim_rep").select(pl.col("rep_id").alias("account_manager_id"),
@@ -203,23 +205,24 @@ def _aging_query(mart: Mart, items_at: pl.LazyFrame, as_of: date,
     )
 
 
-def _sums(amount: pl.Expr, buckets: Sequence[Bucket], as_of: date,
-          names: Sequence[str]) -> list[pl.Expr]:
-    """Per group: ``amount`` in each bucket, then the ``SIDE_COLUMNS`` sums, named
-    ``names`` (Int64)."""
+def _parts(amount: pl.Expr, buckets: Sequence[Bucket], as_of: date,
+           names: Sequence[str]) -> list[pl.Expr]:
+    """Per item: ``amount`` where it falls in each bucket, then where it adds to each of the
+    ``SIDE_COLUMNS``, else 0; named ``names`` (Int64)."""
     kind = pl.col("item_type")
     debit = kind.is_in(DEBITS)
-    sums = [
-        *(amount.filter(debit & (pl.col("bucket_no") == number)).sum()
-          for number in range(len(buckets))),
-        amount.filter(debit).sum(),
-        amount.filter(debit & (DUE_KEY < date_key(as_of))).sum(),
-        -amount.filter(kind == PAYMENT).sum(),
-        -amount.filter(kind == CREDIT_NOTE).sum(),
-        amount.sum(),
-        amount.filter(debit & pl.col("is_disputed")).sum(),
+    conditions = [
+        *(debit & (pl.col("bucket_no") == number) for number in range(len(buckets))),
+        debit,
+        debit & (DUE_KEY < date_key(as_of)),
+        kind == PAYMENT,
+        kind == CREDIT_NOTE,
+        pl.lit(True),
+        debit & pl.col("is_disputed"),
     ]
-    return [total.cast(pl.Int64).alias(name) for total, name in zip(sums, names, strict=True)]
+    signs = [*([1] * (len(buckets) + 2)), -1, -1, 1, 1]
+    return [(pl.when(condition).then(amount * sign).otherwise(0)).cast(pl.Int64).alias(name)
+            for condition, sign, name in zip(conditions, signs, names, strict=True)]
 
 
 def top_overdue(by_customer: pl.DataFrame, count: int = 10) -> pl.DataFrame:
