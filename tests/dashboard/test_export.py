@@ -38,3 +38,28 @@ def test_one_digit_count_keeps_a_decimal_column() -> None:
 def test_formula_like_text_stays_text() -> None:
     assert to_csv(pl.DataFrame({"name": ["=1+1"]})).decode("utf-8-sig").splitlines()[1] \
         == "'=1+1"
+
+
+def test_csv_is_what_a_row_by_row_writer_gives() -> None:
+    """Every kind of column the pages export, against the ``csv`` module's output."""
+    import csv
+    from datetime import date, datetime
+
+    from dashboard.export import neutralise
+
+    mixed = in_row_currency(pl.DataFrame({"currency": ["USD", "JPY", "KWD", "USD"],
+                                          "x_doc_minor": [1_50, 7, None, -3]}), "x_doc_minor")
+    frame = pl.DataFrame({
+        "=name": ["+1", "-2", "@sum", "\tx", "a, \"b\"", None, "plain", "é"],
+        "flag": [True, False, None, True, False, True, False, True],
+        "n": [1, None, -3, 4, 5, 6, 7, 8],
+        "day": [date(2026, 1, 2)] * 7 + [None],
+        "at": [datetime(2026, 1, 2, 3, 4, 5), datetime(2026, 1, 2, 3, 4, 5, 6)] * 4,
+    }).with_columns(pl.Series("amount", [Decimal("1.20"), None] * 4, pl.Decimal(38, 2)))
+    frame = frame.with_columns(pl.concat([mixed, mixed]).alias("doc"))
+    expected = io.StringIO()
+    writer = csv.writer(expected)
+    writer.writerow([neutralise(c) for c in frame.columns])
+    for row in frame.iter_rows():
+        writer.writerow([neutralise(v) for v in row])
+    assert to_csv(frame).decode("utf-8-sig") == expected.getvalue()
