@@ -14,7 +14,7 @@ from functools import cache
 from typing import Annotated, Any
 
 from babel.numbers import get_currency_precision, list_currencies
-from sqlalchemy import BigInteger, Enum, Numeric, String
+from sqlalchemy import BigInteger, ColumnElement, Enum, Numeric, String, cast, func, type_coerce
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -69,6 +69,18 @@ class ScaledNumeric(TypeDecorator[Decimal]):
 
     def coerce_compared_value(self, op: Any, value: Any) -> Any:
         return self
+
+
+def scaled_integer(column: ColumnElement[Any], dialect: str) -> ColumnElement[int]:
+    """A ``ScaledNumeric`` column read as the integer value × 10^scale, exact and without a
+    Decimal per row: the stored integer on SQLite, the NUMERIC scaled and cast on
+    PostgreSQL."""
+    if not isinstance(column.type, ScaledNumeric):
+        raise TypeError(f"{column} is not a ScaledNumeric column")
+    if dialect == "sqlite":
+        return type_coerce(column, BigInteger())
+    return cast(func.round(type_coerce(column, Numeric()) * 10 ** column.type.scale),
+                BigInteger)
 
 
 Amount = Annotated[Decimal, mapped_column(ScaledNumeric(18, AMOUNT_SCALE))]

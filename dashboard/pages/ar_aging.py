@@ -38,9 +38,10 @@ import dash
 import dash_bootstrap_components as dbc
 import polars as pl
 from dash import dcc, html
+from sqlalchemy import select
 
-from core.customers.profile import credit_standings
-from core.types import AMOUNT_SCALE, currency_digits
+from core.customers.profile import credit_standings_query
+from core.types import AMOUNT_SCALE, currency_digits, scaled_integer
 from dashboard.components.data_table import Column, data_table
 from dashboard.components.filter_bar import filter_bar, param_date, param_dropdown
 from dashboard.components.kpi_card import Comparison, kpi_card
@@ -295,21 +296,24 @@ def _controls(context: RequestContext, view: AgingView) -> dbc.Card:
 
 def _standings(context: RequestContext) -> pl.DataFrame:
     """Credit limit (minor units of the customer's currency) and hold state of every
-    customer in the user's scope, read live from the core."""
-    schema = {"customer_id": pl.Int64, "currency": pl.String,
-              "credit_limit": pl.Decimal(18, AMOUNT_SCALE), "hold_state": pl.String}
-    rows: Sequence[Any] = []
+    customer in the user's scope, read live from the core straight into a frame (the
+    limit as an integer of ``AMOUNT_SCALE`` decimals: no Decimal per row)."""
+    schema = {"customer_id": pl.Int64, "currency": pl.String, "credit_limit_scaled": pl.Int64,
+              "hold_state": pl.String}
+    frame = pl.DataFrame(schema=schema)
     if context.actor is not None:
         with session_factory()() as session:
-            rows = [(s.customer_id, s.currency, s.credit_limit, s.hold_state)
-                    for s in credit_standings(session, context.actor)]
-    frame = pl.DataFrame(rows, schema=schema, orient="row")
+            standings = credit_standings_query(session, context.actor).subquery()
+            limit = scaled_integer(standings.c.credit_limit, session.get_bind().dialect.name)
+            query = select(standings.c.customer_id, standings.c.currency,
+                           limit.label("credit_limit_scaled"), standings.c.hold_state)
+            frame = pl.read_database(query, session.connection(), schema_overrides=schema)
     # Limits are stored rounded to their currency: exact minor units by integer division.
     factor = pl.col("currency").replace_strict(
         {c: 10 ** (AMOUNT_SCALE - currency_digits(c)) for c in frame["currency"].unique()},
         return_dtype=pl.Int64)
-    scaled = (pl.col("credit_limit") * 10 ** AMOUNT_SCALE).cast(pl.Int64)
-    return frame.select("customer_id", (scaled // factor).alias("credit_limit_minor"),
+    return frame.select("customer_id",
+                        (pl.col("credit_limit_scaled") // factor).alias("credit_limit_minor"),
                         "hold_state")
 
 

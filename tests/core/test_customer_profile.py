@@ -7,13 +7,15 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.actor import Actor, Role
-from core.customers.models import HoldPolicy, HoldState, InteractionKind
+from core.customers.models import Customer, HoldPolicy, HoldState, InteractionKind
 from core.customers.profile import contacts_due, credit_standings, customer_profile
 from core.customers.services import log_interaction, put_on_hold
 from core.errors import NotFound
+from core.types import AMOUNT_SCALE, scaled_integer
 from tests.core.world import EXECUTIVE, FINANCE, World
 
 
@@ -77,3 +79,15 @@ def test_credit_standings_show_the_limit_and_the_hold_as_they_are_now_in_scope(
     assert [s.customer_id for s in credit_standings(session, world.manager)] == [acme, euro]
     no_rep = Actor(user_id=None, role=Role.REP, name="nobody")
     assert credit_standings(session, no_rep) == []
+
+
+def test_a_scaled_integer_reads_the_exact_amount_on_both_databases(session: Session,
+                                                                    world: World) -> None:
+    world.customer.credit_limit = Decimal("1234.567")
+    session.flush()
+    dialect = session.get_bind().dialect.name
+    read = session.execute(select(scaled_integer(Customer.credit_limit, dialect))
+                           .where(Customer.id == world.customer.id)).scalar_one()
+    assert read == 1_234_567 == int(world.customer.credit_limit.scaleb(AMOUNT_SCALE))
+    with pytest.raises(TypeError, match="not a ScaledNumeric"):
+        scaled_integer(Customer.name, dialect)
