@@ -288,7 +288,7 @@ class PrivatePeaks(threading.Thread):
             for pid in self._server.workers():
                 try:
                     private = Server.memory_mib(pid)["private_mib"]
-                except FileNotFoundError:  # the worker ended meanwhile
+                except (OSError, KeyError):  # the worker ended meanwhile
                     continue
                 self.peaks[pid] = max(self.peaks.get(pid, 0), private)
 

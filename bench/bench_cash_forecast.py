@@ -111,7 +111,8 @@ def copied(frame: pl.DataFrame, ids: dict[str, int], scale: int) -> pl.DataFrame
 
 
 def published_mart(var: Path):  # type: ignore[no-untyped-def]
-    """The published batch of the demo in ``var``, in memory."""
+    """The published batch of the demo in ``var``, as the app loads it
+    (``dashboard.mart_reader.load_batch``)."""
     from dashboard.mart_reader import load_batch
 
     settings, batch = published(var)

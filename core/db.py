@@ -68,7 +68,9 @@ def make_engine(url: str, *, schema: str | None = None, create_dirs: bool = True
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
-    options = [f"-csearch_path={schema}"] if schema else []
+    given = parsed.query.get("options")
+    options = [given] if isinstance(given, str) else list(given or ())
+    options += [f"-csearch_path={schema}"] if schema else []
     options += ["-cjit=off"] if interactive else []
     if options:
         # In the URL rather than connect_args, so other clients of the same URL (ADBC in

@@ -7,16 +7,21 @@ batches load in a background thread while requests keep reading the previous one
 reference is swapped in one assignment (DESIGN D3: requests never wait on a reload).
 
 A batch is read from its serving copy: the columns and rows the dashboard reads, as
-uncompressed Arrow IPC files (``<mart_dir>/.serving/<batch_id>/<table>.arrow``), written
-once per batch from its Parquet folder by the first process that needs it, table by table
-(streamed, so writing it holds no table in memory). The frames are memory-mapped from those
-files without a copy: their pages are the operating system's file cache, shared by every
-worker process and reclaimable, instead of each process's own copy of the batch.
+uncompressed Arrow IPC files (``<mart_dir>/.serving/<batch_id>/<layout>/<table>.arrow``),
+written once per batch from its Parquet folder by the first process that needs it, table by
+table (streamed, so writing it holds no table in memory; synced before the folder is
+renamed into place). ``<layout>`` fingerprints what decides the copy's content (the mart's
+columns, ``NOT_READ``, ``ROWS_READ``, the Polars version), so an app deployed with other
+rules writes a copy of its own instead of reading a stale one. The frames are memory-mapped
+from those files without a copy: their pages are the operating system's file cache, shared
+by every worker process and reclaimable, instead of each process's own copy of the batch.
+A copy that cannot be read (a table missing or damaged) is written again once.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import shutil
 import threading
@@ -83,24 +88,40 @@ def _served(path: Path) -> pl.LazyFrame:
     return frame.filter(ROWS_READ[name]) if name in ROWS_READ else frame
 
 
-def serving_copy(parquet_dir: Path, batch_id: str) -> Path:
-    """The folder of ``batch_id``'s serving copy, written first when it is missing: by one
-    process at a time (the others wait on the lock, then find it), into a staging folder
-    renamed into place, so a folder under the batch id is whole."""
+def _layout() -> str:
+    """The fingerprint of what decides a serving copy's content."""
+    rules = [pl.__version__,
+             *(f"{table.name}:{','.join(_read_columns(table.name))}"
+               for table in sorted(mart.tables.values(), key=lambda t: t.name)),
+             *(f"{name}:{rows}" for name, rows in sorted(ROWS_READ.items()))]
+    return hashlib.sha256("\n".join(rules).encode()).hexdigest()[:16]
+
+
+LAYOUT = _layout()
+
+
+def serving_copy(parquet_dir: Path, batch_id: str, *, rewrite: bool = False) -> Path:
+    """The folder of ``batch_id``'s serving copy, written first when it is missing (or
+    ``rewrite``): by one process at a time (the others wait on the lock, then find it),
+    into a staging folder synced and renamed into place, so a folder under the layout is
+    whole."""
     root = parquet_dir / SERVING_DIR
-    final = root / batch_id
-    if final.is_dir():
+    final = root / batch_id / LAYOUT
+    if final.is_dir() and not rewrite:
         return final
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if rewrite:
+            shutil.rmtree(final, ignore_errors=True)
         if not final.is_dir():
-            staging = root / f"{STAGING_PREFIX}{batch_id}"
+            staging = root / batch_id / f"{STAGING_PREFIX}{LAYOUT}"
             shutil.rmtree(staging, ignore_errors=True)
-            staging.mkdir()
+            staging.mkdir(parents=True)
             for path in sorted((parquet_dir / batch_id).iterdir()):
                 name = path.name.removesuffix(".parquet")
-                _served(path).sink_ipc(staging / f"{name}.arrow", compression="uncompressed")
+                _served(path).sink_ipc(staging / f"{name}.arrow", compression="uncompressed",
+                                       sync_on_close="all")
             staging.rename(final)
     return final
 
@@ -111,11 +132,27 @@ def _mapped(path: Path) -> pl.DataFrame:
     return cast(pl.DataFrame, pl.from_arrow(table, rechunk=False))
 
 
+def _map_copy(folder: Path, names: set[str]) -> dict[str, pl.DataFrame]:
+    """The tables ``names`` mapped from a serving copy; ``ValueError`` when one is missing
+    or cannot be read (``pyarrow.ArrowInvalid`` is one)."""
+    found = {path.stem for path in folder.glob("*.arrow")}
+    if found != names:
+        raise ValueError(f"serving copy {folder} holds {sorted(found)}, not {sorted(names)}")
+    return {name: _mapped(folder / f"{name}.arrow") for name in sorted(names)}
+
+
 def load_batch(parquet_dir: Path, batch: PublishedBatch) -> Mart:
     """Every table of ``batch``, mapped from its serving copy: without the ``NOT_READ``
-    columns and only the ``ROWS_READ`` rows."""
-    folder = serving_copy(parquet_dir, batch.batch_id)
-    tables = {path.stem: _mapped(path) for path in sorted(folder.glob("*.arrow"))}
+    columns and only the ``ROWS_READ`` rows. A copy that cannot be read is written again
+    once."""
+    names = {path.name.removesuffix(".parquet")
+             for path in (parquet_dir / batch.batch_id).iterdir()}
+    try:
+        tables = _map_copy(serving_copy(parquet_dir, batch.batch_id), names)
+    except (ValueError, OSError):
+        log.warning("serving copy of batch %s unreadable: writing it again", batch.batch_id,
+                    exc_info=True)
+        tables = _map_copy(serving_copy(parquet_dir, batch.batch_id, rewrite=True), names)
     return Mart(batch.batch_id, batch.published_at, tables)
 
 
@@ -158,7 +195,7 @@ class MartReader:
         started = time.perf_counter()
         try:
             self._mart = load_batch(self._parquet_dir, batch)
-        except OSError:
+        except Exception:  # a request keeps the batch it has; the next check tries again
             log.exception("could not load mart batch %s", batch.batch_id)
         else:
             log.info("mart batch %s loaded in %.2f s", batch.batch_id,

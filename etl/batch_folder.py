@@ -117,8 +117,9 @@ def read_batch(parquet_dir: Path, batch_id: str,
 
 
 def sweep(parquet_dir: Path, keep: Collection[str]) -> None:
-    """Remove staging leftovers and every batch folder but ``keep``, and the same in the
-    serving copies (where a kept batch's copy may still be being written)."""
+    """Remove every batch folder but ``keep`` and staging leftovers but those of ``keep``
+    (none here: a batch is published after its staging folder is renamed), and the same in
+    the serving copies."""
     if not parquet_dir.is_dir():
         return
     for path in parquet_dir.iterdir():

@@ -38,7 +38,8 @@ def prorated(frame: pl.LazyFrame, *, amount: str, weight: str, group: str, order
     row of its ``group``: the group's total) pro rata to ``weight``, by the rule of the
     module docstring; ``order`` (unique within a group) breaks ties and names the first
     row. ``groups``: ``weights`` of the same rows computed beforehand (every row of a group
-    that has any, and at least the groups of ``frame``). Row order is not kept."""
+    that has any, and at least the groups of ``frame``). ``frame`` must hold whole groups:
+    the remainder row would take the shares of rows left out. Row order is not kept."""
     if groups is None:
         groups = weights(frame, weight=weight, group=group, order=order)
     shares = frame.join(groups, on=group).with_columns(

@@ -165,7 +165,8 @@ def _line_weights(mart: Mart) -> pl.DataFrame:
     """Per invoice: the total net of its lines and the line that takes the rounding
     remainder (``etl.prorate.weights``), from every invoice line of the batch (a split of
     the cost over an invoice's lines depends on the invoice only; scope and slice keep or
-    drop whole invoices)."""
+    drop whole invoices: an invoice bills one order, whose rep, channel and region every
+    line carries — ``prorated`` needs whole groups)."""
     return weights(mart.lazy("fct_sales_line").filter(pl.col("source_type") == INVOICE),
                    weight="net_minor", group="document_id", order="source_id").collect()
 

@@ -178,6 +178,8 @@ def _sales_parts(mart: Mart, scope: Scope, period: Period, selection: Slice, nod
     if months is not None:
         aggregate = attributed(mart, "agg_sales_month", scope, selection).filter(
             pl.col("month_key").is_between(*months))
+        if "freight_cost_minor" not in wanted:  # grains with freight cost only: no sales
+            aggregate = aggregate.filter(pl.col("line_count") > 0)
         parts.append((in_node(mart, aggregate, node), [pl.col(m).sum() for m in wanted]))
     return parts
 
@@ -215,7 +217,7 @@ def _node_parts(mart: Mart, scope: Scope, period: Period, selection: Slice, node
 
 def _sums(parts: list[Part], keys: list[str]) -> pl.LazyFrame:
     """The parts' sums per ``keys`` (or in total), added up across parts; a measure no
-    part has for a key is null."""
+    part has for a key sums to 0."""
     if keys:
         sums = [frame.group_by(keys).agg(exprs) for frame, exprs in parts]
         return pl.concat(sums, how="diagonal_relaxed").group_by(keys).agg(pl.all().sum())

@@ -40,7 +40,7 @@ import polars as pl
 from dash import dcc, html
 from sqlalchemy import select
 
-from core.customers.profile import credit_standings_query
+from core.customers.profile import credit_standings
 from core.types import AMOUNT_SCALE, currency_digits, scaled_integer
 from dashboard.components.data_table import Column, data_table
 from dashboard.components.filter_bar import filter_bar, param_date, param_dropdown
@@ -303,7 +303,7 @@ def _standings(context: RequestContext) -> pl.DataFrame:
     frame = pl.DataFrame(schema=schema)
     if context.actor is not None:
         with session_factory()() as session:
-            standings = credit_standings_query(session, context.actor).subquery()
+            standings = credit_standings(session, context.actor).subquery()
             limit = scaled_integer(standings.c.credit_limit, session.get_bind().dialect.name)
             query = select(standings.c.customer_id, standings.c.currency,
                            limit.label("credit_limit_scaled"), standings.c.hold_state)

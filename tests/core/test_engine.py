@@ -30,3 +30,14 @@ def test_an_interactive_engine_turns_jit_off_and_keeps_its_schema(
         default = conn.execute(text("SHOW jit")).scalar_one()
     assert settings[True] == ("off", schema)
     assert settings[False] == (default, schema)
+
+
+@pytest.mark.pg
+def test_options_given_in_the_url_are_kept(pg_admin_engine: Engine) -> None:
+    engine = make_engine(f"{PG_URL}?options=-cstatement_timeout%3D1234", interactive=True)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "1234ms"
+            assert conn.execute(text("SHOW jit")).scalar_one() == "off"
+    finally:
+        engine.dispose()

@@ -40,7 +40,8 @@ from tests.conftest import seed_company
 
 @dataclass(frozen=True)
 class DemoMart:
-    """The core engine, the settings that point at it, and the published batch in memory."""
+    """The core engine, the settings that point at it, and the published batch as the app
+    loads it."""
 
     core: Engine
     settings: Settings

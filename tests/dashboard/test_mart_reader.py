@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from dashboard.mart_reader import NOT_READ, ROWS_READ, load_batch, serving_copy
@@ -77,3 +78,31 @@ def test_the_serving_copy_is_written_once_and_swept_with_its_batch(tmp_path: Pat
     assert sorted(p.name for p in (tmp_path / SERVING_DIR).iterdir() if p.is_dir()) == [
         ".tmp-b2", "b2"]
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [SERVING_DIR, "b2"]
+
+
+def _one_region_batch(folder: Path, batch_id: str) -> PublishedBatch:
+    regions = pl.DataFrame({"region_key": [-1, 1], "region_code": ["?", "N"],
+                            "name": ["Unknown", "North"]})
+    write_batch(folder, batch_id, {
+        "dim_region": regions.cast(dict(polars_schema(dim_region))),  # type: ignore[arg-type]
+        "fct_sales_line": pl.DataFrame(schema=polars_schema(fct_sales_line))})
+    return PublishedBatch(batch_id, datetime(2026, 1, 1), 0)
+
+
+def test_a_damaged_or_incomplete_copy_is_written_again(tmp_path: Path) -> None:
+    batch = _one_region_batch(tmp_path, "b1")
+    copy = serving_copy(tmp_path, "b1")
+    (copy / "dim_region.arrow").write_bytes(b"ARROW1 not really")
+    assert load_batch(tmp_path, batch).frame("dim_region")["region_code"].to_list() == [
+        "?", "N"]
+    (copy / "fct_sales_line.arrow").unlink()
+    assert load_batch(tmp_path, batch).frame("fct_sales_line").is_empty()
+    assert (copy / "fct_sales_line.arrow").exists()
+
+
+def test_other_reading_rules_get_a_copy_of_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboard import mart_reader
+
+    before = mart_reader._layout()
+    monkeypatch.setitem(mart_reader.NOT_READ, "dim_region", frozenset({"name"}))
+    assert mart_reader._layout() != before

@@ -60,3 +60,17 @@ def test_month_ends_run_to_the_as_of_date_across_years() -> None:
 def test_trailing_months_start_on_the_first_of_the_oldest_month() -> None:
     assert trailing_months(TODAY, 12) == Period(date(2025, 6, 1), TODAY)
     assert trailing_months(TODAY, 1) == Period(date(2026, 5, 1), TODAY)
+
+
+@pytest.mark.parametrize(("start", "end", "months"), [
+    (date(2026, 1, 1), date(2026, 11, 23), (202601, 202610)),  # year to date
+    (date(2026, 1, 1), date(2026, 11, 30), (202601, 202611)),  # ends on a month end
+    (date(2024, 2, 1), date(2024, 2, 29), (202402, 202402)),  # leap February
+    (date(2025, 12, 2), date(2026, 2, 28), (202601, 202602)),
+    (date(2026, 1, 5), date(2026, 1, 30), None),  # within one month
+    (date(2025, 12, 15), date(2026, 1, 14), None),  # across a month end, no whole month
+    (date(2026, 3, 31), date(2026, 3, 31), None),  # one day
+])
+def test_whole_months_are_the_calendar_months_inside_the_period(
+        start: date, end: date, months: tuple[int, int] | None) -> None:
+    assert Period(start, end).whole_months() == months
