@@ -8,6 +8,7 @@ from collections import defaultdict
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+import polars as pl
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from core.fulfilment.models import Shipment
 from core.sales.models import SalesOrder
 from core.types import round_money, to_minor
 from dashboard.metrics import pnl
+from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period
 from dashboard.metrics.pnl import (
     DIMENSIONS,
@@ -139,6 +141,28 @@ def test_whole_months_from_the_aggregate_equal_the_lines(
     for period, node_, rows in answers:
         assert rows.equals(pnl_by(mart, FINANCE, period, by, node=node_, rate=rate)), (
             period, node_)
+
+
+def test_freight_without_sales_in_a_comparison_month_adds_no_member(
+        demo_mart: DemoMart) -> None:
+    """A grain of ``agg_sales_month`` with freight cost only (shipped in a month nothing
+    was invoiced) in the prior period: no comparison row for a member without sales."""
+    mart, rate, year = demo_mart.mart, company_rate(demo_mart), last_full_year(demo_mart)
+    rows = pnl_by(mart, FINANCE, year, "region", rate=rate)
+    regions = mart.frame("dim_region").filter(pl.col("region_key") >= 0)
+    idle = regions.filter(~pl.col("region_code").is_in(rows["value"].to_list()))
+    region_key = int(idle["region_key"][0]) if idle.height else -1
+    aggregate = mart.frame("agg_sales_month")
+    freight_only = aggregate.head(1).with_columns(
+        pl.lit(region_key, pl.Int32).alias("region_key"),
+        pl.lit(year.prior().start.year * 100 + year.prior().start.month, pl.Int32)
+        .alias("month_key"),
+        *(pl.lit(0, aggregate[c].dtype).alias(c) for c in aggregate.columns
+          if c.endswith("_minor") or c in ("line_count", "quantity")),
+    ).with_columns(pl.lit(12_345, pl.Int64).alias("freight_cost_minor"))
+    shipped = Mart(mart.batch_id, mart.published_at,
+                   {**mart.tables, "agg_sales_month": pl.concat([aggregate, freight_only])})
+    assert pnl_by(shipped, FINANCE, year, "region", rate=rate).equals(rows)
 
 
 # --- freight cost and financing cost against the core's own records ----------------------
