@@ -54,11 +54,14 @@ def column_def(column: Column) -> dict[str, Any]:
 
 
 def grid_rows(frame: pl.DataFrame, columns: list[Column], currency: str) -> list[dict[str, Any]]:
-    """Rows for the grid: money in major units (display only), links as markdown."""
+    """Rows for the grid: money in major units (display only; the nearest float to the
+    exact amount — Polars divides by a literal as a product with its reciprocal, so
+    -31434 / 100 would be -314.34000000000003), links as markdown."""
     exprs = []
     for column in columns:
         if column.kind == "money":
-            exprs.append((pl.col(column.field) / _unit(frame, currency, column.currency_field))
+            major = pl.col(column.field) / _unit(frame, currency, column.currency_field)
+            exprs.append(major.round(_digits(frame, currency, column.currency_field))
                          .alias(column.field))
         elif column.kind == "link" and column.href_field:
             label = pl.col(column.field).fill_null("(unnamed)")
@@ -68,6 +71,14 @@ def grid_rows(frame: pl.DataFrame, columns: list[Column], currency: str) -> list
         else:
             exprs.append(pl.col(column.field))
     return frame.select(exprs).to_dicts()
+
+
+def _digits(frame: pl.DataFrame, currency: str, currency_field: str | None) -> int:
+    """The most decimal places of ``currency`` or of the rows' ``currency_field``."""
+    if currency_field is None:
+        return currency_digits(currency)
+    return max((currency_digits(c) for c in frame[currency_field].drop_nulls().unique()),
+               default=currency_digits(currency))
 
 
 def _unit(frame: pl.DataFrame, currency: str, currency_field: str | None) -> pl.Expr:
