@@ -104,7 +104,8 @@ def serving_copy(parquet_dir: Path, batch_id: str, *, rewrite: bool = False) -> 
     """The folder of ``batch_id``'s serving copy, written first when it is missing (or
     ``rewrite``): by one process at a time (the others wait on the lock, then find it),
     into a staging folder synced and renamed into place, so a folder under the layout is
-    whole."""
+    whole; the batch's copies of other layouts are removed then (a process still mapping
+    one keeps its pages until it unmaps them)."""
     root = parquet_dir / SERVING_DIR
     final = root / batch_id / LAYOUT
     if final.is_dir() and not rewrite:
@@ -123,6 +124,9 @@ def serving_copy(parquet_dir: Path, batch_id: str, *, rewrite: bool = False) -> 
                 _served(path).sink_ipc(staging / f"{name}.arrow", compression="uncompressed",
                                        sync_on_close="all")
             staging.rename(final)
+            for other in (root / batch_id).iterdir():  # copies of other layouts: stale
+                if other.name not in (LAYOUT, staging.name):
+                    shutil.rmtree(other, ignore_errors=True)
     return final
 
 

@@ -100,9 +100,15 @@ def test_a_damaged_or_incomplete_copy_is_written_again(tmp_path: Path) -> None:
     assert (copy / "fct_sales_line.arrow").exists()
 
 
-def test_other_reading_rules_get_a_copy_of_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_other_reading_rules_get_a_copy_of_their_own(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     from dashboard import mart_reader
 
-    before = mart_reader._layout()
+    batch = _one_region_batch(tmp_path, "b1")
+    old = serving_copy(tmp_path, "b1")
     monkeypatch.setitem(mart_reader.NOT_READ, "dim_region", frozenset({"name"}))
-    assert mart_reader._layout() != before
+    monkeypatch.setattr(mart_reader, "LAYOUT", mart_reader._layout())
+    assert mart_reader.LAYOUT != old.name
+    assert load_batch(tmp_path, batch).frame("dim_region").columns == [
+        "region_key", "region_code"]
+    assert [p.name for p in old.parent.iterdir()] == [mart_reader.LAYOUT]
