@@ -26,7 +26,7 @@ from dashboard.metrics.period import Period
 from dashboard.metrics.pipeline import pipeline_coverage, pipeline_totals, win_rate
 from dashboard.metrics.quotes import open_quote_age
 from dashboard.metrics.receivables import ar_by_customer_at, ar_totals, dso, moment
-from dashboard.metrics.sales import sales_totals
+from dashboard.metrics.sales import net_sales_total, sales_totals
 from dashboard.metrics.scope import ADMIN, EXECUTIVE, FINANCE, REP, SALES_MANAGER
 from dashboard.metrics.targets import attainment_totals
 from dashboard.secure import RequestContext
@@ -76,8 +76,8 @@ def _money_card(card_id: str, title: str, comparison: Comparison, currency: str,
 
 def _net_sales(figures: _Figures) -> dbc.Col:
     c, selection = figures.context, figures.view.selection
-    sales = _compare(figures.over(lambda p: sales_totals(c.mart, c.scope, p, selection)),
-                     "net_sales_minor")
+    sales = _compare(figures.over(lambda p: {
+        "net_sales_minor": net_sales_total(c.mart, c.scope, p, selection)}), "net_sales_minor")
     return _money_card("home-net-sales", "Net sales", sales, c.base_currency, HOME_PAGE,
                        note=money(int(sales.current or 0), c.base_currency))
 

@@ -54,6 +54,14 @@ def _with_margin(frame: pl.LazyFrame) -> pl.LazyFrame:
                               ratio(margin, pl.col("net_sales_minor")).alias("margin_pct"))
 
 
+def net_sales_total(mart: Mart, scope: Scope, period: Period,
+                    selection: Slice = EVERYTHING) -> int:
+    """``sales_totals``' net sales alone (minor units): one sum, no distinct count of
+    orders."""
+    return int(sales_lines(mart, scope, period, selection).select(NET.sum())
+               .collect().item() or 0)
+
+
 def sales_totals(mart: Mart, scope: Scope, period: Period,
                  selection: Slice = EVERYTHING) -> dict[str, int | float | None]:
     """Net sales, cost, margin, margin %, the number of distinct orders invoiced and the

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from core.billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
 from core.sales.models import SalesOrder
 from dashboard.metrics.period import Period
-from dashboard.metrics.sales import sales_by, sales_totals
+from dashboard.metrics.sales import net_sales_total, sales_by, sales_totals
 from dashboard.metrics.scope import Scope
 from tests.dashboard.conftest import DemoMart
 
@@ -93,6 +93,9 @@ def test_a_rep_sees_only_sales_attributed_to_them(demo_mart: DemoMart) -> None:
         "net_sales_minor"]
     assert everyone["net_sales_minor"].sum() == sales_totals(
         demo_mart.mart, FINANCE, period)["net_sales_minor"]
+    for scope, expected in ((rep, top["net_sales_minor"]),
+                            (FINANCE, everyone["net_sales_minor"].sum())):
+        assert net_sales_total(demo_mart.mart, scope, period) == expected != 0
 
 
 def test_margin_percent_is_a_ratio_of_sums_and_blank_without_sales(
