@@ -149,13 +149,11 @@ LINE_SUMS = {
 """The sales lines' sums by measure (``agg_sales_month`` holds the same under the names)."""
 
 
-def _uses_aggregate(mart: Mart, dimensions: Iterable[str | None]) -> bool:
+def _uses_aggregate(dimensions: Iterable[str | None]) -> bool:
     """Whether a node and split over ``dimensions`` can read whole months from
-    ``agg_sales_month``: only its dimensions, and categories that name every product's (the
-    aggregate files products without one under ``Unknown``, the P&L under ``NO_CATEGORY``)."""
-    used = {d for d in dimensions if d is not None}
-    return used <= AGGREGATED and (
-        "category" not in used or mart.frame("dim_product")["category"].null_count() == 0)
+    ``agg_sales_month``: only its dimensions (its ``category`` is ``dim_product``'s, which
+    is never null, and every sales line's product resolves: the ETL checks it)."""
+    return {d for d in dimensions if d is not None} <= AGGREGATED
 
 
 def _sales_parts(mart: Mart, scope: Scope, period: Period, selection: Slice, node: Node,
@@ -165,8 +163,7 @@ def _sales_parts(mart: Mart, scope: Scope, period: Period, selection: Slice, nod
     the node and ``by`` allow it (``_uses_aggregate``), every other day from the sales lines
     and freight cost rows."""
     wanted = list(measures)
-    months = period.whole_months() if _uses_aggregate(
-        mart, [by, *(d for d, _ in node)]) else None
+    months = period.whole_months() if _uses_aggregate([by, *(d for d, _ in node)]) else None
     sales = sales_lines(mart, scope, period, selection)
     freight = freight_lines(mart, scope, period, selection)
     if months is not None:
