@@ -112,3 +112,20 @@ def test_other_reading_rules_get_a_copy_of_their_own(tmp_path: Path,
     assert load_batch(tmp_path, batch).frame("dim_region").columns == [
         "region_key", "region_code"]
     assert [p.name for p in old.parent.iterdir()] == [mart_reader.LAYOUT]
+
+
+def test_the_frames_are_the_mapped_files_own_pages(tmp_path: Path) -> None:
+    """No copy: a column's buffer lies inside the process's mapping of its serving file."""
+    regions = pl.DataFrame({"region_key": list(range(-1, 5_000)),
+                            "region_code": [str(i) for i in range(-1, 5_000)],
+                            "name": ["North"] * 5_001})
+    write_batch(tmp_path, "b1", {
+        "dim_region": regions.cast(dict(polars_schema(dim_region)))})  # type: ignore[arg-type]
+    frame = load_batch(tmp_path, PublishedBatch("b1", datetime(2026, 1, 1), 0)).frame(
+        "dim_region")
+    address = frame["region_key"].to_numpy(allow_copy=False).__array_interface__["data"][0]
+    path = str(serving_copy(tmp_path, "b1") / "dim_region.arrow")
+    mappings = [tuple(int(bound, 16) for bound in line.split()[0].split("-"))
+                for line in Path("/proc/self/maps").read_text().splitlines()
+                if line.endswith(path)]
+    assert any(start <= address < end for start, end in mappings)
