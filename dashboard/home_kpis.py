@@ -76,8 +76,7 @@ def _money_card(card_id: str, title: str, comparison: Comparison, currency: str,
 
 def _net_sales(figures: _Figures) -> dbc.Col:
     c, selection = figures.context, figures.view.selection
-    sales = _compare(figures.over(lambda p: {
-        "net_sales_minor": net_sales_total(c.mart, c.scope, p, selection)}), "net_sales_minor")
+    sales = _compare(figures.over(lambda p: net_sales_total(c.mart, c.scope, p, selection)))
     return _money_card("home-net-sales", "Net sales", sales, c.base_currency, HOME_PAGE,
                        note=money(int(sales.current or 0), c.base_currency))
 
@@ -129,8 +128,8 @@ def manager_cards(context: RequestContext, view: View) -> list[dbc.Col]:
     coverage, at-risk customers."""
     figures, c, selection = _Figures(context, view), context, view.selection
     currency = c.base_currency
-    bookings = figures.over(lambda p: {"bookings_minor": bookings_total(c.mart, c.scope, p,
-                                                                         selection)})
+    bookings = _compare(figures.over(
+        lambda p: bookings_total(c.mart, c.scope, p, selection)))
     wins = _compare(figures.over(lambda p: win_rate(c.mart, c.scope, p, selection)),
                     "win_rate_count", is_ratio=True)
     at_risk = _compare(figures.at(lambda day: status_counts(c.mart, c.scope, day)), "at_risk",
@@ -139,8 +138,7 @@ def manager_cards(context: RequestContext, view: View) -> list[dbc.Col]:
     return [
         _net_sales(figures),
         _attainment(figures, targets, TEAM_PAGE, "Team target attainment"),
-        _money_card("home-bookings", "Bookings", _compare(bookings, "bookings_minor"), currency,
-                    PIPELINE_PAGE),
+        _money_card("home-bookings", "Bookings", bookings, currency, PIPELINE_PAGE),
         kpi_card("home-backlog", "Backlog",
                  compact_money(backlog_total(c.mart, c.scope, selection), currency),
                  PIPELINE_PAGE, note="Confirmed, not yet invoiced, now"),

@@ -211,18 +211,17 @@ def _parts(amount: pl.Expr, buckets: Sequence[Bucket], as_of: date,
     ``SIDE_COLUMNS``, else 0; named ``names`` (Int64)."""
     kind = pl.col("item_type")
     debit = kind.is_in(DEBITS)
-    conditions = [
-        *(debit & (pl.col("bucket_no") == number) for number in range(len(buckets))),
-        debit,
-        debit & (DUE_KEY < date_key(as_of)),
-        kind == PAYMENT,
-        kind == CREDIT_NOTE,
-        pl.lit(True),
-        debit & pl.col("is_disputed"),
+    signed = [  # (where the amount counts, its sign there)
+        *((debit & (pl.col("bucket_no") == number), 1) for number in range(len(buckets))),
+        (debit, 1),
+        (debit & (DUE_KEY < date_key(as_of)), 1),
+        (kind == PAYMENT, -1),
+        (kind == CREDIT_NOTE, -1),
+        (pl.lit(True), 1),
+        (debit & pl.col("is_disputed"), 1),
     ]
-    signs = [*([1] * (len(buckets) + 2)), -1, -1, 1, 1]
     return [(pl.when(condition).then(amount * sign).otherwise(0)).cast(pl.Int64).alias(name)
-            for condition, sign, name in zip(conditions, signs, names, strict=True)]
+            for (condition, sign), name in zip(signed, names, strict=True)]
 
 
 def top_overdue(by_customer: pl.DataFrame, count: int = 10) -> pl.DataFrame:

@@ -145,20 +145,21 @@ def financing_invoices(mart: Mart, scope: Scope, period: Period, rate: Decimal,
                        selection: Slice = EVERYTHING) -> pl.LazyFrame:
     """The in-scope invoices with a financing cost in ``period``: ``document_id``, the
     ``ATTRIBUTION`` columns and ``financing_cost_minor``."""
-    invoices = attributed(mart, "fct_ar_item", scope, selection).filter(
-        pl.col("item_type") == INVOICE)
+    invoices, narrowed = _scoped_invoices(mart, scope, selection)
     return invoices.select("document_id", *ATTRIBUTION).join(
-        invoice_financing(mart, period, rate, _narrowed(mart, scope, selection, invoices))
+        invoice_financing(mart, period, rate, narrowed)
         .rename({"invoice_id": "document_id"}), on="document_id", how="inner")
 
 
-def _narrowed(mart: Mart, scope: Scope, selection: Slice,
-              invoices: pl.LazyFrame) -> pl.LazyFrame | None:
-    """``invoices`` when scope or slice leave some out (the financing cost is then computed
-    for them alone: a rep's few instead of every customer's); None when they take all."""
-    if scope.rep_keys(mart.frame("dim_rep")) is None and selection == EVERYTHING:
-        return None
-    return invoices
+def _scoped_invoices(mart: Mart, scope: Scope, selection: Slice,
+                     ) -> tuple[pl.LazyFrame, pl.LazyFrame | None]:
+    """The in-scope invoice items, and the same when scope or slice leave some out (the
+    financing cost is then computed for them alone: a rep's few instead of every
+    customer's) or None when they take all."""
+    invoices = attributed(mart, "fct_ar_item", scope, selection).filter(
+        pl.col("item_type") == INVOICE)
+    every = scope.rep_keys(mart.frame("dim_rep")) is None and selection == EVERYTHING
+    return invoices, None if every else invoices
 
 
 def _line_weights(mart: Mart) -> pl.DataFrame:
@@ -176,10 +177,8 @@ def financing_lines(mart: Mart, scope: Scope, period: Period, rate: Decimal,
     """The in-scope invoice lines of invoices with a financing cost in ``period``:
     ``document_id``, ``source_id`` (the invoice line), the ``ATTRIBUTION`` columns,
     ``product_key`` and ``financing_cost_minor`` (the line's share of its invoice's)."""
-    scoped = attributed(mart, "fct_ar_item", scope, selection).filter(
-        pl.col("item_type") == INVOICE)
-    invoices = invoice_financing(mart, period, rate, _narrowed(
-        mart, scope, selection, scoped)).rename(
+    _, narrowed = _scoped_invoices(mart, scope, selection)
+    invoices = invoice_financing(mart, period, rate, narrowed).rename(
         {"invoice_id": "document_id", "financing_cost_minor": "invoice_financing_minor"})
     lines = attributed(mart, "fct_sales_line", scope, selection).filter(
         pl.col("source_type") == INVOICE).select(
