@@ -9,8 +9,10 @@ Run alone with ``python -m bench.bench_etl``; ``make bench`` runs it after the l
 from __future__ import annotations
 
 import logging
+import os
 import resource
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -30,21 +32,60 @@ GROUP BY i.customer_id, to_char(i.invoice_date, 'YYYYMM')
 """
 
 
-def _full_run(core_url: str) -> dict[str, object]:
+class StagePeaks(threading.Thread):
+    """This process's largest resident memory (MiB) during each stage, sampled every
+    ``interval`` seconds: ``mark(stage)`` starts a stage, ``stop()`` returns the peaks."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        super().__init__(daemon=True, name="stage-peaks")
+        self._interval, self._stopped = interval, threading.Event()
+        self._stage = "start"
+        self.peaks: dict[str, int] = {}
+
+    def mark(self, stage: str) -> None:
+        self._sample()
+        self._stage = stage
+
+    def _sample(self) -> None:
+        resident_pages = int(Path("/proc/self/statm").read_text().split()[1])
+        rss = resident_pages * os.sysconf("SC_PAGE_SIZE") >> 20
+        self.peaks[self._stage] = max(self.peaks.get(self._stage, 0), rss)
+
+    def run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            self._sample()
+
+    def stop(self) -> dict[str, int]:
+        self._stopped.set()
+        self.join()
+        self._sample()
+        return self.peaks
+
+
+def _full_run(core_url: str, connections: int) -> dict[str, object]:
     from core.db import make_engine
     from etl.publish import mart_target
     from etl.run import run_etl
 
+    logging.basicConfig(level=logging.INFO)  # a fresh process: the tables' staging lines
     stages: list[tuple[str, float]] = []
+    peaks = StagePeaks()
+    peaks.start()
+
+    def progress(stage: str) -> None:
+        stages.append((stage, time.perf_counter()))
+        peaks.mark(stage)
+
     with tempfile.TemporaryDirectory() as tmp:
-        target = mart_target(core_url, Path(tmp) / "parquet", schema=MART_SCHEMA)
+        target = mart_target(core_url, Path(tmp) / "parquet", schema=MART_SCHEMA,
+                             load_connections=connections)
         core = make_engine(core_url)
         t0 = time.perf_counter()
-        result = run_etl(core, target, full=True,
-                         progress=lambda stage: stages.append((stage, time.perf_counter())))
+        result = run_etl(core, target, full=True, progress=progress, connections=connections)
         total = time.perf_counter() - t0
         core.dispose()
         target.engine.dispose()
+    rss_by_stage = peaks.stop()
     marks = [*stages, ("end", t0 + total)]
     seconds = {name: round(marks[i + 1][1] - at, 2) for i, (name, at) in enumerate(marks[:-1])}
     to_parquet = round(sum(v for k, v in seconds.items() if k != "mart tables"), 2)
@@ -54,6 +95,7 @@ def _full_run(core_url: str) -> dict[str, object]:
         "seconds_to_published_parquet": to_parquet,
         "seconds_total_with_postgres_mart": round(total, 2),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mib_by_stage": rss_by_stage,
     }
 
 
@@ -73,21 +115,26 @@ def _in_fresh_process(fn, *args):  # type: ignore[no-untyped-def]
         return pool.submit(fn, *args).result()
 
 
-def run() -> dict[str, object]:
-    """``make bench`` entry point (builds the standard dataset first if it is missing)."""
+def run(connections: int = 2) -> dict[str, object]:
+    """``make bench`` entry point (builds the standard dataset first if it is missing);
+    ``connections``: PostgreSQL connections the run reads and loads over at once."""
     from bench.bench_demo_load import ensure_standard_dataset
 
     core_url = ensure_standard_dataset()
     log.info("ETL full run on the standard dataset …")
-    etl = _in_fresh_process(_full_run, core_url)
+    etl = _in_fresh_process(_full_run, core_url, connections)
     log.info("per-customer monthly P&L from the core with SQL …")
     sql = _in_fresh_process(_core_sql_pnl, core_url)
     return {"dataset": "standard (50,000 customers, 10M lines, seed 42)", "etl_full": etl,
-            "core_sql_customer_month_pnl": sql}
+            "connections": connections, "core_sql_customer_month_pnl": sql}
 
 
 if __name__ == "__main__":
+    import argparse
     import json
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=2,
+                        help="PostgreSQL connections to read and load over (default 2)")
     logging.basicConfig(level=logging.INFO)
-    print(json.dumps(run(), indent=2))  # noqa: T201 - a developer command
+    print(json.dumps(run(parser.parse_args().connections), indent=2))  # noqa: T201

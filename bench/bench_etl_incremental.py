@@ -5,6 +5,12 @@ run, and a run with no change. Seconds per stage, customers rebuilt, peak memory
 
 Run alone with ``python -m bench.bench_etl_incremental [--lines N --customers N]``; it
 runs in a fresh process and a temporary folder.
+
+``--standard``: the standard dataset on PostgreSQL (``bench_demo_load --standard``, 10M
+lines) into the mart schema ``mart_incremental`` and a temporary Parquet folder: a full
+run, then one invoice's dispute flag set (what a form save does) and an incremental run,
+then 1 % of the invoices and another; the flags are cleared afterwards (the dataset keeps
+the audit rows). Needs about 15 GiB.
 """
 
 from __future__ import annotations
@@ -28,13 +34,21 @@ SEED = 42
 CHANGED_SHARE = 0.01
 
 
-def _timed_run(engine, target, *, full: bool) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _timed_run(engine, target, *, full: bool,  # type: ignore[no-untyped-def]
+               peaks=None) -> dict[str, object]:
+    """One run, with its seconds per stage; ``peaks`` (``bench_etl.StagePeaks``) is told
+    each stage, prefixed with the run's mode."""
     from etl.run import run_etl
 
     stages: list[tuple[str, float]] = []
+
+    def progress(stage: str) -> None:
+        stages.append((stage, time.perf_counter()))
+        if peaks is not None:
+            peaks.mark(f"{'full' if full else 'incremental'}: {stage}")
+
     t0 = time.perf_counter()
-    result = run_etl(engine, target, full=full,
-                     progress=lambda stage: stages.append((stage, time.perf_counter())))
+    result = run_etl(engine, target, full=full, progress=progress)
     total = time.perf_counter() - t0
     marks = [*stages, ("end", t0 + total)]
     return {
@@ -46,26 +60,34 @@ def _timed_run(engine, target, *, full: bool) -> dict[str, object]:  # type: ign
     }
 
 
-def _change_invoices(engine, share: float, seed: int) -> int:  # type: ignore[no-untyped-def]
-    """Flag ``share`` of the posted invoices as disputed, through the core service, in one
-    transaction; returns how many."""
+def _change_invoices(engine, share: float,  # type: ignore[no-untyped-def]
+                     seed: int) -> list[int]:
+    """Flag ``share`` of the undisputed posted invoices (at least one) as disputed, through
+    the core service, in one transaction; returns their ids."""
     from sqlalchemy import select
 
-    from core.actor import Actor, Role
     from core.audit import set_actor
-    from core.billing.invoicing import set_dispute
     from core.billing.models import Invoice
     from core.db import make_session_factory, transaction
 
-    finance = Actor(user_id=None, role=Role.FINANCE, name="bench")
     with transaction(make_session_factory(engine)) as session:
         set_actor(session, "bench")
         posted = list(session.scalars(select(Invoice.id).where(Invoice.status == "posted")
-                                      .where(Invoice.is_disputed.is_(False))))
+                                      .where(Invoice.is_disputed.is_(False))
+                                      .order_by(Invoice.id)))
         chosen = random.Random(seed).sample(posted, max(1, round(len(posted) * share)))
-        for invoice_id in chosen:
-            set_dispute(session, finance, invoice_id, True)
-    return len(chosen)
+        _set_disputes(session, chosen, True)
+    return chosen
+
+
+def _set_disputes(session, invoice_ids: list[int],  # type: ignore[no-untyped-def]
+                  disputed: bool) -> None:
+    from core.actor import Actor, Role
+    from core.billing.invoicing import set_dispute
+
+    finance = Actor(user_id=None, role=Role.FINANCE, name="bench")
+    for invoice_id in invoice_ids:
+        set_dispute(session, finance, invoice_id, disputed)
 
 
 def _measure(customers: int, lines: int, seed: int, share: float) -> dict[str, object]:
@@ -85,7 +107,7 @@ def _measure(customers: int, lines: int, seed: int, share: float) -> dict[str, o
         log.info("full run …")
         full = _timed_run(engine, target, full=True)
         t0 = time.perf_counter()
-        changed = _change_invoices(engine, share, seed)
+        changed = len(_change_invoices(engine, share, seed))
         changing = time.perf_counter() - t0
         log.info("%s invoices changed; incremental run …", changed)
         incremental = _timed_run(engine, target, full=False)
@@ -103,6 +125,39 @@ def _measure(customers: int, lines: int, seed: int, share: float) -> dict[str, o
         "etl_incremental_without_changes": unchanged,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
+
+
+def _measure_standard(share: float, seed: int) -> dict[str, object]:
+    from bench.bench_demo_load import ensure_standard_dataset
+    from bench.bench_etl import StagePeaks
+    from core.audit import set_actor
+    from core.db import make_engine, make_session_factory, transaction
+    from etl.publish import mart_target
+
+    engine = make_engine(ensure_standard_dataset())
+    peaks = StagePeaks()
+    peaks.start()
+    runs: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        target = mart_target(str(engine.url.render_as_string(hide_password=False)),
+                             Path(tmp) / "parquet", schema="mart_incremental")
+        log.info("full run …")
+        runs["etl_full"] = _timed_run(engine, target, full=True, peaks=peaks)
+        flagged: list[int] = []
+        for name, fraction in (("one_invoice", 0.0), ("one_percent", share)):
+            changed = _change_invoices(engine, fraction, seed)
+            flagged += changed
+            log.info("%s invoices changed; incremental run …", len(changed))
+            runs[f"etl_incremental_{name}"] = {"invoices_changed": len(changed),
+                                               **_timed_run(engine, target, full=False,
+                                                            peaks=peaks)}
+        runs["etl_incremental_without_changes"] = _timed_run(engine, target, full=False)
+        with transaction(make_session_factory(engine)) as session:  # the dataset as it was
+            set_actor(session, "bench")
+            _set_disputes(session, flagged, False)
+        target.engine.dispose()
+    engine.dispose()
+    return {**runs, "peak_rss_mib_by_stage": peaks.stop()}
 
 
 def measure(customers: int = CUSTOMERS, lines: int = LINES, seed: int = SEED,
@@ -123,6 +178,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=LINES)
     parser.add_argument("--customers", type=int, default=CUSTOMERS)
+    parser.add_argument("--standard", action="store_true",
+                        help="the 10M-line standard dataset on PostgreSQL instead")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    print(json.dumps(measure(args.customers, args.lines), indent=2))  # noqa: T201
+    if args.standard:
+        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+            figures = pool.submit(_measure_standard, CHANGED_SHARE, SEED).result()
+    else:
+        figures = measure(args.customers, args.lines)
+    print(json.dumps(figures, indent=2))  # noqa: T201

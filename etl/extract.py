@@ -1,11 +1,12 @@
 """Extract core tables into Polars frames, fast and exact.
 
 Both databases are read through ADBC (Arrow, no Python rows), a run's tables and the
-checks' core totals in one snapshot (``core_reader``). Every ``ScaledNumeric`` column
-arrives as an Int64 of value × 10^scale — on SQLite that is the stored integer, on
-PostgreSQL ``round(x × 10^scale)::bigint`` — because the drivers would otherwise turn
-NUMERIC into floats or strings. Amount columns (scale 3) are therefore in thousandths of
-their currency; ``etl.money`` converts them to minor units.
+checks' core totals in one snapshot (``core_reader``) — on PostgreSQL over several
+connections at once that share it (``pg_export_snapshot``), the largest tables first.
+Every ``ScaledNumeric`` column arrives as an Int64 of value × 10^scale — on SQLite that is
+the stored integer, on PostgreSQL ``round(x × 10^scale)::bigint`` — because the drivers
+would otherwise turn NUMERIC into floats or strings. Amount columns (scale 3) are
+therefore in thousandths of their currency; ``etl.money`` converts them to minor units.
 
 An incremental run reads the document tables for some customers only: ``CustomerRows``
 (table → SQL condition from ``etl.changes.customer_conditions``, with the ids bound as one
@@ -21,9 +22,11 @@ Only what the builders read is extracted: each builder module declares ``CORE_CO
 from __future__ import annotations
 
 import json
+import queue
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +57,7 @@ from core.types import ScaledNumeric
 ColumnSpec = Mapping[str, Iterable[str] | Table | None]
 
 _PLAIN = re.compile(r"[A-Za-z0-9_]+")
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
 
 
 @dataclass(frozen=True)
@@ -228,15 +232,37 @@ def _adbc_connect(engine: Engine):  # type: ignore[no-untyped-def]
 
 
 class CoreReader:
-    """Reads the core through one ADBC connection in one consistent snapshot: every table
-    and query of a run sees the same committed rows, whatever users post meanwhile (on
-    SQLite one read transaction; on PostgreSQL a REPEATABLE READ, READ ONLY transaction —
-    there a READ COMMITTED statement would see its own snapshot). Open with
-    ``core_reader``."""
+    """Reads the core in one consistent snapshot: every table and query of a run sees the
+    same committed rows, whatever users post meanwhile (on SQLite one read transaction on
+    one connection; on PostgreSQL REPEATABLE READ, READ ONLY transactions that share one
+    exported snapshot — there a READ COMMITTED statement would see its own). Reads run on
+    whichever of its connections is free: ``extract`` reads several tables at once, and
+    other threads may ``query`` meanwhile. Open with ``core_reader``."""
 
-    def __init__(self, conn, dialect: Dialect) -> None:  # type: ignore[no-untyped-def]
-        self._conn = conn
+    def __init__(self, connections: list[Any], dialect: Dialect) -> None:
+        self._free: queue.Queue[Any] = queue.Queue()
+        for conn in connections:
+            self._free.put(conn)
+        self._count = len(connections)
         self.dialect = dialect
+
+    def _read(self, sql: str, options: dict[str, Any] | None = None) -> pl.DataFrame:
+        conn = self._free.get()
+        try:
+            return pl.read_database(sql, conn, execute_options=options)
+        finally:
+            self._free.put(conn)
+
+    def _largest_first(self, names: list[str]) -> list[str]:
+        """``names`` by the planner's row estimate, largest first (PostgreSQL), so that
+        the last table read is not a large one read alone."""
+        if self.dialect.name != "postgresql" or self._count == 1:
+            return names
+        estimates = self._read(
+            "SELECT relname AS name, reltuples::bigint AS estimate FROM pg_class "
+            "WHERE relkind = 'p' OR relkind = 'r'")
+        rows = dict(zip(estimates["name"], estimates["estimate"], strict=True))
+        return sorted(names, key=lambda name: rows.get(name, 0), reverse=True)
 
     def extract(self, tables: ColumnSpec | Iterable[str],
                 row_filters: Mapping[str, RowFilter] | None = None,
@@ -252,19 +278,22 @@ class CoreReader:
         if stray:
             raise ValueError(f"row filters for tables not extracted: {sorted(stray)}")
         scoped = customers.conditions if customers is not None else {}
-        frames = {}
-        for name, wanted in spec.items():
+
+        def read(name: str) -> pl.DataFrame:
             table = Base.metadata.tables[name]
-            columns = _columns(table, wanted)
-            options = {}
+            columns = _columns(table, spec[name])
+            options = None
             condition = None
             if customers is not None and name in scoped:
                 condition = scoped[name].format(ids=CustomerRows.ids_sql(dialect))
                 options = {"parameters": (customers.parameter(dialect),)}
             sql = _select_sql(table, dialect, columns, filters.get(name), condition)
-            frame = pl.read_database(sql, self._conn, execute_options=options or None)
-            frames[name] = _normalise(frame, table, columns)
-        return CoreFrames(frames)
+            return _normalise(self._read(sql, options), table, columns)
+
+        with ThreadPoolExecutor(max_workers=self._count) as pool:
+            names = self._largest_first(list(spec))
+            frames = dict(zip(names, pool.map(read, names), strict=True))
+        return CoreFrames({name: frames[name] for name in spec})
 
     def query(self, statement: Select[Any]) -> pl.DataFrame:
         """The rows of ``statement`` (its literals written inline: code constants only, never
@@ -272,7 +301,7 @@ class CoreReader:
         ``scaled_sum``."""
         sql = str(statement.compile(dialect=self.dialect,
                                     compile_kwargs={"literal_binds": True}))
-        frame = pl.read_database(sql, self._conn)
+        frame = self._read(sql)
         # The declared types, also for no rows (SQLite's driver guesses from the rows).
         return frame.cast({column.name: pl.Int64 if isinstance(column.type, Integer)
                            else pl.String for column in statement.selected_columns
@@ -288,9 +317,21 @@ class CoreReader:
         return cast(func.sum(type_coerce(column, BigInteger())), BigInteger)
 
 
+def _begin_snapshot(conn, snapshot: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Start ``conn``'s REPEATABLE READ, READ ONLY transaction (PostgreSQL), in
+    ``snapshot`` when given (exported by ``pg_export_snapshot``)."""
+    with conn.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        if snapshot is not None:  # a server-made id (SET takes no bound parameters)
+            if not _SNAPSHOT_ID.fullmatch(snapshot):
+                raise ValueError(f"unexpected snapshot id {snapshot!r}")
+            cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+
+
 @contextmanager
-def core_reader(engine: Engine) -> Iterator[CoreReader]:
-    """A ``CoreReader`` on ``engine``'s database, for the ``with`` block.
+def core_reader(engine: Engine, connections: int = 1) -> Iterator[CoreReader]:
+    """A ``CoreReader`` on ``engine``'s database for the ``with`` block, reading over
+    ``connections`` connections on PostgreSQL (one on SQLite).
 
     The ADBC driver links its own copy of SQLite, and two copies of SQLite must not have one
     database file open at the same time in a process (closing one's file descriptor drops
@@ -299,11 +340,22 @@ def core_reader(engine: Engine) -> Iterator[CoreReader]:
     """
     if engine.dialect.name == "sqlite":
         engine.dispose()
-    with _adbc_connect(engine) as conn:
-        if engine.dialect.name == "postgresql":
-            with conn.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        yield CoreReader(conn, engine.dialect)
+        with _adbc_connect(engine) as conn:
+            yield CoreReader([conn], engine.dialect)
+        return
+    with ExitStack() as stack:
+        first = stack.enter_context(_adbc_connect(engine))
+        _begin_snapshot(first)
+        opened = [first]
+        if connections > 1:
+            with first.cursor() as cursor:
+                cursor.execute("SELECT pg_export_snapshot()")
+                snapshot = cursor.fetchone()[0]
+            for _ in range(connections - 1):
+                conn = stack.enter_context(_adbc_connect(engine))
+                _begin_snapshot(conn, snapshot)
+                opened.append(conn)
+        yield CoreReader(opened, engine.dialect)
 
 
 def extract(engine: Engine, tables: ColumnSpec | Iterable[str],

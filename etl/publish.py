@@ -5,11 +5,13 @@
 2. In ONE database transaction the mart tables are changed and the single ``etl_publish``
    row is pointed at the batch. A batch is published only when that row says so.
 
-A full batch replaces every mart table (on PostgreSQL fresh tables are swapped in:
-``etl.load.replace_tables``). An incremental batch (``Delta``) replaces the fact
-rows of the rebuilt customers (delete, then insert their new rows) and the tables that
-changed, in the same one transaction. The switch also checks that ``etl_publish`` still
-names the batch this one was built on, so a batch never overwrites one it has not seen.
+A full batch replaces every mart table (on PostgreSQL fresh tables are built in a staging
+schema over ``MartTarget.load_connections`` connections before the transaction and swapped
+in by it: ``etl.load.stage_tables``, ``swap_in``). An incremental batch (``Delta``)
+replaces the fact rows of the rebuilt customers (delete, then insert their new rows) and
+the tables that changed, in the same one transaction. The switch also checks that
+``etl_publish`` still names the batch this one was built on, so a batch never overwrites
+one it has not seen.
 
 A run that dies before step 2 commits leaves the published batch exactly as it was; the
 next run marks it failed and sweeps its folders (``prepare_run``). The folders of the
@@ -32,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import make_engine
 from etl.batch_folder import sweep, write_batch
-from etl.load import replace_customers, replace_tables
+from etl.load import replace_customers, replace_tables, stage_tables, swap_in
 from etl.schema import etl_publish, etl_run, mart
 
 MART_SCHEMA = "mart"
@@ -46,10 +48,12 @@ class PublishConflict(Exception):
 
 @dataclass(frozen=True)
 class MartTarget:
-    """Where a batch goes: the mart database and the Parquet folder."""
+    """Where a batch goes: the mart database and the Parquet folder; on PostgreSQL,
+    ``load_connections`` tables are loaded at once (``etl.load.stage_tables``)."""
 
     engine: Engine
     parquet_dir: Path
+    load_connections: int = 2
 
 
 @dataclass(frozen=True)
@@ -83,14 +87,15 @@ def mart_engine(mart_url: str, *, schema: str = MART_SCHEMA) -> Engine:
     return make_engine(mart_url)
 
 
-def mart_target(mart_url: str, parquet_dir: Path, *, schema: str = MART_SCHEMA) -> MartTarget:
+def mart_target(mart_url: str, parquet_dir: Path, *, schema: str = MART_SCHEMA,
+                load_connections: int = 2) -> MartTarget:
     """Target for ``mart_url``, creating the PostgreSQL ``schema`` when missing."""
     if mart_url.startswith("postgresql"):
         admin = make_engine(mart_url)
         with admin.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         admin.dispose()
-    return MartTarget(mart_engine(mart_url, schema=schema), parquet_dir)
+    return MartTarget(mart_engine(mart_url, schema=schema), parquet_dir, load_connections)
 
 
 def new_batch_id() -> str:
@@ -143,13 +148,19 @@ def publish(target: MartTarget, batch_id: str, tables: dict[str, pl.DataFrame],
                     months=delta.months)
     step("mart tables")
     rows = {name: frame.height for name, frame in tables.items()}
+    whole = {mart.tables[name]: frame for name, frame in tables.items()
+             if delta is None or (name not in delta.facts and name not in delta.unchanged)}
+    staged = target.engine.dialect.name == "postgresql"
+    if staged:
+        stage_tables(target.engine, whole, connections=target.load_connections)
     with target.engine.begin() as conn:
         if delta is not None:
             for name, frame in delta.facts.items():
                 replace_customers(conn, mart.tables[name], delta.customers, frame)
-        replace_tables(conn, {
-            mart.tables[name]: frame for name, frame in tables.items()
-            if delta is None or (name not in delta.facts and name not in delta.unchanged)})
+        if staged:
+            swap_in(conn, whole)
+        else:
+            replace_tables(conn, whole)
         step("switch")
         _switch(conn, batch_id, watermark_seq, based_on)
         conn.execute(update(etl_run).where(etl_run.c.batch_id == batch_id).values(

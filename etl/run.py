@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -111,11 +112,13 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True)
 class Context:
     """What every builder may need besides the core frames and the dimensions: ``today``
-    is the run date in the company time zone (``run_date``)."""
+    is the run date in the company time zone (``run_date``); ``previous``, on an
+    incremental run only, the published batch's tables it builds on."""
 
     base_currency: str
     timezone: str
     today: date
+    previous: dict[str, pl.DataFrame] | None = None
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,9 @@ WHOLE_SETS: dict[tuple[str, ...], Callable[[CoreFrames, dict[str, pl.DataFrame],
                                            dict[str, pl.DataFrame]]] = {
     cash_forecast.TABLES: lambda core, t, c: cash_forecast.build(core, t, today=c.today),
     (forecast_backtest.TABLE,): lambda core, t, c: {
-        forecast_backtest.TABLE: forecast_backtest.build(t, today=c.today, timezone=c.timezone)},
+        forecast_backtest.TABLE: forecast_backtest.build(
+            t, today=c.today, timezone=c.timezone,
+            previous=c.previous[forecast_backtest.TABLE] if c.previous else None)},
 }
 _WHOLE_NAMES = (*WHOLE, *(name for names in WHOLE_SETS for name in names))
 _WHOLE_MODULES = (targets, customer_month, sales_month, payment_risk, cash_forecast,
@@ -190,6 +195,9 @@ ROW_FILTERS = merge_row_filters(
 _FACT_TABLES = frozenset(merge_columns(*(module.CORE_COLUMNS for module in _FACT_MODULES)))
 # Tables only the dimensions and the whole tables read (e.g. sales_target): every run
 # rebuilds those anyway, so a change there needs no fact rebuilt.
+# Core tables the whole tables read: all a run keeps of the core once the facts are built.
+_WHOLE_CORE_TABLES = frozenset(merge_columns(
+    *(module.CORE_COLUMNS for module in _WHOLE_MODULES)))
 WHOLE_ONLY = frozenset(merge_columns(
     dims.CORE_COLUMNS, *(module.CORE_COLUMNS for module in _WHOLE_MODULES))) - _FACT_TABLES
 # Document tables an incremental run reads for the rebuilt customers only (the dimensions
@@ -245,11 +253,13 @@ def _context(engine: Engine, started_at: datetime) -> tuple[Context, int]:
 
 
 def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = False,
-            queue: bool = False, progress: Progress | None = None) -> RunResult:
+            queue: bool = False, progress: Progress | None = None,
+            connections: int = 2) -> RunResult:
     """Build and publish one batch, incrementally unless ``full`` (see the module
-    docstring); raise ``CheckFailed`` (nothing published) on bad data and
-    ``etl.lock.RunInProgress`` when another run holds the mart — or, with ``queue``, wait
-    for that run, and raise ``etl.lock.AlreadyQueued`` when another run already waits."""
+    docstring), reading a PostgreSQL core over ``connections`` connections at once; raise
+    ``CheckFailed`` (nothing published) on bad data and ``etl.lock.RunInProgress`` when
+    another run holds the mart — or, with ``queue``, wait for that run, and raise
+    ``etl.lock.AlreadyQueued`` when another run already waits."""
     step = progress or (lambda _stage: None)
     ensure_mart(target)
     with run_lock(target.parquet_dir, queue=queue):
@@ -280,7 +290,7 @@ def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = False,
                   started_at=started_at)
         try:
             result = _run(core_engine, target, batch_id, upto, previous, prior, changes,
-                          context, fiscal_start, step)
+                          context, fiscal_start, step, connections)
         except Exception as exc:
             fail_run(target, batch_id, f"{type(exc).__name__}: {exc}")
             raise
@@ -298,14 +308,18 @@ def _same_date(target: MartTarget, previous: PublishedBatch, context: Context) -
 def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
          previous: PublishedBatch | None, prior: dict[str, pl.DataFrame] | None,
          changes: Changes | None, context: Context, fiscal_start: int,
-         step: Progress) -> RunResult:
+         step: Progress, connections: int) -> RunResult:
     step("extract")
     rebuilt = None if changes is None or prior is None else changes.customers
     selection = None if rebuilt is None else CustomerRows(rebuilt, customer_conditions(SCOPED))
-    with core_reader(core_engine) as reader:  # one snapshot for the frames and the totals
+    # One snapshot for the frames and the totals; the totals' queries run beside the
+    # extract, on whichever of the reader's connections is free.
+    with (core_reader(core_engine, connections) as reader,
+          ThreadPoolExecutor(max_workers=1) as beside):
+        pending = beside.submit(core_totals, reader, context.base_currency, customers=rebuilt)
         core = reader.extract(CORE_COLUMNS, ROW_FILTERS, customers=selection)
         step("checks: core totals")
-        totals = core_totals(reader, context.base_currency, customers=rebuilt)
+        totals = pending.result()
     start, end = _date_range(core_engine)
     step("dimensions")
     tables = build_dimensions(core, start=start, end=end, fiscal_year_start_month=fiscal_start,
@@ -318,6 +332,9 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
             tables[name] = builder.build(core, tables, context)
     else:
         delta = _merge(core, tables, context, prior, rebuilt)
+        context = replace(context, previous=prior)
+    # The document frames are no longer needed: their memory goes to the whole tables.
+    core = CoreFrames({name: core[name] for name in _WHOLE_CORE_TABLES})
     for name, build in WHOLE.items():
         step(f"facts: {name}")
         tables[name] = build(core, tables, context)

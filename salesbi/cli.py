@@ -285,7 +285,8 @@ def etl_run(
     settings = _settings()
     core_engine = make_engine(settings.resolved_database_url)
     target = mart_target(settings.resolved_mart_url, settings.resolved_mart_dir,
-                         schema=settings.mart_schema)
+                         schema=settings.mart_schema,
+                         load_connections=settings.etl_connections)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("starting", total=None)
@@ -295,7 +296,8 @@ def etl_run(
             progress.update(task, description=name)
 
         try:
-            result = run_etl(core_engine, target, full=full, queue=queue, progress=stage)
+            result = run_etl(core_engine, target, full=full, queue=queue, progress=stage,
+                             connections=settings.etl_connections)
         except AlreadyQueued as exc:
             progress.console.print(f"nothing to do: {exc}, which will publish these changes",
                                    highlight=False)

@@ -19,7 +19,12 @@ invoices open at the origin, in base currency at the invoice's rate. ``is_comple
 week ended before the run date — WAPE is taken over those (origin, week) pairs only:
 Σ|actual − P50| / Σ actual, and the same for the naive.
 
-Built from the merged facts only; rebuilt whole on every run.
+Built from the merged facts only, whole on every run. An incremental run keeps the
+forecast of each origin the published batch already holds (P10/P50/P90, expected, naive):
+it was made from what was known by the end of the origin's eve, which no later posting can
+change (postings are recorded now; a back-dated one is known from now on, and a deleted
+row makes the run full). Only the origin's actual receipts and ``is_complete`` are
+recomputed. A change to the forecast method therefore needs ``salesbi etl run --full``.
 """
 
 from __future__ import annotations
@@ -102,13 +107,29 @@ def _moment(origin: date, timezone: str) -> tuple[date, datetime]:
     return as_of, _day_end_utc(as_of, timezone)
 
 
+def _origin_invoices(state: pl.DataFrame) -> pl.DataFrame:
+    """The invoices open at an origin's moment that have a due date."""
+    return open_invoices(state).filter(pl.col("due_date_key") != UNKNOWN_KEY)
+
+
+def _observed(allocations: pl.DataFrame, invoices: pl.DataFrame, as_of: date,
+              today: date) -> list[pl.Series]:
+    """The columns an origin's rows take from what happened after it: the cash
+    ``invoices`` received per horizon week and whether each week has ended."""
+    return [
+        pl.Series("actual_minor", round_minor(_actuals(allocations, invoices, as_of))),
+        pl.Series("is_complete",
+                  [day_number(d) + 7 <= day_number(today) for d in week_starts(as_of)]),
+    ]
+
+
 def backtest_origin(tables: dict[str, pl.DataFrame], origin: date, state: pl.DataFrame,
                     today: date, timezone: str) -> pl.DataFrame:
     """The backtest rows of one origin (see the module docstring), given ``state``: the
     invoices as of its moment (``etl.facts.cash_forecast.invoice_state``)."""
     as_of, known_by = _moment(origin, timezone)
     allocations = tables["fct_ar_allocation"]
-    invoices = open_invoices(state).filter(pl.col("due_date_key") != UNKNOWN_KEY)
+    invoices = _origin_invoices(state)
     versions = customers_at(tables["dim_customer"], as_of)
     history = payment_history(state, allocations, as_of, known_by)
     pools = pool_rows(history, versions, invoices["customer_id"].unique())
@@ -125,24 +146,39 @@ def backtest_origin(tables: dict[str, pl.DataFrame], origin: date, state: pl.Dat
     result = simulate(sim_items, sim_pools, as_of, forecast_seed(as_of))
     band = bands(result.totals[0]) | {"expected": round_minor(result.expected.sum(axis=0))}
     naive = naive_by_week(sim_items.amount, naive_weeks(sim_items.due, as_of))
-    starts = week_starts(as_of)
     return pl.DataFrame({
         "origin_date_key": [_key_of(origin)] * HORIZON_WEEKS,
         "week_no": range(1, HORIZON_WEEKS + 1),
-        "week_start_date_key": [_key_of(d) for d in starts],
+        "week_start_date_key": [_key_of(d) for d in week_starts(as_of)],
         **{f"{name}_minor": values for name, values in band.items()},
         "naive_minor": round_minor(naive),
-        "actual_minor": round_minor(_actuals(allocations, invoices, as_of)),
-        "is_complete": [day_number(d) + 7 <= day_number(today) for d in starts],
-    })
+    }).with_columns(_observed(allocations, invoices, as_of, today))
 
 
-def build(tables: dict[str, pl.DataFrame], *, today: date, timezone: str) -> pl.DataFrame:
-    """``fct_forecast_backtest``: ``ORIGINS`` × 13 rows, by origin and week."""
+def _kept_origin(kept: pl.DataFrame, tables: dict[str, pl.DataFrame], origin: date,
+                 state: pl.DataFrame, today: date, timezone: str) -> pl.DataFrame:
+    """An origin's rows of the previous batch (``kept``, by week) with their actual
+    receipts and completeness recomputed."""
+    as_of, _known_by = _moment(origin, timezone)
+    observed = _observed(tables["fct_ar_allocation"], _origin_invoices(state), as_of, today)
+    return kept.sort("week_no").with_columns(observed)
+
+
+def build(tables: dict[str, pl.DataFrame], *, today: date, timezone: str,
+          previous: pl.DataFrame | None = None) -> pl.DataFrame:
+    """``fct_forecast_backtest``: ``ORIGINS`` × 13 rows, by origin and week; the forecasts
+    of origins ``previous`` (the published batch's table, on an incremental run) holds are
+    kept (see the module docstring)."""
     starts = origins(today)
     states = invoice_states(tables["fct_ar_item"], tables["fct_ar_allocation"],
                             [_moment(origin, timezone) for origin in starts])
-    frames = [backtest_origin(tables, origin, state, today, timezone)
-              for origin, state in zip(starts, states, strict=True)]
-    return conform(pl.concat(frames).lazy(), fct_forecast_backtest).sort(
-        "origin_date_key", "week_no").collect()
+    frames = []
+    for origin, state in zip(starts, states, strict=True):
+        kept = (None if previous is None
+                else previous.filter(pl.col("origin_date_key") == _key_of(origin)))
+        if kept is not None and kept.height == HORIZON_WEEKS:
+            frames.append(_kept_origin(kept, tables, origin, state, today, timezone))
+        else:
+            frames.append(backtest_origin(tables, origin, state, today, timezone))
+    return conform(pl.concat(frames, how="diagonal_relaxed").lazy(),
+                   fct_forecast_backtest).sort("origin_date_key", "week_no").collect()

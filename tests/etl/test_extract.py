@@ -74,3 +74,16 @@ def test_a_reader_sees_one_snapshot_while_others_commit(isolated_engine: Engine)
     assert (again.height, counted) == (before, before)
     assert "LATE" not in again["code"].to_list()
     assert "LATE" in extract(isolated_engine, ["region"])["region"]["code"].to_list()
+
+
+def test_every_connection_of_a_reader_shares_its_snapshot(isolated_engine: Engine) -> None:
+    with core_reader(isolated_engine, connections=3) as reader:
+        count = select(func.count().label("n")).select_from(Region)
+        before = reader.query(count)["n"][0]
+        _add_region_elsewhere(isolated_engine, "LATE")
+        # The reader hands out its free connections in turn: these use each of them.
+        counts = [reader.query(count)["n"][0] for _ in range(3)]
+        frames = reader.extract(["region", "channel", "sales_rep", "customer"])
+    assert counts == [before] * 3
+    assert frames["region"].height == before
+    assert list(frames.frames) == ["region", "channel", "sales_rep", "customer"]

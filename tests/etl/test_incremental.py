@@ -14,13 +14,13 @@ from decimal import Decimal
 
 import polars as pl
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from core.audit import set_actor
 from core.billing.allocation import allocate
 from core.billing.credit_notes import CreditLineInput, issue_credit_note
 from core.billing.invoicing import invoice_order, set_dispute
-from core.billing.models import CreditReason, PaymentMethod
+from core.billing.models import CreditReason, Invoice, PaymentMethod
 from core.billing.payments import record_payment
 from core.company.services import set_fx_rate
 from core.customers.services import take_ownership
@@ -31,6 +31,7 @@ from core.sales.orders import amend_order_line
 from core.sales.targets import set_target
 from etl import run as etl_run
 from etl.checks import CheckFailed
+from etl.facts import forecast_backtest
 from etl.publish import MartTarget
 from etl.schema import dim_customer
 from etl.schema import etl_run as run_log
@@ -265,3 +266,48 @@ def test_a_new_date_without_changes_rebuilds_the_date_dependent_tables(
     assert months["month_key"].max() > before["month_key"].max()
     assert ours["fct_sales_line"].equals(parquet_tables(target, first.batch_id)["fct_sales_line"])
     assert etl_run.run_etl(isolated_engine, target).mode == "unchanged"  # same date again
+
+
+def test_an_incremental_run_keeps_the_backtest_forecasts_it_already_made(
+    isolated_engine: Engine, make_target: MakeTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded = seed(isolated_engine)
+    with isolated_engine.begin() as conn:  # posted long before the backtest's origins
+        conn.execute(update(Invoice).values(posted_at=datetime(2025, 3, 1, 12)))
+    target, full = make_target("mart"), make_target("full")
+    first = etl_run.run_etl(isolated_engine, target, full=True)
+    with transaction(make_session_factory(isolated_engine)) as session:  # paid this week
+        set_actor(session, "test")
+        today = date.today()
+        payment = record_payment(session, FINANCE, seeded.world.customer.id,
+                                 amount=D("30.00"), currency="USD", received_date=today,
+                                 method=PaymentMethod.BANK_TRANSFER)
+        allocate(session, FINANCE, invoice_id=seeded.january_invoice, amount=D("30.00"),
+                 on=today, payment_id=payment.id)
+    later = etl_run.utc_now() + timedelta(days=7)  # the backtest's origins move by a week
+    monkeypatch.setattr(etl_run, "utc_now", lambda: later)
+    simulated: list[date] = []
+    real_simulate = forecast_backtest.simulate
+
+    def counted(items, pools, as_of, seed):  # type: ignore[no-untyped-def]
+        simulated.append(as_of)
+        return real_simulate(items, pools, as_of, seed)
+
+    monkeypatch.setattr(forecast_backtest, "simulate", counted)
+
+    result = etl_run.run_etl(isolated_engine, target)
+    reference = etl_run.run_etl(isolated_engine, full, full=True)
+
+    assert result.mode == "incremental"
+    # Only the new origin was simulated by the incremental run; the full run made all eight.
+    assert len(simulated) == 1 + forecast_backtest.ORIGINS
+    assert simulated[0] == simulated[-1]
+    table = forecast_backtest.TABLE
+    ours = parquet_tables(target, result.batch_id)[table]
+    assert ours.equals(parquet_tables(full, reference.batch_id)[table])
+    # The kept origins took this week's receipt into their actuals.
+    before = parquet_tables(target, first.batch_id)[table]
+    kept = before.join(ours, on=["origin_date_key", "week_no"], suffix="_now")
+    assert kept["origin_date_key"].n_unique() == forecast_backtest.ORIGINS - 1
+    assert kept["p50_minor"].equals(kept["p50_minor_now"], check_names=False)
+    assert kept["actual_minor_now"].sum() - kept["actual_minor"].sum() > 0
