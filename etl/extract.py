@@ -58,6 +58,12 @@ ColumnSpec = Mapping[str, Iterable[str] | Table | None]
 
 _PLAIN = re.compile(r"[A-Za-z0-9_]+")
 _SNAPSHOT_ID = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
+# Memory per sort or hash of the reader's queries (PostgreSQL). An incremental run's
+# customer conditions are ``IN (subquery)`` tests; the planner hashes a subquery only when
+# its rows fit in work_mem, else it rescans them for every row: with the default 4 MB, the
+# allocations of 20,000 customers of the standard dataset took over 4 minutes (estimated
+# cost 3·10^11 against 3·10^5 hashed).
+READ_WORK_MEM = "256MB"
 
 
 @dataclass(frozen=True)
@@ -319,13 +325,14 @@ class CoreReader:
 
 def _begin_snapshot(conn, snapshot: str | None = None) -> None:  # type: ignore[no-untyped-def]
     """Start ``conn``'s REPEATABLE READ, READ ONLY transaction (PostgreSQL), in
-    ``snapshot`` when given (exported by ``pg_export_snapshot``)."""
+    ``snapshot`` when given (exported by ``pg_export_snapshot``), with ``READ_WORK_MEM``."""
     with conn.cursor() as cursor:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         if snapshot is not None:  # a server-made id (SET takes no bound parameters)
             if not _SNAPSHOT_ID.fullmatch(snapshot):
                 raise ValueError(f"unexpected snapshot id {snapshot!r}")
             cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        cursor.execute(f"SET LOCAL work_mem = '{READ_WORK_MEM}'")
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from core.audit import set_actor
 from core.company.models import Region
 from core.db import make_session_factory, transaction
 from core.models import Base
-from etl.extract import core_reader, extract, scaled_columns
+from etl.extract import READ_WORK_MEM, core_reader, extract, scaled_columns
 from tests.core.documents import posted_invoice
 from tests.core.world import build_world
 
@@ -84,6 +84,9 @@ def test_every_connection_of_a_reader_shares_its_snapshot(isolated_engine: Engin
         # The reader hands out its free connections in turn: these use each of them.
         counts = [reader.query(count)["n"][0] for _ in range(3)]
         frames = reader.extract(["region", "channel", "sales_rep", "customer"])
+        if isolated_engine.dialect.name == "postgresql":  # subqueries hashed, not rescanned
+            memory = select(func.current_setting("work_mem").label("w"))
+            assert [reader.query(memory)["w"][0] for _ in range(3)] == [READ_WORK_MEM] * 3
     assert counts == [before] * 3
     assert frames["region"].height == before
     assert list(frames.frames) == ["region", "channel", "sales_rep", "customer"]
