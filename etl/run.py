@@ -193,11 +193,11 @@ CORE_TABLES = tuple(CORE_COLUMNS)
 ROW_FILTERS = merge_row_filters(
     [(module.CORE_COLUMNS, getattr(module, "ROW_FILTERS", {})) for module in _READERS])
 _FACT_TABLES = frozenset(merge_columns(*(module.CORE_COLUMNS for module in _FACT_MODULES)))
-# Tables only the dimensions and the whole tables read (e.g. sales_target): every run
-# rebuilds those anyway, so a change there needs no fact rebuilt.
 # Core tables the whole tables read: all a run keeps of the core once the facts are built.
 _WHOLE_CORE_TABLES = frozenset(merge_columns(
     *(module.CORE_COLUMNS for module in _WHOLE_MODULES)))
+# Tables only the dimensions and the whole tables read (e.g. sales_target): every run
+# rebuilds those anyway, so a change there needs no fact rebuilt.
 WHOLE_ONLY = frozenset(merge_columns(
     dims.CORE_COLUMNS, *(module.CORE_COLUMNS for module in _WHOLE_MODULES))) - _FACT_TABLES
 # Document tables an incremental run reads for the rebuilt customers only (the dimensions
