@@ -134,13 +134,13 @@ def _measure_standard(share: float, seed: int) -> dict[str, object]:
     from core.db import make_engine, make_session_factory, transaction
     from etl.publish import mart_target
 
-    engine = make_engine(ensure_standard_dataset())
+    url = ensure_standard_dataset()
+    engine = make_engine(url)
     peaks = StagePeaks()
     peaks.start()
     runs: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        target = mart_target(str(engine.url.render_as_string(hide_password=False)),
-                             Path(tmp) / "parquet", schema="mart_incremental")
+        target = mart_target(url, Path(tmp) / "parquet", schema="mart_incremental")
         log.info("full run …")
         runs["etl_full"] = _timed_run(engine, target, full=True, peaks=peaks)
         flagged: list[int] = []

@@ -81,7 +81,7 @@ def swap_in(conn: Connection, tables: Collection[Table]) -> None:
     """PostgreSQL, in the caller's transaction: each staged table (``stage_tables``) in
     place of the mart's, then the empty staging schema dropped."""
     live = conn.execute(text("SELECT current_schema()")).scalar_one()
-    staging = _staging_schema(conn)
+    staging = live + STAGING_SUFFIX
     for table in tables:
         conn.execute(text(f'DROP TABLE IF EXISTS "{live}"."{table.name}"'))
         conn.execute(text(f'ALTER TABLE "{staging}"."{table.name}" SET SCHEMA "{live}"'))
