@@ -20,6 +20,11 @@ is, in minor units of the base currency, rounded half-up once per invoice:
 - Only invoices: open credits, unapplied cash and refunds carry no financing cost. Only
   invoices due before E and not settled by E (``fct_ar_item.settled_date_key``) can be open
   at E, so only their allocations are summed.
+- Kept per batch and process (``Mart.derive``), sorted by invoice: the invoices that can
+  ever be open past their due date, the allocations to them, and the cash allocations
+  received late (with their invoices' attribution), so a period filters these three and
+  sums per invoice on a sorted key (10M lines: 160–180 → ~50 ms a period for every
+  customer).
 
 The rule is KPIS.md's, so it is not additive over periods: an invoice open at the end of one
 period is charged that period's overdue days, and when paid in a later period its allocation
@@ -37,6 +42,7 @@ Scope and slice are those of rep-attributed history, as for the sales lines.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -46,8 +52,8 @@ import polars as pl
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period, date_of_key
 from dashboard.metrics.scope import Scope
-from dashboard.metrics.selection import EVERYTHING, Slice, attributed
-from etl.facts.open_ar import INVOICE, PAYMENT, open_items_lazy
+from dashboard.metrics.selection import EVERYTHING, Slice, attributed, attributed_rows
+from etl.facts.open_ar import INVOICE, PAYMENT, open_invoices_lazy
 from etl.prorate import half_up, prorated, weights
 from etl.schema import UNKNOWN_KEY
 
@@ -58,47 +64,98 @@ DEFAULT_RATE = Decimal("0.08")
 DAYS_PER_YEAR = 365
 
 
-def _minor_days(mart: Mart, period: Period, items: pl.LazyFrame | None) -> pl.LazyFrame:
-    """The terms of the financing cost in ``period`` (rule in the module docstring) of the
-    invoices among ``items`` (``fct_ar_item`` rows; None: every invoice), one row per cash
-    allocation dated in it and per invoice open at its end:
-    ``invoice_id``, ``minor_days`` (amount × days), ``paid_late_minor`` (cash allocated
-    after the due date), ``open_minor`` (open and overdue at the period's end) and
-    ``overdue_days`` (its overdue days in the period); 0 where a term does not apply."""
-    allocations = mart.lazy("fct_ar_allocation")
-    days_late = pl.col("days_late").clip(lower_bound=0)
-    cash = allocations.filter(
+def _financed_invoices(mart: Mart) -> pl.DataFrame:
+    """Per batch: the invoices that can be open past their due date at some moment — those
+    not settled, or settled after their due date (one settled by its due date never is) —
+    with their ``ATTRIBUTION``, dates and amounts; sorted by ``document_id``."""
+    settled = pl.col("settled_date_key")
+    return _by_invoice(mart.lazy("fct_ar_item").filter(
+        (pl.col("item_type") == INVOICE)
+        & ((settled == UNKNOWN_KEY) | (settled > pl.col("due_date_key")))
+    ).select("document_id", *ATTRIBUTION, "document_date_key", "due_date_key",
+             "settled_date_key", "amount_doc_minor", "amount_minor"), "document_id")
+
+
+def _late_cash(mart: Mart) -> pl.DataFrame:
+    """Per batch: the cash allocations to invoices received after the due date (the others
+    carry no cost: max(0, days late) is 0) — ``document_id`` (the invoice), its
+    ``ATTRIBUTION``, ``allocation_date_key``, ``minor_days`` (amount × days late) and
+    ``paid_late_minor`` (amount); sorted by ``document_id``."""
+    invoices = mart.lazy("fct_ar_item").filter(pl.col("item_type") == INVOICE).select(
+        "document_id", *ATTRIBUTION)
+    return _by_invoice(mart.lazy("fct_ar_allocation").filter(
         (pl.col("source_type") == PAYMENT) & (pl.col("target_type") == INVOICE)
-        & pl.col("allocation_date_key").is_between(period.start_key, period.end_key)
-    ).select(pl.col("target_id").alias("invoice_id"),
-             (pl.col("amount_minor") * days_late).alias("minor_days"),
-             pl.when(days_late > 0).then(pl.col("amount_minor")).otherwise(0)
-             .alias("paid_late_minor"),
-             pl.lit(0, pl.Int64).alias("open_minor"), pl.lit(0, pl.Int64).alias("overdue_days"))
-    if items is not None:
-        cash = cash.join(items.select(pl.col("document_id").alias("invoice_id")),
-                         on="invoice_id", how="semi")
+        & (pl.col("days_late") > 0)
+    ).select(pl.col("target_id").alias("document_id"), "allocation_date_key",
+             (pl.col("amount_minor") * pl.col("days_late")).alias("minor_days"),
+             pl.col("amount_minor").alias("paid_late_minor")
+             ).join(invoices, on="document_id", how="inner"), "document_id")
+
+
+def _financed_allocations(mart: Mart) -> pl.DataFrame:
+    """Per batch: every allocation (cash or credit) to a ``_financed_invoices`` invoice,
+    with that invoice's ``due_date_key``, ``settled_date_key`` and attribution keys;
+    sorted by ``target_id``."""
+    invoices = mart.derive("financed_invoices", _financed_invoices).lazy().select(
+        pl.col("document_id").alias("target_id"), "due_date_key",
+        pl.col("settled_date_key").alias("invoice_settled_date_key"),
+        "rep_key", "channel_key", "region_key")
+    return _by_invoice(mart.lazy("fct_ar_allocation").filter(
+        pl.col("target_type") == INVOICE
+    ).select("target_id", "allocation_date_key", "amount_doc_minor").join(
+        invoices, on="target_id", how="inner"), "target_id")
+
+
+def _by_invoice(rows: pl.LazyFrame, invoice: str) -> pl.DataFrame:
+    """``rows`` collected, sorted by ``invoice`` and flagged so: filters keep the order, and
+    a group-by on a sorted key is several times faster."""
+    return rows.sort(invoice).collect().with_columns(pl.col(invoice).set_sorted())
+
+
+def _terms(mart: Mart, period: Period, scope: Scope | None, selection: Slice,
+           ) -> pl.LazyFrame:
+    """One row per invoice of ``scope`` and ``selection`` (None: every invoice) with a
+    financing term in ``period`` (rule in the module docstring): ``document_id``, its
+    ``ATTRIBUTION``, ``minor_days`` (Σ amount × days), ``paid_late_minor`` (cash allocated
+    in the period after the due date), ``late_minor_days`` (its amount × days late),
+    ``open_minor`` (open and overdue at the period's end) and ``overdue_days`` (its
+    overdue days in the period); 0 where a term does not apply."""
+    def rows(name: str, build: Callable[[Mart], pl.DataFrame]) -> pl.LazyFrame:
+        frame = mart.derive(name, build).lazy()
+        return frame if scope is None else attributed_rows(mart, frame, scope, selection)
+
+    end = period.end_key
+    cash = rows("financing_late_cash", _late_cash).filter(
+        pl.col("allocation_date_key").is_between(period.start_key, end)
+    ).group_by("document_id").agg(
+        pl.col("minor_days").sum().alias("late_minor_days"), pl.col("paid_late_minor").sum(),
+        pl.col(*ATTRIBUTION).first())
+
+    def unsettled(column: str) -> pl.Expr:
+        return (pl.col(column) == UNKNOWN_KEY) | (pl.col(column) > end)
+
+    # Open at the end: invoices due before it and not settled by it, and what was applied
+    # to them by then.
+    overdue = rows("financed_invoices", _financed_invoices).filter(
+        (pl.col("due_date_key") < end) & unsettled("settled_date_key"))
+    applied = rows("financed_allocations", _financed_allocations).filter(
+        (pl.col("due_date_key") < end) & unsettled("invoice_settled_date_key"))
     before_start = period.start - timedelta(days=1)
     overdue_days = (pl.lit(period.end) - pl.max_horizontal(date_of_key("due_date_key"),
                                                            pl.lit(before_start))
-                    ).dt.total_days().clip(lower_bound=0)
-    settled = pl.col("settled_date_key")
-    unsettled = (settled == UNKNOWN_KEY) | (settled > period.end_key)
-    invoices = (mart.lazy("fct_ar_item") if items is None else items).filter(
-        (pl.col("item_type") == INVOICE) & (pl.col("due_date_key") < period.end_key)
-        & unsettled)
-    # An allocation is settled when both its documents are (fct_ar_allocation): one to an
-    # invoice still open at the end is not.
-    theirs = allocations.filter((pl.col("target_type") == INVOICE) & unsettled).join(
-        invoices.select(pl.col("document_id").alias("target_id")), on="target_id", how="semi")
-    still_open = open_items_lazy(invoices, theirs, as_of=period.end).filter(
-        pl.col("open_minor") > 0
-    ).select(pl.col("document_id").alias("invoice_id"),
-             (pl.col("open_minor") * overdue_days).alias("minor_days"),
-             pl.lit(0, pl.Int64).alias("paid_late_minor"),
-             pl.col("open_minor").cast(pl.Int64), overdue_days.cast(pl.Int64)
-             .alias("overdue_days"))
-    return pl.concat([cash, still_open], how="vertical_relaxed")
+                    ).dt.total_days().clip(lower_bound=0).cast(pl.Int64)
+    still_open = open_invoices_lazy(overdue, applied, period.end).filter(
+        pl.col("open_minor") > 0).select(
+        "document_id", *ATTRIBUTION, pl.col("open_minor").cast(pl.Int64),
+        overdue_days.alias("overdue_days"))
+    joined = cash.join(still_open, on="document_id", how="full", coalesce=True,
+                       suffix="_open")
+    zero = ("late_minor_days", "paid_late_minor", "open_minor", "overdue_days")
+    return joined.select(
+        "document_id", *(pl.coalesce(a, f"{a}_open").alias(a) for a in ATTRIBUTION),
+        pl.col(*zero).fill_null(0)
+    ).with_columns((pl.col("late_minor_days") + pl.col("open_minor") * pl.col("overdue_days")
+                    ).alias("minor_days"))
 
 
 def _cost(minor_days: pl.Expr, rate: Decimal) -> pl.Expr:
@@ -108,16 +165,14 @@ def _cost(minor_days: pl.Expr, rate: Decimal) -> pl.Expr:
                    pl.lit(fraction.denominator * DAYS_PER_YEAR)).alias("financing_cost_minor")
 
 
-def invoice_financing(mart: Mart, period: Period, rate: Decimal,
-                      items: pl.LazyFrame | None = None) -> pl.LazyFrame:
+def invoice_financing(mart: Mart, period: Period, rate: Decimal, scope: Scope | None = None,
+                      selection: Slice = EVERYTHING) -> pl.LazyFrame:
     """One row per invoice with a financing cost in ``period``: ``invoice_id`` and
     ``financing_cost_minor`` (rule in the module docstring); ``rate`` is annual (0.08 =
-    8 %). Of the invoices among ``items`` (``fct_ar_item`` rows), by default every one."""
-    return (
-        _minor_days(mart, period, items).group_by("invoice_id").agg(pl.col("minor_days").sum())
-        .select("invoice_id", _cost(pl.col("minor_days"), rate))
-        .filter(pl.col("financing_cost_minor") != 0)
-    )
+    8 %). Of the invoices of ``scope`` and ``selection``, by default every one."""
+    return _terms(mart, period, scope, selection).select(
+        pl.col("document_id").alias("invoice_id"), _cost(pl.col("minor_days"), rate)
+    ).filter(pl.col("financing_cost_minor") != 0)
 
 
 def financing_terms(mart: Mart, period: Period, rate: Decimal) -> pl.LazyFrame:
@@ -127,39 +182,21 @@ def financing_terms(mart: Mart, period: Period, rate: Decimal) -> pl.LazyFrame:
     any), ``open_minor`` (open and overdue at the period's end) and ``overdue_days`` (its
     overdue days in the period). Whole invoices, whatever share of the cost a split
     takes."""
-    minor_days = pl.col("minor_days")
-    return (
-        _minor_days(mart, period, None).group_by("invoice_id").agg(
-            minor_days.sum(), pl.col("paid_late_minor").sum(),
-            minor_days.filter(pl.col("paid_late_minor") != 0).sum().alias("late_minor_days"),
-            pl.col("open_minor").sum(), pl.col("overdue_days").max())
-        .select("invoice_id", _cost(minor_days, rate), "paid_late_minor",
-                pl.when(pl.col("paid_late_minor") != 0)
-                .then(pl.col("late_minor_days") / pl.col("paid_late_minor"))
-                .alias("days_late"), "open_minor", "overdue_days")
-        .filter(pl.col("financing_cost_minor") != 0)
-    )
+    paid_late = pl.col("paid_late_minor")
+    return _terms(mart, period, None, EVERYTHING).select(
+        pl.col("document_id").alias("invoice_id"), _cost(pl.col("minor_days"), rate),
+        paid_late, pl.when(paid_late != 0).then(pl.col("late_minor_days") / paid_late)
+        .alias("days_late"), "open_minor", "overdue_days"
+    ).filter(pl.col("financing_cost_minor") != 0)
 
 
 def financing_invoices(mart: Mart, scope: Scope, period: Period, rate: Decimal,
                        selection: Slice = EVERYTHING) -> pl.LazyFrame:
     """The in-scope invoices with a financing cost in ``period``: ``document_id``, the
     ``ATTRIBUTION`` columns and ``financing_cost_minor``."""
-    invoices, narrowed = _scoped_invoices(mart, scope, selection)
-    return invoices.select("document_id", *ATTRIBUTION).join(
-        invoice_financing(mart, period, rate, narrowed)
-        .rename({"invoice_id": "document_id"}), on="document_id", how="inner")
-
-
-def _scoped_invoices(mart: Mart, scope: Scope, selection: Slice,
-                     ) -> tuple[pl.LazyFrame, pl.LazyFrame | None]:
-    """The in-scope invoice items, and the same when scope or slice leave some out (the
-    financing cost is then computed for them alone: a rep's few instead of every
-    customer's) or None when they take all."""
-    invoices = attributed(mart, "fct_ar_item", scope, selection).filter(
-        pl.col("item_type") == INVOICE)
-    every = scope.rep_keys(mart.frame("dim_rep")) is None and selection == EVERYTHING
-    return invoices, None if every else invoices
+    return _terms(mart, period, scope, selection).select(
+        "document_id", *ATTRIBUTION, _cost(pl.col("minor_days"), rate)
+    ).filter(pl.col("financing_cost_minor") != 0)
 
 
 def _line_weights(mart: Mart) -> pl.DataFrame:
@@ -177,8 +214,7 @@ def financing_lines(mart: Mart, scope: Scope, period: Period, rate: Decimal,
     """The in-scope invoice lines of invoices with a financing cost in ``period``:
     ``document_id``, ``source_id`` (the invoice line), the ``ATTRIBUTION`` columns,
     ``product_key`` and ``financing_cost_minor`` (the line's share of its invoice's)."""
-    _, narrowed = _scoped_invoices(mart, scope, selection)
-    invoices = invoice_financing(mart, period, rate, narrowed).rename(
+    invoices = invoice_financing(mart, period, rate, scope, selection).rename(
         {"invoice_id": "document_id", "financing_cost_minor": "invoice_financing_minor"})
     lines = attributed(mart, "fct_sales_line", scope, selection).filter(
         pl.col("source_type") == INVOICE).select(

@@ -37,7 +37,14 @@ def attributed(mart: Mart, fact: str, scope: Scope, selection: Slice = EVERYTHIN
     without ``region_key``/``channel_key`` (quotes, opportunities) are filtered by the region
     and channel of their customer version.
     """
-    frame = restrict(mart.lazy(fact), "rep_key", scope.rep_keys(mart.frame("dim_rep")))
+    return attributed_rows(mart, mart.lazy(fact), scope, selection)
+
+
+def attributed_rows(mart: Mart, rows: pl.LazyFrame, scope: Scope,
+                    selection: Slice = EVERYTHING) -> pl.LazyFrame:
+    """``attributed`` for any ``rows`` with a fact's attribution columns (a frame derived
+    from a fact)."""
+    frame = restrict(rows, "rep_key", scope.rep_keys(mart.frame("dim_rep")))
     if selection.rep_ids:
         frame = restrict(frame, "rep_key", _keys(mart.frame("dim_rep"), "rep_id", "rep_key",
                                                  selection.rep_ids))

@@ -113,14 +113,8 @@ def open_items_at_lazy(items: pl.DataFrame | pl.LazyFrame,
              + pl.col(f"applied_from_{i}").fill_null(0)).cast(pl.Int64)
         .alias(f"open_doc_minor_{i}")
         for i in range(len(moments))]
-    # Converted at the document's own rate, as fixed in its stored base amount: the stored
-    # base while nothing is applied, base × open / amount (half-up) otherwise.
-    open_base = [
-        pl.when(pl.col(f"open_doc_minor_{i}") == amount).then(pl.col("amount_minor"))
-        .otherwise(half_up(pl.col("amount_minor"), pl.col(f"open_doc_minor_{i}"),
-                                   amount))
-        .alias(f"open_minor_{i}")
-        for i in range(len(moments))]
+    open_base = [converted(pl.col(f"open_doc_minor_{i}")).alias(f"open_minor_{i}")
+                 for i in range(len(moments))]
     return (
         items.join(to_target, on=["item_type", "document_id"], how="left")
         .join(from_source, on=["item_type", "document_id"], how="left")
@@ -129,6 +123,36 @@ def open_items_at_lazy(items: pl.DataFrame | pl.LazyFrame,
         .drop(*(f"applied_{way}_{i}" for way in ("to", "from") for i in range(len(moments))),
               *(flags if pruned else ()))
     )
+
+
+def converted(open_doc_minor: pl.Expr) -> pl.Expr:
+    """An item's open amount in document currency (``open_doc_minor``) in base currency at
+    the document's own rate, as fixed in its stored base amount: the stored base while
+    nothing is applied, base × open / amount (half-up) otherwise."""
+    amount = pl.col("amount_doc_minor")
+    return (pl.when(open_doc_minor == amount).then(pl.col("amount_minor"))
+            .otherwise(half_up(pl.col("amount_minor"), open_doc_minor, amount)))
+
+
+def open_invoices_lazy(invoices: pl.LazyFrame, allocations: pl.LazyFrame,
+                       as_of: date) -> pl.LazyFrame:
+    """``open_items_lazy`` as of ``as_of`` (no posting cut-off) for invoices alone: the
+    ``invoices`` (``fct_ar_item`` rows of type invoice) dated ≤ ``as_of`` with
+    ``open_doc_minor`` and ``open_minor``, from ``allocations`` (``fct_ar_allocation`` rows
+    whose target is an invoice). An invoice is only ever an allocation's target, so one sum
+    per invoice does it: for callers that read many invoices at one date (the financing
+    cost)."""
+    applied = allocations.filter(as_of_filter("allocation_date_key", "", as_of, None)
+                                 ).group_by("target_id").agg(
+        pl.col("amount_doc_minor").sum().alias("applied_doc_minor")
+    ).rename({"target_id": "document_id"})
+    open_doc = (pl.col("amount_doc_minor") - pl.col("applied_doc_minor").fill_null(0)
+                ).alias("open_doc_minor")
+    return (invoices.filter(as_of_filter("document_date_key", "", as_of, None))
+            .join(applied, on="document_id", how="left", maintain_order="left")
+            .with_columns(open_doc)
+            .with_columns(converted(pl.col("open_doc_minor")).alias("open_minor"))
+            .drop("applied_doc_minor"))
 
 
 def open_items_at(items: pl.DataFrame | pl.LazyFrame,
