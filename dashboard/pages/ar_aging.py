@@ -41,6 +41,7 @@ from dash import dcc, html
 from sqlalchemy import select
 
 from core.customers.profile import credit_standings
+from core.db import read_frame
 from core.types import AMOUNT_SCALE, currency_digits, scaled_integer
 from dashboard.components.data_table import Column, data_table
 from dashboard.components.filter_bar import filter_bar, param_date, param_dropdown
@@ -307,7 +308,7 @@ def _standings(context: RequestContext) -> pl.DataFrame:
             limit = scaled_integer(standings.c.credit_limit, session.get_bind().dialect.name)
             query = select(standings.c.customer_id, standings.c.currency,
                            limit.label("credit_limit_scaled"), standings.c.hold_state)
-            frame = pl.read_database(query, session.connection(), schema_overrides=schema)
+            frame = read_frame(session.connection(), query, schema)
     # Limits are stored rounded to their currency: exact minor units by integer division.
     factor = pl.col("currency").replace_strict(
         {c: 10 ** (AMOUNT_SCALE - currency_digits(c)) for c in frame["currency"].unique()},
