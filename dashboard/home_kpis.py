@@ -25,7 +25,7 @@ from dashboard.metrics.orders import backlog_total, bookings_total
 from dashboard.metrics.period import Period
 from dashboard.metrics.pipeline import pipeline_coverage, pipeline_totals, win_rate
 from dashboard.metrics.quotes import open_quote_age
-from dashboard.metrics.receivables import ar_by_customer_at, ar_totals, dso, moment
+from dashboard.metrics.receivables import ar_totals_at, dso, moment
 from dashboard.metrics.sales import net_sales_total, sales_totals
 from dashboard.metrics.scope import ADMIN, EXECUTIVE, FINANCE, REP, SALES_MANAGER
 from dashboard.metrics.targets import attainment_totals
@@ -173,8 +173,8 @@ def _coverage_card(context: RequestContext, view: View, target: dict[str, Any]) 
 def finance_cards(context: RequestContext, view: View) -> list[dbc.Col]:
     """Finance: total AR, overdue AR, DSO, net sales."""
     figures, c, selection = _Figures(context, view), context, view.selection
-    ar = [ar_totals(frame) for frame in ar_by_customer_at(  # the three days in one pass
-        c.mart, c.scope, [moment(day, timezone=c.timezone) for day in figures.days], selection)]
+    ar = ar_totals_at(c.mart, c.scope,  # the three days in one pass
+                      [moment(day, timezone=c.timezone) for day in figures.days], selection)
     dso_days = _compare([dso(c.mart, c.scope, day, timezone=c.timezone, selection=selection,
                              total_ar_minor=summary["total_ar_minor"])
                          for day, summary in zip(figures.days, ar, strict=True)],

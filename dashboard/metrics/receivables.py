@@ -139,35 +139,38 @@ def open_items_at(mart: Mart, scope: Scope, moments: Sequence[Moment],
     return open_items_at_lazy(items, allocations, moments).cache()
 
 
+def _ar_parts(moments: Sequence[Moment]) -> list[pl.Expr]:
+    """Each item's share of the ``AR_COLUMNS`` and ``total_ar_doc_minor`` at each moment i
+    of ``open_items_at(…, moments)``, suffixed ``_<i>`` (0 where it does not count): sums
+    of these over any set of items are its AR."""
+    kind = pl.col("item_type")
+    debit = kind.is_in(DEBITS)
+    parts = []
+    for i, (as_of, _) in enumerate(moments):
+        amount = pl.col(f"open_minor_{i}")
+        due_by = DUE_KEY < date_key(_day(as_of))
+
+        def share(condition: pl.Expr, value: pl.Expr, name: str, i: int = i) -> pl.Expr:
+            return pl.when(condition).then(value).otherwise(0).alias(f"{name}_{i}")
+
+        parts += [
+            share(debit, amount, "open_invoices_minor"),
+            share(debit & ~due_by, amount, "current_minor"),
+            share(debit & due_by, amount, "overdue_minor"),
+            share(kind == PAYMENT, -amount, "unapplied_cash_minor"),
+            share(kind == CREDIT_NOTE, -amount, "open_credits_minor"),
+            amount.alias(f"total_ar_minor_{i}"),
+            pl.col(f"open_doc_minor_{i}").alias(f"total_ar_doc_minor_{i}"),
+        ]
+    return parts
+
+
 def ar_by_customer_query(items_at: pl.LazyFrame, moments: Sequence[Moment]) -> pl.LazyFrame:
     """Per customer and currency of ``open_items_at(…, moments)``: the ``AR_COLUMNS`` and
     ``total_ar_doc_minor``, each suffixed ``_<i>`` for moment i; split it with
-    ``ar_frames``. Sums per item type first, then per customer (few rows)."""
-    per_type = items_at.group_by("customer_id", "currency", "item_type").agg(
-        expression
-        for i, (as_of, _) in enumerate(moments)
-        for expression in (
-            pl.col(f"open_minor_{i}").sum().alias(f"open_{i}"),
-            pl.col(f"open_doc_minor_{i}").sum().alias(f"open_doc_{i}"),
-            pl.when(DUE_KEY >= date_key(_day(as_of))).then(pl.col(f"open_minor_{i}"))
-            .otherwise(0).sum().alias(f"not_due_{i}"),
-        ))
-    kind = pl.col("item_type")
-    debit = kind.is_in(DEBITS)
-    sums = []
-    for i in range(len(moments)):
-        amount = pl.col(f"open_{i}")
-        sums += [
-            amount.filter(debit).sum().alias(f"open_invoices_minor_{i}"),
-            pl.col(f"not_due_{i}").filter(debit).sum().alias(f"current_minor_{i}"),
-            (-amount.filter(kind == PAYMENT).sum()).alias(f"unapplied_cash_minor_{i}"),
-            (-amount.filter(kind == CREDIT_NOTE).sum()).alias(f"open_credits_minor_{i}"),
-            amount.sum().alias(f"total_ar_minor_{i}"),
-            pl.col(f"open_doc_{i}").sum().alias(f"total_ar_doc_minor_{i}"),
-        ]
-    return per_type.group_by("customer_id", "currency").agg(sums).with_columns(
-        (pl.col(f"open_invoices_minor_{i}") - pl.col(f"current_minor_{i}"))
-        .alias(f"overdue_minor_{i}") for i in range(len(moments)))
+    ``ar_frames``. Each item's shares, then plain sums per customer."""
+    return items_at.select("customer_id", "currency", *_ar_parts(moments)).group_by(
+        "customer_id", "currency").agg(pl.all().sum())
 
 
 def ar_frames(wide: pl.DataFrame, count: int) -> list[pl.DataFrame]:
@@ -198,6 +201,16 @@ def ar_by_customer_at(mart: Mart, scope: Scope, moments: Sequence[Moment],
 def ar_totals(by_customer: pl.DataFrame) -> dict[str, int]:
     """The ``AR_COLUMNS`` of an ``ar_by_customer`` frame summed (0 when it is empty)."""
     return {name: int(by_customer[name].sum()) for name in AR_COLUMNS}
+
+
+def ar_totals_at(mart: Mart, scope: Scope, moments: Sequence[Moment],
+                 selection: Slice = EVERYTHING) -> list[dict[str, int]]:
+    """``ar_totals`` of ``ar_by_customer`` at each of ``moments``, summed straight from the
+    open items (no row per customer: what a KPI card needs)."""
+    totals = open_items_at(mart, scope, moments, selection).select(
+        _ar_parts(moments)).sum().collect().row(0, named=True)
+    return [{name: int(totals[f"{name}_{i}"]) for name in AR_COLUMNS}
+            for i in range(len(moments))]
 
 
 def ar_summary(mart: Mart, scope: Scope, as_of: date, *, timezone: str,
@@ -297,8 +310,8 @@ def cei(mart: Mart, scope: Scope, period: Period, today: date, *, timezone: str,
     if moments is None:
         return None
     if ar_at is None:
-        ar_at = dict(zip(moments, (ar_totals(frame) for frame in ar_by_customer_at(
-            mart, scope, moments, selection)), strict=True))
+        ar_at = dict(zip(moments, ar_totals_at(mart, scope, moments, selection),
+                         strict=True))
     beginning, ending = ar_at[moments[0]], ar_at[moments[1]]
     end = min(period.end, today)
     sales = credit_sales(mart, scope, Period(period.start, end), timezone=timezone,

@@ -29,6 +29,7 @@ from dashboard.metrics.receivables import (
     ar_by_customer_at,
     ar_summary,
     ar_totals,
+    ar_totals_at,
     cei,
     cei_moments,
     credit_sales,
@@ -205,9 +206,11 @@ def test_ar_at_several_moments_in_one_pass_equals_one_pass_per_moment(
     moments = [moment(day, timezone=BERLIN, include_backdated=include_backdated)
                for day in days]
     frames = ar_by_customer_at(mart, FINANCE, moments)
-    assert [ar_totals(f) for f in frames] == [
-        ar_summary(mart, FINANCE, day, timezone=BERLIN, include_backdated=include_backdated)
-        for day in days]
+    summaries = [ar_summary(mart, FINANCE, day, timezone=BERLIN,
+                            include_backdated=include_backdated) for day in days]
+    assert [ar_totals(f) for f in frames] == summaries
+    assert ar_totals_at(mart, FINANCE, moments) == summaries
+    assert any(s["overdue_minor"] and s["unapplied_cash_minor"] for s in summaries)
     for frame, day in zip(frames, days, strict=True):
         single = ar_by_customer(mart, FINANCE, day, timezone=BERLIN,
                                 include_backdated=include_backdated)
