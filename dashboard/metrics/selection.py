@@ -84,4 +84,10 @@ def managed_customers(mart: Mart, scope: Scope,
 def managed(mart: Mart, fact: str, scope: Scope, selection: Slice = EVERYTHING,
             ) -> pl.LazyFrame:
     """Rows of ``fact`` (with ``customer_id``) for the ``managed_customers``."""
-    return restrict(mart.lazy(fact), "customer_id", managed_customers(mart, scope, selection))
+    return managed_rows(mart, mart.lazy(fact), scope, selection)
+
+
+def managed_rows(mart: Mart, rows: pl.LazyFrame, scope: Scope,
+                 selection: Slice = EVERYTHING) -> pl.LazyFrame:
+    """``managed`` for any ``rows`` with ``customer_id`` (a frame derived from a fact)."""
+    return restrict(rows, "customer_id", managed_customers(mart, scope, selection))

@@ -78,6 +78,7 @@ from dashboard.metrics.ratios import ratio_value
 from dashboard.metrics.receivables import (
     DSO_DAYS,
     ar_totals,
+    ar_totals_at,
     cei,
     cei_moments,
     dso,
@@ -188,12 +189,14 @@ def aging_view(context: RequestContext, query: Mapping[str, str]) -> AgingView:
 
 @dataclass(frozen=True)
 class AgingFigures:
-    """What one render computes from one pass over the open items: the aging by customer
-    and ``receivables.ar_by_customer`` at each moment the page needs (the as-of date,
-    today, and the beginning and end of the period and of the prior period)."""
+    """What one render computes: the aging by customer and ``receivables.ar_by_customer``
+    at the as-of date and today (one pass over the open items), and the AR totals there and
+    at the CEI's moments, the beginning and end of the period and of the prior period
+    (totals only: a second pass when they differ)."""
 
     aging: pl.DataFrame
     ar: Mapping[Moment, pl.DataFrame]
+    totals: Mapping[Moment, Mapping[str, int]]
     as_of: Moment
     today: Moment
 
@@ -205,14 +208,21 @@ def aging_figures(context: RequestContext, mart: Mart, view: AgingView, *,
     tz, period = context.timezone, view.filters.period
     own = moment(view.as_of, timezone=tz, include_backdated=view.include_backdated)
     today = moment(context.today, timezone=tz)
-    moments = [today, *(m for p in (period, period.prior()) if with_cei for m in cei_moments(
-        p, context.today, timezone=tz, include_backdated=view.include_backdated) or ())]
-    aging, ar = aging_with_ar(mart, context.scope, view.as_of, moments, timezone=tz,
+    aging, ar = aging_with_ar(mart, context.scope, view.as_of, [today], timezone=tz,
                               boundaries=context.aging_boundaries, basis=view.basis,
                               include_backdated=view.include_backdated,
                               exclude_disputed=view.exclude_disputed,
                               selection=view.filters.selection)
-    return AgingFigures(aging, ar, own, today)
+    totals = {at: ar_totals(frame) for at, frame in ar.items()}
+    cei_at = list(dict.fromkeys(
+        at for p in (period, period.prior()) if with_cei
+        for at in cei_moments(p, context.today, timezone=tz,
+                              include_backdated=view.include_backdated) or ()
+        if at not in totals))
+    if cei_at:
+        totals |= zip(cei_at, ar_totals_at(mart, context.scope, cei_at,
+                                           view.filters.selection), strict=True)
+    return AgingFigures(aging, ar, totals, own, today)
 
 
 def _items(context: RequestContext, mart: Mart, view: AgingView,
@@ -335,11 +345,10 @@ def _credit(context: RequestContext, mart: Mart, view: AgingView,
 
 def _cei_card(context: RequestContext, mart: Mart, view: AgingView, figures: AgingFigures,
               href: str) -> dbc.Col:
-    totals = {m: ar_totals(frame) for m, frame in figures.ar.items()}
     period = view.filters.period
     results = [cei(mart, context.scope, p, context.today, timezone=context.timezone,
                    include_backdated=view.include_backdated,
-                   selection=view.filters.selection, ar_at=totals)
+                   selection=view.filters.selection, ar_at=figures.totals)
                for p in (period, period.prior())]
     now, prior = (None if r is None or r.cei is None else float(r.cei) / 100
                   for r in results)
@@ -361,7 +370,7 @@ def _cei_card(context: RequestContext, mart: Mart, view: AgingView, figures: Agi
 def _cards(context: RequestContext, mart: Mart, view: AgingView,
            figures: AgingFigures) -> list[dbc.Col]:
     scope, currency, tz = context.scope, context.base_currency, context.timezone
-    summary = ar_totals(figures.ar[figures.as_of])
+    summary = figures.totals[figures.as_of]
     days = dso(mart, scope, view.as_of, timezone=tz, include_backdated=view.include_backdated,
                total_ar_minor=summary["total_ar_minor"], selection=view.filters.selection)
     share = ratio_value(summary["overdue_minor"], summary["open_invoices_minor"])

@@ -32,9 +32,11 @@ from dashboard.metrics.receivables import (
     ar_totals_at,
     cei,
     cei_moments,
+    covers_batch,
     credit_sales,
     dso,
     moment,
+    open_items_in_scope_lazy,
 )
 from dashboard.metrics.scope import NO_SCOPE, Scope
 from dashboard.metrics.selection import Slice
@@ -106,6 +108,30 @@ def _hand_made_mart() -> Mart:
     return Mart("test", datetime(2026, 7, 5), {
         **settled_ar(items, allocations), "dim_customer": customers,
         "dim_location": locations})
+
+
+def test_ar_as_of_a_day_after_everything_in_the_batch_reads_the_batch_open_items() -> None:
+    """A moment after every document and allocation of the batch was dated and recorded is
+    answered from the batch's open items (kept per batch): the same items and amounts as
+    the as-of computation, in scope; an earlier moment is computed as of its day."""
+    mart = _hand_made_mart()
+    later = moment(date(2026, 7, 3), timezone=BERLIN)
+    assert covers_batch(mart, later)
+    assert not covers_batch(mart, moment(D, timezone=BERLIN))  # invoice 3 posted 2 July
+    assert covers_batch(mart, moment(D, timezone=BERLIN, include_backdated=True))
+    columns = ["item_type", "document_id", "customer_id", "open_doc_minor", "open_minor"]
+    expected = open_items(mart.frame("fct_ar_item"), mart.frame("fct_ar_allocation"),
+                          *later).filter(pl.col("open_doc_minor") != 0).select(columns)
+    assert expected.height == 7
+    kept = open_items_in_scope_lazy(mart, FINANCE, date(2026, 7, 3), timezone=BERLIN)
+    assert sorted(kept.select(columns).collect().rows()) == sorted(expected.rows())
+    assert "open_items_now" in mart.derived
+    rep_20 = Scope(role="rep", user_id=2, rep_ids=frozenset({20}))
+    theirs = open_items_in_scope_lazy(mart, rep_20, date(2026, 7, 3), timezone=BERLIN)
+    assert theirs.select("customer_id").unique().collect()["customer_id"].to_list() == [2]
+    totals = ar_totals_at(mart, FINANCE, [later, moment(D, timezone=BERLIN)])
+    assert totals[0]["total_ar_minor"] == expected["open_minor"].sum() == 1140 + 307 - 250
+    assert totals[1] == ar_summary(mart, FINANCE, D, timezone=BERLIN)
 
 
 def test_ar_as_of_d_counts_what_was_posted_by_the_end_of_d_in_the_company_time_zone() -> None:
