@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.access import get_customer_for
 from core.actor import Actor, Role
-from core.billing.balances import allocated_sum
 from core.billing.models import (
     Allocation,
     CreditNote,
@@ -55,39 +54,53 @@ class Activity:
 
 def _documents(session: Session, customer_id: int, start: date | None, end: date,
                known_by: datetime | None) -> list[StatementItem]:
-    """Documents dated in [start, end]; with ``known_by``, only those posted before it."""
+    """Documents dated in [start, end]; with ``known_by``, only those posted before it.
+    Their open amounts count the allocations dated ≤ ``end`` (recorded before
+    ``known_by``), summed per document in one query per kind of document."""
 
     def dated(column, posted):  # type: ignore[no-untyped-def]
         conditions = [column <= end] + ([column >= start] if start else [])
         return conditions + ([posted < known_by] if known_by is not None else [])
 
-    def allocated(column, doc_id: int) -> Decimal:  # type: ignore[no-untyped-def]
-        return allocated_sum(session, column, doc_id, end, known_by)
+    def allocated(column, documents) -> dict[int, Decimal]:  # type: ignore[no-untyped-def]
+        """Σ allocation amounts per document where ``column`` is one of ``documents``."""
+        query = (select(column, func.sum(Allocation.amount))
+                 .where(column.in_(documents), Allocation.allocation_date <= end)
+                 .group_by(column))
+        if known_by is not None:
+            query = query.where(Allocation.created_at < known_by)
+        return {doc_id: total for doc_id, total in session.execute(query)}
 
+    invoices = select(Invoice.id).where(Invoice.customer_id == customer_id)
+    credit_notes = select(CreditNote.id).where(CreditNote.customer_id == customer_id)
+    payments = select(Payment.id).where(Payment.customer_id == customer_id)
+    paid = allocated(Allocation.target_invoice_id, invoices)
+    credited = allocated(Allocation.source_credit_note_id, credit_notes)
+    applied = allocated(Allocation.source_payment_id, payments)
+    covered = allocated(Allocation.target_payment_id, payments)
     items = []
     for inv in session.scalars(select(Invoice).where(
             Invoice.customer_id == customer_id, Invoice.status == DocumentStatus.POSTED,
             *dated(Invoice.invoice_date, Invoice.posted_at))):
-        open_ = inv.total_amount - allocated(Allocation.target_invoice_id, inv.id)
+        open_ = inv.total_amount - paid.get(inv.id, ZERO)
         items.append(StatementItem("invoice", inv.number or "", inv.invoice_date, inv.due_date,
                                    inv.total_amount, open_))
     for cn in session.scalars(select(CreditNote).where(
             CreditNote.customer_id == customer_id, CreditNote.status == DocumentStatus.POSTED,
             *dated(CreditNote.credit_date, CreditNote.posted_at))):
-        used = allocated(Allocation.source_credit_note_id, cn.id)
+        used = credited.get(cn.id, ZERO)
         items.append(StatementItem("credit_note", cn.number or "", cn.credit_date, None,
                                    -cn.total_amount, -(cn.total_amount - used)))
     for pay in session.scalars(select(Payment).where(
             Payment.customer_id == customer_id,
             *dated(Payment.received_date, Payment.posted_at))):
         if pay.kind == PaymentKind.RECEIPT:
-            used = allocated(Allocation.source_payment_id, pay.id)
+            used = applied.get(pay.id, ZERO)
             items.append(StatementItem("payment", pay.number, pay.received_date, None,
                                        -pay.amount, -(pay.amount - used)))
         else:
-            covered = allocated(Allocation.target_payment_id, pay.id)
             items.append(StatementItem(pay.kind.value, pay.number, pay.received_date, None,
-                                       pay.amount, pay.amount - covered))
+                                       pay.amount, pay.amount - covered.get(pay.id, ZERO)))
     return sorted(items, key=lambda i: (i.doc_date, i.doc_type, i.number))
 
 
