@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.billing.models import (
@@ -76,35 +76,47 @@ class CustomerBalance:
         return self.open_invoices - self.unapplied_cash - self.open_credits
 
 
+def open_total(session: Session, amount: InstrumentedAttribute[Decimal],
+               allocation: InstrumentedAttribute[int | None],
+               *conditions: ColumnElement[bool]) -> Decimal:
+    """Σ ``amount`` of the documents meeting ``conditions`` (on ``amount``'s table and the
+    tables they join) − Σ the allocations whose ``allocation`` column is one of them: what
+    is open of them all, in two queries however many there are."""
+    document = amount.class_
+    # Sums stay per column: arithmetic between scaled columns would lose their type.
+    total = session.scalar(
+        select(func.coalesce(func.sum(amount), 0)).select_from(document).where(*conditions))
+    allocated = session.scalar(
+        select(func.coalesce(func.sum(Allocation.amount), 0))
+        .join(document, document.id == allocation).where(*conditions))
+    return Decimal(total or 0) - Decimal(allocated or 0)
+
+
 def customer_balance(session: Session, customer_id: int) -> CustomerBalance:
     """Current open invoices, unapplied cash and open credits of one customer."""
-    # Sums stay per column: arithmetic between scaled columns would lose their type.
-    posted = (Invoice.customer_id == customer_id, Invoice.status == DocumentStatus.POSTED)
-    invoiced = session.scalar(
-        select(func.coalesce(func.sum(Invoice.total_amount), 0)).where(*posted)
-    )
-    settled = session.scalar(
-        select(func.coalesce(func.sum(Allocation.amount), 0))
-        .join(Invoice, Invoice.id == Allocation.target_invoice_id)
-        .where(*posted)
-    )
-    open_invoices = Decimal(invoiced or 0) - Decimal(settled or 0)
-    receipts = session.scalars(
-        select(Payment).where(Payment.customer_id == customer_id,
-                              Payment.kind == PaymentKind.RECEIPT)
-    )
-    unapplied = sum((payment_unallocated(session, p) for p in receipts), ZERO)
-    credits = session.scalars(
-        select(CreditNote).where(CreditNote.customer_id == customer_id,
-                                 CreditNote.status == DocumentStatus.POSTED)
-    )
-    open_credits = sum((credit_note_open_amount(session, c) for c in credits), ZERO)
-    return CustomerBalance(open_invoices, unapplied, open_credits)
+    return CustomerBalance(
+        open_invoices=open_total(session, Invoice.total_amount, Allocation.target_invoice_id,
+                                 Invoice.customer_id == customer_id,
+                                 Invoice.status == DocumentStatus.POSTED),
+        unapplied_cash=open_total(session, Payment.amount, Allocation.source_payment_id,
+                                  Payment.customer_id == customer_id,
+                                  Payment.kind == PaymentKind.RECEIPT),
+        open_credits=open_total(session, CreditNote.total_amount,
+                                Allocation.source_credit_note_id,
+                                CreditNote.customer_id == customer_id,
+                                CreditNote.status == DocumentStatus.POSTED))
 
 
 def order_uninvoiced_amount(session: Session, order: SalesOrder) -> Decimal:
     """Net amount of a confirmed order not yet invoiced: Σ (ordered − cancelled) lines at
     their net price, less the order discount, less posted invoice net for the order."""
+    invoiced = invoiced_net(session, select(SalesOrder.id).where(SalesOrder.id == order.id))
+    return uninvoiced_amount(order, invoiced.get(order.id, ZERO))
+
+
+def uninvoiced_amount(order: SalesOrder, invoiced: Decimal) -> Decimal:
+    """``order_uninvoiced_amount`` of ``order`` given its posted invoice net ``invoiced``
+    (``invoiced_net``): for callers that read many orders at once."""
     if order.status != OrderStatus.CONFIRMED:
         return ZERO
     ordered = sum(
@@ -112,12 +124,17 @@ def order_uninvoiced_amount(session: Session, order: SalesOrder) -> Decimal:
                          line.discount_pct, order.currency) for line in order.lines),
         ZERO,
     ) - order.discount_amount
-    invoiced = session.scalar(
-        select(func.coalesce(func.sum(InvoiceLine.net_amount), 0))
+    return max(ZERO, ordered - invoiced)
+
+
+def invoiced_net(session: Session, order_ids: Select[int]) -> dict[int | None, Decimal]:
+    """Σ posted invoice line net per order of ``order_ids`` (a query of order ids), in one
+    query; orders without a posted invoice are left out."""
+    return {order_id: Decimal(total) for order_id, total in session.execute(
+        select(Invoice.order_id, func.sum(InvoiceLine.net_amount))
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-        .where(Invoice.order_id == order.id, Invoice.status == DocumentStatus.POSTED)
-    )
-    return max(ZERO, ordered - Decimal(invoiced or 0))
+        .where(Invoice.order_id.in_(order_ids), Invoice.status == DocumentStatus.POSTED)
+        .group_by(Invoice.order_id))}
 
 
 def invoiced_quantity(session: Session, order_line: SalesOrderLine) -> Decimal:

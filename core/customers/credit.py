@@ -12,16 +12,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from babel.numbers import format_decimal
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
 
-from core.billing.balances import (
-    customer_balance,
-    invoice_open_amount,
-    order_uninvoiced_amount,
-    payment_unallocated,
-)
-from core.billing.models import DocumentStatus, Invoice, Payment, PaymentKind
+from core.billing.balances import customer_balance, invoiced_net, open_total, uninvoiced_amount
+from core.billing.models import Allocation, DocumentStatus, Invoice, Payment, PaymentKind
 from core.company.services import get_settings
 from core.customers.models import Customer, CustomerStatus, HoldPolicy, HoldState
 from core.errors import CreditBlocked
@@ -52,47 +47,50 @@ def check_hold(customer: Customer, *, confirming: bool, is_cash: bool) -> None:
 def oldest_overdue(session: Session, customer: Customer, today: date,
                    days: int) -> tuple[Invoice, Decimal] | None:
     """The oldest posted invoice still open more than ``days`` past its due date."""
-    candidates = session.scalars(
-        select(Invoice)
+    paid = (select(func.coalesce(func.sum(Allocation.amount), 0))
+            .where(Allocation.target_invoice_id == Invoice.id)
+            .correlate(Invoice).scalar_subquery())
+    found = session.execute(
+        select(Invoice, paid)
         .where(
             Invoice.customer_id == customer.id,
             Invoice.status == DocumentStatus.POSTED,
             Invoice.due_date < today - timedelta(days=days),
+            Invoice.total_amount > paid,
         )
-        .order_by(Invoice.due_date)
-    )
-    for invoice in candidates:
-        open_amount = invoice_open_amount(session, invoice)
-        if open_amount > ZERO:
-            return invoice, open_amount
-    return None
+        .order_by(Invoice.due_date, Invoice.id).limit(1)
+    ).first()
+    if found is None:
+        return None
+    invoice, paid_amount = found
+    return invoice, invoice.total_amount - Decimal(paid_amount)
 
 
 def open_credit_orders_amount(session: Session, customer_id: int,
                               exclude_order_id: int | None) -> Decimal:
     """Σ uninvoiced amount of the customer's confirmed credit orders (cash sales carry no
-    exposure), except ``exclude_order_id``."""
-    orders = session.scalars(
-        select(SalesOrder).where(
-            SalesOrder.customer_id == customer_id,
-            SalesOrder.status == OrderStatus.CONFIRMED,
-            SalesOrder.is_cash_sale.is_(False),
-            SalesOrder.id != (exclude_order_id or 0),
-        )
+    exposure), except ``exclude_order_id``: the orders with their lines, and what was
+    invoiced of them, in three queries however many there are."""
+    ids = select(SalesOrder.id).where(
+        SalesOrder.customer_id == customer_id,
+        SalesOrder.status == OrderStatus.CONFIRMED,
+        SalesOrder.is_cash_sale.is_(False),
+        SalesOrder.id != (exclude_order_id or 0),
     )
-    return sum((order_uninvoiced_amount(session, o) for o in orders), ZERO)
+    orders = session.scalars(select(SalesOrder).where(SalesOrder.id.in_(ids))
+                             .options(selectinload(SalesOrder.lines)))
+    invoiced = invoiced_net(session, ids)
+    return sum((uninvoiced_amount(order, invoiced.get(order.id, ZERO)) for order in orders),
+               ZERO)
 
 
 def _earmarked_prepayments(session: Session, customer: Customer) -> Decimal:
     """Unapplied prepayments held for confirmed orders: they pay those orders (cash sales
     carry no exposure either), so they are not general credit against new orders."""
-    receipts = session.scalars(
-        select(Payment)
-        .join(SalesOrder, SalesOrder.id == Payment.order_id)
-        .where(Payment.customer_id == customer.id, Payment.kind == PaymentKind.RECEIPT,
-               SalesOrder.status == OrderStatus.CONFIRMED)
-    )
-    return sum((payment_unallocated(session, p) for p in receipts), ZERO)
+    return open_total(session, Payment.amount, Allocation.source_payment_id,
+                      Payment.customer_id == customer.id, Payment.kind == PaymentKind.RECEIPT,
+                      Payment.order_id == SalesOrder.id,
+                      SalesOrder.status == OrderStatus.CONFIRMED)
 
 
 def check_credit(session: Session, customer: Customer, order_amount: Decimal, *,

@@ -216,6 +216,5 @@ def contacts_due(session: Session, actor: Actor, until: date,
         .outerjoin(SalesRep, SalesRep.id == state.c.account_manager_id)
         .where(state.c.next_contact_date <= until)
         .order_by(state.c.next_contact_date, state.c.name).limit(limit))
-    # next_contact_date is not null here: the query filters on it.
-    return [ContactDue(customer_id, name, due, manager)  # type: ignore[arg-type]
+    return [ContactDue(customer_id, name, due, manager)
             for customer_id, name, due, manager in rows]

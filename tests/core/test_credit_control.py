@@ -8,12 +8,17 @@ from datetime import date
 import pytest
 from sqlalchemy.orm import Session
 
+from core.billing.balances import customer_balance
+from core.billing.models import PaymentMethod
+from core.billing.payments import AllocationInput, record_payment
+from core.customers.credit import check_credit
 from core.customers.models import HoldPolicy
 from core.customers.services import put_on_hold, release_hold, update_customer
 from core.errors import CreditBlocked
 from core.sales.models import OrderStatus, SalesOrder
 from core.sales.orders import confirm_order
 from tests.core.documents import count, posted_invoice, prepaid_cash_order, widget_order
+from tests.core.queries import queries_sent
 from tests.core.world import FINANCE, D, World
 
 MARCH = date(2025, 3, 3)
@@ -128,3 +133,35 @@ def test_cash_sales_skip_the_overdue_block(session: Session, world: World) -> No
     posted_invoice(session, world, 1, date(2025, 1, 2))
     order = prepaid_cash_order(session, world, 1, on=date(2025, 6, 2))
     assert order.status == OrderStatus.CONFIRMED
+
+
+def test_the_credit_check_sends_the_same_queries_however_many_documents(
+    session: Session, world: World
+) -> None:
+    """Open AR, unapplied cash, open credits and the oldest overdue invoice are sums and one
+    ordered lookup, not a query per document (a customer's hundreds of receipts and paid
+    invoices each took one)."""
+    set_limit(session, world, "100000")
+
+    def paid_invoices(count: int) -> None:
+        for _ in range(count):
+            invoice = posted_invoice(session, world, 1, date(2025, 1, 2))
+            record_payment(session, FINANCE, world.customer.id, amount=invoice.total_amount
+                           + D("1"), currency="USD", received_date=date(2025, 1, 20),
+                           method=PaymentMethod.CARD,
+                           allocations=[AllocationInput(invoice.id, invoice.total_amount)])
+
+    def check() -> None:
+        check_credit(session, world.customer, D("10"), exclude_order_id=None, is_cash=False,
+                     today=date(2025, 4, 3))
+
+    paid_invoices(2)
+    few = queries_sent(session, check)
+    paid_invoices(3)
+    assert queries_sent(session, check) == few
+    assert customer_balance(session, world.customer.id).unapplied_cash == D("5")
+    overdue = posted_invoice(session, world, 1, date(2025, 1, 3))  # due 2 Feb, unpaid
+    blocked = rf"has invoice {overdue.number} 61 days past due \(open 12\.00"
+    with pytest.raises(CreditBlocked, match=blocked):
+        check_credit(session, world.customer, D("10"), exclude_order_id=None, is_cash=False,
+                     today=date(2025, 4, 4))

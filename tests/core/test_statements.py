@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from core.billing.credit_notes import CreditLineInput, issue_credit_note
@@ -15,6 +14,7 @@ from core.billing.payments import AllocationInput, record_payment
 from core.billing.statements import activity, balance, open_items
 from core.company.services import company_today
 from core.errors import NotFound
+from tests.core.queries import queries_sent
 from tests.core.test_order_to_cash import shipped_order
 from tests.core.world import FINANCE, D, World
 
@@ -78,22 +78,6 @@ def test_as_of_a_closed_day_leaves_out_entries_posted_later(
     assert known_now == backdated and len(known_now) == 2
 
 
-def _statements_run(session: Session, read) -> int:  # type: ignore[no-untyped-def]
-    """How many SQL statements ``read()`` sends."""
-    sent: list[str] = []
-
-    def count(*args: object) -> None:
-        sent.append(str(args[2]))
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        read()
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return len(sent)
-
-
 def test_a_statement_reads_the_same_number_of_queries_however_many_documents(
     session: Session, world: World
 ) -> None:
@@ -106,9 +90,9 @@ def test_a_statement_reads_the_same_number_of_queries_however_many_documents(
                  include_backdated=True)
 
     history(session, world)
-    few = _statements_run(session, read)
+    few = queries_sent(session, read)
     history(session, world)
     history(session, world)
     assert len(open_items(session, FINANCE, world.customer.id, date(2025, 4, 30),
                           include_backdated=True)) == 6
-    assert _statements_run(session, read) == few
+    assert queries_sent(session, read) == few
