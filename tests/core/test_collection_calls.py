@@ -131,6 +131,13 @@ def test_contact_state_last_by_date_next_contact_by_entry_promise_until_replaced
     assert world.eur_customer.id not in state  # no interactions
     log(date(2026, 3, 9), promise_to_pay_date=date(2026, 3, 19))
     assert contact_states(session, [acme])[acme].promise_to_pay_date == date(2026, 3, 19)
+    log(date(2026, 3, 9), notes="same day, logged later")
+    log(date(2026, 3, 2), notes="back-dated again")
+    state = contact_states(session, [acme])[acme]
+    assert (state.last_interaction_on, state.last_interaction_notes) == (
+        date(2026, 3, 9), "same day, logged later")
+    assert state.promise_to_pay_date == date(2026, 3, 19)
+    assert state.next_contact_date is None  # the newest entry set none
 
 
 @contextmanager
