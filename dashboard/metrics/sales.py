@@ -48,6 +48,37 @@ def _sums() -> list[pl.Expr]:
     return [NET.sum().alias("net_sales_minor"), pl.col("cost_minor").sum().alias("cost_minor")]
 
 
+MONTHLY_KEYS = frozenset({"month_key", "rep_key", "channel_key", "region_key"})
+"""Keys ``agg_sales_month`` carries: sums over them read whole months from it."""
+
+
+def reads_months(keys: list[str]) -> bool:
+    """Whether sums per ``keys`` read a period's whole months from ``agg_sales_month``."""
+    return set(keys) <= MONTHLY_KEYS
+
+
+def sales_sums(mart: Mart, scope: Scope, period: Period, keys: list[str],
+               selection: Slice = EVERYTHING) -> pl.LazyFrame:
+    """``net_sales_minor`` and ``cost_minor`` per ``keys`` (or in total) over ``period`` in
+    scope and slice: the calendar months wholly inside the period from ``agg_sales_month``
+    when ``reads_months(keys)`` (the same sums, ~30× fewer rows), the other days from the
+    lines. Groups with sales lines only, as the lines alone give."""
+    lines = sales_lines(mart, scope, period, selection)
+    months = period.whole_months() if reads_months(keys) else None
+    if months is None:
+        return lines.group_by(keys).agg(_sums()) if keys else lines.select(_sums())
+    inside = pl.col("month_key").is_between(*months)
+    aggregate = attributed(mart, "agg_sales_month", scope, selection).filter(
+        inside, pl.col("line_count") > 0)
+    parts = [lines.filter(~inside), aggregate.select(*keys, "net_sales_minor", "cost_minor")]
+    if not keys:
+        return pl.concat([parts[0].select(_sums()), parts[1].select(pl.all().sum())],
+                         how="vertical_relaxed").select(pl.all().sum())
+    return pl.concat([parts[0].group_by(keys).agg(_sums()),
+                      parts[1].group_by(keys).agg(pl.all().sum())],
+                     how="vertical_relaxed").group_by(keys).agg(pl.all().sum())
+
+
 def _with_margin(frame: pl.LazyFrame) -> pl.LazyFrame:
     margin = pl.col("net_sales_minor") - pl.col("cost_minor")
     return frame.with_columns(margin.alias("margin_minor"),
@@ -58,7 +89,7 @@ def net_sales_total(mart: Mart, scope: Scope, period: Period,
                     selection: Slice = EVERYTHING) -> int:
     """``sales_totals``' net sales alone (minor units): one sum, no distinct count of
     orders."""
-    return int(sales_lines(mart, scope, period, selection).select(NET.sum())
+    return int(sales_sums(mart, scope, period, [], selection).select("net_sales_minor")
                .collect().item() or 0)
 
 
@@ -84,14 +115,14 @@ def sales_by(mart: Mart, scope: Scope, period: Period, by: str,
     ``label`` column; sorted by net sales, largest first (months: in order)."""
     if by not in GROUPINGS:
         raise ValueError(f"cannot group sales by {by!r}")
-    lines = sales_lines(mart, scope, period, selection)
     if by == "category":
-        lines = lines.join(mart.lazy("dim_product").select("product_key", "category"),
-                           on="product_key", how="left")
-        keys = ["category"]
+        lines = sales_lines(mart, scope, period, selection).join(
+            mart.lazy("dim_product").select("product_key", "category"), on="product_key",
+            how="left")
+        sums = lines.group_by("category").agg(_sums())
     else:
-        keys = list(GROUPINGS[by])
-    frame = _with_margin(lines.group_by(keys).agg(_sums()))
+        sums = sales_sums(mart, scope, period, list(GROUPINGS[by]), selection)
+    frame = _with_margin(sums)
     frame = with_label(mart, frame, by)
     ordered = frame.sort("month_key") if by == "month" else frame.sort(
         "net_sales_minor", descending=True)

@@ -22,7 +22,7 @@ from dashboard.metrics.labels import with_label
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period
 from dashboard.metrics.ratios import average_minor, ratio, ratio_value
-from dashboard.metrics.sales import NET, sales_lines
+from dashboard.metrics.sales import sales_sums
 from dashboard.metrics.scope import Scope, restrict
 from dashboard.metrics.selection import EVERYTHING, Slice
 
@@ -73,12 +73,12 @@ def attainment_by(mart: Mart, scope: Scope, period: Period, by: str,
                   selection: Slice = EVERYTHING) -> pl.DataFrame:
     """Target, net sales, attainment and ``gap_minor`` (net sales − target) per ``by`` (a
     key of ``GROUPINGS``) for rows with a target or sales; rep rows carry the rep's name as
-    ``label``. Reps by attainment, best first (no target last); months in order."""
+    ``label``. Reps by attainment, best first (no target last; ties by net sales, then
+    rep key); months in order."""
     if by not in GROUPINGS:
         raise ValueError(f"cannot group attainment by {by!r}")
     keys = list(GROUPINGS[by])
-    sales = sales_lines(mart, scope, period, selection).group_by(keys).agg(
-        NET.sum().alias("net_sales_minor"))
+    sales = sales_sums(mart, scope, period, keys, selection).drop("cost_minor")
     if has_target(selection):
         targets = prorated_targets(mart, scope, period, selection).group_by(keys).agg(
             pl.col("target_minor").sum())
@@ -93,8 +93,8 @@ def attainment_by(mart: Mart, scope: Scope, period: Period, by: str,
     )
     if "rep_key" in keys:
         frame = with_label(mart, frame, "rep")
-    order = ["attainment", "net_sales_minor"] if by == "rep" else keys
-    descending = [True, True] if by == "rep" else [False] * len(keys)
+    order = ["attainment", "net_sales_minor", *keys] if by == "rep" else keys
+    descending = [True, True, False] if by == "rep" else [False] * len(keys)
     return frame.sort(order, descending=descending, nulls_last=True).collect()
 
 
