@@ -70,3 +70,16 @@ def test_customers_by_currency_keep_each_currencys_largest_with_one_legend() -> 
     assert (fig.layout.xaxis.title.text, fig.layout.xaxis2.title.text) == (
         "Open amount (EUR)", "Open amount (USD)")
     assert fig.layout.barmode == "stack"
+
+
+def test_every_figure_has_the_white_template_without_the_unused_styles() -> None:
+    """The template is the app's default: plotly_white's 2-D look (white plot, its grid
+    colour), none of its map, polar, 3-D or ternary styles."""
+    import plotly.io as pio
+
+    fig = aging_bars(["Not due", "> 30"], [1_00, 2_00], "USD", "By age", "Days", empty="-")
+    template = fig.to_plotly_json()["layout"]["template"]["layout"]
+    white = pio.templates["plotly_white"].layout
+    assert template["plot_bgcolor"] == white.plot_bgcolor
+    assert template["xaxis"]["gridcolor"] == white.xaxis.gridcolor
+    assert not {"geo", "polar", "scene", "ternary"} & set(template)
