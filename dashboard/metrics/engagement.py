@@ -177,11 +177,30 @@ def engagement(mart: Mart, scope: Scope, as_of: date,
 
 def status_counts(mart: Mart, scope: Scope, as_of: date) -> dict[str, int]:
     """Number of in-scope customers in each status as of ``as_of`` (every status, 0 when
-    none)."""
+    none); at the last day of a month the batch has closed, from ``fct_customer_month``
+    (the same rule, as ``status_trend`` reads it)."""
     customers = _customers(mart, scope, None)
-    counts = _classify(mart, customers, as_of).group_by("status").len()
-    found = dict(counts.collect().iter_rows())
+    key = _closed_month_key(as_of, mart.frame("fct_customer_month")["month_key"].max())
+    counts = (_stored(mart, scope, customers, {as_of: key}) if key is not None
+              else _classify(mart, customers, as_of).group_by("status").len())
+    found = dict(counts.select("status", "len").collect().iter_rows())
     return {status: int(found.get(status, 0)) for status in STATUSES}
+
+
+def _stored(mart: Mart, scope: Scope, customers: pl.LazyFrame,
+            points: Mapping[date, int]) -> pl.LazyFrame:
+    """Customers per status at each of ``points`` (month-end dates → their closed month's
+    YYYYMM, ``_closed_month_key``) from ``fct_customer_month``: ``status``, ``len`` and
+    ``as_of``."""
+    month_dates = pl.LazyFrame({"month_key": list(points.values()), "as_of": list(points)},
+                               schema={"month_key": pl.Int32, "as_of": pl.Date})
+    return (
+        managed(mart, "fct_customer_month", scope)
+        .filter(pl.col("month_key").is_in(list(points.values()))
+                & pl.col("engagement_status").is_not_null())
+        .join(customers.select("customer_id"), on="customer_id", how="semi")
+        .group_by("month_key", pl.col("engagement_status").alias("status")).len()
+        .join(month_dates, on="month_key").select("status", "len", "as_of"))
 
 
 def status_trend(mart: Mart, scope: Scope, as_of: date, months: int = 12, *,
@@ -203,15 +222,7 @@ def status_trend(mart: Mart, scope: Scope, as_of: date, months: int = 12, *,
               if (key := _closed_month_key(point, batch_month)) is not None}
     parts = []
     if stored:
-        month_dates = pl.LazyFrame({"month_key": list(stored.values()), "as_of": list(stored)},
-                                   schema={"month_key": pl.Int32, "as_of": pl.Date})
-        parts.append(
-            managed(mart, "fct_customer_month", scope)
-            .filter(pl.col("month_key").is_in(list(stored.values()))
-                    & pl.col("engagement_status").is_not_null())
-            .join(customers.select("customer_id"), on="customer_id", how="semi")
-            .group_by("month_key", pl.col("engagement_status").alias("status")).len()
-            .join(month_dates, on="month_key").select("status", "len", "as_of"))
+        parts.append(_stored(mart, scope, customers, stored))
     if current is not None:
         parts.append(pl.LazyFrame({"status": list(current), "len": list(current.values()),
                                    "as_of": [as_of] * len(current)},

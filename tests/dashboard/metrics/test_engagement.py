@@ -209,8 +209,9 @@ def test_a_rep_sees_the_customers_they_manage_now_and_no_scope_sees_none(
 @pytest.mark.parametrize("days_back", [0, 45, 400])
 def test_the_trend_from_customer_months_equals_classifying_every_point(
         demo_mart: DemoMart, days_back: int) -> None:
-    """Closed month ends come from ``fct_customer_month``; each must equal the rule applied
-    to the orders at that date, for any scope (a rep's customers, everyone)."""
+    """Closed month ends come from ``fct_customer_month`` (in the trend and in the counts
+    at one date); each must equal the rule applied to the orders at that date
+    (``engagement`` classifies always), for any scope (a rep's customers, everyone)."""
     mart = demo_mart.mart
     as_of = mart.published_at.date() - timedelta(days=days_back)
     rep_id = mart.frame("dim_customer").filter(pl.col("is_current"))["account_manager_id"] \
@@ -219,5 +220,6 @@ def test_the_trend_from_customer_months_equals_classifying_every_point(
         trend = status_trend(mart, scope, as_of, months=24)
         for point in trend["as_of"].unique().to_list():
             at_point = trend.filter(pl.col("as_of") == point)
+            classified = counts_by_status(engagement(mart, scope, point))
             assert dict(zip(at_point["status"], at_point["customers"], strict=True)) == \
-                status_counts(mart, scope, point), (scope.role, point)
+                classified == status_counts(mart, scope, point), (scope.role, point)
