@@ -118,8 +118,8 @@ def _days(as_of: date, basis: str) -> pl.Expr:
 def _bucket_index(as_of: date, basis: str, buckets: Sequence[Bucket]) -> pl.Expr:
     """Each item's bucket number as of ``as_of`` (``bucket_of``'s rule): days ≥ a bucket's
     first day ⇔ its basis date ≤ ``as_of`` − that many days, so its date key is compared
-    with each bucket's latest key — no date per row (10M: 0.3M open items, 102 → 77 ms for
-    the aging)."""
+    with each bucket's latest key — no date parsed per row (10M: the aging of 0.3M open
+    items 102 → ~92 ms)."""
     key = DUE_KEY if basis == DUE else pl.col("document_date_key")
     index = pl.lit(0, pl.Int32)
     for number, bucket in enumerate(buckets[1:], start=1):
