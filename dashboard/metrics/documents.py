@@ -228,7 +228,7 @@ def financing_documents(mart: Mart, scope: Scope, period: Period,
     (the P&L's split; invoices whose share is 0 are left out). Largest cost first."""
     node = pnl_node(drill)
     rows = in_node(mart, financing_rows(mart, scope, period, selection, rate,
-                                        [dimension for dimension, _ in node]), node)
+                                        [dimension for dimension, _ in node], node), node)
     invoices = rows.group_by("document_id").agg(
         pl.col("customer_id", "rep_key").first(), pl.col("financing_cost_minor").sum()
     ).filter(pl.col("financing_cost_minor") != 0)

@@ -210,17 +210,26 @@ def _line_weights(mart: Mart) -> pl.DataFrame:
 
 
 def financing_lines(mart: Mart, scope: Scope, period: Period, rate: Decimal,
-                    selection: Slice = EVERYTHING) -> pl.LazyFrame:
+                    selection: Slice = EVERYTHING,
+                    narrow: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
+                    ) -> pl.LazyFrame:
     """The in-scope invoice lines of invoices with a financing cost in ``period``:
     ``document_id``, ``source_id`` (the invoice line), the ``ATTRIBUTION`` columns,
-    ``product_key`` and ``financing_cost_minor`` (the line's share of its invoice's)."""
-    invoices = invoice_financing(mart, period, rate, scope, selection).rename(
-        {"invoice_id": "document_id", "financing_cost_minor": "invoice_financing_minor"})
+    ``product_key`` and ``financing_cost_minor`` (the line's share of its invoice's).
+    ``narrow`` keeps some invoices only, by their ``ATTRIBUTION`` (the same on all their
+    lines, so invoices stay whole): applied to the invoices and lines before the split (a
+    P&L node's channel, rep, region or customer; 10M, the categories under a channel and a
+    rep: 580 → 250 ms)."""
+    invoices = _terms(mart, period, scope, selection)
     lines = attributed(mart, "fct_sales_line", scope, selection).filter(
         pl.col("source_type") == INVOICE).select(
-        "document_id", "source_id", *ATTRIBUTION, "product_key", "net_minor").join(
-        invoices, on="document_id", how="inner")
-    return prorated(lines, amount="invoice_financing_minor", weight="net_minor",
+        "document_id", "source_id", *ATTRIBUTION, "product_key", "net_minor")
+    if narrow is not None:
+        invoices, lines = narrow(invoices), narrow(lines)
+    costs = invoices.select("document_id", _cost(pl.col("minor_days"), rate).alias(
+        "invoice_financing_minor")).filter(pl.col("invoice_financing_minor") != 0)
+    return prorated(lines.join(costs, on="document_id", how="inner"),
+                    amount="invoice_financing_minor", weight="net_minor",
                     group="document_id", order="source_id", alias="financing_cost_minor",
                     groups=mart.derive("invoice_line_weights", _line_weights).lazy()
                     ).drop("invoice_financing_minor", "net_minor")

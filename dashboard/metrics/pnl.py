@@ -193,12 +193,18 @@ def freight_lines(mart: Mart, scope: Scope, period: Period,
 
 
 def financing_rows(mart: Mart, scope: Scope, period: Period, selection: Slice,
-                   rate: Decimal, dimensions: Iterable[str | None]) -> pl.LazyFrame:
+                   rate: Decimal, dimensions: Iterable[str | None],
+                   node: Node = ()) -> pl.LazyFrame:
     """The financing cost of ``period`` in scope and slice, per invoice line
     (``financing_lines``) when one of ``dimensions`` is a product dimension, else per
-    invoice (``financing_invoices``: cheaper, same sums); both have ``document_id``."""
+    invoice (``financing_invoices``: cheaper, same sums); both have ``document_id``. The
+    ``node``'s members other than products (whole invoices) narrow the lines before the
+    split; the caller still takes the rows of the node (``in_node``)."""
     if BY_PRODUCT & set(dimensions):
-        return financing_lines(mart, scope, period, rate, selection)
+        whole_invoices = tuple((d, value) for d, value in node if d not in BY_PRODUCT)
+        return financing_lines(mart, scope, period, rate, selection,
+                               narrow=(lambda rows: in_node(mart, rows, whole_invoices))
+                               if whole_invoices else None)
     return financing_invoices(mart, scope, period, rate, selection)
 
 
@@ -209,7 +215,7 @@ def _node_parts(mart: Mart, scope: Scope, period: Period, selection: Slice, node
     invoice (cheaper, same sums) — each with its sums. Each source is aggregated on its own
     before they are added up: far fewer rows than one concatenation."""
     financing = financing_rows(mart, scope, period, selection, rate,
-                               {by, *(dimension for dimension, _ in node)})
+                               {by, *(dimension for dimension, _ in node)}, node)
     return [*_sales_parts(mart, scope, period, selection, node, by,
                           [*LINE_SUMS, "freight_cost_minor"]),
             (in_node(mart, financing, node), [pl.col("financing_cost_minor").sum()])]

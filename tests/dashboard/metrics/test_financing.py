@@ -133,3 +133,15 @@ def test_invoices_carry_their_cost_and_rep_within_the_scope() -> None:
         (1, 1, 219), (2, 1, 123)]
     lines = financing_lines(mart, rep_10, FEBRUARY, RATE).collect()
     assert lines["financing_cost_minor"].sum() == mine["financing_cost_minor"].sum()
+
+
+def test_lines_narrowed_before_the_split_equal_the_lines_narrowed_after() -> None:
+    """Narrowing by whole invoices (a customer here, as a P&L node's channel, rep, region
+    or customer does) before the split gives the same lines and shares as after it."""
+    mart = hand_made_mart()
+    after = financing_lines(mart, FINANCE, FEBRUARY, RATE).filter(pl.col("customer_id") == 1)
+    before = financing_lines(mart, FINANCE, FEBRUARY, RATE,
+                             narrow=lambda rows: rows.filter(pl.col("customer_id") == 1))
+    rows = after.sort("source_id").collect()
+    assert rows.height == 3 and rows["financing_cost_minor"].sum() == 219 + 123
+    assert before.sort("source_id").collect().equals(rows)
