@@ -18,6 +18,7 @@ from dash import dcc, html
 from core.customers.profile import contacts_due
 from dashboard.components.data_table import Column, data_table
 from dashboard.components.filter_bar import filter_bar
+from dashboard.components.paged_table import Listed, listed, paged_table, register_paged_table
 from dashboard.components.panels import graph_card, no_data_page, page_heading
 from dashboard.drill import drill_query, register_drill
 from dashboard.figures import ranked_bars, sales_trend
@@ -26,6 +27,7 @@ from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import trailing_months
 from dashboard.metrics.sales import sales_by
 from dashboard.metrics.scope import ALL_ROLES, REP, SALES_MANAGER
+from dashboard.metrics.selection import managed_customers
 from dashboard.pages import team
 from dashboard.pages.customers import customer_href
 from dashboard.secure import RequestContext, session_factory
@@ -38,6 +40,7 @@ IN_NAV = True
 TREND_MONTHS = 12
 CONTACT_DAYS_AHEAD = 7
 LEADERBOARD_SIZE = 5
+BREAKDOWN_TABLE = "home-breakdown-table"
 CONTACT_COLUMNS = [Column("name", "Customer", "link", href_field="href"),
                    Column("next_contact_date", "Next contact"),
                    Column("overdue_days", "Days overdue", "number")]
@@ -119,6 +122,31 @@ def _role_panels(context: RequestContext, mart: Mart, view: View) -> list[dbc.Ca
     return []
 
 
+def _breakdown_columns(by: str) -> list[Column]:
+    """The breakdown grid's columns: a customer's name links to its Customer 360."""
+    label = (Column("label", "Customer", "link", href_field="href") if by == "customer"
+             else Column("label", by.capitalize()))
+    return [label, Column("net_sales_minor", "Net sales", "money"),
+            Column("cost_minor", "Cost", "money"), Column("margin_minor", "Margin", "money"),
+            Column("margin_pct", "Margin %", "percent")]
+
+
+def _breakdown_rows(context: RequestContext, mart: Mart, query: dict[str, str]) -> Listed:
+    """Net sales by the role's breakdown for the URL query, with each row's drill query
+    (and the Customer 360 link of a customer the user manages now), and the grid's columns:
+    a rep's customers can run to thousands, so the grid is paged on the server."""
+    view = view_from_query(context, query)
+    by, _ = _breakdown(context.scope.role)
+    rows = _with_drill(mart, sales_by(mart, context.scope, view.period, by, view.selection), by)
+    if by == "customer":  # a customer reassigned since has no link: the rep cannot open it
+        managed = managed_customers(mart, context.scope)
+        opens = (pl.lit(True) if managed is None
+                 else pl.col("customer_id").is_in(managed.implode()))
+        rows = rows.with_columns(pl.when(opens).then(customer_href(pl.col("customer_id")))
+                                 .alias("href"))
+    return rows, _breakdown_columns(by)
+
+
 def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, pl.DataFrame]:
     """The tables this page shows, for export (same metric calls as the page)."""
     view = view_from_query(context, query)
@@ -139,11 +167,10 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
     cards = CARDS_BY_ROLE[scope.role](context, view)
     trend_period = trailing_months(context.today, TREND_MONTHS)
     trend = sales_by(mart, scope, trend_period, "month", view.selection)
-    by, title = _breakdown(scope.role)
-    breakdown = _with_drill(mart, sales_by(mart, scope, view.period, by, view.selection), by)
-    columns = [Column("label", by.capitalize()), Column("net_sales_minor", "Net sales", "money"),
-               Column("cost_minor", "Cost", "money"), Column("margin_minor", "Margin", "money"),
-               Column("margin_pct", "Margin %", "percent")]
+    _, title = _breakdown(scope.role)
+    breakdown, columns = listed(context, mart, BREAKDOWN_TABLE,
+                                {k: v for k, v in query.items() if isinstance(v, str)},
+                                _breakdown_rows)
     return html.Div([
         page_heading(f"Welcome, {context.full_name}"),
         filter_bar(context, view),
@@ -159,11 +186,13 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
         ]),
         dbc.Card(dbc.CardBody([
             html.H2(title, className="h5"),
-            data_table("home-breakdown-table", breakdown, columns, currency,
-                       export="home-breakdown"),
+            paged_table(BREAKDOWN_TABLE, columns, breakdown.height, export="home-breakdown",
+                        empty="No sales in this period and scope.",
+                        height=min(400, 110 + 42 * breakdown.height)),
         ]), className="salesbi-card"),
     ])
 
 
 def register_callbacks(app: dash.Dash) -> None:
     register_drill(app, ("home-trend", "home-breakdown-chart"))
+    register_paged_table(app, BREAKDOWN_TABLE, ROLES, _breakdown_rows)

@@ -20,10 +20,11 @@ from dashboard.formatting import compact_money, percent
 from dashboard.metrics.orders import order_totals
 from dashboard.metrics.period import preset_period
 from dashboard.metrics.receivables import ar_summary
+from dashboard.metrics.sales import sales_by
 from dashboard.metrics.scope import Scope
 from dashboard.metrics.targets import attainment_totals
-from tests.dashboard.conftest import DemoMart
-from tests.dashboard.dash_client import find_component, login, page_json
+from tests.dashboard.conftest import DemoMart, managed_customers
+from tests.dashboard.dash_client import find_component, grid_block, login, page_json
 from tests.dashboard.metrics.core_receivables import core_open_items
 
 CARDS = {
@@ -127,3 +128,27 @@ def test_finance_home_ar_follows_the_region_filter(demo_app: dash.Dash,
     login(client, "finance")
     tree = json.loads(page_json(client, "/", f"?period=ytd&region={region}"))
     assert _card(tree, "home-total-ar") == compact_money(expected, "USD")
+
+
+def test_a_reps_sales_by_customer_are_paged_and_link_the_customers_they_manage(
+        demo_app: dash.Dash, demo_mart: DemoMart) -> None:
+    """The layout sends no rows of the breakdown (a rep's customers run to thousands); its
+    blocks hold the rep's sales history by customer, and every link goes to the Customer
+    360 of a customer the rep manages now (one reassigned since has none)."""
+    client = demo_app.server.test_client()
+    login(client, "rep")
+    search = "?period=ytd"
+    tree = json.loads(page_json(client, "/", search))
+    grid = find_component(tree, "home-breakdown-table")
+    assert grid is not None and "rowData" not in grid["props"]
+    rows, count = grid_block(demo_app, client, "home-breakdown-table", search)
+    assert len(rows) == count > 0
+    with Session(demo_mart.core) as session:
+        rep_id = _user(session, "rep").rep_id
+    scope = Scope("rep", 1, rep_ids=frozenset({rep_id}))
+    today = demo_mart.mart.published_at.date()
+    expected = sales_by(demo_mart.mart, scope, preset_period("ytd", today), "customer")
+    assert count == expected.height
+    linked = {int(m[1]) for r in rows if (m := re.fullmatch(r"\[.+\]\(/customers/(\d+)\)",
+                                                              r["label"]))}
+    assert linked and linked <= managed_customers(demo_mart.core, "rep")
