@@ -6,6 +6,7 @@ The metric layer reads only these frames; it never opens the core database.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,15 +21,23 @@ class Mart:
     batch_id: str
     published_at: datetime
     tables: Mapping[str, pl.DataFrame]
-    derived: dict[str, pl.DataFrame] = field(default_factory=dict, compare=False, repr=False)
+    # Per instance, never copied: a Mart made by ``dataclasses.replace`` (other tables)
+    # derives its own frames.
+    derived: dict[str, pl.DataFrame] = field(default_factory=dict, init=False,
+                                             compare=False, repr=False)
+    _deriving: threading.RLock = field(default_factory=threading.RLock, init=False,
+                                       compare=False, repr=False)
 
     def derive(self, name: str, build: Callable[[Mart], pl.DataFrame]) -> pl.DataFrame:
         """``build(self)``, computed once per batch and process and kept with the batch: for
-        frames that depend on the batch only, never on the request (two requests that ask at
-        once may both compute it; the results are equal)."""
+        frames that depend on the batch only, never on the request. Requests that ask at
+        once wait for the one computing it (a build may derive others)."""
         found = self.derived.get(name)
         if found is None:
-            found = self.derived[name] = build(self)
+            with self._deriving:
+                found = self.derived.get(name)
+                if found is None:
+                    found = self.derived[name] = build(self)
         return found
 
     def lazy(self, name: str) -> pl.LazyFrame:

@@ -149,3 +149,30 @@ def test_the_frames_are_the_mapped_files_own_pages(tmp_path: Path) -> None:
                 for line in Path("/proc/self/maps").read_text().splitlines()
                 if line.endswith(path)]
     assert any(start <= address < end for start, end in mappings)
+
+
+def test_a_derived_frame_is_built_once_when_requests_ask_at_once() -> None:
+    """Requests that ask for the same derived frame at once wait for the one building it;
+    a Mart made from another with other tables derives its own."""
+    import dataclasses
+    import threading
+    import time
+
+    from dashboard.metrics.mart import Mart
+
+    mart = Mart("b", datetime(2026, 1, 1), {"t": pl.DataFrame({"x": [1, 2]})})
+    built: list[int] = []
+
+    def build(m: Mart) -> pl.DataFrame:
+        built.append(1)
+        time.sleep(0.05)
+        return m.frame("t").select(pl.col("x").sum())
+
+    threads = [threading.Thread(target=mart.derive, args=("sum", build)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 1 and mart.derived["sum"].item() == 3
+    other = dataclasses.replace(mart, tables={"t": pl.DataFrame({"x": [5]})})
+    assert other.derive("sum", build).item() == 5 and len(built) == 2
