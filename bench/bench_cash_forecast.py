@@ -216,4 +216,4 @@ if __name__ == "__main__":
     parser.add_argument("--var", type=Path, default=None)
     parser.add_argument("--scale", type=int, default=SCALE)
     arguments = parser.parse_args()
-    print(run(arguments.lines, arguments.customers, arguments.var, arguments.scale))
+    log.info("%s", run(arguments.lines, arguments.customers, arguments.var, arguments.scale))

@@ -147,4 +147,4 @@ if __name__ == "__main__":
     parser.add_argument("--var", type=Path, default=None)
     parser.add_argument("--scale", type=int, default=10)
     arguments = parser.parse_args()
-    print(json.dumps(run(arguments.var, arguments.scale), indent=2))
+    log.info("%s", json.dumps(run(arguments.var, arguments.scale), indent=2))

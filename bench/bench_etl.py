@@ -137,4 +137,4 @@ if __name__ == "__main__":
     parser.add_argument("--connections", type=int, default=2,
                         help="PostgreSQL connections to read and load over (default 2)")
     logging.basicConfig(level=logging.INFO)
-    print(json.dumps(run(parser.parse_args().connections), indent=2))  # noqa: T201
+    log.info("%s", json.dumps(run(parser.parse_args().connections), indent=2))

@@ -187,4 +187,4 @@ if __name__ == "__main__":
             figures = pool.submit(_measure_standard, CHANGED_SHARE, SEED).result()
     else:
         figures = measure(args.customers, args.lines)
-    print(json.dumps(figures, indent=2))  # noqa: T201
+    log.info("%s", json.dumps(figures, indent=2))
