@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from core.access import get_customer_for, load
 from core.actor import SALES_DOCUMENT_ROLES, Actor
 from core.billing.amounts import line_amounts, totals
-from core.billing.balances import invoiced_quantity, order_uninvoiced_amount, payment_unallocated
-from core.billing.models import Payment, PaymentKind
+from core.billing.balances import invoiced_quantity, open_total, order_uninvoiced_amount
+from core.billing.models import Allocation, Payment, PaymentKind
 from core.company.models import PaymentTerms, TaxCode
 from core.company.services import company_today, fx_rate
 from core.customers.credit import check_credit, check_hold, format_amount
@@ -150,10 +150,8 @@ def order_total(session: Session, order: SalesOrder) -> Decimal:
 def _check_prepaid(session: Session, order: SalesOrder) -> None:
     """A cash sale is confirmed only once its prepayments cover the order total."""
     total = order_total(session, order)
-    receipts = session.scalars(
-        select(Payment).where(Payment.order_id == order.id, Payment.kind == PaymentKind.RECEIPT)
-    )
-    prepaid = sum((payment_unallocated(session, p) for p in receipts), ZERO)
+    prepaid = open_total(session, Payment.amount, Allocation.source_payment_id,
+                         Payment.order_id == order.id, Payment.kind == PaymentKind.RECEIPT)
     if prepaid < total:
         raise CreditBlocked(
             f"cash sale {order.number} needs a prepayment of {format_amount(total)} "
