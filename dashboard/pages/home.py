@@ -148,12 +148,12 @@ def _breakdown_rows(context: RequestContext, mart: Mart, query: dict[str, str]) 
 
 
 def export_tables(context: RequestContext, query: dict[str, str]) -> dict[str, pl.DataFrame]:
-    """The tables this page shows, for export (same metric calls as the page)."""
-    view = view_from_query(context, query)
+    """The tables this page shows, for export: the breakdown grid's list, as kept for its
+    blocks (every row)."""
     if context.mart is None:
         return {}
     by, _ = _breakdown(context.scope.role)
-    frame = sales_by(context.mart, context.scope, view.period, by, view.selection)
+    frame, _ = listed(context, context.mart, BREAKDOWN_TABLE, query, _breakdown_rows)
     return {"home-breakdown": frame.select(
         pl.col("label").alias(by), "net_sales_minor", "cost_minor", "margin_minor",
         "margin_pct")}

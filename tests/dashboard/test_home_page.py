@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
 import json
 import re
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import dash
@@ -24,7 +28,7 @@ from dashboard.metrics.sales import sales_by
 from dashboard.metrics.scope import Scope
 from dashboard.metrics.targets import attainment_totals
 from tests.dashboard.conftest import DemoMart, managed_customers
-from tests.dashboard.dash_client import find_component, grid_block, login, page_json
+from tests.dashboard.dash_client import export, find_component, grid_block, login, page_json
 from tests.dashboard.metrics.core_receivables import core_open_items
 
 CARDS = {
@@ -152,3 +156,27 @@ def test_a_reps_sales_by_customer_are_paged_and_link_the_customers_they_manage(
     linked = {int(m[1]) for r in rows if (m := re.fullmatch(r"\[.+\]\(/customers/(\d+)\)",
                                                               r["label"]))}
     assert linked and linked <= managed_customers(demo_mart.core, "rep")
+
+
+def test_the_breakdown_export_holds_every_row_of_the_grid(demo_app: dash.Dash,
+                                                          demo_mart: DemoMart) -> None:
+    """A rep's export of net sales by customer holds the grid's whole list (as many rows
+    as the grid's blocks) with the page's amounts."""
+    client = demo_app.server.test_client()
+    login(client, "rep")
+    search = "?period=ytd"
+    page_json(client, "/", search)
+    response = export(client, "home-breakdown", "/", search)
+    assert response.status_code == 200
+    content = response.get_json()["response"]["export-download"]["data"]["content"]
+    rows = list(csv.DictReader(io.StringIO(base64.b64decode(content).decode("utf-8-sig"))))
+    _, count = grid_block(demo_app, client, "home-breakdown-table", search)
+    assert len(rows) == count > 0
+    assert list(rows[0]) == ["customer", "net_sales", "cost", "margin", "margin_pct"]
+    with Session(demo_mart.core) as session:
+        rep_id = _user(session, "rep").rep_id
+    scope = Scope("rep", 1, rep_ids=frozenset({rep_id}))
+    today = demo_mart.mart.published_at.date()
+    expected = sales_by(demo_mart.mart, scope, preset_period("ytd", today), "customer")
+    assert sum(Decimal(row["net_sales"]) for row in rows) * 100 == \
+        expected["net_sales_minor"].sum()
