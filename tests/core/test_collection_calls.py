@@ -5,13 +5,10 @@ fixed number of queries, within the reader's scope."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from core.actor import Actor, Role
@@ -23,6 +20,7 @@ from core.customers.profile import contact_states, follow_ups
 from core.customers.services import log_interaction
 from core.errors import DomainError, InvalidInput, PermissionDenied
 from tests.core.documents import count, posted_invoice
+from tests.core.queries import queries_sent
 from tests.core.world import ADMIN, EXECUTIVE, FINANCE, World
 
 TODAY = date(2026, 3, 10)
@@ -140,21 +138,6 @@ def test_contact_state_last_by_date_next_contact_by_entry_promise_until_replaced
     assert state.next_contact_date is None  # the newest entry set none
 
 
-@contextmanager
-def _statements(session: Session) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(args[2])
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def test_follow_ups_read_a_fixed_number_of_queries_within_the_readers_scope(
         session: Session, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     invoices = [posted_invoice(session, world, n, INVOICED) for n in (1, 2, 3)]
@@ -162,20 +145,19 @@ def test_follow_ups_read_a_fixed_number_of_queries_within_the_readers_scope(
     of = {invoice.id: invoice.customer_id for invoice in invoices}
     first = dict(list(of.items())[:1])
     outsider = Actor(user_id=None, role=Role.REP, rep_id=world.other_team_rep.id, name="otto")
-    with _statements(session) as one:
-        follow_ups(session, FINANCE, first)
-    with _statements(session) as three:
-        found = follow_ups(session, FINANCE, of)
-    assert len(three) == len(one) and set(found) == set(of)
+    one = queries_sent(session, lambda: follow_ups(session, FINANCE, first))
+    found = follow_ups(session, FINANCE, of)
+    assert queries_sent(session, lambda: follow_ups(session, FINANCE, of)) == one
+    assert set(found) == set(of)
     assert {f.invoice_promise_date for f in found.values()} == {date(2026, 3, 13), None}
     assert all(f.contact.next_contact_date == date(2026, 3, 17) for f in found.values())
     assert set(follow_ups(session, world.alice, of)) == set(of)
     assert follow_ups(session, outsider, of) == {}
     # More than a batch (an export) is read over the whole scope, in as many queries.
     monkeypatch.setattr(profile, "FOLLOW_UP_BATCH", 2)
-    with _statements(session) as many:
-        assert follow_ups(session, FINANCE, {**of, 999_999: 999_999}) == found
-    assert len(many) == len(one)
+    many = {**of, 999_999: 999_999}
+    assert follow_ups(session, FINANCE, many) == found
+    assert queries_sent(session, lambda: follow_ups(session, FINANCE, many)) == one
     assert set(follow_ups(session, world.alice, of)) == set(of)
     assert follow_ups(session, outsider, of) == {}
     assert follow_ups(session, FINANCE, {}) == {}
