@@ -88,6 +88,13 @@ from etl.facts import (
     sales_month,
     targets,
 )
+from etl.increment import (
+    Increment,
+    changed_customers,
+    differing,
+    merge_customers,
+    of_customers,
+)
 from etl.lock import run_lock
 from etl.publish import (
     Delta,
@@ -113,12 +120,15 @@ Progress = Callable[[str], None]
 class Context:
     """What every builder may need besides the core frames and the dimensions: ``today``
     is the run date in the company time zone (``run_date``); ``previous``, on an
-    incremental run only, the published batch's tables it builds on."""
+    incremental run only, the published batch's tables it builds on; ``increment``, on an
+    incremental run of the published batch's run date only, what changed
+    (``etl.increment``)."""
 
     base_currency: str
     timezone: str
     today: date
     previous: dict[str, pl.DataFrame] | None = None
+    increment: Increment | None = None
 
 
 @dataclass(frozen=True)
@@ -167,8 +177,9 @@ _FACT_MODULES = (sales_line, freight_cost, orders, bookings, ar, quotes, opportu
 WHOLE: dict[str, Callable[[CoreFrames, dict[str, pl.DataFrame], Context], pl.DataFrame]] = {
     "fct_target": lambda core, t, c: targets.build(core, t, c.base_currency),
     "fct_customer_month": lambda core, t, c: customer_month.build(
-        core, t, c.base_currency, today=c.today),
-    "agg_sales_month": lambda core, t, c: sales_month.build(core, t, c.base_currency),
+        core, t, c.base_currency, today=c.today, increment=c.increment),
+    "agg_sales_month": lambda core, t, c: sales_month.build(core, t, c.base_currency,
+                                                            increment=c.increment),
     payment_risk.TABLE: lambda core, t, c: payment_risk.build(t),
 }
 # Tables rebuilt whole together, by one builder that returns them all (one simulation
@@ -204,6 +215,8 @@ WHOLE_ONLY = frozenset(merge_columns(
 # read theirs whole).
 SCOPED = tuple(t for t in CORE_TABLES if t in CUSTOMER_OF and t not in dims.CORE_TABLES)
 _DIMENSION_NAMES = tuple(t.name for t in DIMENSIONS)
+# Facts the month-grain tables sum (``Increment.months``: the months where they changed).
+_MONTHLY = ("fct_sales_line", "fct_freight_cost")
 
 
 @dataclass(frozen=True)
@@ -269,11 +282,12 @@ def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = False,
         step("changes")
         upto = watermark(core_engine)
         previous = published_batch(target.engine)
+        same_date = previous is not None and _same_date(target, previous, context)
         changes = None
         if not full and previous is not None:
             changes = changes_since(core_engine, previous.watermark_seq, upto, CORE_TABLES,
                                     WHOLE_ONLY)
-            if changes.empty and _same_date(target, previous, context):
+            if changes.empty and same_date:
                 record_unchanged(target, new_batch_id(), previous.watermark_seq)
                 log.info("no change past watermark %s: batch %s stays published",
                          previous.watermark_seq, previous.batch_id)
@@ -290,7 +304,7 @@ def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = False,
                   started_at=started_at)
         try:
             result = _run(core_engine, target, batch_id, upto, previous, prior, changes,
-                          context, fiscal_start, step, connections)
+                          context, fiscal_start, step, connections, same_date=same_date)
         except Exception as exc:
             fail_run(target, batch_id, f"{type(exc).__name__}: {exc}")
             raise
@@ -308,7 +322,7 @@ def _same_date(target: MartTarget, previous: PublishedBatch, context: Context) -
 def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
          previous: PublishedBatch | None, prior: dict[str, pl.DataFrame] | None,
          changes: Changes | None, context: Context, fiscal_start: int,
-         step: Progress, connections: int) -> RunResult:
+         step: Progress, connections: int, *, same_date: bool) -> RunResult:
     step("extract")
     rebuilt = None if changes is None or prior is None else changes.customers
     selection = None if rebuilt is None else CustomerRows(rebuilt, customer_conditions(SCOPED))
@@ -331,8 +345,13 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
             step(f"facts: {name}")
             tables[name] = builder.build(core, tables, context)
     else:
-        delta = _merge(core, tables, context, prior, rebuilt)
-        context = replace(context, previous=prior)
+        delta, months = _merge(core, tables, context, prior, rebuilt)
+        increment = None
+        if same_date and changes is not None:
+            customers = rebuilt | changed_customers(prior["dim_customer"],
+                                                    tables["dim_customer"])
+            increment = Increment(customers, months, changes.tables, prior)
+        context = replace(context, previous=prior, increment=increment)
     # The document frames are no longer needed: their memory goes to the whole tables.
     core = CoreFrames({name: core[name] for name in _WHOLE_CORE_TABLES})
     for name, build in WHOLE.items():
@@ -363,12 +382,14 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
 
 
 def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
-           prior: dict[str, pl.DataFrame], customers: frozenset[int]) -> Delta:
+           prior: dict[str, pl.DataFrame],
+           customers: frozenset[int]) -> tuple[Delta, frozenset[int]]:
     """Rebuild every fact for ``customers`` (``core`` holds their documents) and put the
     merged facts into ``tables``: the previous rows of every other customer plus the
     rebuilt ones, in the builder's order. The ``Delta`` names what changed (the tables of
-    ``WHOLE`` are left to the caller)."""
-    ids = pl.Series("customer_id", sorted(customers), dtype=pl.Int64).implode()
+    ``WHOLE`` are left to the caller); with it, the months (YYYYMM) in which sales lines or
+    freight cost rows differ from the previous ones."""
+    mine = of_customers(customers)
     rebuilt_facts: dict[str, pl.DataFrame] = {}
     months: dict[str, frozenset[int]] = {}
     unchanged = {name for name in _DIMENSION_NAMES if tables[name].equals(prior[name])}
@@ -377,7 +398,6 @@ def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
             unchanged.add(name)
             tables[name] = prior[name]
             continue
-        mine = pl.col("customer_id").cast(pl.Int64).is_in(ids)
         rebuilt = builder.build(core, tables, context).filter(mine)
         before = prior[name].filter(mine)
         if rebuilt.equals(before):
@@ -385,9 +405,10 @@ def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
             tables[name] = prior[name]
             continue
         rebuilt_facts[name] = rebuilt
-        tables[name] = pl.concat([prior[name].filter(~mine), rebuilt]).sort(
-            builder.order, maintain_order=True)
-        if name in PARTITIONED:
-            column = PARTITIONED[name]
-            months[name] = frozenset(pl.concat([before[column], rebuilt[column]]).to_list())
-    return Delta(customers, rebuilt_facts, months, frozenset(unchanged))
+        tables[name] = merge_customers(prior[name], rebuilt, customers, builder.order)
+        if name in _MONTHLY:
+            months[name] = frozenset(differing(before, rebuilt)["month_key"].to_list())
+    delta = Delta(customers, rebuilt_facts,
+                  {name: months[name] for name in PARTITIONED if name in months},
+                  frozenset(unchanged))
+    return delta, frozenset().union(*months.values())

@@ -4,9 +4,10 @@ if later).
 
 Built from the other facts only (``fct_sales_line``, ``fct_freight_cost``, ``fct_order``,
 ``fct_ar_allocation``) and ``dim_customer`` (created date = the first version's
-``valid_from``), each customer's rows from its own rows alone: it can be recomputed for
-touched customers only. Amounts are integer minor units of the base currency; a month is
-the calendar month of each fact's own date:
+``valid_from``), each customer's rows from its own rows alone: an incremental run of the
+published batch's date recomputes the touched customers only (``etl.increment``). Amounts
+are integer minor units of the base currency; a month is the calendar month of each fact's
+own date:
 
 - ``order_count``: orders confirmed and not cancelled (status ``confirmed`` or ``closed``),
   by order date;
@@ -48,6 +49,7 @@ import polars as pl
 from etl.conform import conform
 from etl.extract import CoreFrames
 from etl.facts.net_sales import sales_measures
+from etl.increment import Increment, merge_customers, of_customers
 from etl.keys import date_key, date_of_key, month_key, month_start_of_key
 from etl.schema import UNKNOWN_KEY, fct_customer_month
 
@@ -55,7 +57,8 @@ from etl.schema import UNKNOWN_KEY, fct_customer_month
 CORE_COLUMNS: dict[str, tuple[str, ...]] = {}
 CORE_TABLES = tuple(CORE_COLUMNS)
 TABLES = ("fct_sales_line", "fct_freight_cost", "fct_order", "fct_ar_allocation",
-          "dim_customer")
+          "dim_customer")  # in the order ``customer_months`` takes them
+ORDER = ("customer_id", "month_key")
 
 COUNTED_ORDER_STATUSES = ("confirmed", "closed")
 NEW_DAYS = 90
@@ -166,7 +169,7 @@ def _engagement() -> list[pl.Expr]:
 
 
 def customer_months(sales: pl.LazyFrame, freight: pl.LazyFrame, orders: pl.LazyFrame,
-                    allocations: pl.LazyFrame, dim_customer: pl.LazyFrame,
+                    allocations: pl.LazyFrame, dim_customer: pl.LazyFrame, *,
                     today: date) -> pl.LazyFrame:
     """``fct_customer_month`` rows (unsorted, not yet conformed) of the customers in the
     given facts and dimension rows; ``today`` is the run date (company time zone)."""
@@ -206,11 +209,16 @@ def customer_months(sales: pl.LazyFrame, freight: pl.LazyFrame, orders: pl.LazyF
 
 
 def build(core: CoreFrames, tables: dict[str, pl.DataFrame], base_currency: str, *,
-          today: date) -> pl.DataFrame:
+          today: date, increment: Increment | None = None) -> pl.DataFrame:
     """``fct_customer_month`` from the built ``TABLES`` (the facts are already in minor
-    units of ``base_currency``; no core table is read); sorted by customer and month."""
-    frame = customer_months(
-        tables["fct_sales_line"].lazy(), tables["fct_freight_cost"].lazy(),
-        tables["fct_order"].lazy(),
-        tables["fct_ar_allocation"].lazy(), tables["dim_customer"].lazy(), today)
-    return conform(frame, fct_customer_month).sort("customer_id", "month_key").collect()
+    units of ``base_currency``; no core table is read); sorted by customer and month. With
+    an ``increment``, the rows of its customers only are computed, the published ones of
+    every other customer kept."""
+    mine = pl.lit(True) if increment is None else of_customers(increment.customers)
+    frame = customer_months(*(tables[name].lazy().filter(mine) for name in TABLES),
+                            today=today)
+    rows = conform(frame, fct_customer_month).sort(ORDER).collect()
+    if increment is None:
+        return rows
+    return merge_customers(increment.previous[fct_customer_month.name], rows,
+                           increment.customers, ORDER)

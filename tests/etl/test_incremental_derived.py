@@ -1,0 +1,150 @@
+"""Incremental runs of the published batch's own date recompute the tables built from the
+facts (``fct_customer_month``, ``agg_sales_month``, the cash forecast and its backtest) for
+what changed only (``etl.increment``), and publish exactly what a full run publishes.
+
+A generated demo company ending today (open invoices, backlog, payment habits), changed the
+way users change it during a day, through the core services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from core.actor import Actor, Role
+from core.audit import set_actor
+from core.billing.allocation import allocate
+from core.billing.balances import invoice_open_amount
+from core.billing.credit_notes import CreditLineInput, issue_credit_note
+from core.billing.invoicing import set_dispute
+from core.billing.models import CreditReason, Invoice, PaymentMethod
+from core.billing.payments import record_payment
+from core.customers.models import Customer, HoldPolicy
+from core.customers.services import put_on_hold, take_ownership, update_customer
+from core.db import make_session_factory, transaction
+from core.demo import generate_demo
+from core.users.models import SalesRep
+from etl import run as etl_run
+from etl.facts import customer_month
+from tests.etl.conftest import MakeTarget
+from tests.etl.marts import mart_rows, parquet_tables
+
+FINANCE = Actor(user_id=None, role=Role.FINANCE, name="test")
+
+
+@pytest.fixture
+def demo(isolated_engine: Engine) -> Engine:
+    generate_demo(isolated_engine, customers=40, lines=2500, seed=5)
+    return isolated_engine
+
+
+def _open_invoices(session: Session, count: int) -> list[tuple[Invoice, Decimal]]:
+    """The latest ``count`` posted invoices of distinct customers with something left to
+    pay, and what is left."""
+    found: list[tuple[Invoice, Decimal]] = []
+    for invoice in session.scalars(select(Invoice).where(Invoice.status == "posted")
+                                   .order_by(Invoice.id.desc())):
+        left = invoice_open_amount(session, invoice)
+        if left > 0 and invoice.customer_id not in {i.customer_id for i, _ in found}:
+            found.append((invoice, left))
+        if len(found) == count:
+            return found
+    raise AssertionError("the demo has too few open invoices")
+
+
+def change(engine: Engine, edit: Callable[[Session], None]) -> None:
+    with transaction(make_session_factory(engine)) as session:
+        set_actor(session, "test")
+        edit(session)
+
+
+def a_days_work(session: Session) -> None:
+    """A dispute and a credit note on another invoice of the customer (this month's sales
+    change), a payment that settles an invoice in full (the payment pools change), a hold,
+    and a customer taken over by the head of sales (a new customer version)."""
+    (disputed, _), (paid, left) = _open_invoices(session, 2)
+    set_dispute(session, FINANCE, disputed.id, True)
+    credited = session.scalars(select(Invoice).where(Invoice.customer_id == disputed.customer_id)
+                               .where(Invoice.status == "posted")
+                               .where(Invoice.id != disputed.id).order_by(Invoice.id)).first()
+    assert credited is not None
+    issue_credit_note(session, FINANCE, credited.customer_id,
+                      reason=CreditReason.PRICE_ADJUSTMENT, credit_date=date.today(),
+                      invoice_id=credited.id,
+                      lines=[CreditLineInput(invoice_line_id=credited.lines[0].id,
+                                             amount=Decimal("5.00"), description="goodwill")])
+    payment = record_payment(session, FINANCE, paid.customer_id, amount=left,
+                             currency=paid.currency, received_date=date.today(),
+                             method=PaymentMethod.BANK_TRANSFER)
+    allocate(session, FINANCE, invoice_id=paid.id, amount=left, on=date.today(),
+             payment_id=payment.id)
+    customers = session.scalars(select(Customer).order_by(Customer.id)).all()
+    held = next(c for c in customers if c.id not in {disputed.customer_id, paid.customer_id})
+    put_on_hold(session, FINANCE, held.id, policy=HoldPolicy.ALLOW_NOTHING, reason="test")
+    head = session.scalars(select(SalesRep).where(SalesRep.manager_id.is_(None))
+                           .order_by(SalesRep.id)).first()
+    assert head is not None
+    taken = next(c for c in reversed(customers) if c.account_manager_id != head.id)
+    take_ownership(session, Actor(user_id=None, role=Role.SALES_MANAGER, rep_id=head.id,
+                                  name="head"), taken.id)
+
+
+def a_master_data_change(session: Session) -> None:
+    """A customer moved to another segment with other payment terms: the segment pools and
+    the sales cube's labels change."""
+    customers = session.scalars(select(Customer).where(Customer.segment_code.is_not(None))
+                                .order_by(Customer.id)).all()
+    moved = customers[1]
+    other = next(c for c in customers if c.segment_code != moved.segment_code)
+    terms = next(c.terms_code for c in customers if c.terms_code != moved.terms_code)
+    update_customer(session, FINANCE, moved.id,
+                    {"segment_code": other.segment_code, "terms_code": terms})
+
+
+@pytest.fixture
+def recorded_customers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """How many customers each ``fct_customer_month`` build computed."""
+    counts: list[int] = []
+    real = customer_month.customer_months
+
+    def counted(*frames, today):  # type: ignore[no-untyped-def]
+        counts.append(frames[-1].select("customer_id").unique().collect().height)
+        return real(*frames, today=today)
+
+    monkeypatch.setattr(customer_month, "customer_months", counted)
+    yield counts
+
+
+@pytest.mark.parametrize("edit", [a_days_work, a_master_data_change])
+def test_a_same_day_incremental_run_publishes_what_a_full_run_publishes(
+    demo: Engine, make_target: MakeTarget, edit: Callable[[Session], None],
+    recorded_customers: list[int],
+) -> None:
+    target = make_target("mart")
+    first = etl_run.run_etl(demo, target, full=True)
+    before = parquet_tables(target, first.batch_id)["fct_customer_month"]
+    change(demo, edit)
+    recorded_customers.clear()
+
+    result = etl_run.run_etl(demo, target)
+    published = mart_rows(target.engine)
+    # A full run on the same mart keeps the surrogate keys, so its batch must be equal.
+    reference = etl_run.run_etl(demo, target, full=True)
+
+    assert (result.mode, reference.mode) == ("incremental", "full")
+    ours = parquet_tables(target, result.batch_id)
+    theirs = parquet_tables(target, reference.batch_id)
+    assert sorted(ours) == sorted(theirs)
+    for name, frame in ours.items():
+        assert frame.equals(theirs[name]), f"Parquet {name} differs from the full run"
+    assert published == mart_rows(target.engine)
+    # Only the changed customers' months were computed; the published rows of the others
+    # were kept — yet the table changed.
+    assert result.customers is not None
+    assert recorded_customers[0] == result.customers < 10
+    assert not ours["fct_customer_month"].equals(before)
+    assert ours["fct_customer_month"]["customer_id"].n_unique() == 40
