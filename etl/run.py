@@ -186,11 +186,13 @@ WHOLE: dict[str, Callable[[CoreFrames, dict[str, pl.DataFrame], Context], pl.Dat
 # gives every cash-forecast table), after ``WHOLE``.
 WHOLE_SETS: dict[tuple[str, ...], Callable[[CoreFrames, dict[str, pl.DataFrame], Context],
                                            dict[str, pl.DataFrame]]] = {
-    cash_forecast.TABLES: lambda core, t, c: cash_forecast.build(core, t, today=c.today),
+    cash_forecast.TABLES: lambda core, t, c: cash_forecast.build(core, t, today=c.today,
+                                                                 increment=c.increment),
     (forecast_backtest.TABLE,): lambda core, t, c: {
         forecast_backtest.TABLE: forecast_backtest.build(
             t, today=c.today, timezone=c.timezone,
-            previous=c.previous[forecast_backtest.TABLE] if c.previous else None)},
+            previous=c.previous[forecast_backtest.TABLE] if c.previous else None,
+            increment=c.increment)},
 }
 _WHOLE_NAMES = (*WHOLE, *(name for names in WHOLE_SETS for name in names))
 _WHOLE_MODULES = (targets, customer_month, sales_month, payment_risk, cash_forecast,

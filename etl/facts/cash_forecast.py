@@ -36,6 +36,7 @@ Depends on every customer and on the run date: rebuilt whole on every run (``etl
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import numpy as np
@@ -54,14 +55,22 @@ from etl.facts.forecast_simulation import (
     bands,
     day_number,
     forecast_seed,
-    naive_by_week,
     naive_weeks,
     round_minor,
     simulate,
     simulation_frame,
     week_starts,
 )
-from etl.facts.open_ar import INVOICE, PAYMENT, Moment, open_items, open_items_at
+from etl.facts.open_ar import (
+    INVOICE,
+    ITEM_ORDER,
+    PAYMENT,
+    Moment,
+    open_items,
+    open_items_at,
+    open_items_now,
+)
+from etl.increment import Increment, changed_customers, merge_customers, of_customers
 from etl.keys import date_of_key
 from etl.schema import (
     UNKNOWN_KEY,
@@ -82,6 +91,7 @@ TABLES = ("fct_cash_forecast_item", "fct_cash_forecast", "fct_cash_forecast_week
 ON_HOLD = "on_hold"  # core.customers.models.HoldState
 WEEK_COLUMNS = tuple(f"week_{week:02d}_minor" for week in range(1, HORIZON_WEEKS + 1))
 CELL = ("account_manager_id", "is_on_hold", "is_disputed")
+FORECAST_ITEM_ORDER = ("item_type", "document_id")
 
 
 def _key_of(day: date) -> int:
@@ -103,6 +113,8 @@ def invoice_state(items: pl.DataFrame, allocations: pl.DataFrame, as_of: date | 
     """Every invoice as of ``as_of`` (documents and allocations dated ≤ it, recorded before
     ``known_by``; None: no limit): its ``fct_ar_item`` columns plus ``open_doc_minor`` and
     ``open_minor`` (``etl.facts.open_ar.open_items``)."""
+    if as_of is None and known_by is None:
+        return open_items_now(_invoices(items), allocations).sort(ITEM_ORDER).collect()
     return open_items(_invoices(items), allocations, as_of, known_by)
 
 
@@ -262,15 +274,17 @@ def forecast_items(core: CoreFrames, tables: dict[str, pl.DataFrame],
         .with_columns(pl.col("account_manager_id").fill_null(UNKNOWN_KEY),
                       pl.col("is_on_hold").fill_null(False),
                       (pl.lit(day_number(today)) - _day("due_date_key")).alias("days_overdue"))
-        .sort("item_type", "document_id")
+        .sort(FORECAST_ITEM_ORDER)
         .collect()
     )
 
 
-def build(core: CoreFrames, tables: dict[str, pl.DataFrame], *,
-          today: date) -> dict[str, pl.DataFrame]:
+def build(core: CoreFrames, tables: dict[str, pl.DataFrame], *, today: date,
+          increment: Increment | None = None) -> dict[str, pl.DataFrame]:
     """The forecast tables (``TABLES``) as of ``today`` from the merged facts and
-    dimensions (``tables``) and the core's customer and payment terms frames."""
+    dimensions (``tables``) and the core's customer and payment terms frames. With an
+    ``increment`` that kept the segment pools, only the changed customers' items are
+    simulated (``_changed_customers``)."""
     allocations = tables["fct_ar_allocation"]
     state = invoice_state(tables["fct_ar_item"], allocations, None, None)
     items = forecast_items(core, tables, state, today)
@@ -278,26 +292,108 @@ def build(core: CoreFrames, tables: dict[str, pl.DataFrame], *,
                               allocations, today, None)
     segments = customers_at(tables["dim_customer"], None)
     pools = pool_rows(history, segments, items["customer_id"].unique())
+    seed = forecast_seed(today)
+    cells = items.select(CELL).unique().sort(CELL)
+    changed = None if increment is None else _changed_customers(increment, items, pools,
+                                                                today)
+    if increment is None or changed is None:
+        simulated = _simulated(items, pools, cells, today, seed, tables)
+    else:
+        simulated = _resimulated(increment, changed, items, pools, cells, today, seed,
+                                 tables)
+    totals = simulated.totals
+    return {
+        "fct_cash_forecast_item": simulated.items,
+        "fct_cash_forecast": simulated.by_customer,
+        "fct_cash_forecast_week": _by_week(totals.sum(axis=0), simulated.by_customer,
+                                           today, seed),
+        "fct_cash_forecast_sim": _by_cell(cells, totals),
+        "fct_payment_days_late": pools,
+    }
+
+
+@dataclass(frozen=True)
+class _Simulated:
+    """Simulated items: ``items`` (``fct_cash_forecast_item``), ``by_customer``
+    (``fct_cash_forecast``) and ``totals[cell, simulation, week]`` (Σ amounts received, in
+    whole minor units: sums of integer amounts, so exact in any order)."""
+
+    items: pl.DataFrame
+    by_customer: pl.DataFrame
+    totals: np.ndarray
+
+
+def _simulated(items: pl.DataFrame, pools: pl.DataFrame, cells: pl.DataFrame, today: date,
+               seed: int, tables: dict[str, pl.DataFrame]) -> _Simulated:
+    """Simulate ``items`` with ``pools``, their totals summed per cell of ``cells``."""
     frame = simulation_frame(items).collect()
     sim_items, sim_pools = attach_pools(frame, pools)
-    cells = items.select(CELL).unique().sort(CELL)
-    cell_of = items.join(cells.with_row_index("_cell"), on=list(CELL), how="left",
-                         maintain_order="left")["_cell"]
-    seed = forecast_seed(today)
+    cell_of = items.select(pl.col(c).cast(cells.schema[c]) for c in CELL).join(
+        cells.with_row_index("_cell"), on=list(CELL), how="left", maintain_order="left")["_cell"]
     result = simulate(sim_items, sim_pools, today, seed, groups=cell_of.to_numpy(),
                       group_count=cells.height)
     naive = naive_weeks(sim_items.due, today)
     items = items.with_columns(pl.Series("expected_minor",
                                          round_minor(result.expected.sum(axis=1))))
-    return {
-        "fct_cash_forecast_item": conform(items.lazy(), fct_cash_forecast_item).collect(),
-        "fct_cash_forecast": _by_customer(items, result.expected, naive, tables, today),
-        "fct_cash_forecast_week": _by_week(result.totals.sum(axis=0),
-                                           result.expected.sum(axis=0), sim_items.amount,
-                                           naive, today, seed),
-        "fct_cash_forecast_sim": _by_cell(cells, result.totals),
-        "fct_payment_days_late": pools,
-    }
+    return _Simulated(conform(items.lazy(), fct_cash_forecast_item).collect(),
+                      _by_customer(items, result.expected, naive, tables, today),
+                      result.totals)
+
+
+def _resimulated(increment: Increment, changed: frozenset[int], items: pl.DataFrame,
+                 pools: pl.DataFrame, cells: pl.DataFrame, today: date, seed: int,
+                 tables: dict[str, pl.DataFrame]) -> _Simulated:
+    """The published forecast with the ``changed`` customers' items simulated again: their
+    published items' receipts taken out of the cells' totals (drawn again with the
+    published pools: the same draws), their new items' put in, their rows replaced."""
+    previous = increment.previous
+    published = previous["fct_cash_forecast_sim"]
+    # Every cell of now or of the published batch (whose cells may have lost items).
+    union = pl.concat([cells, published.select(
+        pl.col(c).cast(cells.schema[c]) for c in CELL)]).unique().sort(CELL)
+    mine = of_customers(changed)
+    now = _simulated(items.filter(mine), pools, union, today, seed, tables)
+    before = _simulated(previous["fct_cash_forecast_item"].filter(mine),
+                        previous["fct_payment_days_late"], union, today, seed, tables)
+    kept = union.with_row_index("_cell").join(cells, on=list(CELL), how="semi")["_cell"]
+    totals = (_published_totals(published, union) + now.totals - before.totals)
+    return _Simulated(
+        merge_customers(previous["fct_cash_forecast_item"], now.items, changed,
+                        FORECAST_ITEM_ORDER),
+        merge_customers(previous["fct_cash_forecast"], now.by_customer, changed,
+                        ("customer_id", "week_no")),
+        totals[kept.to_numpy()])
+
+
+def _published_totals(sims: pl.DataFrame, cells: pl.DataFrame) -> np.ndarray:
+    """The published ``fct_cash_forecast_sim`` as totals[cell, simulation, week] over
+    ``cells`` (0 for a cell it does not hold)."""
+    totals = np.zeros((cells.height, SIMULATIONS, HORIZON_WEEKS))
+    rows = sims.with_columns(pl.col(c).cast(cells.schema[c]) for c in CELL).join(
+        cells.with_row_index("_cell"), on=list(CELL), how="inner")
+    totals[rows["_cell"].to_numpy(), rows["sim_no"].to_numpy()] = rows.select(
+        WEEK_COLUMNS).to_numpy()
+    return totals
+
+
+def _changed_customers(increment: Increment, items: pl.DataFrame, pools: pl.DataFrame,
+                       today: date) -> frozenset[int] | None:
+    """The customers whose items must be simulated again on an incremental run: the
+    increment's and those whose items changed (hold, account manager, …). None — simulate
+    everything — when a segment's or the all-customers pool changed (the draws of every
+    item of the segment change), when payment terms changed (every backlog line's due
+    date may) or when the published batch holds no forecast of this date."""
+    previous = increment.previous
+    week = previous.get("fct_cash_forecast_week")
+    if ("payment_terms" in increment.tables or week is None or week.is_empty()
+            or int(week["as_of_date_key"][0]) != _key_of(today)):
+        return None
+    shared = pl.col("pool") != CUSTOMER_POOL
+    if not pools.filter(shared).equals(previous["fct_payment_days_late"].filter(shared)):
+        return None
+    before = previous["fct_cash_forecast_item"].drop("expected_minor")
+    now = items.select(pl.col(c).cast(before.schema[c]) for c in before.columns)
+    return increment.customers | changed_customers(before, now)
 
 
 def _weeks(today: date) -> pl.DataFrame:
@@ -345,19 +441,22 @@ def _by_customer(items: pl.DataFrame, expected: np.ndarray, naive: np.ndarray,
     return conform(frame, fct_cash_forecast).collect()
 
 
-def _by_week(totals: np.ndarray, expected: np.ndarray, amount: np.ndarray,
-             naive: np.ndarray, today: date, seed: int) -> pl.DataFrame:
-    """P10/P50/P90 of the simulated weekly totals of everything, the expected (mean)
-    receipts and the naive forecast."""
-    band = bands(totals) | {"expected": round_minor(expected)}
+def _by_week(totals: np.ndarray, by_customer: pl.DataFrame, today: date,
+             seed: int) -> pl.DataFrame:
+    """P10/P50/P90 of the simulated weekly totals of everything, and the expected (mean)
+    and naive receipts: the sums of the customers' (``fct_cash_forecast``), so the two
+    tables add up to the cent."""
+    band = bands(totals)
     starts = week_starts(today)
+    sums = by_customer.group_by("week_no").agg(pl.col("expected_minor").sum(),
+                                               pl.col("naive_minor").sum())
     frame = _weeks(today).with_columns(
         pl.Series("week_key", [d.isocalendar()[0] * 100 + d.isocalendar()[1] for d in starts]),
         pl.lit(_key_of(today)).alias("as_of_date_key"),
         pl.lit(seed, pl.Int64).alias("seed"),
         *(pl.Series(f"{name}_minor", values) for name, values in band.items()),
-        pl.Series("naive_minor", round_minor(naive_by_week(amount, naive))),
-    )
+    ).join(sums.with_columns(pl.col("week_no").cast(pl.Int32)), on="week_no",
+           how="left").with_columns(pl.col("expected_minor", "naive_minor").fill_null(0))
     return conform(frame.lazy(), fct_cash_forecast_week).collect()
 
 

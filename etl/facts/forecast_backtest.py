@@ -58,6 +58,7 @@ from etl.facts.forecast_simulation import (
     week_starts,
 )
 from etl.facts.open_ar import INVOICE, PAYMENT
+from etl.increment import Increment, of_customers
 from etl.keys import date_of_key
 from etl.schema import UNKNOWN_KEY, fct_forecast_backtest
 
@@ -165,13 +166,19 @@ def _kept_origin(kept: pl.DataFrame, tables: dict[str, pl.DataFrame], origin: da
 
 
 def build(tables: dict[str, pl.DataFrame], *, today: date, timezone: str,
-          previous: pl.DataFrame | None = None) -> pl.DataFrame:
+          previous: pl.DataFrame | None = None,
+          increment: Increment | None = None) -> pl.DataFrame:
     """``fct_forecast_backtest``: ``ORIGINS`` × 13 rows, by origin and week; the forecasts
     of origins ``previous`` (the published batch's table, on an incremental run) holds are
-    kept (see the module docstring)."""
+    kept (see the module docstring). With an ``increment`` (same run date: the same
+    origins, all kept) only its customers' receipts are counted again."""
     starts = origins(today)
-    states = invoice_states(tables["fct_ar_item"], tables["fct_ar_allocation"],
-                            [_moment(origin, timezone) for origin in starts])
+    moments = [_moment(origin, timezone) for origin in starts]
+    if previous is not None and increment is not None and previous.height == len(
+            starts) * HORIZON_WEEKS and set(previous["origin_date_key"].to_list()) == {
+            _key_of(origin) for origin in starts}:
+        return _recounted(previous, increment, tables, moments)
+    states = invoice_states(tables["fct_ar_item"], tables["fct_ar_allocation"], moments)
     frames = []
     for origin, state in zip(starts, states, strict=True):
         kept = (None if previous is None
@@ -182,3 +189,23 @@ def build(tables: dict[str, pl.DataFrame], *, today: date, timezone: str,
             frames.append(backtest_origin(tables, origin, state, today, timezone))
     return conform(pl.concat(frames, how="diagonal_relaxed").lazy(),
                    fct_forecast_backtest).sort("origin_date_key", "week_no").collect()
+
+
+def _recounted(previous: pl.DataFrame, increment: Increment,
+               tables: dict[str, pl.DataFrame],
+               moments: list[tuple[date, datetime]]) -> pl.DataFrame:
+    """``previous`` (every origin kept) with the receipts of the increment's customers
+    counted again: their published receipts taken out, their merged ones put in (whole
+    minor units, so exact)."""
+    mine = of_customers(increment.customers)
+    change = np.zeros((len(moments), HORIZON_WEEKS))
+    for facts, sign in ((tables, 1), (increment.previous, -1)):
+        items = facts["fct_ar_item"].filter(mine)
+        allocations = facts["fct_ar_allocation"].filter(mine)
+        states = invoice_states(items, allocations, moments)
+        for i, ((as_of, _), state) in enumerate(zip(moments, states, strict=True)):
+            change[i] += sign * _actuals(allocations, _origin_invoices(state), as_of)
+    recounted = previous.sort("origin_date_key", "week_no")
+    return recounted.with_columns(
+        (pl.col("actual_minor") + pl.Series(round_minor(change.reshape(-1))))
+        .cast(recounted.schema["actual_minor"]))

@@ -40,6 +40,7 @@ from etl.schema import (
     fct_order_line,
     fct_payment_days_late,
 )
+from tests.dashboard.metrics.ar_marts import settled_ar
 from tests.etl.core_frames import core_frames
 from tests.etl.test_fct_sales_line import dim_frame
 
@@ -272,8 +273,8 @@ def hand_made_tables() -> dict[str, pl.DataFrame]:
             {"customer_key": 20, "customer_id": 2, "account_manager_id": 8,
              "segment_code": "SMB", "valid_from": date(2024, 1, 1), "valid_to": END,
              "is_current": True}]),
-        "fct_ar_item": dim_frame(fct_ar_item, item_rows),
-        "fct_ar_allocation": dim_frame(fct_ar_allocation, allocation_rows),
+        **settled_ar(dim_frame(fct_ar_item, item_rows),
+                     dim_frame(fct_ar_allocation, allocation_rows)),
         "fct_order": dim_frame(fct_order, [
             {"order_id": 1, "customer_id": 1, "is_cash_sale": False, "status": "confirmed"},
             {"order_id": 2, "customer_id": 1, "is_cash_sale": True, "status": "confirmed"}]),

@@ -29,7 +29,7 @@ from core.db import make_session_factory, transaction
 from core.demo import generate_demo
 from core.users.models import SalesRep
 from etl import run as etl_run
-from etl.facts import customer_month
+from etl.facts import cash_forecast, customer_month, forecast_backtest
 from tests.etl.conftest import MakeTarget
 from tests.etl.marts import mart_rows, parquet_tables
 
@@ -42,12 +42,14 @@ def demo(isolated_engine: Engine) -> Engine:
     return isolated_engine
 
 
-def _open_invoices(session: Session, count: int) -> list[tuple[Invoice, Decimal]]:
-    """The latest ``count`` posted invoices of distinct customers with something left to
-    pay, and what is left."""
+def _open_invoices(session: Session, count: int, *,
+                   newest: bool = True) -> list[tuple[Invoice, Decimal]]:
+    """The newest (or oldest) ``count`` posted invoices of distinct customers with something
+    left to pay, and what is left."""
     found: list[tuple[Invoice, Decimal]] = []
+    order = Invoice.id.desc() if newest else Invoice.id
     for invoice in session.scalars(select(Invoice).where(Invoice.status == "posted")
-                                   .order_by(Invoice.id.desc())):
+                                   .order_by(order)):
         left = invoice_open_amount(session, invoice)
         if left > 0 and invoice.customer_id not in {i.customer_id for i, _ in found}:
             found.append((invoice, left))
@@ -64,9 +66,9 @@ def change(engine: Engine, edit: Callable[[Session], None]) -> None:
 
 def a_days_work(session: Session) -> None:
     """A dispute and a credit note on another invoice of the customer (this month's sales
-    change), a payment that settles an invoice in full (the payment pools change), a hold,
-    and a customer taken over by the head of sales (a new customer version)."""
-    (disputed, _), (paid, left) = _open_invoices(session, 2)
+    change), a hold, and a customer taken over by the head of sales (a new customer
+    version): no payment habit changes."""
+    ((disputed, _),) = _open_invoices(session, 1)
     set_dispute(session, FINANCE, disputed.id, True)
     credited = session.scalars(select(Invoice).where(Invoice.customer_id == disputed.customer_id)
                                .where(Invoice.status == "posted")
@@ -77,13 +79,8 @@ def a_days_work(session: Session) -> None:
                       invoice_id=credited.id,
                       lines=[CreditLineInput(invoice_line_id=credited.lines[0].id,
                                              amount=Decimal("5.00"), description="goodwill")])
-    payment = record_payment(session, FINANCE, paid.customer_id, amount=left,
-                             currency=paid.currency, received_date=date.today(),
-                             method=PaymentMethod.BANK_TRANSFER)
-    allocate(session, FINANCE, invoice_id=paid.id, amount=left, on=date.today(),
-             payment_id=payment.id)
     customers = session.scalars(select(Customer).order_by(Customer.id)).all()
-    held = next(c for c in customers if c.id not in {disputed.customer_id, paid.customer_id})
+    held = next(c for c in customers if c.id != disputed.customer_id)
     put_on_hold(session, FINANCE, held.id, policy=HoldPolicy.ALLOW_NOTHING, reason="test")
     head = session.scalars(select(SalesRep).where(SalesRep.manager_id.is_(None))
                            .order_by(SalesRep.id)).first()
@@ -91,6 +88,17 @@ def a_days_work(session: Session) -> None:
     taken = next(c for c in reversed(customers) if c.account_manager_id != head.id)
     take_ownership(session, Actor(user_id=None, role=Role.SALES_MANAGER, rep_id=head.id,
                                   name="head"), taken.id)
+
+
+def a_payment(session: Session) -> None:
+    """A payment today that settles an old invoice in full: the payment pools change, and
+    the backtest's origins see the receipt."""
+    ((paid, left),) = _open_invoices(session, 1, newest=False)
+    payment = record_payment(session, FINANCE, paid.customer_id, amount=left,
+                             currency=paid.currency, received_date=date.today(),
+                             method=PaymentMethod.BANK_TRANSFER)
+    allocate(session, FINANCE, invoice_id=paid.id, amount=left, on=date.today(),
+             payment_id=payment.id)
 
 
 def a_master_data_change(session: Session) -> None:
@@ -103,6 +111,20 @@ def a_master_data_change(session: Session) -> None:
     terms = next(c.terms_code for c in customers if c.terms_code != moved.terms_code)
     update_customer(session, FINANCE, moved.id,
                     {"segment_code": other.segment_code, "terms_code": terms})
+
+
+@pytest.fixture
+def simulated_items(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """How many items each cash-forecast simulation drew for."""
+    counts: list[int] = []
+    real = cash_forecast._simulated
+
+    def counted(items, *args):  # type: ignore[no-untyped-def]
+        counts.append(items.height)
+        return real(items, *args)
+
+    monkeypatch.setattr(cash_forecast, "_simulated", counted)
+    yield counts
 
 
 @pytest.fixture
@@ -119,18 +141,23 @@ def recorded_customers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     yield counts
 
 
-@pytest.mark.parametrize("edit", [a_days_work, a_master_data_change])
+@pytest.mark.parametrize(("edit", "forecast_in_part"), [
+    (a_days_work, True), (a_payment, False), (a_master_data_change, False)])
 def test_a_same_day_incremental_run_publishes_what_a_full_run_publishes(
     demo: Engine, make_target: MakeTarget, edit: Callable[[Session], None],
-    recorded_customers: list[int],
+    forecast_in_part: bool, recorded_customers: list[int], simulated_items: list[int],
 ) -> None:
     target = make_target("mart")
     first = etl_run.run_etl(demo, target, full=True)
-    before = parquet_tables(target, first.batch_id)["fct_customer_month"]
+    first_tables = parquet_tables(target, first.batch_id)
+    before, before_backtest = (first_tables["fct_customer_month"],
+                               first_tables[forecast_backtest.TABLE])
     change(demo, edit)
     recorded_customers.clear()
+    simulated_items.clear()
 
     result = etl_run.run_etl(demo, target)
+    simulated_in_part = simulated_items.copy()
     published = mart_rows(target.engine)
     # A full run on the same mart keeps the surrogate keys, so its batch must be equal.
     reference = etl_run.run_etl(demo, target, full=True)
@@ -148,3 +175,13 @@ def test_a_same_day_incremental_run_publishes_what_a_full_run_publishes(
     assert recorded_customers[0] == result.customers < 10
     assert not ours["fct_customer_month"].equals(before)
     assert ours["fct_customer_month"]["customer_id"].n_unique() == 40
+    # The forecast simulated the changed customers' items (now and as published) only,
+    # unless the payment pools changed.
+    if edit is a_payment:
+        backtest = forecast_backtest.TABLE
+        assert not ours[backtest].equals(before_backtest)
+    items = ours["fct_cash_forecast_item"].height
+    if forecast_in_part:
+        assert len(simulated_in_part) == 2 and max(simulated_in_part) < items / 4
+    else:
+        assert simulated_in_part == [items]

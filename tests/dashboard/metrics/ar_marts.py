@@ -1,6 +1,6 @@
 """Hand-made AR marts: ``settled_date_key`` of ``fct_ar_item`` and ``fct_ar_allocation``
 worked out in plain Python from the hand-made allocations (the rules of ``etl.facts.ar``), so
-the metric tests exercise the pruning of settled items and allocations
+the metric and cash-forecast tests exercise the pruning of settled items and allocations
 (``etl.facts.open_ar.possibly_open``)."""
 
 from __future__ import annotations
