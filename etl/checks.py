@@ -36,7 +36,8 @@ from core.sales.models import SalesOrder, SalesTarget
 from core.types import AMOUNT_SCALE
 from etl.extract import CoreReader
 from etl.facts.customer_month import COUNTED_ORDER_STATUSES
-from etl.facts.open_ar import open_items_lazy
+from etl.facts.open_ar import open_items_now
+from etl.increment import Increment, of_customers
 from etl.money import minor_rounded
 from etl.schema import UNKNOWN_KEY
 
@@ -351,12 +352,13 @@ def _sum_failures(name: str, derived: pl.LazyFrame, facts: pl.LazyFrame,
             f"e.g. {wrong.head(3).rows()}"]
 
 
-def derived_failures(tables: dict[str, pl.DataFrame]) -> list[str]:
+def derived_failures(tables: dict[str, pl.DataFrame],
+                     increment: Increment | None = None) -> list[str]:
     """``agg_sales_month`` per month and ``fct_customer_month`` per customer and month add
     up to ``fct_sales_line``, ``fct_freight_cost``, ``fct_order`` (counted orders) and
-    ``fct_ar_allocation`` (cash applied to invoices)."""
-    sales = tables["fct_sales_line"].lazy()
-    freight = tables["fct_freight_cost"].lazy()
+    ``fct_ar_allocation`` (cash applied to invoices). With an ``increment`` (whose builders
+    kept the published rows of the rest) the months and customers it recomputed, and both
+    tables' grand totals."""
     line_sums = [pl.col("net_minor").sum(), pl.col("cost_minor").sum(),
                  pl.col("freight_charged_minor").sum()]
     # Σ net_minor of the lines = net sales − settlement discounts − bad debt.
@@ -364,37 +366,59 @@ def derived_failures(tables: dict[str, pl.DataFrame]) -> list[str]:
            - pl.col("bad_debt_minor")).sum().alias("net_minor")
     derived_sums = [net, pl.col("cost_minor").sum(), pl.col("freight_charged_minor").sum(),
                     pl.col("freight_cost_minor").sum()]
+    cube_sums = [pl.col("discount_minor").sum(), pl.col("quantity").sum()]
+    everything = pl.lit(True)
+    months = customers = everything
+    if increment is not None:
+        months = pl.col("month_key").is_in(
+            pl.Series(sorted(increment.months), dtype=pl.Int32).implode())
+        customers = of_customers(increment.customers)
 
-    def facts_by(keys: list[str], *sums: pl.Expr) -> pl.LazyFrame:
-        return sales.group_by(keys).agg(*line_sums, *sums).join(
-            freight.group_by(keys).agg(pl.col("freight_cost_minor").sum()),
+    def facts_by(keys: list[str], rows: pl.Expr, *sums: pl.Expr) -> pl.LazyFrame:
+        return _grouped(tables["fct_sales_line"], keys, rows, *line_sums, *sums).join(
+            _grouped(tables["fct_freight_cost"], keys, rows,
+                     pl.col("freight_cost_minor").sum()),
             on=keys, how="full", coalesce=True)
 
-    month = ["month_key"]
-    failures = _sum_failures(
-        "agg_sales_month",
-        tables["agg_sales_month"].lazy().group_by(month).agg(
-            *derived_sums, pl.col("discount_minor").sum(), pl.col("quantity").sum(),
-            pl.col("line_count").sum()),
-        facts_by(month, pl.col("discount_minor").sum(), pl.col("quantity").sum(),
-                 pl.len().alias("line_count")),
-        month)
+    def cube_by(keys: list[str], rows: pl.Expr) -> list[str]:
+        return _sum_failures(
+            "agg_sales_month",
+            _grouped(tables["agg_sales_month"], keys, rows, *derived_sums, *cube_sums,
+                     pl.col("line_count").sum()),
+            facts_by(keys, rows, *cube_sums, pl.len().alias("line_count")), keys)
+
     customer_month = ["customer_id", "month_key"]
-    counted = tables["fct_order"].lazy().filter(
-        pl.col("status").is_in(COUNTED_ORDER_STATUSES))
-    cash = tables["fct_ar_allocation"].lazy().filter(pl.col("days_late").is_not_null())
-    facts = (
-        facts_by(customer_month)
-        .join(counted.group_by(customer_month).agg(pl.len().alias("orders")),
-              on=customer_month, how="full", coalesce=True)
-        .join(cash.with_columns((pl.col("allocation_date_key") // 100).alias("month_key"))
-              .group_by(customer_month).agg(pl.col("amount_minor").sum().alias("cash")),
-              on=customer_month, how="full", coalesce=True)
-    )
-    derived = tables["fct_customer_month"].lazy().group_by(customer_month).agg(
-        *derived_sums, pl.col("order_count").sum().alias("orders"),
-        pl.col("cash_applied_minor").sum().alias("cash"))
-    return failures + _sum_failures("fct_customer_month", derived, facts, customer_month)
+
+    def customers_by(keys: list[str], rows: pl.Expr) -> list[str]:
+        counted = tables["fct_order"].filter(pl.col("status").is_in(COUNTED_ORDER_STATUSES))
+        cash = tables["fct_ar_allocation"].filter(pl.col("days_late").is_not_null()).with_columns(
+            (pl.col("allocation_date_key") // 100).alias("month_key"))
+        facts = (facts_by(keys, rows)
+                 .join(_grouped(counted, keys, rows, pl.len().alias("orders")), on=keys,
+                       how="full", coalesce=True)
+                 .join(_grouped(cash, keys, rows, pl.col("amount_minor").sum().alias("cash")),
+                       on=keys, how="full", coalesce=True))
+        derived = _grouped(tables["fct_customer_month"], keys, rows, *derived_sums,
+                           pl.col("order_count").sum().alias("orders"),
+                           pl.col("cash_applied_minor").sum().alias("cash"))
+        return _sum_failures("fct_customer_month", derived, facts, keys)
+
+    failures = cube_by(["month_key"], months) + customers_by(customer_month, customers)
+    if increment is not None:
+        failures += cube_by([_ALL], everything) + customers_by([_ALL], everything)
+    return failures
+
+
+_ALL = "all_rows"  # the one group of a grand total
+
+
+def _grouped(frame: pl.DataFrame, keys: list[str], rows: pl.Expr,
+             *sums: pl.Expr) -> pl.LazyFrame:
+    """Sums of ``frame``'s ``rows`` by ``keys`` (``[_ALL]``: one group of every row)."""
+    selected = frame.lazy().filter(rows)
+    if keys == [_ALL]:
+        selected = selected.with_columns(pl.lit(1).alias(_ALL))
+    return selected.group_by(keys).agg(*sums)
 
 
 def forecast_failures(tables: dict[str, pl.DataFrame]) -> list[str]:
@@ -406,7 +430,7 @@ def forecast_failures(tables: dict[str, pl.DataFrame]) -> list[str]:
     failures = []
     items = tables["fct_cash_forecast_item"]
     amounts = dict(items.group_by("item_type").agg(pl.col("amount_minor").sum()).iter_rows())
-    open_now = int(open_items_lazy(
+    open_now = int(open_items_now(
         tables["fct_ar_item"].filter(pl.col("item_type") == "invoice"),
         tables["fct_ar_allocation"]).filter(pl.col("open_doc_minor") > 0).select(
         pl.col("open_minor").sum()).collect().item())

@@ -370,7 +370,7 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
         tables["fct_sales_line"], totals, customers=rebuilt) + freight_cost_failures(
         tables["fct_freight_cost"], totals, customers=rebuilt) + receivable_failures(
         tables["fct_ar_item"], tables["fct_ar_allocation"], totals)
-    failures += derived_failures(tables)
+    failures += derived_failures(tables, context.increment)
     failures += forecast_failures(tables)
     failures += target_failures(tables["fct_target"], totals)
     if failures:

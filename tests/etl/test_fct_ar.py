@@ -27,7 +27,14 @@ from etl.facts.ar import (
     build_allocations,
     build_items,
 )
-from etl.facts.open_ar import open_ar_by_customer, open_items, open_items_at, possibly_open
+from etl.facts.open_ar import (
+    ITEM_ORDER,
+    open_ar_by_customer,
+    open_items,
+    open_items_at,
+    open_items_now,
+    possibly_open,
+)
 from etl.schema import dim_customer, fct_ar_allocation, fct_ar_item
 from tests.etl.core_frames import amount, core_frames, rate
 from tests.etl.test_fct_sales_line import hand_made_dims
@@ -361,6 +368,9 @@ def test_open_ar_reconciles_with_the_core_balances_of_demo_data(
     assert 0 < settled.height < items.height
     assert open_items(items, allocations).filter(
         (pl.col("settled_date_key") > 0) != (pl.col("open_doc_minor") == 0)).is_empty()
+    # So everything open now comes from the unsettled items and allocations alone.
+    assert open_items_now(items, allocations).sort(ITEM_ORDER).collect().equals(
+        open_items(items, allocations))
     pruned = []
     for day_key in settled["settled_date_key"].unique().sort()[::25]:
         day = date(day_key // 10_000, day_key // 100 % 100, day_key % 100)

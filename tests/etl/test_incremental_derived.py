@@ -29,9 +29,10 @@ from core.db import make_session_factory, transaction
 from core.demo import generate_demo
 from core.users.models import SalesRep
 from etl import run as etl_run
-from etl.facts import cash_forecast, customer_month, forecast_backtest
+from etl.checks import CheckFailed
+from etl.facts import cash_forecast, customer_month, forecast_backtest, sales_month
 from tests.etl.conftest import MakeTarget
-from tests.etl.marts import mart_rows, parquet_tables
+from tests.etl.marts import mart_rows, parquet_tables, published_state
 
 FINANCE = Actor(user_id=None, role=Role.FINANCE, name="test")
 
@@ -185,3 +186,21 @@ def test_a_same_day_incremental_run_publishes_what_a_full_run_publishes(
         assert len(simulated_in_part) == 2 and max(simulated_in_part) < items / 4
     else:
         assert simulated_in_part == [items]
+
+
+def test_an_incremental_run_checks_the_kept_rows_by_their_grand_totals(
+    demo: Engine, make_target: MakeTarget, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    target = make_target("mart")
+    etl_run.run_etl(demo, target, full=True)
+    state = published_state(target)
+    change(demo, a_days_work)
+    real_build = sales_month.build
+
+    def lossy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        return real_build(*args, **kwargs).slice(1)  # the first month's first row, kept
+
+    monkeypatch.setattr(sales_month, "build", lossy)
+    with pytest.raises(CheckFailed, match=r"agg_sales_month: 1 group\(s\) \(all_rows\)"):
+        etl_run.run_etl(demo, target)
+    assert published_state(target) == state
