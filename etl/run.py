@@ -24,7 +24,9 @@ Tables of ``WHOLE`` are rebuilt whole on every run, full or incremental, after t
 the tables of ``WHOLE_SETS``, several from one builder: the cash forecast as of the run date
 (``etl.facts.cash_forecast``: one simulation gives all its tables) and its backtest
 (``etl.facts.forecast_backtest``). They are published whole (or linked, when equal to the
-previous batch's), never merged per customer.
+previous batch's). On an incremental run of the published batch's own run date their
+builders get an ``etl.increment.Increment`` and recompute only what it says changed, keeping
+the published rows of the rest (the result equals a whole rebuild).
 
 Surrogate keys stay stable from batch to batch (``build_dimensions(previous=…)``) in both
 modes. Checks run before publishing: structure of the whole batch, money grand totals

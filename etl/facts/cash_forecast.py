@@ -28,9 +28,11 @@ scenarios are sums of cells per simulation, and quantiles are taken after the su
 weekly bands of everything are ``fct_cash_forecast_week``; expected (mean) receipts per
 customer and week ``fct_cash_forecast``, with the disputed part apart.
 
-Depends on every customer and on the run date: rebuilt whole on every run (``etl.run``
-``WHOLE_SETS``), from the merged facts and the core's ``customer`` (terms, hold state) and
-``payment_terms`` tables, which every run reads whole.
+Depends on every customer and on the run date: built after the merged facts on every run
+(``etl.run`` ``WHOLE_SETS``), from them and the core's ``customer`` (terms, hold state) and
+``payment_terms`` tables, which every run reads whole. On a same-day incremental run whose
+segment pools did not change, only the changed customers' items are simulated again
+(``_resimulated``); the tables equal a whole rebuild's.
 """
 
 from __future__ import annotations

@@ -24,7 +24,9 @@ forecast of each origin the published batch already holds (P10/P50/P90, expected
 it was made from what was known by the end of the origin's eve, which no later posting can
 change (postings are recorded now; a back-dated one is known from now on, and a deleted
 row makes the run full). Only the origin's actual receipts and ``is_complete`` are
-recomputed. A change to the forecast method therefore needs ``salesbi etl run --full``.
+recomputed — on a run of the published batch's own date only for the customers whose facts
+changed (``etl.increment``). A change to the forecast method therefore needs ``salesbi etl
+run --full``.
 """
 
 from __future__ import annotations
