@@ -11,6 +11,11 @@ lines) into the mart schema ``mart_incremental`` and a temporary Parquet folder:
 run, then one invoice's dispute flag set (what a form save does) and an incremental run,
 then 1 % of the invoices and another; the flags are cleared afterwards (the dataset keeps
 the audit rows). Needs about 15 GiB.
+
+``--standard --saves N``: what form saves cost at 10M. A mart kept between runs (schema
+``mart_saves``, Parquet in ``var/bench-saves``; a full run only when nothing is published
+there yet), then N times one random posted invoice's dispute flag toggled and an incremental
+run (the same run date as the published batch).
 """
 
 from __future__ import annotations
@@ -160,6 +165,37 @@ def _measure_standard(share: float, seed: int) -> dict[str, object]:
     return {**runs, "peak_rss_mib_by_stage": peaks.stop()}
 
 
+def _measure_saves(saves: int) -> dict[str, object]:
+    from sqlalchemy import select
+
+    from bench.bench_demo_load import ensure_standard_dataset
+    from core.audit import set_actor
+    from core.billing.models import Invoice
+    from core.db import make_engine, make_session_factory, transaction
+    from etl.publish import mart_target, published_batch
+
+    url = ensure_standard_dataset()
+    engine = make_engine(url)
+    target = mart_target(url, Path("var/bench-saves"), schema="mart_saves")
+    runs: dict[str, object] = {}
+    if published_batch(target.engine) is None:
+        log.info("full run …")
+        runs["etl_full"] = _timed_run(engine, target, full=True)
+    chance = random.Random(SEED)
+    for save in range(saves):
+        with transaction(make_session_factory(engine)) as session:
+            set_actor(session, "bench")
+            posted = list(session.scalars(select(Invoice.id).where(Invoice.status == "posted")
+                                          .order_by(Invoice.id)))
+            chosen = session.get_one(Invoice, chance.choice(posted))
+            _set_disputes(session, [chosen.id], not chosen.is_disputed)
+        runs[f"etl_incremental_save_{save + 1}"] = _timed_run(engine, target, full=False)
+    target.engine.dispose()
+    engine.dispose()
+    return {**runs,
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
 def measure(customers: int = CUSTOMERS, lines: int = LINES, seed: int = SEED,
             share: float = CHANGED_SHARE) -> dict[str, object]:
     """The benchmark in a fresh process (its own peak RSS)."""
@@ -180,9 +216,14 @@ if __name__ == "__main__":
     parser.add_argument("--customers", type=int, default=CUSTOMERS)
     parser.add_argument("--standard", action="store_true",
                         help="the 10M-line standard dataset on PostgreSQL instead")
+    parser.add_argument("--saves", type=int, default=0,
+                        help="with --standard: N one-invoice saves on a kept mart instead")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.standard:
+    if args.standard and args.saves:
+        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+            figures = pool.submit(_measure_saves, args.saves).result()
+    elif args.standard:
         with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
             figures = pool.submit(_measure_standard, CHANGED_SHARE, SEED).result()
     else:
