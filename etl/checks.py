@@ -37,7 +37,7 @@ from core.types import AMOUNT_SCALE
 from etl.extract import CoreReader
 from etl.facts.customer_month import COUNTED_ORDER_STATUSES
 from etl.facts.open_ar import open_items_now
-from etl.increment import Increment, of_customers
+from etl.increment import Increment, of_customers, of_months
 from etl.money import minor_rounded
 from etl.schema import UNKNOWN_KEY
 
@@ -375,8 +375,7 @@ def derived_failures(tables: dict[str, pl.DataFrame],
     everything = pl.lit(True)
     months = customers = everything
     if increment is not None:
-        months = pl.col("month_key").is_in(
-            pl.Series(sorted(increment.months), dtype=pl.Int32).implode())
+        months = of_months(increment.months)
         customers = of_customers(increment.customers)
 
     def facts_by(keys: list[str], rows: pl.Expr, *sums: pl.Expr) -> pl.LazyFrame:
@@ -393,11 +392,12 @@ def derived_failures(tables: dict[str, pl.DataFrame],
             facts_by(keys, rows, *cube_sums, pl.len().alias("line_count")), keys)
 
     customer_month = ["customer_id", "month_key"]
+    counted = tables["fct_order"].lazy().filter(pl.col("status").is_in(COUNTED_ORDER_STATUSES))
+    cash = tables["fct_ar_allocation"].lazy().filter(pl.col("days_late").is_not_null()
+                                                     ).with_columns(
+        (pl.col("allocation_date_key") // 100).alias("month_key"))
 
     def customers_by(keys: list[str], rows: pl.Expr) -> list[str]:
-        counted = tables["fct_order"].filter(pl.col("status").is_in(COUNTED_ORDER_STATUSES))
-        cash = tables["fct_ar_allocation"].filter(pl.col("days_late").is_not_null()).with_columns(
-            (pl.col("allocation_date_key") // 100).alias("month_key"))
         facts = (facts_by(keys, rows)
                  .join(_grouped(counted, keys, rows, pl.len().alias("orders")), on=keys,
                        how="full", coalesce=True)
@@ -417,7 +417,7 @@ def derived_failures(tables: dict[str, pl.DataFrame],
 _ALL = "all_rows"  # the one group of a grand total
 
 
-def _grouped(frame: pl.DataFrame, keys: list[str], rows: pl.Expr,
+def _grouped(frame: pl.DataFrame | pl.LazyFrame, keys: list[str], rows: pl.Expr,
              *sums: pl.Expr) -> pl.LazyFrame:
     """Sums of ``frame``'s ``rows`` by ``keys`` (``[_ALL]``: one group of every row)."""
     selected = frame.lazy().filter(rows)

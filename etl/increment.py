@@ -41,6 +41,11 @@ def of_customers(customers: Collection[int], column: str = "customer_id") -> pl.
     return pl.col(column).cast(pl.Int64).is_in(ids)
 
 
+def of_months(months: Collection[int]) -> pl.Expr:
+    """True on the rows whose ``month_key`` (YYYYMM) is one of ``months``."""
+    return pl.col("month_key").is_in(pl.Series(sorted(months), dtype=pl.Int32).implode())
+
+
 def merge_customers(previous: pl.DataFrame, rebuilt: pl.DataFrame,
                     customers: Collection[int], order: Sequence[str], *,
                     nulls_last: bool = False) -> pl.DataFrame:

@@ -60,6 +60,7 @@ from etl.facts.open_ar import (
     open_items,
     open_items_at_lazy,
     open_items_lazy,
+    open_items_now,
     possibly_open,
 )
 
@@ -143,9 +144,8 @@ def _open_now(mart: Mart) -> pl.DataFrame:
     columns, ``open_doc_minor`` and ``open_minor``; closed items left out) — the open items
     at any moment that ``covers_batch``, computed once instead of per request (10M: a
     worklist's open items 100 ms → a filter)."""
-    items, allocations = possibly_open(mart.lazy("fct_ar_item"),
-                                       mart.lazy("fct_ar_allocation"), [(None, None)])
-    return open_items_lazy(items, allocations).filter(pl.col("open_doc_minor") != 0).collect()
+    return open_items_now(mart.lazy("fct_ar_item"), mart.lazy("fct_ar_allocation")).filter(
+        pl.col("open_doc_minor") != 0).collect()
 
 
 def _scoped_ar(mart: Mart, scope: Scope, customer_id: int | None,

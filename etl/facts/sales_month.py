@@ -23,7 +23,7 @@ from etl.conform import conform
 from etl.dims.surrogate import UNKNOWN_NAME
 from etl.extract import CoreFrames
 from etl.facts.net_sales import sales_measures
-from etl.increment import Increment
+from etl.increment import Increment, of_months
 from etl.schema import agg_sales_month
 
 # Built from the other tables only.
@@ -41,8 +41,7 @@ def build(core: CoreFrames, tables: dict[str, pl.DataFrame], base_currency: str,
     only its months are summed again, the published rows of the others kept."""
     if increment is None or not _labels_kept(tables, increment.previous):
         return _summed(tables, pl.lit(True))
-    months = pl.col("month_key").is_in(pl.Series(sorted(increment.months),
-                                                 dtype=pl.Int32).implode())
+    months = of_months(increment.months)
     previous = increment.previous[agg_sales_month.name]
     return pl.concat([previous.filter(~months), _summed(tables, months)]).sort(
         GRAIN, nulls_last=True, maintain_order=True)
