@@ -88,18 +88,18 @@ def _live(var: Path, mart: Any, today: Any) -> dict[str, Any]:
     from dashboard.pages.collections import SHOWN_ROWS
 
     rows = worklist(mart, _scopes(mart)["finance"], today, timezone="UTC").head(SHOWN_ROWS)
-    ids = dict(zip(rows["invoice_id"], rows["customer_id"], strict=True))
+    ids = rows.select("invoice_id", "customer_id")
     engine = make_engine(Settings(var_dir=var).resolved_database_url)
     factory = make_session_factory(engine)
     finance = Actor(user_id=None, role=Role.FINANCE, name="bench")
 
     def read() -> int:
         with factory() as session:
-            return len(follow_ups(session, finance, ids))
+            return follow_ups(session, finance, ids).height
 
     ms, found = _ms(read)
     engine.dispose()
-    return {"follow_ups_ms": ms, "invoices": len(ids), "found": found}
+    return {"follow_ups_ms": ms, "invoices": ids.height, "found": found}
 
 
 def _page(var: Path) -> dict[str, Any]:

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     result_cache: bool = True  # SALESBI_RESULT_CACHE=0 turns the page result cache off
     context_cache_seconds: int = Field(default=30, ge=0)  # 0: derive the scope every request
     etl_after_save: bool = True  # SALESBI_ETL_AFTER_SAVE=0: a form save starts no ETL run
+    # SALESBI_WARM_BATCHES=0: a loaded batch's per-batch frames wait for the first request
+    warm_batches: bool = True
     # PostgreSQL connections an ETL run reads the core over, and loads the mart over, at once
     etl_connections: int = Field(default=2, ge=1)
     base_currency: str = Field(default="USD", min_length=3, max_length=3)

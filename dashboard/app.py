@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.config import Settings
 from core.db import make_engine, make_session_factory
 from dashboard.auth import install_auth
+from dashboard.batch_warmup import warmer
 from dashboard.mart_reader import MartReader
 from dashboard.pages import PAGES, register_pages
 from dashboard.result_cache import install_result_cache
@@ -52,7 +53,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.extensions["salesbi_settings"] = settings
     server.extensions["salesbi_session_factory"] = make_session_factory(
         make_engine(settings.resolved_database_url, create_dirs=False, interactive=True))
-    server.extensions["salesbi_mart_reader"] = MartReader(mart, settings.resolved_mart_dir)
+    server.extensions["salesbi_mart_reader"] = MartReader(
+        mart, settings.resolved_mart_dir,
+        prepare=warmer(server) if settings.warm_batches else None)
     if settings.context_cache_seconds > 0:
         server.extensions[CONTEXT_CACHE] = SimpleCache(
             threshold=CONTEXT_ENTRIES, default_timeout=settings.context_cache_seconds)

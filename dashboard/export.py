@@ -40,13 +40,18 @@ def readable(frame: pl.DataFrame, currency: str) -> pl.DataFrame:
         if name.endswith("_doc_minor") and "currency" in frame.columns:
             columns.append(in_row_currency(frame, name))
         elif name.endswith("_minor"):
-            values = [None if v is None else Decimal(int(v)).scaleb(-digits)
-                      for v in frame[name]]
-            columns.append(pl.Series(name.removesuffix("_minor"), values,
-                                     dtype=pl.Decimal(38, digits)))
+            columns.append(scaled(frame[name], digits).alias(name.removesuffix("_minor")))
         else:
             columns.append(frame[name])
     return pl.DataFrame(columns)
+
+
+def scaled(minor: pl.Series, digits: int) -> pl.Series:
+    """Integer minor units as exact ``Decimal(38, digits)`` amounts, vectorised (a Python
+    ``Decimal`` per value took 1.3 µs; this is exact too: an integer times 10^-digits)."""
+    unit = pl.lit(Decimal(1).scaleb(-digits))
+    return pl.select((pl.lit(minor).cast(pl.Decimal(38, 0)) * unit)
+                     .cast(pl.Decimal(38, digits))).to_series().alias(minor.name)
 
 
 def in_row_currency(frame: pl.DataFrame, column: str,
@@ -56,11 +61,13 @@ def in_row_currency(frame: pl.DataFrame, column: str,
     column holds one scale, so a frame of currencies with different digits (USD and JPY)
     gets an Object column of Python Decimals, which CSV and XLSX write as they are."""
     currencies = frame[currency_column]
+    name = column.removesuffix("_minor")
+    digits = {currency_digits(c) for c in currencies.drop_nulls().unique()}
+    if len(digits) <= 1:
+        return scaled(frame[column], max(digits, default=2)).alias(name)
     values = [None if v is None else Decimal(int(v)).scaleb(-currency_digits(c))
               for v, c in zip(frame[column], currencies, strict=True)]
-    digits = {currency_digits(c) for c in currencies.drop_nulls().unique()}
-    dtype = pl.Object if len(digits) > 1 else pl.Decimal(38, max(digits, default=2))
-    return pl.Series(column.removesuffix("_minor"), values, dtype=dtype)
+    return pl.Series(name, values, dtype=pl.Object)
 
 
 def _csv_column(column: pl.Series) -> pl.Series:

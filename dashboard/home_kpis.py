@@ -46,7 +46,7 @@ class _Figures:
 
     def __init__(self, context: RequestContext, view: View) -> None:
         self.context, self.view = context, view
-        self.periods = (view.period, view.period.prior(), view.period.last_year())
+        self.periods = view.period.compared()
         self.days = tuple(as_of_day(period, context.today) for period in self.periods)
         """Each period's as-of day (``as_of_day``)."""
 

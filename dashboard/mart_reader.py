@@ -26,6 +26,7 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
@@ -179,10 +180,15 @@ class MartReader:
     """The published batch as one app process reads it."""
 
     def __init__(self, engine: Engine, parquet_dir: Path,
-                 check_seconds: float = CHECK_SECONDS) -> None:
+                 check_seconds: float = CHECK_SECONDS,
+                 prepare: Callable[[Mart], None] | None = None) -> None:
+        """``prepare`` builds a loaded batch's per-batch frames (``dashboard.batch_warmup``):
+        before a later batch is swapped in, so requests find them ready; in the background
+        after the first load, which a request waits for."""
         self._engine = engine
         self._parquet_dir = parquet_dir
         self._check_seconds = check_seconds
+        self._prepare = prepare
         self._mart: Mart | None = None
         self._checked_at = float("-inf")
         self._loading: str | None = None
@@ -213,7 +219,14 @@ class MartReader:
     def _load(self, batch: PublishedBatch) -> None:
         started = time.perf_counter()
         try:
-            self._mart = load_batch(self._parquet_dir, batch)
+            mart = load_batch(self._parquet_dir, batch)
+            first = self._mart is None
+            if not first:
+                self._prepared(mart)
+            self._mart = mart
+            if first and self._prepare is not None:
+                threading.Thread(target=self._prepared, args=(mart,), daemon=True,
+                                 name=f"mart-prepare-{batch.batch_id}").start()
         except Exception:  # a request keeps the batch it has; the next check tries again
             log.exception("could not load mart batch %s", batch.batch_id)
         else:
@@ -222,3 +235,17 @@ class MartReader:
         finally:
             with self._lock:
                 self._loading = None
+
+    def _prepared(self, mart: Mart) -> None:
+        """Run ``prepare`` on ``mart``; a failure is logged (requests then build what they
+        need themselves), never raised."""
+        if self._prepare is None:
+            return
+        started = time.perf_counter()
+        try:
+            self._prepare(mart)
+        except Exception:
+            log.exception("could not prepare mart batch %s", mart.batch_id)
+        else:
+            log.info("mart batch %s prepared in %.2f s", mart.batch_id,
+                     time.perf_counter() - started)

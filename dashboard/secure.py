@@ -87,7 +87,9 @@ def request_context() -> RequestContext:
 
 
 @dataclass(frozen=True)
-class _Company:
+class Company:
+    """The company settings a request reads (cached per process)."""
+
     base_currency: str
     fiscal_year_start_month: int
     timezone: str
@@ -107,11 +109,12 @@ def _cached(key: str, compute: Callable[[], R]) -> R:
     return value
 
 
-def _company() -> _Company:
-    def read() -> _Company:
+def company_settings() -> Company:
+    """The company's settings, from the core (in the per-process context cache)."""
+    def read() -> Company:
         with _core_sessions()() as session:
             settings = session.get_one(CompanySettings, 1)
-            return _Company(settings.base_currency, settings.fiscal_year_start_month,
+            return Company(settings.base_currency, settings.fiscal_year_start_month,
                             settings.timezone,
                             tuple(int(b) for b in settings.aging_buckets.split(",")),
                             settings.financing_rate)
@@ -132,7 +135,7 @@ def _scope(actor: Actor) -> Scope:
 
 def _derive_context() -> RequestContext:
     reader = current_app.extensions["salesbi_mart_reader"]
-    company = _company()
+    company = company_settings()
     scope, name, actor = NO_SCOPE, "", None
     if current_user.is_authenticated:
         actor = current_user.actor

@@ -39,8 +39,8 @@ def column_def(column: Column) -> dict[str, Any]:
     spec: dict[str, Any] = {"field": column.field, "headerName": column.header,
                             "sortable": True, "filter": True, "resizable": True}
     if column.kind == "money":
-        spec.update(type="rightAligned",
-                    valueFormatter={"function": "d3.format(',.2f')(params.value)"})
+        spec.update(type="rightAligned", valueFormatter={  # blank while a block loads
+            "function": "params.value == null ? '' : d3.format(',.2f')(params.value)"})
     elif column.kind == "percent":
         spec.update(type="rightAligned", valueFormatter={
             "function": "params.value == null ? '–' : d3.format('.1%')(params.value)"})

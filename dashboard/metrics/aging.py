@@ -39,14 +39,21 @@ from dashboard.metrics.period import date_key, date_of_key
 from dashboard.metrics.ratios import ratio
 from dashboard.metrics.receivables import (
     DUE_KEY,
-    ar_by_customer_query,
-    ar_frames,
+    ar_by_customer_at,
+    covers_batch,
+    day_of,
     moment,
     open_items_at,
     open_items_in_scope_lazy,
 )
-from dashboard.metrics.scope import Scope
-from dashboard.metrics.selection import EVERYTHING, Slice, managed
+from dashboard.metrics.scope import Scope, restrict
+from dashboard.metrics.selection import (
+    EVERYTHING,
+    Slice,
+    managed,
+    managed_customers,
+    of_everyone,
+)
 from etl.facts.open_ar import CREDIT_NOTE, DEBITS, PAYMENT, Moment, as_of_filter
 
 DEFAULT_BOUNDARIES = (30, 60, 90, 120)
@@ -168,16 +175,33 @@ def aging_with_ar(mart: Mart, scope: Scope, as_of: date, moments: Sequence[Momen
                   ) -> tuple[pl.DataFrame, dict[Moment, pl.DataFrame]]:
     """``aging_by_customer`` as of ``as_of`` and ``receivables.ar_by_customer`` at the
     aging's own moment and each of ``moments``, keyed by moment (``ar_by_customer`` is not
-    narrowed by ``exclude_disputed``): one pass over the open items for all of them."""
+    narrowed by ``exclude_disputed``; kept per batch and moment, see
+    ``receivables._ar_at``)."""
     own = moment(as_of, timezone=timezone, include_backdated=include_backdated)
     every = list(dict.fromkeys([own, *moments]))
-    items_at = open_items_at(mart, scope, every, selection)
-    aging, wide = pl.collect_all([
-        _aging_query(mart, items_at, as_of, aging_buckets(boundaries, basis), basis,
-                     exclude_disputed),
-        ar_by_customer_query(items_at, every),
-    ])
-    return aging, dict(zip(every, ar_frames(wide, len(every)), strict=True))
+    buckets = aging_buckets(boundaries, basis)
+    customers = managed_customers(mart, scope, selection)
+    key = (own, buckets, basis, exclude_disputed)
+    # At a moment that covers the batch (today, usually) every customer's aging is kept
+    # with the batch, as ``receivables`` keeps AR at a moment.
+    whole = (of_everyone(mart, scope, "aging", [key], _aging_of_everyone)
+             if covers_batch(mart, own) else None)
+    if whole is None:
+        aging = _aging_query(mart, open_items_at(mart, [own], customers), as_of, buckets,
+                             basis, exclude_disputed).collect()
+    else:
+        aging = restrict(whole[0].lazy(), "customer_id", customers).collect()
+    ar = ar_by_customer_at(mart, scope, every, selection)
+    return aging, dict(zip(every, ar, strict=True))
+
+
+def _aging_of_everyone(mart: Mart, keys: list[tuple[Moment, tuple[Bucket, ...], str, bool]],
+                       ) -> list[pl.DataFrame]:
+    """The aging of every customer for each key: (moment, buckets, basis, exclude
+    disputed)."""
+    return [_aging_query(mart, open_items_at(mart, [at], None), day_of(at[0]), buckets, basis,
+                         exclude_disputed).collect()
+            for at, buckets, basis, exclude_disputed in keys]
 
 
 def _aging_query(mart: Mart, items_at: pl.LazyFrame, as_of: date,

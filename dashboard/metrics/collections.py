@@ -27,7 +27,8 @@ import polars as pl
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import date_key, date_of_key
 from dashboard.metrics.receivables import open_items_in_scope_lazy
-from dashboard.metrics.scope import Scope
+from dashboard.metrics.scope import COMPANY, Scope
+from dashboard.metrics.selection import managed_rows, of_everyone
 from etl.facts import payment_risk
 from etl.facts.open_ar import INVOICE
 from etl.facts.payment_risk import PPM
@@ -52,7 +53,22 @@ def late_payment_risk(mart: Mart, as_of: date) -> pl.LazyFrame:
 def worklist(mart: Mart, scope: Scope, as_of: date, *, timezone: str) -> pl.DataFrame:
     """The ranked worklist as of ``as_of`` (``timezone``: the company's), one row per
     invoice with the ``WORKLIST_COLUMNS``: ``invoice_id`` is the core invoice id,
-    ``paid_invoices`` the customer's n. Rules in the module docstring."""
+    ``paid_invoices`` the customer's n. Rules in the module docstring. Every customer's
+    worklist of a day is kept with the batch (``selection.of_everyone``) and the scope picks
+    its rows, in rank order."""
+    everyone = of_everyone(mart, scope, "worklist", [(as_of, timezone)], _ranked_everyone)
+    if everyone is None:
+        return _ranked(mart, scope, as_of, timezone=timezone).collect()
+    return managed_rows(mart, everyone[0].lazy(), scope).collect()
+
+
+def _ranked_everyone(mart: Mart, keys: list[tuple[date, str]]) -> list[pl.DataFrame]:
+    """The worklist of every customer for each (as-of day, time zone)."""
+    return [_ranked(mart, COMPANY, day, timezone=zone).collect() for day, zone in keys]
+
+
+def _ranked(mart: Mart, scope: Scope, as_of: date, *, timezone: str) -> pl.LazyFrame:
+    """``worklist`` computed from ``scope``'s open items."""
     day = date_key(as_of)
     due = date_of_key("due_date_key")
     items = open_items_in_scope_lazy(mart, scope, as_of, timezone=timezone).filter(
@@ -76,7 +92,6 @@ def worklist(mart: Mart, scope: Scope, as_of: date, *, timezone: str) -> pl.Data
         .sort(["score_minor", "days_overdue", "invoice_id"], descending=[True, True, False],
               nulls_last=True)
         .select(WORKLIST_COLUMNS)
-        .collect()
     )
 
 

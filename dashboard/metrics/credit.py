@@ -24,17 +24,22 @@ import polars as pl
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.ratios import ratio
 from dashboard.metrics.scope import Scope
-from dashboard.metrics.selection import EVERYTHING, Slice, managed
+from dashboard.metrics.selection import EVERYTHING, Slice, managed_rows
 
 
 def backlog_by_customer(mart: Mart, scope: Scope,
                         selection: Slice = EVERYTHING) -> pl.DataFrame:
     """One row per in-scope customer with backlog on credit orders: ``customer_id`` and
-    ``backlog_doc_minor`` (the customer's currency)."""
+    ``backlog_doc_minor`` (the customer's currency); every customer's kept per batch."""
+    return managed_rows(mart, mart.derive("backlog_by_customer", _backlog_of_everyone).lazy(),
+                        scope, selection).collect()
+
+
+def _backlog_of_everyone(mart: Mart) -> pl.DataFrame:
     credit_orders = mart.lazy("fct_order").filter(
         (pl.col("status") == "confirmed") & ~pl.col("is_cash_sale")).select("order_id")
     return (
-        managed(mart, "fct_order_line", scope, selection)
+        mart.lazy("fct_order_line")
         .filter(pl.col("backlog_doc_minor") > 0)
         .join(credit_orders, on="order_id", how="semi")
         .group_by("customer_id")

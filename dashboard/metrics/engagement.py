@@ -31,7 +31,7 @@ from dashboard.metrics.mart import Mart
 from dashboard.metrics.orders import ORDER_STATUSES
 from dashboard.metrics.period import month_ends
 from dashboard.metrics.scope import Scope
-from dashboard.metrics.selection import managed
+from dashboard.metrics.selection import managed, of_everyone
 
 NEVER, NEW, ACTIVE, AT_RISK, LAPSED = "never", "new", "active", "at_risk", "lapsed"
 STATUSES = (NEVER, NEW, ACTIVE, AT_RISK, LAPSED)
@@ -116,10 +116,17 @@ def _classified(customers: pl.LazyFrame, history: pl.LazyFrame, as_of: date) -> 
 
 def _customers(mart: Mart, scope: Scope, customer_id: int | None) -> pl.LazyFrame:
     """In-scope customers with their created date (first version's ``valid_from``)."""
-    versions = managed(mart, "dim_customer", scope).filter(pl.col("customer_id") >= 0)
+    versions = managed(mart, "dim_customer", scope)
     if customer_id is not None:
         versions = versions.filter(pl.col("customer_id") == customer_id)
-    return versions.group_by("customer_id").agg(pl.col("valid_from").min().alias("created_date"))
+    return _created(versions)
+
+
+def _created(versions: pl.LazyFrame) -> pl.LazyFrame:
+    """Customers of ``dim_customer`` ``versions`` with their created date (the unknown
+    member left out)."""
+    return versions.filter(pl.col("customer_id") >= 0).group_by("customer_id").agg(
+        pl.col("valid_from").min().alias("created_date"))
 
 
 def _orders(mart: Mart) -> pl.LazyFrame:
@@ -139,7 +146,27 @@ def _batch_history(mart: Mart) -> pl.DataFrame:
     return history_of_days(mart.derive("engagement_order_days", _batch_days).lazy()).collect()
 
 
-def _classify(mart: Mart, customers: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
+def _classify(mart: Mart, scope: Scope, customers: pl.LazyFrame,
+              as_of: date) -> pl.LazyFrame:
+    """``classify`` of ``customers`` (of ``scope``) as of ``as_of``. Every customer's
+    classification as of a day is kept with the batch (``Mart.derive_each``: the pages of
+    every user ask for the same few days), computed when a scope that sees every customer
+    asks and read by any scope once kept; until then a narrower scope classifies its own
+    customers."""
+    everyone = of_everyone(mart, scope, "engagement", [as_of], _classified_everyone)
+    if everyone is None:
+        return _classified_of(mart, customers, as_of)
+    return everyone[0].lazy().join(customers.select("customer_id"), on="customer_id",
+                                   how="semi")
+
+
+def _classified_everyone(mart: Mart, days: list[date]) -> list[pl.DataFrame]:
+    """``classify`` of every customer as of each of ``days``."""
+    customers = _created(mart.lazy("dim_customer"))
+    return [_classified_of(mart, customers, as_of).collect() for as_of in days]
+
+
+def _classified_of(mart: Mart, customers: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
     """``classify`` of ``customers`` as of ``as_of``: from the batch's order history when no
     order of the batch is dated after ``as_of`` (the history as of then is the whole one —
     today, usually), else from the batch's order days up to ``as_of``."""
@@ -165,7 +192,7 @@ def engagement(mart: Mart, scope: Scope, as_of: date,
     managers = mart.lazy("dim_rep").select(pl.col("rep_id").alias("account_manager_id"),
                                            pl.col("name").alias("account_manager"))
     return (
-        _classify(mart, customers, as_of)
+        _classify(mart, scope, customers, as_of)
         .join(current, on="customer_id", how="left")
         .join(managers, on="account_manager_id", how="left")
         .sort(pl.col("status").replace_strict(STATUSES, list(range(len(STATUSES)))),
@@ -182,7 +209,7 @@ def status_counts(mart: Mart, scope: Scope, as_of: date) -> dict[str, int]:
     customers = _customers(mart, scope, None)
     key = _closed_month_key(as_of, mart.frame("fct_customer_month")["month_key"].max())
     counts = (_stored(mart, scope, customers, {as_of: key}) if key is not None
-              else _classify(mart, customers, as_of).group_by("status").len())
+              else _classify(mart, scope, customers, as_of).group_by("status").len())
     found = dict(counts.select("status", "len").collect().iter_rows())
     return {status: int(found.get(status, 0)) for status in STATUSES}
 
@@ -230,7 +257,7 @@ def status_trend(mart: Mart, scope: Scope, as_of: date, months: int = 12, *,
                                           "as_of": pl.Date}))
     live = [point for point in points
             if point not in stored and (current is None or point != as_of)]
-    parts.extend(_classify(mart, customers, point).group_by("status").len()
+    parts.extend(_classify(mart, scope, customers, point).group_by("status").len()
                  .with_columns(pl.lit(point).alias("as_of")) for point in live)
     grid = pl.LazyFrame({"as_of": points}).join(
         pl.LazyFrame({"status": STATUSES, "rank": range(len(STATUSES))}), how="cross")

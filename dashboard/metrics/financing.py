@@ -1,6 +1,7 @@
 """Financing cost of a period (KPIS.md "Customer contribution"), per invoice and per invoice
-line, from ``fct_ar_item`` and ``fct_ar_allocation``; computed per request because it
-depends on the period asked for.
+line, from ``fct_ar_item`` and ``fct_ar_allocation``; it depends on the period asked for,
+so every invoice's cost is kept per batch for the latest few periods only
+(``FINANCING_KEPT``: the P&L's default view, which the batch warm-up builds).
 
 For a period S … E and the company's annual ``financing_rate`` r, an invoice's financing cost
 is, in minor units of the base currency, rounded half-up once per invoice:
@@ -52,7 +53,13 @@ import polars as pl
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period, date_of_key
 from dashboard.metrics.scope import Scope
-from dashboard.metrics.selection import EVERYTHING, Slice, attributed, attributed_rows
+from dashboard.metrics.selection import (
+    EVERYTHING,
+    Slice,
+    attributed,
+    attributed_rows,
+    of_everyone,
+)
 from etl.facts.open_ar import INVOICE, PAYMENT, open_invoices_lazy
 from etl.prorate import half_up, prorated, weights
 from etl.schema import UNKNOWN_KEY
@@ -62,6 +69,9 @@ ATTRIBUTION = ("customer_id", "customer_key", "rep_key", "channel_key", "region_
 DEFAULT_RATE = Decimal("0.08")
 """KPIS.md's default annual rate; the company setting ``financing_rate`` overrides it."""
 DAYS_PER_YEAR = 365
+FINANCING_KEPT = 3
+"""Periods whose financing cost of every invoice is kept per batch: the P&L's default view
+(the period, the prior one and last year's; ~20 MiB each at 10M lines)."""
 
 
 def _financed_invoices(mart: Mart) -> pl.DataFrame:
@@ -193,7 +203,24 @@ def financing_terms(mart: Mart, period: Period, rate: Decimal) -> pl.LazyFrame:
 def financing_invoices(mart: Mart, scope: Scope, period: Period, rate: Decimal,
                        selection: Slice = EVERYTHING) -> pl.LazyFrame:
     """The in-scope invoices with a financing cost in ``period``: ``document_id``, the
-    ``ATTRIBUTION`` columns and ``financing_cost_minor``."""
+    ``ATTRIBUTION`` columns and ``financing_cost_minor``. Every invoice's of a period is
+    kept with the batch (``selection.of_everyone``; the ``FINANCING_KEPT`` latest used
+    periods) and the scope and slice pick its rows by their attribution."""
+    everyone = of_everyone(mart, scope, "financing", [(period, rate)], _financing_everyone,
+                           keep=FINANCING_KEPT)
+    if everyone is None:
+        return _financing(mart, period, rate, scope, selection)
+    return attributed_rows(mart, everyone[0].lazy(), scope, selection)
+
+
+def _financing_everyone(mart: Mart, keys: list[tuple[Period, Decimal]]) -> list[pl.DataFrame]:
+    return [_financing(mart, period, rate, None, EVERYTHING).collect() for period, rate in keys]
+
+
+def _financing(mart: Mart, period: Period, rate: Decimal, scope: Scope | None,
+               selection: Slice) -> pl.LazyFrame:
+    """``financing_invoices`` of ``scope`` (None: every invoice) computed from the batch's
+    financing frames."""
     return _terms(mart, period, scope, selection).select(
         "document_id", *ATTRIBUTION, _cost(pl.col("minor_days"), rate)
     ).filter(pl.col("financing_cost_minor") != 0)

@@ -32,7 +32,7 @@ from dashboard.metrics.period import Period
 from dashboard.metrics.ratios import average_minor
 from dashboard.metrics.sales import NET, ORDERS_INVOICED
 from dashboard.metrics.scope import Scope
-from dashboard.metrics.selection import EVERYTHING, Slice, attributed
+from dashboard.metrics.selection import EVERYTHING, Slice, attributed, attributed_rows, dated
 
 GROUPINGS = {"month": "month_key", "rep": "rep_key", "channel": "channel_key",
              "region": "region_key"}
@@ -47,11 +47,16 @@ def _aggregate(frame: pl.LazyFrame, keys: list[str], *exprs: pl.Expr) -> pl.Lazy
     return frame.group_by(keys).agg(*exprs) if keys else frame.select(*exprs)
 
 
+def _in_period(mart: Mart, fact: str, scope: Scope, period: Period,
+               selection: Slice) -> pl.LazyFrame:
+    return attributed_rows(mart, dated(mart, fact, "date_key", period.start_key,
+                                       period.end_key), scope, selection)
+
+
 def _bookings(mart: Mart, scope: Scope, period: Period, selection: Slice,
               keys: list[str]) -> pl.LazyFrame:
-    in_period = pl.col("date_key").is_between(period.start_key, period.end_key)
-    return _aggregate(attributed(mart, "fct_booking", scope, selection).filter(in_period),
-                      keys, pl.col("net_delta_minor").sum().alias("bookings_minor"))
+    return _aggregate(_in_period(mart, "fct_booking", scope, period, selection), keys,
+                      pl.col("net_delta_minor").sum().alias("bookings_minor"))
 
 
 def _backlog(mart: Mart, scope: Scope, selection: Slice, keys: list[str]) -> pl.LazyFrame:
@@ -63,15 +68,13 @@ def _measures(mart: Mart, scope: Scope, period: Period, selection: Slice,
               keys: list[str]) -> pl.LazyFrame:
     """One row per ``keys`` value (one row in all when ``keys`` is empty) with every
     measure; a group missing from one source gets 0 for that source's measures."""
-    in_period = pl.col("date_key").is_between(period.start_key, period.end_key)
     parts = [
         _bookings(mart, scope, period, selection, keys),
         _backlog(mart, scope, selection, keys),
-        _aggregate(attributed(mart, "fct_order", scope, selection).filter(
-            in_period & pl.col("status").is_in(ORDER_STATUSES)), keys,
-            pl.len().alias("orders")),
-        _aggregate(attributed(mart, "fct_sales_line", scope, selection).filter(in_period),
-                   keys, NET.sum().alias("net_sales_minor"), ORDERS_INVOICED),
+        _aggregate(_in_period(mart, "fct_order", scope, period, selection).filter(
+            pl.col("status").is_in(ORDER_STATUSES)), keys, pl.len().alias("orders")),
+        _aggregate(_in_period(mart, "fct_sales_line", scope, period, selection), keys,
+                   NET.sum().alias("net_sales_minor"), ORDERS_INVOICED),
     ]
     joined = parts[0]
     for part in parts[1:]:

@@ -56,6 +56,10 @@ class Period:
         """The same dates one year earlier (29 February becomes the 28th)."""
         return Period(_year_earlier(self.start), _year_earlier(self.end))
 
+    def compared(self) -> tuple[Period, Period, Period]:
+        """This period, the prior one and last year's: what a card compares."""
+        return self, self.prior(), self.last_year()
+
     def label(self) -> str:
         return f"{self.start:%d %b %Y} – {self.end:%d %b %Y}"
 
@@ -68,6 +72,19 @@ class Period:
         if first > last:
             return None
         return first.year * 100 + first.month, last.year * 100 + last.month
+
+    def outside_whole_months(self) -> list[Period]:
+        """The days of the period outside its ``whole_months``: a part month at either end
+        (none, one or two periods); the whole period when no month is wholly inside."""
+        months = self.whole_months()
+        if months is None:
+            return [self]
+        first = date(months[0] // 100, months[0] % 100, 1)
+        last = _next_month(date(months[1] // 100, months[1] % 100, 1)) - timedelta(days=1)
+        return [part for part in (
+            Period(self.start, first - timedelta(days=1)) if self.start < first else None,
+            Period(last + timedelta(days=1), self.end) if last < self.end else None)
+            if part is not None]
 
 
 def date_key(day: date) -> int:

@@ -36,7 +36,7 @@ from dashboard.metrics.period import Period
 from dashboard.metrics.ratios import ratio, ratio_value
 from dashboard.metrics.sales import NET, sales_lines
 from dashboard.metrics.scope import Scope
-from dashboard.metrics.selection import EVERYTHING, Slice, attributed
+from dashboard.metrics.selection import EVERYTHING, Slice, attributed, attributed_rows, dated
 
 DIMENSIONS = {"channel": "Channel", "rep": "Rep", "region": "Region",
               "category": "Product category", "product": "Product", "customer": "Customer"}
@@ -167,14 +167,15 @@ def _sales_parts(mart: Mart, scope: Scope, period: Period, selection: Slice, nod
     and freight cost rows."""
     wanted = list(measures)
     months = period.whole_months() if _uses_aggregate([by, *(d for d, _ in node)]) else None
-    sales = sales_lines(mart, scope, period, selection)
-    freight = freight_lines(mart, scope, period, selection)
-    if months is not None:
-        outside = ~pl.col("month_key").is_between(*months)
-        sales, freight = sales.filter(outside), freight.filter(outside)
-    parts = [(in_node(mart, sales, node), [LINE_SUMS[m] for m in wanted if m in LINE_SUMS])]
-    if "freight_cost_minor" in wanted:
-        parts.append((in_node(mart, freight, node), [pl.col("freight_cost_minor").sum()]))
+    # The days outside the whole months, each sliced on its own (``sales.sales_sums``).
+    days = [period] if months is None else period.outside_whole_months()
+    parts: list[Part] = []
+    for part in days:
+        parts.append((in_node(mart, sales_lines(mart, scope, part, selection), node),
+                      [LINE_SUMS[m] for m in wanted if m in LINE_SUMS]))
+        if "freight_cost_minor" in wanted:
+            parts.append((in_node(mart, freight_lines(mart, scope, part, selection), node),
+                          [pl.col("freight_cost_minor").sum()]))
     if months is not None:
         aggregate = attributed(mart, "agg_sales_month", scope, selection).filter(
             pl.col("month_key").is_between(*months))
@@ -188,8 +189,8 @@ def freight_lines(mart: Mart, scope: Scope, period: Period,
                   selection: Slice = EVERYTHING) -> pl.LazyFrame:
     """The freight cost rows (``fct_freight_cost``: shipment lines) shipped in ``period``,
     in scope and slice."""
-    return attributed(mart, "fct_freight_cost", scope, selection).filter(
-        pl.col("date_key").is_between(period.start_key, period.end_key))
+    return attributed_rows(mart, dated(mart, "fct_freight_cost", "date_key", period.start_key,
+                                       period.end_key), scope, selection)
 
 
 def financing_rows(mart: Mart, scope: Scope, period: Period, selection: Slice,

@@ -16,7 +16,14 @@ from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period
 from dashboard.metrics.ratios import average_minor, ratio
 from dashboard.metrics.scope import Scope
-from dashboard.metrics.selection import EVERYTHING, Slice, attributed
+from dashboard.metrics.selection import (
+    EVERYTHING,
+    Slice,
+    attributed,
+    attributed_rows,
+    between,
+    dated,
+)
 
 CONTRIBUTION_ONLY_REASONS = ("settlement_discount", "bad_debt")
 GROUPINGS = {
@@ -40,8 +47,8 @@ NET = (pl.when(pl.col("credit_reason").is_in(CONTRIBUTION_ONLY_REASONS).fill_nul
 def sales_lines(mart: Mart, scope: Scope, period: Period,
                 selection: Slice = EVERYTHING) -> pl.LazyFrame:
     """The ``fct_sales_line`` rows in scope and slice, dated in ``period``."""
-    return attributed(mart, "fct_sales_line", scope, selection).filter(
-        pl.col("date_key").is_between(period.start_key, period.end_key))
+    return attributed_rows(mart, dated(mart, "fct_sales_line", "date_key", period.start_key,
+                                       period.end_key), scope, selection)
 
 
 def _sums() -> list[pl.Expr]:
@@ -63,19 +70,23 @@ def sales_sums(mart: Mart, scope: Scope, period: Period, keys: list[str],
     scope and slice: the calendar months wholly inside the period from ``agg_sales_month``
     when ``reads_months(keys)`` (the same sums, ~30× fewer rows), the other days from the
     lines. Groups with sales lines only, as the lines alone give."""
-    lines = sales_lines(mart, scope, period, selection)
     months = period.whole_months() if reads_months(keys) else None
     if months is None:
-        return lines.group_by(keys).agg(_sums()) if keys else lines.select(_sums())
-    inside = pl.col("month_key").is_between(*months)
+        whole = sales_lines(mart, scope, period, selection)
+        return whole.group_by(keys).agg(_sums()) if keys else whole.select(_sums())
+    # The days outside the whole months, sliced on their own: a period's other rows are
+    # never scanned (10M, an executive's year to date: 3.6M lines → this month's).
+    lines = [sales_lines(mart, scope, part, selection)
+             for part in period.outside_whole_months()]
     aggregate = attributed(mart, "agg_sales_month", scope, selection).filter(
-        inside, pl.col("line_count") > 0)
-    parts = [lines.filter(~inside), aggregate.select(*keys, "net_sales_minor", "cost_minor")]
+        pl.col("month_key").is_between(*months), pl.col("line_count") > 0).select(
+        *keys, "net_sales_minor", "cost_minor")
     if not keys:
-        return pl.concat([parts[0].select(_sums()), parts[1].select(pl.all().sum())],
+        return pl.concat([*(part.select(_sums()) for part in lines),
+                          aggregate.select(pl.all().sum())],
                          how="vertical_relaxed").select(pl.all().sum())
-    return pl.concat([parts[0].group_by(keys).agg(_sums()),
-                      parts[1].group_by(keys).agg(pl.all().sum())],
+    return pl.concat([*(part.group_by(keys).agg(_sums()) for part in lines),
+                      aggregate.group_by(keys).agg(pl.all().sum())],
                      how="vertical_relaxed").group_by(keys).agg(pl.all().sum())
 
 
@@ -98,8 +109,9 @@ def sales_totals(mart: Mart, scope: Scope, period: Period,
     """Net sales, cost, margin, margin %, the number of distinct orders invoiced and the
     average order value (net sales / orders invoiced, half-up to minor units; null without
     orders)."""
-    lines = sales_lines(mart, scope, period, selection)
-    row = _with_margin(lines.select(*_sums(), ORDERS_INVOICED).with_columns(
+    orders = orders_invoiced(mart, scope, period, selection)
+    row = _with_margin(sales_sums(mart, scope, period, [], selection).with_columns(
+        pl.lit(orders, pl.UInt32).alias("orders_invoiced")).with_columns(
         average_minor(pl.col("net_sales_minor"), pl.col("orders_invoiced"))
         .alias("average_order_minor"),
     )).collect().row(0, named=True)
@@ -107,6 +119,28 @@ def sales_totals(mart: Mart, scope: Scope, period: Period,
     row["cost_minor"] = int(row["cost_minor"] or 0)
     row["margin_minor"] = row["net_sales_minor"] - row["cost_minor"]
     return row
+
+
+def orders_invoiced(mart: Mart, scope: Scope, period: Period,
+                    selection: Slice = EVERYTHING) -> int:
+    """Distinct orders with an invoice line in ``period``, in scope and slice
+    (``ORDERS_INVOICED``), from the batch's orders invoiced per day
+    (``_invoiced_orders``)."""
+    days = between(mart.derive("invoiced_orders", _invoiced_orders), "date_key",
+                   period.start_key, period.end_key)
+    return int(attributed_rows(mart, days, scope, selection)
+               .select(pl.col("order_id").n_unique()).collect().item())
+
+
+def _invoiced_orders(mart: Mart) -> pl.DataFrame:
+    """Per batch: one row per order and day it has invoice lines, with the attribution keys
+    (the ETL copies them from the order to each of its lines), by day: a period's distinct
+    orders from ~3.6× fewer rows than its lines (10M, an executive's year to date 50 → ~15
+    ms)."""
+    return (mart.lazy("fct_sales_line").filter(pl.col("source_type") == "invoice")
+            .select("date_key", "order_id", "rep_key", "channel_key", "region_key").unique()
+            .sort("date_key", "order_id").collect()
+            .with_columns(pl.col("date_key").set_sorted()))
 
 
 def sales_by(mart: Mart, scope: Scope, period: Period, by: str,

@@ -70,3 +70,6 @@ def restrict(frame: pl.LazyFrame, column: str, allowed: pl.Series | None) -> pl.
     if allowed is None:
         return frame
     return frame.filter(pl.col(column).is_in(allowed.implode()))
+COMPANY = Scope(role=ADMIN, user_id=0, all_reps=True)
+"""The whole company: for per-batch work no request asked for (``dashboard.batch_warmup``),
+never a user's scope (a request's scope comes from its session, ``dashboard.secure``)."""

@@ -4,11 +4,12 @@ sliced fact frames every metric starts from. Scope first, then the slice, then a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
 
-from dashboard.metrics.mart import Mart
+from dashboard.metrics.mart import KEPT_PER_KIND, K, Mart
 from dashboard.metrics.scope import Scope, restrict
 
 
@@ -38,6 +39,26 @@ def attributed(mart: Mart, fact: str, scope: Scope, selection: Slice = EVERYTHIN
     and channel of their customer version.
     """
     return attributed_rows(mart, mart.lazy(fact), scope, selection)
+
+
+def dated(mart: Mart, fact: str, column: str, start_key: int, end_key: int) -> pl.LazyFrame:
+    """Rows of ``fact`` whose ``column`` (a YYYYMMDD key) is in ``start_key`` … ``end_key``
+    (``between``). Take the period's rows first, then scope them: Polars merges a date
+    filter with a scope filter into one predicate and scans every row (10M lines, a
+    manager's year of sales lines: 11 → 3 ms)."""
+    return between(mart.frame(fact), column, start_key, end_key)
+
+
+def between(frame: pl.DataFrame, column: str, start_key: int, end_key: int) -> pl.LazyFrame:
+    """Rows of ``frame`` whose ``column`` is in ``start_key`` … ``end_key``: the slice found
+    by binary search when the column is flagged sorted (the mart reader flags the facts'
+    date keys), else a filter."""
+    keys = frame[column]
+    if keys.flags["SORTED_ASC"]:
+        first = keys.search_sorted(start_key, side="left")
+        after = keys.search_sorted(end_key, side="right")
+        return frame.slice(first, max(0, after - first)).lazy()  # no rows when start > end
+    return frame.lazy().filter(pl.col(column).is_between(start_key, end_key))
 
 
 def attributed_rows(mart: Mart, rows: pl.LazyFrame, scope: Scope,
@@ -91,3 +112,16 @@ def managed_rows(mart: Mart, rows: pl.LazyFrame, scope: Scope,
                  selection: Slice = EVERYTHING) -> pl.LazyFrame:
     """``managed`` for any ``rows`` with ``customer_id`` (a frame derived from a fact)."""
     return restrict(rows, "customer_id", managed_customers(mart, scope, selection))
+
+
+def of_everyone(mart: Mart, scope: Scope, kind: str, keys: Sequence[K],
+                build: Callable[[Mart, list[K]], Sequence[pl.DataFrame]], *,
+                keep: int = KEPT_PER_KIND) -> list[pl.DataFrame] | None:
+    """Frames of every customer (``kind`` by key, ``Mart.derive_each``, the ``keep`` latest
+    used) for a metric that then picks the scope's rows: built and kept with the batch when
+    ``scope`` sees every customer (its own query would read them all anyway); for a
+    narrower scope only when kept already, else None — it then computes its own customers'
+    rows, which costs less than everyone's (a rep has ~5 % of them)."""
+    if scope.all_reps:
+        return mart.derive_each(kind, keys, build, keep=keep)
+    return mart.kept_each(kind, keys)

@@ -456,11 +456,11 @@ def _totals(view: AgingView, frame: pl.DataFrame, label: str,
 def _table_columns(view: AgingView, buckets: Sequence[Bucket]) -> list[Column]:
     """The by-customer grid's columns in the view's currency."""
     # Whole currency units keep the columns readable; the export has the cents.
-    whole = {"valueFormatter": {"function": "d3.format(',.0f')(params.value)"},
+    # Blank, not "NaN", while a block of rows is loading (or where a value is missing).
+    whole = {"valueFormatter": {"function": "params.value == null ? '' : "
+                                            "d3.format(',.0f')(params.value)"},
              "wrapHeaderText": True, "autoHeaderHeight": True}
-    own = {"valueFormatter": {"function": "params.value == null ? '' : "
-                                          "d3.format(',.0f')(params.value)"},
-           "wrapHeaderText": True, "autoHeaderHeight": True, "minWidth": 100}
+    own = {**whole, "minWidth": 100}
     flagged = {"cellClassRules": {"salesbi-over-limit": OVER_LIMIT}}
     narrow = {"wrapHeaderText": True, "autoHeaderHeight": True}
     doc = view.in_document_currency

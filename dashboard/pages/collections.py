@@ -23,7 +23,7 @@ import dash_bootstrap_components as dbc
 import polars as pl
 from dash import ALL, Input, Output, State, ctx, html
 
-from core.customers.profile import follow_ups
+from core.customers.profile import FOLLOW_UP_SCHEMA, follow_ups
 from dashboard.components.data_table import Column, data_table, grid_rows
 from dashboard.components.kpi_card import kpi_card
 from dashboard.components.panels import no_data_page, page_heading
@@ -80,27 +80,24 @@ COLUMNS = [
     Column("row_id", "Row id", options={"hide": True}),  # the invoice id as text
     Column("label", "Label", options={"hide": True}),
 ]
-LIVE_SCHEMA = {"invoice_id": pl.Int64, "last_contact_on": pl.Date, "last_contact_kind": pl.String,
-               "last_contact_note": pl.String, "invoice_promise_date": pl.Date,
-               "customer_promise_date": pl.Date, "next_contact_date": pl.Date}
+LIVE_NAMES = {"last_interaction_on": "last_contact_on",
+              "last_interaction_kind": "last_contact_kind",
+              "last_interaction_notes": "last_contact_note",
+              "promise_to_pay_date": "customer_promise_date"}
+"""The live columns (``core.customers.profile.FOLLOW_UP_SCHEMA``) as the page names them."""
+LIVE_COLUMNS = ("last_contact_on", "last_contact_kind", "last_contact_note",
+                "invoice_promise_date", "customer_promise_date", "next_contact_date")
+"""The live columns in the grid's and the export's order."""
 
 
 def _live(context: RequestContext, rows: pl.DataFrame) -> pl.DataFrame:
-    """``rows`` plus the ``LIVE_SCHEMA`` columns read now from the core, in the actor's
-    scope (blank for invoices it no longer sees)."""
-    found = {}
+    """``rows`` plus the ``LIVE_COLUMNS``, read now from the core in
+    the actor's scope (blank for invoices it no longer sees)."""
+    found = pl.DataFrame(schema=FOLLOW_UP_SCHEMA)
     if context.actor is not None and not rows.is_empty():
         with session_factory()() as session:
-            found = follow_ups(session, context.actor, dict(zip(
-                rows["invoice_id"], rows["customer_id"], strict=True)))
-    live = pl.DataFrame([{
-        "invoice_id": f.invoice_id, "last_contact_on": f.contact.last_interaction_on,
-        "last_contact_kind": f.contact.last_interaction_kind,
-        "last_contact_note": f.contact.last_interaction_notes,
-        "invoice_promise_date": f.invoice_promise_date,
-        "customer_promise_date": f.contact.promise_to_pay_date,
-        "next_contact_date": f.contact.next_contact_date} for f in found.values()],
-        schema=LIVE_SCHEMA)
+            found = follow_ups(session, context.actor, rows.select("invoice_id", "customer_id"))
+    live = found.rename(LIVE_NAMES).select("invoice_id", *LIVE_COLUMNS)
     return rows.join(live, on="invoice_id", how="left", maintain_order="left")
 
 

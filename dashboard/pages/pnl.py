@@ -213,7 +213,7 @@ def layout(context: RequestContext, **query: Any) -> html.Div:
     totals = [totals_of(rows) if by is not None and period == view.period
               else pnl_totals(mart, scope, period, view.selection, node,
                               rate=context.financing_rate)
-              for period in (view.period, view.period.prior(), view.period.last_year())]
+              for period in view.period.compared()]
 
     def compare(key: str, is_ratio: bool = False) -> Comparison:
         return Comparison(*(t[key] for t in totals), is_ratio=is_ratio)

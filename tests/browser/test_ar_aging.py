@@ -70,6 +70,7 @@ def test_finance_changes_the_as_of_date_and_drills_into_a_customer(  # type: ign
     dash_duo.wait_for_element("#ar-aging-items .ag-row", timeout=15)
     assert f"as_of={as_of.isoformat()}" in dash_duo.driver.current_url
     assert "customer=" in dash_duo.driver.current_url
+    dash_duo.wait_for_element("#ar-aging-table .ag-row a", timeout=15)  # its rows loaded again
     screenshot(dash_duo, "ar-aging-finance")
     assert dash_duo.get_logs() == []
 

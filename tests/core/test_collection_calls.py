@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import polars as pl
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.actor import Actor, Role
@@ -16,7 +18,7 @@ from core.billing.collection_calls import record_collection_call
 from core.billing.models import Invoice
 from core.customers import profile
 from core.customers.models import Interaction, InteractionKind
-from core.customers.profile import contact_states, follow_ups
+from core.customers.profile import FOLLOW_UP_SCHEMA, contact_states, follow_ups
 from core.customers.services import log_interaction
 from core.errors import DomainError, InvalidInput, PermissionDenied
 from tests.core.documents import count, posted_invoice
@@ -142,22 +144,31 @@ def test_follow_ups_read_a_fixed_number_of_queries_within_the_readers_scope(
         session: Session, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     invoices = [posted_invoice(session, world, n, INVOICED) for n in (1, 2, 3)]
     _call(session, invoices[0])
-    of = {invoice.id: invoice.customer_id for invoice in invoices}
-    first = dict(list(of.items())[:1])
+    of = pl.DataFrame({"invoice_id": [i.id for i in invoices],
+                       "customer_id": [i.customer_id for i in invoices]})
     outsider = Actor(user_id=None, role=Role.REP, rep_id=world.other_team_rep.id, name="otto")
-    one = queries_sent(session, lambda: follow_ups(session, FINANCE, first))
+    if session.get_bind().dialect.name == "postgresql":  # dates whatever the DateStyle
+        session.execute(text("SET LOCAL datestyle = 'SQL, DMY'"))
+    one = queries_sent(session, lambda: follow_ups(session, FINANCE, of.head(1)))
     found = follow_ups(session, FINANCE, of)
     assert queries_sent(session, lambda: follow_ups(session, FINANCE, of)) == one
-    assert set(found) == set(of)
-    assert {f.invoice_promise_date for f in found.values()} == {date(2026, 3, 13), None}
-    assert all(f.contact.next_contact_date == date(2026, 3, 17) for f in found.values())
-    assert set(follow_ups(session, world.alice, of)) == set(of)
-    assert follow_ups(session, outsider, of) == {}
+    assert found.schema == FOLLOW_UP_SCHEMA
+    assert found["invoice_id"].to_list() == of["invoice_id"].to_list()  # in their order
+    assert set(found["invoice_promise_date"].to_list()) == {date(2026, 3, 13), None}
+    assert set(found["next_contact_date"].to_list()) == {date(2026, 3, 17)}
+    assert set(found["last_interaction_kind"].to_list()) == {"call"}
+    assert follow_ups(session, world.alice, of)["invoice_id"].to_list() == \
+        of["invoice_id"].to_list()
+    assert follow_ups(session, outsider, of).is_empty()
     # More than a batch (an export) is read over the whole scope, in as many queries.
     monkeypatch.setattr(profile, "FOLLOW_UP_BATCH", 2)
-    many = {**of, 999_999: 999_999}
-    assert follow_ups(session, FINANCE, many) == found
+    many = pl.concat([of, pl.DataFrame({"invoice_id": [999_999], "customer_id": [999_999]})])
+    assert follow_ups(session, FINANCE, many).equals(found)
     assert queries_sent(session, lambda: follow_ups(session, FINANCE, many)) == one
-    assert set(follow_ups(session, world.alice, of)) == set(of)
-    assert follow_ups(session, outsider, of) == {}
-    assert follow_ups(session, FINANCE, {}) == {}
+    assert follow_ups(session, world.alice, many).equals(found)
+    assert follow_ups(session, outsider, many).is_empty()
+    assert follow_ups(session, FINANCE, of.head(0)).is_empty()
+    # The frame holds what ``contact_states`` reads for one customer.
+    state = contact_states(session, [invoices[0].customer_id])[invoices[0].customer_id]
+    row = found.row(0, named=True)
+    assert all(row[name] == getattr(state, name) for name in vars(state))

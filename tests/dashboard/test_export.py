@@ -68,3 +68,16 @@ def test_csv_is_what_a_row_by_row_writer_gives() -> None:
     for row in frame.iter_rows():
         writer.writerow([neutralise(v) for v in row])
     assert to_csv(frame).decode("utf-8-sig") == expected.getvalue()
+
+
+def test_scaled_amounts_equal_python_decimals() -> None:
+    """The vectorised scaling is exact at every digit count, sign and size (BIGINT's
+    extremes included)."""
+    from dashboard.export import scaled
+
+    values = [0, 1, -1, 5, -5, 99, -100, 123_456_789, 2**63 - 1, -(2**63), None]
+    for digits in (0, 2, 3):
+        column = scaled(pl.Series("x", values, dtype=pl.Int64), digits)
+        assert column.dtype == pl.Decimal(38, digits)
+        assert column.to_list() == [None if v is None else Decimal(v).scaleb(-digits)
+                                    for v in values]

@@ -4,18 +4,21 @@ a serving copy written once per batch and swept with it."""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from sqlalchemy import delete, insert
 
-from dashboard.mart_reader import NOT_READ, ROWS_READ, load_batch, serving_copy
+from dashboard.mart_reader import NOT_READ, ROWS_READ, MartReader, load_batch, serving_copy
+from dashboard.metrics.mart import KEPT_PER_KIND, Mart
 from etl.batch_folder import SERVING_DIR, sweep, write_batch
 from etl.conform import polars_schema
-from etl.publish import PublishedBatch
-from etl.schema import dim_region, fct_sales_line, mart
+from etl.publish import PublishedBatch, mart_engine
+from etl.schema import dim_region, etl_publish, fct_sales_line, mart
 from tests.dashboard.conftest import DemoMart
 
 
@@ -155,10 +158,7 @@ def test_a_derived_frame_is_built_once_when_requests_ask_at_once() -> None:
     """Requests that ask for the same derived frame at once wait for the one building it;
     a Mart made from another with other tables derives its own."""
     import dataclasses
-    import threading
     import time
-
-    from dashboard.metrics.mart import Mart
 
     mart = Mart("b", datetime(2026, 1, 1), {"t": pl.DataFrame({"x": [1, 2]})})
     built: list[int] = []
@@ -176,3 +176,95 @@ def test_a_derived_frame_is_built_once_when_requests_ask_at_once() -> None:
     assert len(built) == 1 and mart.derived["sum"].item() == 3
     other = dataclasses.replace(mart, tables={"t": pl.DataFrame({"x": [5]})})
     assert other.derive("sum", build).item() == 5 and len(built) == 2
+
+
+def test_frames_kept_by_key_are_built_once_in_one_call_for_the_missing_keys() -> None:
+    """``derive_each`` builds only the keys it does not keep, in one call, and keeps the
+    ``KEPT_PER_KIND`` latest used of each kind."""
+    mart = Mart("b", datetime(2026, 1, 1), {"t": pl.DataFrame({"x": [1, 2]})})
+    calls: list[list[int]] = []
+
+    def build(m: Mart, keys: list[int]) -> list[pl.DataFrame]:
+        calls.append(keys)
+        return [m.frame("t").select(pl.col("x") * key) for key in keys]
+
+    first = mart.derive_each("times", [3, 4, 3], build)
+    assert [f["x"].to_list() for f in first] == [[3, 6], [4, 8], [3, 6]]
+    assert calls == [[3, 4]]
+    assert mart.derive_each("times", [4, 5], build)[1]["x"].to_list() == [5, 10]
+    assert calls == [[3, 4], [5]]
+    more = list(range(100, 100 + KEPT_PER_KIND - 2))  # one more than there is room for
+    mart.derive_each("times", more, build)
+    assert list(mart.keyed["times"])[:2] == [4, 5]  # 3, the least recently used, dropped
+    mart.derive_each("times", [4], build)  # kept: used after 3
+    assert calls[-1] == more
+    mart.derive_each("times", [3], build)
+    assert calls[-1] == [3]
+
+
+def test_a_build_holds_up_only_the_requests_that_need_its_frame() -> None:
+    """While one request builds a frame, another derives a different one, and a narrower
+    scope reading kept frames of that kind gets None (it computes its own) instead of
+    waiting."""
+    mart = Mart("b", datetime(2026, 1, 1), {"t": pl.DataFrame({"x": [1, 2]})})
+    started, release = threading.Event(), threading.Event()
+
+    def slow(m: Mart, keys: list[int]) -> list[pl.DataFrame]:
+        started.set()
+        release.wait(5)
+        return [m.frame("t")] * len(keys)
+
+    mart.derive_each("kind", [1], lambda m, keys: [m.frame("t")] * len(keys))
+    builder = threading.Thread(target=mart.derive_each, args=("kind", [2], slow))
+    builder.start()
+    assert started.wait(5)
+    try:
+        assert mart.derive("other", lambda m: m.frame("t")).height == 2
+        assert mart.kept_each("kind", [1]) is None  # kept, but the kind is being built
+    finally:
+        release.set()
+        builder.join()
+    assert mart.kept_each("kind", [1, 2]) is not None
+
+
+def test_a_later_batch_is_prepared_before_requests_read_it(tmp_path: Path) -> None:
+    """The reader's ``prepare`` step (``dashboard.batch_warmup``) runs on the first batch
+    in the background, after the request that loaded it got it, and on a later batch
+    before it is swapped in; a failing step leaves the batch served."""
+    engine = mart_engine(f"sqlite:///{tmp_path / 'mart.db'}")
+    mart.create_all(engine)
+
+    def publish(batch_id: str) -> None:
+        _one_region_batch(tmp_path, batch_id)
+        with engine.begin() as conn:
+            conn.execute(delete(etl_publish))
+            conn.execute(insert(etl_publish).values(
+                id=1, published_batch_id=batch_id, published_at=datetime(2026, 1, 1),
+                watermark_seq=0))
+
+    prepared: list[str] = []
+    done = threading.Event()
+
+    def prepare(batch: Mart) -> None:
+        prepared.append(batch.batch_id)
+        done.set()
+        if batch.batch_id == "b3":
+            raise RuntimeError("prepare failed")
+
+    reader = MartReader(engine, tmp_path, check_seconds=0, prepare=prepare)
+    publish("b1")
+    first = reader.current()
+    assert first is not None and first.batch_id == "b1"
+    assert done.wait(5) and prepared == ["b1"]
+    for batch_id in ("b2", "b3"):
+        publish(batch_id)
+        reader.current()  # starts the load in the background
+        for _ in range(200):
+            current = reader.current()
+            if current is not None and current.batch_id == batch_id:
+                break
+            threading.Event().wait(0.02)
+        assert current is not None and current.batch_id == batch_id
+        assert prepared[-1] == batch_id  # prepared before it was served
+    assert prepared == ["b1", "b2", "b3"]
+    engine.dispose()

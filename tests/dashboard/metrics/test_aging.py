@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from core.company.services import end_of_day_utc
 from dashboard.metrics.aging import (
     DEFAULT_BOUNDARIES,
+    _aging_query,
     aging_buckets,
     aging_by_customer,
     aging_totals,
@@ -29,8 +30,18 @@ from dashboard.metrics.aging import (
     totals_by_currency,
 )
 from dashboard.metrics.mart import Mart
-from dashboard.metrics.receivables import ar_by_customer, moment
+from dashboard.metrics.receivables import (
+    ar_by_customer,
+    ar_by_customer_at,
+    ar_by_customer_query,
+    ar_frames,
+    ar_totals,
+    covers_batch,
+    moment,
+    open_items_at,
+)
 from dashboard.metrics.scope import NO_SCOPE, Scope
+from dashboard.metrics.selection import EVERYTHING, Slice, managed_customers
 from tests.dashboard.conftest import DemoMart
 from tests.dashboard.metrics.ar_marts import settled_ar
 from tests.dashboard.metrics.core_receivables import CoreOpenItem, core_open_items
@@ -441,3 +452,46 @@ def test_each_customers_document_currency_buckets_equal_the_core_open_items(
     assert len(by_currency) >= 2, "the demo has customers in several currencies"
     assert {t["currency"]: t["total_ar_doc_minor"] for t in totals_by_currency(aging)
             if t["total_ar_doc_minor"] or t["currency"] in by_currency} == by_currency
+
+
+# --- kept per batch --------------------------------------------------------------------------
+
+def test_kept_frames_give_each_scope_and_slice_what_it_computes_alone(
+        demo_mart: DemoMart) -> None:
+    """The aging at today's moment and AR at each moment are computed for every customer
+    once per batch when a scope that sees everyone asks (``selection.of_everyone``); each
+    scope and slice then picks its rows. They equal the figures computed from that scope's
+    and slice's own open items. A rep asking first computes only their own."""
+    mart = Mart(demo_mart.mart.batch_id, demo_mart.mart.published_at, demo_mart.mart.tables)
+    today = mart.published_at.date()
+    own = moment(today, timezone="UTC")
+    assert covers_batch(mart, own)
+    customers = mart.frame("dim_customer").filter(pl.col("is_current"))
+    rep_id = customers["account_manager_id"].drop_nulls().mode().sort()[0]
+    region = customers["region_code"].drop_nulls().mode().sort()[0]
+    rep = Scope(role="rep", user_id=2, rep_ids=frozenset({rep_id}))
+    moments = [moment(_as_of(demo_mart, 3), timezone="UTC"), own]
+    rep_first, _ = aging_with_ar(mart, rep, today, moments, timezone="UTC", basis="invoice")
+    assert not mart.keyed.get("aging") and not mart.keyed.get("ar_by_customer")
+    in_region = Slice(region_codes=frozenset({region}))
+    for scope, selection in ((FINANCE, EVERYTHING), (rep, EVERYTHING), (FINANCE, in_region),
+                             (NO_SCOPE, EVERYTHING)):
+        aging, ar = aging_with_ar(mart, scope, today, moments, timezone="UTC",
+                                  basis="invoice", selection=selection)
+        customers = managed_customers(mart, scope, selection)
+        alone = _aging_query(mart, open_items_at(mart, [own], customers), today,
+                             aging_buckets(DEFAULT_BOUNDARIES, "invoice"), "invoice",
+                             False).collect()
+        assert aging.equals(alone)
+        every = [own, moments[0]]
+        wide = ar_by_customer_query(open_items_at(mart, every, customers), every)
+        for at, expected in zip(every, ar_frames(wide.collect(), 2), strict=True):
+            assert ar[at].filter(pl.col("customer_id").is_in(expected["customer_id"].implode())
+                                 ).equals(expected.filter(pl.col("customer_id").is_in(
+                                     ar[at]["customer_id"].implode())))
+            assert ar_totals(ar[at]) == ar_totals(expected)
+        assert ar_by_customer_at(mart, scope, every, selection)[0].equals(ar[own])
+        assert (scope is NO_SCOPE) == aging.is_empty()
+        if scope is rep:
+            assert aging.equals(rep_first)
+    assert len(mart.keyed["aging"]) == 1 and len(mart.keyed["ar_by_customer"]) == 2

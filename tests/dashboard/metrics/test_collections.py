@@ -113,7 +113,8 @@ def test_the_batch_holds_the_risk_as_of_its_last_allocation() -> None:
 
 
 def test_the_worklist_ranks_open_overdue_undisputed_invoices_by_score() -> None:
-    rows = worklist(_hand_made_mart(), FINANCE, D, timezone="UTC")
+    mart = _hand_made_mart()
+    rows = worklist(mart, FINANCE, D, timezone="UTC")
     assert rows["invoice_id"].to_list() == [9, 3, 8]  # 4 disputed, 5 not due, 1/2/6/7 paid
     assert rows["score_minor"].to_list() == [750, 158, 32]  # 157.5 rounds half up
     nine = rows.row(0, named=True)
@@ -121,8 +122,13 @@ def test_the_worklist_ranks_open_overdue_undisputed_invoices_by_score() -> None:
             ) == ("Three", "Twenty", 1, 5000)
     assert worklist_totals(rows) == {"invoices": 3, "customers": 3, "open_minor": 6000,
                                      "score_minor": 940}
+    # A rep's rows: of everyone's worklist kept after finance asked, or their own.
     rep = Scope("rep", 2, rep_ids=frozenset({20}))
-    assert worklist(_hand_made_mart(), rep, D, timezone="UTC")["invoice_id"].to_list() == [9, 8]
+    assert list(mart.keyed["worklist"]) == [(D, "UTC")]
+    assert worklist(mart, rep, D, timezone="UTC")["invoice_id"].to_list() == [9, 8]
+    fresh = _hand_made_mart()
+    assert worklist(fresh, rep, D, timezone="UTC")["invoice_id"].to_list() == [9, 8]
+    assert "worklist" not in fresh.keyed
 
 
 def test_the_demo_worklist_equals_the_core_ranked_by_the_risk_from_its_allocations(

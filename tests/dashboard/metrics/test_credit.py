@@ -46,7 +46,11 @@ def _hand_made_mart() -> Mart:
 def test_backlog_counts_credit_orders_in_the_customers_currency_in_scope() -> None:
     mart = _hand_made_mart()
     assert backlog_by_customer(mart, FINANCE).rows() == [(1, 300)]
+    # Every customer's backlog is kept with the batch; each scope picks its customers.
+    assert "backlog_by_customer" in mart.derived
     assert backlog_by_customer(mart, Scope("rep", 2, rep_ids=frozenset({20}))).height == 0
+    assert backlog_by_customer(mart, Scope("rep", 2, rep_ids=frozenset({10}))).rows() == [
+        (1, 300)]
     assert backlog_by_customer(mart, NO_SCOPE).height == 0
 
 

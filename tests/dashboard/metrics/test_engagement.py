@@ -187,6 +187,9 @@ def test_counts_trend_and_list_agree_with_the_statuses(demo_mart: DemoMart) -> N
 
 def test_a_rep_sees_the_customers_they_manage_now_and_no_scope_sees_none(
         demo_mart: DemoMart) -> None:
+    """Every customer's classification as of a day is kept with the batch when finance asks;
+    a rep's rows of it, or of their own classification when nothing is kept, are their
+    customers'."""
     as_of = demo_mart.mart.published_at.date()
     with Session(demo_mart.core) as session:
         rep_id = session.scalars(select(Customer.account_manager_id).where(
@@ -196,10 +199,21 @@ def test_a_rep_sees_the_customers_they_manage_now_and_no_scope_sees_none(
         managed |= set(session.scalars(select(Location.customer_id).where(
             Location.rep_override_id == rep_id)))
         core = _core_statuses(session, as_of)
+        year_ago = as_of - timedelta(days=365)
+        core_then = _core_statuses(session, year_ago)
     rep = Scope(role="rep", user_id=5, rep_ids=frozenset({rep_id}))
-    mine = _mart_statuses(demo_mart, rep, as_of)
-    assert mine and set(mine) == managed
-    assert mine == {customer: core[customer] for customer in managed}
+    fresh = Mart(demo_mart.mart.batch_id, demo_mart.mart.published_at, demo_mart.mart.tables)
+    for mart in (demo_mart.mart, fresh):
+        engagement(mart, FINANCE, year_ago)
+        mine = {row["customer_id"]: (row["status"], row["expected_interval_days"])
+                for row in engagement(mart, rep, as_of).iter_rows(named=True)}
+        assert mine and set(mine) == managed
+        assert mine == {customer: core[customer] for customer in managed}
+        then = engagement(mart, rep, year_ago)
+        assert dict(zip(then["customer_id"], then["status"], strict=True)) == {
+            customer: core_then[customer][0] for customer in managed if customer in core_then}
+    # Kept: the day finance asked for; today the rep classified their own customers.
+    assert list(fresh.keyed["engagement"]) == [year_ago]
     assert engagement(demo_mart.mart, NO_SCOPE, as_of).height == 0
     assert status_counts(demo_mart.mart, NO_SCOPE, as_of) == dict.fromkeys(STATUSES, 0)
     assert engagement(demo_mart.mart, rep, as_of, customer_id=min(

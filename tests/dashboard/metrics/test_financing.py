@@ -10,7 +10,12 @@ from decimal import Decimal
 
 import polars as pl
 
-from dashboard.metrics.financing import financing_invoices, financing_lines, invoice_financing
+from dashboard.metrics.financing import (
+    FINANCING_KEPT,
+    financing_invoices,
+    financing_lines,
+    invoice_financing,
+)
 from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import Period, date_key
 from dashboard.metrics.scope import Scope
@@ -133,6 +138,22 @@ def test_invoices_carry_their_cost_and_rep_within_the_scope() -> None:
         (1, 1, 219), (2, 1, 123)]
     lines = financing_lines(mart, rep_10, FEBRUARY, RATE).collect()
     assert lines["financing_cost_minor"].sum() == mine["financing_cost_minor"].sum()
+
+
+def test_every_invoices_cost_kept_per_period_gives_each_scope_its_own_rows() -> None:
+    """Finance's request keeps every invoice's cost of a period (the ``FINANCING_KEPT``
+    latest); a rep's rows of it equal the rep's own computation on a batch with nothing
+    kept."""
+    rep_10 = Scope("rep", 1, rep_ids=frozenset({10}))
+    alone = {period: financing_invoices(hand_made_mart(), rep_10, period, RATE)
+             .sort("document_id").collect() for period in (FEBRUARY, MARCH)}
+    mart = hand_made_mart()
+    for period in (FEBRUARY, MARCH):
+        financing_invoices(mart, FINANCE, period, RATE).collect()
+        assert financing_invoices(mart, rep_10, period, RATE).sort("document_id").collect(
+        ).equals(alone[period])
+    assert set(mart.keyed["financing"]) == {(FEBRUARY, RATE), (MARCH, RATE)}
+    assert not alone[FEBRUARY].is_empty() and FINANCING_KEPT >= 2
 
 
 def test_lines_narrowed_before_the_split_equal_the_lines_narrowed_after() -> None:

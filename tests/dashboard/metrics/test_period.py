@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -74,3 +74,27 @@ def test_trailing_months_start_on_the_first_of_the_oldest_month() -> None:
 def test_whole_months_are_the_calendar_months_inside_the_period(
         start: date, end: date, months: tuple[int, int] | None) -> None:
     assert Period(start, end).whole_months() == months
+
+
+@pytest.mark.parametrize(("start", "end", "outside"), [
+    # a part month at each end
+    (date(2026, 1, 15), date(2026, 4, 10),
+     [(date(2026, 1, 15), date(2026, 1, 31)), (date(2026, 4, 1), date(2026, 4, 10))]),
+    # whole months only
+    (date(2026, 1, 1), date(2026, 2, 28), []),
+    # a part month at the start only; at the end only (leap February)
+    (date(2026, 1, 2), date(2026, 3, 31), [(date(2026, 1, 2), date(2026, 1, 31))]),
+    (date(2024, 1, 1), date(2024, 2, 28), [(date(2024, 2, 1), date(2024, 2, 28))]),
+    # no whole month: the whole period
+    (date(2026, 1, 10), date(2026, 2, 5), [(date(2026, 1, 10), date(2026, 2, 5))]),
+])
+def test_the_days_outside_the_whole_months_complete_them(
+        start: date, end: date, outside: list[tuple[date, date]]) -> None:
+    period = Period(start, end)
+    parts = period.outside_whole_months()
+    assert [(p.start, p.end) for p in parts] == outside
+    months = period.whole_months()
+    inside = 0 if months is None else sum(
+        1 for day in (start + timedelta(days=i) for i in range(period.days))
+        if months[0] <= day.year * 100 + day.month <= months[1])
+    assert inside + sum(p.days for p in parts) == period.days

@@ -141,3 +141,27 @@ def test_whole_months_from_the_aggregate_equal_the_lines(
             with_months, answers(), strict=True):
         assert rows.equals(lines) and total == line_total and reps.equals(line_reps)
         assert total > 0
+
+
+def test_orders_invoiced_per_day_count_what_the_lines_count(demo_mart: DemoMart) -> None:
+    """``sales_totals`` counts distinct orders invoiced from the batch's orders per day
+    (``orders_invoiced``): the same count as over the lines themselves, in every scope and
+    slice, for whole and part months; checked against the core's invoices for everyone."""
+    mart, year = demo_mart.mart, _last_full_year(demo_mart)
+    rep_key = sales_by(mart, FINANCE, year, "rep")["rep_key"][0]
+    rep_id = mart.frame("dim_rep").filter(pl.col("rep_key") == rep_key)["rep_id"][0]
+    region = sales_by(mart, FINANCE, year, "region")["region_key"][0]
+    code = mart.frame("dim_region").filter(pl.col("region_key") == region)["region_code"][0]
+    periods = [year, Period(year.start + timedelta(days=45), year.end - timedelta(days=40)),
+               Period(year.start + timedelta(days=3), year.start + timedelta(days=20))]
+    for period in periods:
+        for scope, selection in ((FINANCE, EVERYTHING),
+                                 (Scope("rep", 2, rep_ids=frozenset({rep_id})), EVERYTHING),
+                                 (FINANCE, Slice(region_codes=frozenset({code})))):
+            lines = sales.sales_lines(mart, scope, period, selection).select(
+                sales.ORDERS_INVOICED).collect().item()
+            assert sales_totals(mart, scope, period, selection)["orders_invoiced"] == lines
+    with Session(demo_mart.core) as session:
+        core = session.scalar(select(func.count(func.distinct(Invoice.order_id))).where(
+            Invoice.status == "posted", Invoice.invoice_date.between(year.start, year.end)))
+    assert core and sales_totals(mart, FINANCE, year)["orders_invoiced"] == core

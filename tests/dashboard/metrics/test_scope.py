@@ -3,10 +3,14 @@ now, and an empty scope sees nothing."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import polars as pl
 import pytest
 
+from dashboard.metrics.mart import Mart
 from dashboard.metrics.scope import NO_SCOPE, Scope, restrict
+from dashboard.metrics.selection import dated
 
 DIM_REP = pl.DataFrame({"rep_key": [-1, 1, 2, 3], "rep_id": [-1, 10, 20, 30]})
 DIM_CUSTOMER = pl.DataFrame({
@@ -42,3 +46,23 @@ def test_finance_sees_everything_and_an_empty_scope_nothing() -> None:
 def test_sales_roles_cannot_be_given_every_rep() -> None:
     with pytest.raises(ValueError, match="cannot see every rep"):
         Scope(role="rep", user_id=1, all_reps=True)
+
+
+def test_a_periods_rows_are_the_same_found_by_binary_search_or_by_a_filter() -> None:
+    """``dated`` slices a column flagged sorted and filters one that is not; both give the
+    rows in the range, ends included, also when no row or every row is in it."""
+    keys = [20260101, 20260115, 20260115, 20260201, 20260301, 20260301, 20260415]
+    in_order = pl.DataFrame({"date_key": keys, "n": range(len(keys))})
+    shuffled = in_order.sample(fraction=1.0, shuffle=True, seed=7)
+    mart = Mart("b", datetime(2026, 5, 1), {
+        "sorted": in_order.with_columns(pl.col("date_key").set_sorted()),
+        "unsorted": shuffled})
+    assert mart.frame("sorted")["date_key"].flags["SORTED_ASC"]
+    assert not mart.frame("unsorted")["date_key"].flags["SORTED_ASC"]
+    for start, end in ((20260115, 20260301), (20260102, 20260114), (20250101, 20271231),
+                       (20260415, 20260415), (20260501, 20260601),
+                       (20260301, 20260115)):  # start after end: nothing
+        expected = sorted(n for n, key in enumerate(keys) if start <= key <= end)
+        for fact in ("sorted", "unsorted"):
+            rows = dated(mart, fact, "date_key", start, end).collect()
+            assert sorted(rows["n"].to_list()) == expected, (fact, start, end)
