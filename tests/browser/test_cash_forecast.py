@@ -9,6 +9,7 @@ import pytest
 from selenium.common.exceptions import (
     ElementNotInteractableException,
     StaleElementReferenceException,
+    TimeoutException,
 )
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -21,16 +22,25 @@ SHIFT_DAYS = '#\\{\\"name\\"\\:\\"shift_days\\"\\,\\"type\\"\\:\\"view-param\\"\
 EXCLUDE = '#\\{\\"name\\"\\:\\"exclude\\"\\,\\"type\\"\\:\\"view-param\\"\\}'
 
 
-def _type_into(dash_duo, selector: str, text: str) -> None:  # type: ignore[no-untyped-def]
-    """Type ``text`` and Enter into the field of ``selector``; again while the page's
-    re-render from the URL hides the field behind its loading state or replaces it."""
-    def type_text(driver) -> bool:  # type: ignore[no-untyped-def]
+def _type_into(dash_duo, selector: str, text: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    """Type ``text`` and Enter into the field of ``selector`` until the URL holds
+    ``expected``. The page re-renders from the URL after each change; a field replaced by
+    that re-render (before the debounced value reached the URL) loses what was typed, so
+    type it again into the new one."""
+    def typed(driver) -> bool:  # type: ignore[no-untyped-def]
+        if expected in driver.current_url:
+            return True
         field = driver.find_element(By.CSS_SELECTOR, selector)
+        field.clear()
         field.send_keys(text, Keys.ENTER)
+        try:
+            WebDriverWait(driver, 3).until(lambda d: expected in d.current_url)
+        except TimeoutException:
+            return False
         return True
 
-    WebDriverWait(dash_duo.driver, 20, ignored_exceptions=(
-        StaleElementReferenceException, ElementNotInteractableException)).until(type_text)
+    WebDriverWait(dash_duo.driver, 30, ignored_exceptions=(
+        StaleElementReferenceException, ElementNotInteractableException)).until(typed)
 
 
 @pytest.mark.browser
@@ -47,8 +57,7 @@ def test_finance_runs_a_scenario_on_the_cash_forecast(dash_duo, demo_app: dash.D
 
     dash_duo.select_dcc_dropdown(SHIFT_CUSTOMER, index=0)
     wait.until(lambda driver: "shift_customer=" in driver.current_url)
-    _type_into(dash_duo, SHIFT_DAYS, "30")
-    wait.until(lambda driver: "shift_days=30" in driver.current_url)
+    _type_into(dash_duo, SHIFT_DAYS, "30", "shift_days=30")
     wait.until(lambda _: "pays 30 days later"
                in dash_duo.find_element("#cash-forecast-scenario-note").text)
     hold = dash_duo.driver.find_element(By.CSS_SELECTOR, f"{EXCLUDE} input[value='hold']")
