@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.access import get_customer_for
 from core.actor import Actor, Role
@@ -52,55 +53,54 @@ class Activity:
     closing_balance: Decimal
 
 
+def _allocated(column: InstrumentedAttribute[int | None], document_id: Any, end: date,
+               known_by: datetime | None) -> ScalarSelect[Decimal]:
+    """Σ the allocations dated ≤ ``end`` (recorded before ``known_by``) whose ``column`` is
+    ``document_id``: a subquery correlated to the document's row (an index lookup each)."""
+    conditions = [column == document_id, Allocation.allocation_date <= end]
+    if known_by is not None:
+        conditions.append(Allocation.created_at < known_by)
+    return (select(func.coalesce(func.sum(Allocation.amount), 0))
+            .where(*conditions).scalar_subquery())
+
+
 def _documents(session: Session, customer_id: int, start: date | None, end: date,
                known_by: datetime | None) -> list[StatementItem]:
     """Documents dated in [start, end]; with ``known_by``, only those posted before it.
     Their open amounts count the allocations dated ≤ ``end`` (recorded before
-    ``known_by``), summed per document in one query per kind of document."""
+    ``known_by``): one query per kind of document, reading only the columns a statement
+    shows (whole ORM documents took 310 ms for a customer with 2,000 invoices at 10M)."""
 
     def dated(column, posted):  # type: ignore[no-untyped-def]
         conditions = [column <= end] + ([column >= start] if start else [])
         return conditions + ([posted < known_by] if known_by is not None else [])
 
-    def allocated(column, documents) -> dict[int, Decimal]:  # type: ignore[no-untyped-def]
-        """Σ allocation amounts per document where ``column`` is one of ``documents``."""
-        query = (select(column, func.sum(Allocation.amount))
-                 .where(column.in_(documents), Allocation.allocation_date <= end)
-                 .group_by(column))
-        if known_by is not None:
-            query = query.where(Allocation.created_at < known_by)
-        return {doc_id: total for doc_id, total in session.execute(query)}
-
-    invoices = select(Invoice.id).where(Invoice.customer_id == customer_id)
-    credit_notes = select(CreditNote.id).where(CreditNote.customer_id == customer_id)
-    payments = select(Payment.id).where(Payment.customer_id == customer_id)
-    paid = allocated(Allocation.target_invoice_id, invoices)
-    credited = allocated(Allocation.source_credit_note_id, credit_notes)
-    applied = allocated(Allocation.source_payment_id, payments)
-    covered = allocated(Allocation.target_payment_id, payments)
     items = []
-    for inv in session.scalars(select(Invoice).where(
+    for number, day, due, amount, paid in session.execute(select(
+            Invoice.number, Invoice.invoice_date, Invoice.due_date, Invoice.total_amount,
+            _allocated(Allocation.target_invoice_id, Invoice.id, end, known_by)).where(
             Invoice.customer_id == customer_id, Invoice.status == DocumentStatus.POSTED,
             *dated(Invoice.invoice_date, Invoice.posted_at))):
-        open_ = inv.total_amount - paid.get(inv.id, ZERO)
-        items.append(StatementItem("invoice", inv.number or "", inv.invoice_date, inv.due_date,
-                                   inv.total_amount, open_))
-    for cn in session.scalars(select(CreditNote).where(
+        items.append(StatementItem("invoice", number or "", day, due, amount, amount - paid))
+    for number, day, amount, used in session.execute(select(
+            CreditNote.number, CreditNote.credit_date, CreditNote.total_amount,
+            _allocated(Allocation.source_credit_note_id, CreditNote.id, end, known_by)).where(
             CreditNote.customer_id == customer_id, CreditNote.status == DocumentStatus.POSTED,
             *dated(CreditNote.credit_date, CreditNote.posted_at))):
-        used = credited.get(cn.id, ZERO)
-        items.append(StatementItem("credit_note", cn.number or "", cn.credit_date, None,
-                                   -cn.total_amount, -(cn.total_amount - used)))
-    for pay in session.scalars(select(Payment).where(
+        items.append(StatementItem("credit_note", number or "", day, None, -amount,
+                                   -(amount - used)))
+    for kind, number, day, amount, applied, covered in session.execute(select(
+            Payment.kind, Payment.number, Payment.received_date, Payment.amount,
+            _allocated(Allocation.source_payment_id, Payment.id, end, known_by),
+            _allocated(Allocation.target_payment_id, Payment.id, end, known_by)).where(
             Payment.customer_id == customer_id,
             *dated(Payment.received_date, Payment.posted_at))):
-        if pay.kind == PaymentKind.RECEIPT:
-            used = applied.get(pay.id, ZERO)
-            items.append(StatementItem("payment", pay.number, pay.received_date, None,
-                                       -pay.amount, -(pay.amount - used)))
+        if kind == PaymentKind.RECEIPT:
+            items.append(StatementItem("payment", number, day, None, -amount,
+                                       -(amount - applied)))
         else:
-            items.append(StatementItem(pay.kind.value, pay.number, pay.received_date, None,
-                                       pay.amount, pay.amount - covered.get(pay.id, ZERO)))
+            items.append(StatementItem(kind.value, number, day, None, amount,
+                                       amount - covered))
     return sorted(items, key=lambda i: (i.doc_date, i.doc_type, i.number))
 
 
@@ -123,9 +123,26 @@ def open_items(session: Session, actor: Actor, customer_id: int, as_of: date, *,
 
 def balance(session: Session, customer_id: int, as_of: date,
             known_by: datetime | None = None) -> Decimal:
-    """What the customer owes as of ``as_of`` (negative: credit in the customer's favour)."""
-    return sum((i.amount for i in _documents(session, customer_id, None, as_of, known_by)),
-               ZERO)
+    """What the customer owes as of ``as_of`` (negative: credit in the customer's favour):
+    the sums of its documents dated ≤ ``as_of`` (posted before ``known_by``), in one
+    query."""
+    def total(amount, day, posted, *conditions) -> ScalarSelect[Decimal]:  # type: ignore[no-untyped-def]
+        known = [posted < known_by] if known_by is not None else []
+        return (select(func.coalesce(func.sum(amount), 0))
+                .where(day <= as_of, *known, *conditions).scalar_subquery())
+
+    invoiced, credited, received, refunded = session.execute(select(
+        total(Invoice.total_amount, Invoice.invoice_date, Invoice.posted_at,
+              Invoice.customer_id == customer_id, Invoice.status == DocumentStatus.POSTED),
+        total(CreditNote.total_amount, CreditNote.credit_date, CreditNote.posted_at,
+              CreditNote.customer_id == customer_id,
+              CreditNote.status == DocumentStatus.POSTED),
+        total(Payment.amount, Payment.received_date, Payment.posted_at,
+              Payment.customer_id == customer_id, Payment.kind == PaymentKind.RECEIPT),
+        total(Payment.amount, Payment.received_date, Payment.posted_at,
+              Payment.customer_id == customer_id, Payment.kind != PaymentKind.RECEIPT),
+    )).one()
+    return invoiced - credited - received + refunded
 
 
 def activity(session: Session, actor: Actor, customer_id: int, start: date, end: date, *,
