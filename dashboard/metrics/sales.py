@@ -125,20 +125,25 @@ def orders_invoiced(mart: Mart, scope: Scope, period: Period,
                     selection: Slice = EVERYTHING) -> int:
     """Distinct orders with an invoice line in ``period``, in scope and slice
     (``ORDERS_INVOICED``), from the batch's orders invoiced per day
-    (``_invoiced_orders``)."""
+    (``_invoiced_orders``): an order counts on its first invoice day in the period, the
+    day whose previous invoice day is before the period (or which has none)."""
     days = between(mart.derive("invoiced_orders", _invoiced_orders), "date_key",
                    period.start_key, period.end_key)
-    return int(attributed_rows(mart, days, scope, selection)
-               .select(pl.col("order_id").n_unique()).collect().item())
+    first = pl.col("previous_key").is_null() | (pl.col("previous_key") < period.start_key)
+    return int(attributed_rows(mart, days, scope, selection).filter(first)
+               .select(pl.len()).collect().item())
 
 
 def _invoiced_orders(mart: Mart) -> pl.DataFrame:
     """Per batch: one row per order and day it has invoice lines, with the attribution keys
-    (the ETL copies them from the order to each of its lines), by day: a period's distinct
-    orders from ~3.6× fewer rows than its lines (10M, an executive's year to date 50 → ~15
-    ms)."""
+    (the ETL copies them from the order to each of its lines) and ``previous_key``, the
+    order's invoice day before (null on its first), by day. A period's distinct orders are
+    then a count of rows, not a distinct count over them (10M lines, an executive's year to
+    date: over the lines 50 ms, distinct over these rows ~15 ms, this count ~2 ms)."""
     return (mart.lazy("fct_sales_line").filter(pl.col("source_type") == "invoice")
             .select("date_key", "order_id", "rep_key", "channel_key", "region_key").unique()
+            .sort("order_id", "date_key")
+            .with_columns(pl.col("date_key").shift(1).over("order_id").alias("previous_key"))
             .sort("date_key", "order_id").collect()
             .with_columns(pl.col("date_key").set_sorted()))
 
