@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from typing import Any
 
 import plotly.graph_objects as go
 import plotly.io as pio
 import polars as pl
 from babel.numbers import get_currency_name
+from plotly.basedatatypes import BasePlotlyType
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
@@ -35,13 +37,34 @@ as the default when a figure is made — the same look at a quarter of the cost 
 and 4.7 KB less JSON in every figure."""
 
 
-def _layout(fig: go.Figure, title: str, height: int = 340) -> go.Figure:
-    fig.update_layout(title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 16}},
-                      height=height, colorway=PALETTE,
-                      margin={"l": 60, "r": 20, "t": 50, "b": 50},
-                      legend={"orientation": "h", "y": -0.2, "x": 0},
-                      font={"family": "system-ui, -apple-system, Segoe UI, sans-serif"})
+def styled(fig: go.Figure, **props: Any) -> go.Figure:
+    """``styled(fig, **props)``, in less time: each top-level property assigned (and so
+    validated), a dict merged into what the property holds, as ``update_layout`` does.
+    Plotly 7's ``update_layout`` parses a key path per property and nested key: 3–6 ms a
+    call, several calls a figure; this takes ~0.4 ms."""
+    for name, value in props.items():
+        current = fig.layout[name] if name in fig.layout else None  # e.g. a new yaxis2
+        if isinstance(value, dict) and isinstance(current, BasePlotlyType):
+            value = _merged(current.to_plotly_json(), value)
+        fig.layout[name] = value
     return fig
+
+
+def _merged(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        below = base.get(key)
+        merged[key] = (_merged(below, value) if isinstance(value, Mapping)
+                       and isinstance(below, dict) else value)
+    return merged
+
+
+def _layout(fig: go.Figure, title: str, height: int = 340) -> go.Figure:
+    return styled(fig, title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 16}},
+                  height=height, colorway=PALETTE,
+                  margin={"l": 60, "r": 20, "t": 50, "b": 50},
+                  legend={"orientation": "h", "y": -0.2, "x": 0},
+                  font={"family": "system-ui, -apple-system, Segoe UI, sans-serif"})
 
 
 def month_label(month_key: int) -> str:
@@ -108,7 +131,7 @@ def sales_trend(months: pl.DataFrame, period: Period, currency: str,
     fig.add_scatter(x=x, y=months["margin_pct"].to_list(), name="Gross margin %",
                     yaxis="y2", mode="lines+markers", line={"color": PALETTE[1]},
                     hovertemplate="%{x}<br>Margin %{y:.1%}<extra></extra>")
-    fig.update_layout(xaxis={"type": "category", "tickangle": 0},
+    styled(fig, xaxis={"type": "category", "tickangle": 0},
                       yaxis={"title": f"Net sales ({currency})", "tickformat": ",.0f"},
                       yaxis2={"title": "Gross margin %", "overlaying": "y", "side": "right",
                               "tickformat": ".0%", "rangemode": "tozero", "showgrid": False})
@@ -127,7 +150,7 @@ def ranked_bars(frame: pl.DataFrame, value: str, currency: str, title: str,
         orientation="h", marker_color=NET_COLOUR,
         customdata=None if drill is None else top[drill].to_list(),
         hovertemplate="%{y}<br>%{x:,.0f} " + currency + "<extra></extra>"))
-    fig.update_layout(xaxis={"title": currency, "tickformat": ",.0f"},
+    styled(fig, xaxis={"title": currency, "tickformat": ",.0f"},
                       yaxis={"automargin": True})
     return _layout(fig, title, height=max(260, 40 + 28 * top.height))
 
@@ -142,7 +165,7 @@ def money_bars(labels: list[str], values_minor: list[int], currency: str, title:
     fig = go.Figure(go.Bar(x=labels, y=[major(v, currency) for v in values_minor],
                            marker_color=colour, customdata=drill,
                            hovertemplate="%{x}<br>%{y:,.0f} " + currency + "<extra></extra>"))
-    fig.update_layout(yaxis={"title": currency, "tickformat": ",.0f"}, xaxis={"type": "category"})
+    styled(fig, yaxis={"title": currency, "tickformat": ",.0f"}, xaxis={"type": "category"})
     return _layout(fig, title)
 
 
@@ -162,7 +185,7 @@ def waterfall(steps: pl.DataFrame, currency: str, title: str,
         totals={"marker": {"color": NET_COLOUR}},
         connector={"line": {"color": "#adb5bd"}}, customdata=drill,
         hovertemplate="%{x}<br>%{y:,.0f} " + currency + "<extra></extra>"))
-    fig.update_layout(yaxis={"title": currency, "tickformat": ",.0f"},
+    styled(fig, yaxis={"title": currency, "tickformat": ",.0f"},
                       xaxis={"tickangle": -30}, showlegend=False)
     return _layout(fig, title, height=380)
 
@@ -182,7 +205,7 @@ def status_lines(trend: pl.DataFrame, title: str, colours: dict[str, str],
                         name=labels.get(status, status), mode="lines+markers",
                         line={"color": colour},
                         customdata=None if drill is None else [drill(status, d) for d in days])
-    fig.update_layout(yaxis={"title": "Customers", "rangemode": "tozero"},
+    styled(fig, yaxis={"title": "Customers", "rangemode": "tozero"},
                       xaxis={"tickformat": "%b %Y"})
     return _layout(fig, title)
 
@@ -200,7 +223,7 @@ def target_vs_actual(months: pl.DataFrame, period: Period, currency: str,
                     name="Target", mode="lines+markers",
                     line={"color": PALETTE[1], "dash": "dash"},
                     hovertemplate="%{x}<br>Target %{y:,.0f} " + currency + "<extra></extra>")
-    fig.update_layout(yaxis={"title": f"Net sales ({currency})", "tickformat": ",.0f"},
+    styled(fig, yaxis={"title": f"Net sales ({currency})", "tickformat": ",.0f"},
                       xaxis={"type": "category", "tickangle": 0})
     return _layout(fig, title)
 
@@ -223,7 +246,7 @@ def attainment_heatmap(cells: pl.DataFrame, period: Period, title: str) -> go.Fi
         text=[["" if v is None else f"{v:.0%}" for v in row] for row in z],
         texttemplate="%{text}", hovertemplate="%{y}<br>%{x}<br>%{text} of target<extra></extra>",
         colorbar={"title": "Attainment", "tickformat": ".0%"}, xgap=2, ygap=2))
-    fig.update_layout(yaxis={"automargin": True}, xaxis={"type": "category", "tickangle": 0})
+    styled(fig, yaxis={"automargin": True}, xaxis={"type": "category", "tickangle": 0})
     return _layout(fig, title, height=max(340, 110 + 30 * len(reps)))
 
 
@@ -254,7 +277,7 @@ def margin_treemap(rows: pl.DataFrame, currency: str, title: str,
         branchvalues="total", tiling={"pad": 2}, root={"color": "white"},
         pathbar={"visible": False}))
     _layout(fig, title, height=420)
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    styled(fig, margin={"l": 10, "r": 10, "t": 50, "b": 10})
     return fig
 
 
@@ -278,7 +301,7 @@ def aging_bars(labels: list[str], values_minor: list[int], currency: str, title:
         x=labels, y=[major(v, currency) for v in values_minor],
         marker_color=aging_colours(len(labels)),
         hovertemplate="%{x}<br>%{y:,.0f} " + currency + "<extra></extra>"))
-    fig.update_layout(yaxis={"title": f"Open amount ({currency})", "tickformat": ",.0f"},
+    styled(fig, yaxis={"title": f"Open amount ({currency})", "tickformat": ",.0f"},
                       xaxis={"type": "category", "title": axis_title}, showlegend=False)
     return _layout(fig, title, height=AGING_HEIGHT)
 
@@ -294,7 +317,7 @@ def aging_by_customer_bars(frame: pl.DataFrame, buckets: list[tuple[str, str]], 
         return empty_figure(title, empty)
     fig = go.Figure()
     _stacked_customer_bars(fig, top, buckets, currency, label, key)
-    fig.update_layout(barmode="stack", xaxis={"title": f"Open amount ({currency})",
+    styled(fig, barmode="stack", xaxis={"title": f"Open amount ({currency})",
                                               "tickformat": ",.0f"},
                       yaxis={"automargin": True}, legend={"traceorder": "normal"})
     return _layout(fig, title, height=AGING_HEIGHT)
@@ -341,8 +364,7 @@ def _panels_layout(fig: go.Figure, title: str, heights: Sequence[int], gap: int,
     """``_layout`` for a figure of ``_currency_panels``: tall enough for the panels, with
     room between the figure's title and the first panel's."""
     height = sum(heights) + gap * (len(heights) - 1) + 165
-    return _layout(fig, title, height=max(minimum, height)).update_layout(
-        margin={"t": 85, "b": 80})
+    return styled(_layout(fig, title, height=max(minimum, height)), margin={"t": 85, "b": 80})
 
 
 def aging_bars_by_currency(labels: list[str], values_by_currency: Mapping[str, Sequence[int]],
@@ -363,7 +385,7 @@ def aging_bars_by_currency(labels: list[str], values_by_currency: Mapping[str, S
         fig.update_yaxes(title_text=currency, tickformat=",.0f", row=row, col=1)
     fig.update_xaxes(type="category")
     fig.update_xaxes(title_text=axis_title, row=len(shown), col=1)
-    fig.update_layout(showlegend=False)
+    styled(fig, showlegend=False)
     return _panels_layout(fig, title, heights, gap, AGING_HEIGHT)
 
 
@@ -388,11 +410,11 @@ def aging_by_customer_bars_by_currency(frame: pl.DataFrame, buckets: list[tuple[
         fig.update_xaxes(title_text=f"Open amount ({currency})", tickformat=",.0f",
                          row=row, col=1)
     fig.update_yaxes(automargin=True)
-    fig.update_layout(barmode="stack")
+    styled(fig, barmode="stack")
     # The legend on the title's line, right: below the last panel it would sit far away.
-    return _panels_layout(fig, title, heights, gap).update_layout(
-        legend={"traceorder": "normal", "yref": "container", "y": 0.99, "yanchor": "top",
-                "x": 1.0, "xanchor": "right"})
+    return styled(_panels_layout(fig, title, heights, gap), legend={
+        "traceorder": "normal", "yref": "container", "y": 0.99, "yanchor": "top", "x": 1.0,
+        "xanchor": "right"})
 
 
 def _shorten(text: str, length: int = 28) -> str:
@@ -436,7 +458,7 @@ def forecast_fan(weeks: pl.DataFrame, currency: str, title: str,
     fig.add_scatter(x=labels, y=values("expected_minor"), mode="lines", name="Expected (mean)",
                     line={"color": PALETTE[1], "dash": "dot"},
                     hovertemplate=money_hover + "<extra>Expected</extra>")
-    fig.update_layout(yaxis={"title": f"Receipts ({currency})", "tickformat": ",.0f",
+    styled(fig, yaxis={"title": f"Receipts ({currency})", "tickformat": ",.0f",
                              "rangemode": "tozero"},
                       xaxis={"type": "category", "tickangle": 0,
                              "title": "ISO week (starting Monday)"},
@@ -454,11 +476,11 @@ def backtest_bars(origins: pl.DataFrame, title: str, labels: list[str]) -> go.Fi
                 marker_color=NET_COLOUR, hovertemplate="%{x}<br>WAPE %{y:.1%}<extra></extra>")
     fig.add_bar(x=labels, y=origins["naive_wape"].to_list(), name="Naive",
                 marker_color="#adb5bd", hovertemplate="%{x}<br>WAPE %{y:.1%}<extra></extra>")
-    fig.update_layout(yaxis={"title": "WAPE", "tickformat": ".0%", "rangemode": "tozero"},
+    styled(fig, yaxis={"title": "WAPE", "tickformat": ".0%", "rangemode": "tozero"},
                       xaxis={"type": "category", "tickangle": 0}, barmode="group")
     # A narrow card: smaller margins, the legend below the two-line dates.
-    return _layout(fig, title, height=300).update_layout(
-        margin={"l": 50, "r": 10, "t": 40, "b": 40},
+    return styled(
+        _layout(fig, title, height=300), margin={"l": 50, "r": 10, "t": 40, "b": 40},
         legend={"orientation": "h", "y": -0.32, "x": 0})
 
 
@@ -489,7 +511,7 @@ def contribution_bridge(steps: pl.DataFrame, currency: str, title: str,
         totals={"marker": {"color": NET_COLOUR}},
         connector={"line": {"color": "#adb5bd"}},
         hovertemplate="%{y}<br>%{x:,.2f} " + currency + "<extra></extra>"))
-    fig.update_layout(xaxis={"title": f"{currency} (axis not from zero)", "tickformat": ",.0f",
+    styled(fig, xaxis={"title": f"{currency} (axis not from zero)", "tickformat": ",.0f",
                              "range": [low - pad, high + pad]},
                       yaxis={"autorange": "reversed", "automargin": True}, showlegend=False)
     return _layout(fig, title, height=330)
