@@ -81,8 +81,9 @@ def test_as_of_a_closed_day_leaves_out_entries_posted_later(
 def test_a_statement_reads_the_same_number_of_queries_however_many_documents(
     session: Session, world: World
 ) -> None:
-    """The open amounts come from one grouped query per kind of document, not one query per
-    document (a customer with 750 invoices took 1.8 s at 10M lines)."""
+    """The open amounts come with each kind of document's query (a correlated sum of its
+    allocations), not one query per document (a customer with 750 invoices took 1.8 s at
+    10M lines)."""
     def read() -> None:
         open_items(session, FINANCE, world.customer.id, date(2025, 4, 30),
                    include_backdated=True)
