@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow
@@ -61,6 +61,13 @@ class Invoice(Base):
     that only the collection fields (dispute flag, promise-to-pay date) may change."""
 
     __tablename__ = "invoice"
+    __table_args__ = (
+        # The invoices with a promise to pay (~1 % at 10M), read whole for the collections
+        # export: a scan of this index instead of every invoice.
+        Index("ix_invoice_promised", "id", "promise_to_pay_date",
+              postgresql_where=text("promise_to_pay_date IS NOT NULL"),
+              sqlite_where=text("promise_to_pay_date IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(String(32), unique=True)
