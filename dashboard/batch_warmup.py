@@ -31,7 +31,7 @@ from dashboard.metrics.mart import Mart
 from dashboard.metrics.period import DEFAULT_PRESET, PRESETS, Period, preset_period
 from dashboard.metrics.pnl import pnl_totals
 from dashboard.metrics.receivables import ar_by_customer_at, cei_moments, moment
-from dashboard.metrics.sales import sales_totals
+from dashboard.metrics.sales import orders_invoiced
 from dashboard.metrics.scope import COMPANY
 from dashboard.secure import company_settings
 from etl.facts.open_ar import Moment
@@ -79,7 +79,7 @@ def warm(mart: Mart, today: date, *, timezone: str, fiscal_year_start_month: int
                             fiscal_year_start_month=fiscal_year_start_month)
     for period in default.compared():  # the P&L's cards
         pnl_totals(mart, COMPANY, period, rate=financing_rate)
-    sales_totals(mart, COMPANY, default)
+    orders_invoiced(mart, COMPANY, default)
 
 
 def warmer(server: Flask) -> Callable[[Mart], None]:

@@ -115,9 +115,9 @@ def company_settings() -> Company:
         with _core_sessions()() as session:
             settings = session.get_one(CompanySettings, 1)
             return Company(settings.base_currency, settings.fiscal_year_start_month,
-                            settings.timezone,
-                            tuple(int(b) for b in settings.aging_buckets.split(",")),
-                            settings.financing_rate)
+                           settings.timezone,
+                           tuple(int(b) for b in settings.aging_buckets.split(",")),
+                           settings.financing_rate)
 
     return _cached("company", read)
 

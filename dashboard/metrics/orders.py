@@ -32,7 +32,12 @@ from dashboard.metrics.period import Period
 from dashboard.metrics.ratios import average_minor
 from dashboard.metrics.sales import NET, ORDERS_INVOICED
 from dashboard.metrics.scope import Scope
-from dashboard.metrics.selection import EVERYTHING, Slice, attributed, attributed_rows, dated
+from dashboard.metrics.selection import (
+    EVERYTHING,
+    Slice,
+    attributed,
+    attributed_in,
+)
 
 GROUPINGS = {"month": "month_key", "rep": "rep_key", "channel": "channel_key",
              "region": "region_key"}
@@ -47,15 +52,9 @@ def _aggregate(frame: pl.LazyFrame, keys: list[str], *exprs: pl.Expr) -> pl.Lazy
     return frame.group_by(keys).agg(*exprs) if keys else frame.select(*exprs)
 
 
-def _in_period(mart: Mart, fact: str, scope: Scope, period: Period,
-               selection: Slice) -> pl.LazyFrame:
-    return attributed_rows(mart, dated(mart, fact, "date_key", period.start_key,
-                                       period.end_key), scope, selection)
-
-
 def _bookings(mart: Mart, scope: Scope, period: Period, selection: Slice,
               keys: list[str]) -> pl.LazyFrame:
-    return _aggregate(_in_period(mart, "fct_booking", scope, period, selection), keys,
+    return _aggregate(attributed_in(mart, "fct_booking", period, scope, selection), keys,
                       pl.col("net_delta_minor").sum().alias("bookings_minor"))
 
 
@@ -71,9 +70,9 @@ def _measures(mart: Mart, scope: Scope, period: Period, selection: Slice,
     parts = [
         _bookings(mart, scope, period, selection, keys),
         _backlog(mart, scope, selection, keys),
-        _aggregate(_in_period(mart, "fct_order", scope, period, selection).filter(
+        _aggregate(attributed_in(mart, "fct_order", period, scope, selection).filter(
             pl.col("status").is_in(ORDER_STATUSES)), keys, pl.len().alias("orders")),
-        _aggregate(_in_period(mart, "fct_sales_line", scope, period, selection), keys,
+        _aggregate(attributed_in(mart, "fct_sales_line", period, scope, selection), keys,
                    NET.sum().alias("net_sales_minor"), ORDERS_INVOICED),
     ]
     joined = parts[0]

@@ -36,7 +36,12 @@ from dashboard.metrics.period import Period
 from dashboard.metrics.ratios import ratio, ratio_value
 from dashboard.metrics.sales import NET, sales_lines
 from dashboard.metrics.scope import Scope
-from dashboard.metrics.selection import EVERYTHING, Slice, attributed, attributed_rows, dated
+from dashboard.metrics.selection import (
+    EVERYTHING,
+    Slice,
+    attributed,
+    attributed_in,
+)
 
 DIMENSIONS = {"channel": "Channel", "rep": "Rep", "region": "Region",
               "category": "Product category", "product": "Product", "customer": "Customer"}
@@ -189,8 +194,7 @@ def freight_lines(mart: Mart, scope: Scope, period: Period,
                   selection: Slice = EVERYTHING) -> pl.LazyFrame:
     """The freight cost rows (``fct_freight_cost``: shipment lines) shipped in ``period``,
     in scope and slice."""
-    return attributed_rows(mart, dated(mart, "fct_freight_cost", "date_key", period.start_key,
-                                       period.end_key), scope, selection)
+    return attributed_in(mart, "fct_freight_cost", period, scope, selection)
 
 
 def financing_rows(mart: Mart, scope: Scope, period: Period, selection: Slice,

@@ -276,14 +276,19 @@ def _ar_at(mart: Mart, scope: Scope, moments: Sequence[Moment],
     everyone = of_everyone(mart, scope, "ar_by_customer", moments, _ar_of_everyone)
     if everyone is not None:
         return [restrict(frame.lazy(), "customer_id", customers) for frame in everyone]
-    query = ar_by_customer_query(open_items_at(mart, moments, customers), moments)
-    return [frame.lazy() for frame in ar_frames(query.collect(), len(moments))]
+    return [frame.lazy() for frame in _ar_of(mart, moments, customers)]
 
 
 def _ar_of_everyone(mart: Mart, moments: list[Moment]) -> list[pl.DataFrame]:
-    """``ar_by_customer`` of every customer (no scope, no slice) at each of ``moments``, in
-    one pass."""
-    query = ar_by_customer_query(open_items_at(mart, moments, None), moments)
+    """``ar_by_customer`` of every customer (no scope, no slice) at each of ``moments``."""
+    return _ar_of(mart, moments, None)
+
+
+def _ar_of(mart: Mart, moments: Sequence[Moment],
+           customers: pl.Series | None) -> list[pl.DataFrame]:
+    """``ar_by_customer`` of ``customers`` (None: every customer) at each of ``moments``, in
+    one pass over their open items."""
+    query = ar_by_customer_query(open_items_at(mart, moments, customers), moments)
     return ar_frames(query.collect(), len(moments))
 
 

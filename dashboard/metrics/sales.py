@@ -20,9 +20,9 @@ from dashboard.metrics.selection import (
     EVERYTHING,
     Slice,
     attributed,
+    attributed_in,
     attributed_rows,
     between,
-    dated,
 )
 
 CONTRIBUTION_ONLY_REASONS = ("settlement_discount", "bad_debt")
@@ -47,8 +47,7 @@ NET = (pl.when(pl.col("credit_reason").is_in(CONTRIBUTION_ONLY_REASONS).fill_nul
 def sales_lines(mart: Mart, scope: Scope, period: Period,
                 selection: Slice = EVERYTHING) -> pl.LazyFrame:
     """The ``fct_sales_line`` rows in scope and slice, dated in ``period``."""
-    return attributed_rows(mart, dated(mart, "fct_sales_line", "date_key", period.start_key,
-                                       period.end_key), scope, selection)
+    return attributed_in(mart, "fct_sales_line", period, scope, selection)
 
 
 def _sums() -> list[pl.Expr]:

@@ -63,6 +63,9 @@ class Scope:
 
 NO_SCOPE = Scope(role=REP, user_id=0)
 """Sees nothing: what a request without a resolvable login gets."""
+COMPANY = Scope(role=ADMIN, user_id=0, all_reps=True)
+"""The whole company: for per-batch work no request asked for (``dashboard.batch_warmup``),
+never a user's scope (a request's scope comes from its session, ``dashboard.secure``)."""
 
 
 def restrict(frame: pl.LazyFrame, column: str, allowed: pl.Series | None) -> pl.LazyFrame:
@@ -70,6 +73,3 @@ def restrict(frame: pl.LazyFrame, column: str, allowed: pl.Series | None) -> pl.
     if allowed is None:
         return frame
     return frame.filter(pl.col(column).is_in(allowed.implode()))
-COMPANY = Scope(role=ADMIN, user_id=0, all_reps=True)
-"""The whole company: for per-batch work no request asked for (``dashboard.batch_warmup``),
-never a user's scope (a request's scope comes from its session, ``dashboard.secure``)."""

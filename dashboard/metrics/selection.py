@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from dashboard.metrics.mart import KEPT_PER_KIND, K, Mart
+from dashboard.metrics.period import Period
 from dashboard.metrics.scope import Scope, restrict
 
 
@@ -59,6 +60,14 @@ def between(frame: pl.DataFrame, column: str, start_key: int, end_key: int) -> p
         after = keys.search_sorted(end_key, side="right")
         return frame.slice(first, max(0, after - first)).lazy()  # no rows when start > end
     return frame.lazy().filter(pl.col(column).is_between(start_key, end_key))
+
+
+def attributed_in(mart: Mart, fact: str, period: Period, scope: Scope,
+                  selection: Slice = EVERYTHING) -> pl.LazyFrame:
+    """``attributed`` rows of ``fact`` dated (``date_key``) in ``period``: the period's rows
+    first (``dated``), then scope and slice."""
+    return attributed_rows(mart, dated(mart, fact, "date_key", period.start_key,
+                                       period.end_key), scope, selection)
 
 
 def attributed_rows(mart: Mart, rows: pl.LazyFrame, scope: Scope,
