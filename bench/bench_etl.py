@@ -9,7 +9,6 @@ Run alone with ``python -m bench.bench_etl``; ``make bench`` runs it after the l
 from __future__ import annotations
 
 import logging
-import os
 import resource
 import tempfile
 import threading
@@ -19,6 +18,8 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from sqlalchemy import text
+
+from bench.memory_limit import MemoryLimit
 
 log = logging.getLogger(__name__)
 MART_SCHEMA = "mart_bench"
@@ -34,7 +35,9 @@ GROUP BY i.customer_id, to_char(i.invoice_date, 'YYYYMM')
 
 class StagePeaks(threading.Thread):
     """This process's largest resident memory (MiB) during each stage, sampled every
-    ``interval`` seconds: ``mark(stage)`` starts a stage, ``stop()`` returns the peaks."""
+    ``interval`` seconds: ``mark(stage)`` starts a stage, ``stop()`` returns the peaks —
+    under the stage's name all resident pages (with the spilled frames' file pages, which
+    the kernel drops under pressure), under "<stage> (private)" the anonymous ones."""
 
     def __init__(self, interval: float = 0.2) -> None:
         super().__init__(daemon=True, name="stage-peaks")
@@ -47,9 +50,11 @@ class StagePeaks(threading.Thread):
         self._stage = stage
 
     def _sample(self) -> None:
-        resident_pages = int(Path("/proc/self/statm").read_text().split()[1])
-        rss = resident_pages * os.sysconf("SC_PAGE_SIZE") >> 20
-        self.peaks[self._stage] = max(self.peaks.get(self._stage, 0), rss)
+        status = dict(line.split(":", 1) for line in
+                      Path("/proc/self/status").read_text().splitlines())
+        for key, name in (("VmRSS", self._stage), ("RssAnon", f"{self._stage} (private)")):
+            mib = int(status[key].split()[0]) >> 10
+            self.peaks[name] = max(self.peaks.get(name, 0), mib)
 
     def run(self) -> None:
         while not self._stopped.wait(self._interval):
@@ -62,12 +67,15 @@ class StagePeaks(threading.Thread):
         return self.peaks
 
 
-def _full_run(core_url: str, connections: int) -> dict[str, object]:
+def _full_run(core_url: str, connections: int,
+              limit: MemoryLimit | None = None) -> dict[str, object]:
     from core.db import make_engine
     from etl.publish import mart_target
     from etl.run import run_etl
 
     logging.basicConfig(level=logging.INFO)  # a fresh process: the tables' staging lines
+    if limit is not None:
+        limit.enter()
     stages: list[tuple[str, float]] = []
     peaks = StagePeaks()
     peaks.start()
@@ -75,6 +83,7 @@ def _full_run(core_url: str, connections: int) -> dict[str, object]:
     def progress(stage: str) -> None:
         stages.append((stage, time.perf_counter()))
         peaks.mark(stage)
+        log.info("stage: %s", stage)
 
     with tempfile.TemporaryDirectory() as tmp:
         target = mart_target(core_url, Path(tmp) / "parquet", schema=MART_SCHEMA,
@@ -90,6 +99,7 @@ def _full_run(core_url: str, connections: int) -> dict[str, object]:
     seconds = {name: round(marks[i + 1][1] - at, 2) for i, (name, at) in enumerate(marks[:-1])}
     to_parquet = round(sum(v for k, v in seconds.items() if k != "mart tables"), 2)
     return {
+        **({"memory_limit": limit.report()} if limit is not None else {}),
         "rows": result.rows,
         "seconds_by_stage": seconds,
         "seconds_to_published_parquet": to_parquet,
@@ -115,14 +125,19 @@ def _in_fresh_process(fn, *args):  # type: ignore[no-untyped-def]
         return pool.submit(fn, *args).result()
 
 
-def run(connections: int = 2) -> dict[str, object]:
+def run(connections: int = 2, memory_limit_gib: float | None = None) -> dict[str, object]:
     """``make bench`` entry point (builds the standard dataset first if it is missing);
-    ``connections``: PostgreSQL connections the run reads and loads over at once."""
+    ``connections``: PostgreSQL connections the run reads and loads over at once;
+    ``memory_limit_gib``: run the ETL in a cgroup with that limit (``bench.memory_limit``)."""
     from bench.bench_demo_load import ensure_standard_dataset
 
     core_url = ensure_standard_dataset()
+    limit = None
+    if memory_limit_gib is not None:
+        limit = MemoryLimit(memory_limit_gib)
+        limit.create()
     log.info("ETL full run on the standard dataset …")
-    etl = _in_fresh_process(_full_run, core_url, connections)
+    etl = _in_fresh_process(_full_run, core_url, connections, limit)
     log.info("per-customer monthly P&L from the core with SQL …")
     sql = _in_fresh_process(_core_sql_pnl, core_url)
     return {"dataset": "standard (50,000 customers, 10M lines, seed 42)", "etl_full": etl,
@@ -136,5 +151,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=2,
                         help="PostgreSQL connections to read and load over (default 2)")
+    parser.add_argument("--memory-limit", type=float, metavar="GIB",
+                        help="run the ETL in a cgroup limited to GIB GiB (needs root)")
     logging.basicConfig(level=logging.INFO)
-    log.info("%s", json.dumps(run(parser.parse_args().connections), indent=2))
+    arguments = parser.parse_args()
+    log.info("%s", json.dumps(run(arguments.connections, arguments.memory_limit), indent=2))

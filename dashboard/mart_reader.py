@@ -28,10 +28,8 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
 
 import polars as pl
-import pyarrow as pa
 from sqlalchemy import Engine
 
 from dashboard.metrics.mart import Mart
@@ -39,6 +37,7 @@ from etl.batch_folder import SERVING_DIR, STAGING_PREFIX
 from etl.conform import polars_schema
 from etl.publish import PublishedBatch, published_batch
 from etl.schema import mart
+from etl.spill import mapped
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +133,7 @@ def serving_copy(parquet_dir: Path, batch_id: str, *, rewrite: bool = False) -> 
 def _mapped(path: Path) -> pl.DataFrame:
     """The frame of an Arrow IPC file, its buffers memory-mapped from the file, with its
     date keys that are in order flagged so (``_flag_sorted``)."""
-    table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
-    return _flag_sorted(cast(pl.DataFrame, pl.from_arrow(table, rechunk=False)))
+    return _flag_sorted(mapped(path))
 
 
 def _flag_sorted(frame: pl.DataFrame) -> pl.DataFrame:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 
 import polars as pl
@@ -95,9 +95,13 @@ def _link_or_copy(source: str, target: str) -> None:
 
 
 def read_batch(parquet_dir: Path, batch_id: str,
-               names: Iterable[str] | None = None) -> dict[str, pl.DataFrame] | None:
+               names: Iterable[str] | None = None,
+               keep: Callable[[str, pl.DataFrame], pl.DataFrame] | None = None,
+               ) -> dict[str, pl.DataFrame] | None:
     """The tables ``names`` (default: all in the folder) of a published batch, conformed to
-    the mart's columns and dtypes; ``None`` when the folder or one of them is missing."""
+    the mart's columns and dtypes; ``None`` when the folder or one of them is missing.
+    ``keep`` (e.g. ``etl.spill.Spill.keep``) is given each table as it is read and returns
+    the frame to hold instead."""
     folder = parquet_dir / batch_id
     if not folder.is_dir():
         return None
@@ -112,7 +116,8 @@ def read_batch(parquet_dir: Path, batch_id: str,
             frame = pl.DataFrame(schema=polars_schema(mart.tables[name]))
         else:
             frame = pl.read_parquet(path, hive_partitioning=name in PARTITIONED)
-        tables[name] = conform(frame.lazy(), mart.tables[name]).collect()
+        frame = conform(frame.lazy(), mart.tables[name]).collect()
+        tables[name] = keep(name, frame) if keep else frame
     return tables
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import queue
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -55,6 +55,9 @@ from core.types import ScaledNumeric
 
 # Table name → the columns to read (``None`` or the ``Table`` itself: all of them).
 ColumnSpec = Mapping[str, Iterable[str] | Table | None]
+
+# What a frame is held as once read: table name, frame → the frame to keep.
+Keep = Callable[[str, pl.DataFrame], pl.DataFrame]
 
 _PLAIN = re.compile(r"[A-Za-z0-9_]+")
 _SNAPSHOT_ID = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
@@ -272,11 +275,13 @@ class CoreReader:
 
     def extract(self, tables: ColumnSpec | Iterable[str],
                 row_filters: Mapping[str, RowFilter] | None = None,
-                customers: CustomerRows | None = None) -> CoreFrames:
+                customers: CustomerRows | None = None,
+                keep: Keep | None = None) -> CoreFrames:
         """Read ``tables``: a mapping of table name → the columns to read (``None`` or a
         ``Table``: all), or table names (all columns). ``row_filters`` (table name →
         ``RowFilter``) keeps only some rows; ``customers`` keeps only the selected customers'
-        rows of its tables."""
+        rows of its tables; ``keep`` (e.g. ``etl.spill.Spill.keep``) is given each table's
+        frame as soon as it is read and returns the frame to hold instead."""
         dialect = self.dialect.name
         spec = tables if isinstance(tables, Mapping) else dict.fromkeys(tables)
         filters = row_filters or {}
@@ -294,7 +299,8 @@ class CoreReader:
                 condition = scoped[name].format(ids=CustomerRows.ids_sql(dialect))
                 options = {"parameters": (customers.parameter(dialect),)}
             sql = _select_sql(table, dialect, columns, filters.get(name), condition)
-            return _normalise(self._read(sql, options), table, columns)
+            frame = _normalise(self._read(sql, options), table, columns)
+            return keep(name, frame) if keep else frame
 
         with ThreadPoolExecutor(max_workers=self._count) as pool:
             names = self._largest_first(list(spec))

@@ -37,7 +37,7 @@ segment pools did not change, only the changed customers' items are simulated ag
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -121,8 +121,9 @@ def invoice_state(items: pl.DataFrame, allocations: pl.DataFrame, as_of: date | 
 
 
 def invoice_states(items: pl.DataFrame, allocations: pl.DataFrame,
-                   moments: Sequence[Moment]) -> list[pl.DataFrame]:
-    """``invoice_state`` at each of ``moments`` (as of, known by), from one join."""
+                   moments: Sequence[Moment]) -> Iterator[pl.DataFrame]:
+    """``invoice_state`` at each of ``moments`` (as of, known by), from one join, one
+    moment at a time (``open_items_at``)."""
     return open_items_at(_invoices(items), allocations, moments)
 
 

@@ -1,0 +1,49 @@
+"""A run's spill folder: frames written as Arrow IPC and mapped back unchanged, the folder
+gone when the run ends, whether it ends well or not."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from etl.spill import Spill
+
+
+def frame() -> pl.DataFrame:
+    """One column of each dtype the mart's tables use, with nulls."""
+    return pl.DataFrame({
+        "key": pl.Series([1, 2, None], dtype=pl.Int32),
+        "minor": pl.Series([10**15, -3, 0], dtype=pl.Int64),
+        "name": ["Acme", None, "Ünïcode GmbH"],
+        "day": [date(2025, 1, 31), None, date(2026, 11, 24)],
+        "at": [datetime(2025, 1, 31, 9, 30), datetime(2026, 1, 1), None],
+        "quantity": pl.Series([Decimal("1.2500"), None, Decimal("-3.0000")],
+                              dtype=pl.Decimal(18, 4)),
+        "flag": [True, False, None],
+    })
+
+
+def test_a_kept_frame_is_the_same_frame_mapped_from_its_file(tmp_path: Path) -> None:
+    original = pl.concat([frame(), frame()], rechunk=False)  # several record batches
+    with Spill(tmp_path, "20261124T000000-abcdef") as spill:
+        kept = spill.keep("fct_x", original)
+        assert (spill.folder / "fct_x.arrow").is_file()
+        assert spill.folder.name == ".tmp-20261124T000000-abcdef.spill"
+        assert kept.schema == original.schema
+        assert kept.equals(original)
+        assert kept.filter(pl.col("flag")).rows() == original.filter(pl.col("flag")).rows()
+        spill.discard("fct_x")
+        assert not (spill.folder / "fct_x.arrow").exists()
+        assert kept.equals(original)  # still mapped after its file is removed
+    assert not spill.folder.exists()
+
+
+def test_the_folder_goes_when_the_run_fails(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="boom"), Spill(tmp_path, "b") as spill:
+        spill.keep("t", frame())
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
