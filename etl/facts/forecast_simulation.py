@@ -26,7 +26,7 @@ paid ones' days late. As of day D:
 
 Only the week matters, so each item's probability of each week is computed exactly
 (``week_probabilities``; expected amounts = amount × probability, no sampling noise), and
-each of the ``SIMULATIONS`` simulations draws the week from them (``draw_weeks``) — the same
+each of the ``SIMULATIONS`` simulations draws the week from them (``_add_draws``) — the same
 in distribution as drawing days late and bucketing. Random numbers are counter based
 (splitmix64 of the seed, the item's key and the simulation number), so an item's draws
 depend only on the seed and its key: the same in a full run, an incremental run and a
@@ -40,9 +40,13 @@ not expected within the horizon.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import numba
 import numpy as np
 import polars as pl
 
@@ -59,7 +63,6 @@ CUSTOMER_POOL, SEGMENT_POOL, ALL_POOL = "customer", "segment", "all"
 INVOICE, BACKLOG = "invoice", "backlog"
 ITEM_CODES = {INVOICE: 0, BACKLOG: 1}
 _EPOCH = date(1970, 1, 1)
-_CHUNK_DRAWS = 1 << 16  # items × simulations handled at once (bounds memory)
 # Pool keys for the vectorised search: pool × _SPAN + days late + _OFFSET.
 _OFFSET = 1 << 20
 _SPAN = 1 << 21
@@ -67,6 +70,11 @@ _SPAN = 1 << 21
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
+_UNIT = 1.0 / (1 << 53)  # a 53-bit integer → [0, 1)
+# Threads the draws are spread over (each a range of simulations), when there are at least
+# _THREADED_DRAWS of them (a scenario's few items are drawn on the caller's thread).
+DRAW_THREADS = min(4, os.cpu_count() or 1)
+_THREADED_DRAWS = 1_000_000
 
 
 def forecast_seed(as_of: date) -> int:
@@ -91,18 +99,6 @@ def week_starts(as_of: date, weeks: int = HORIZON_WEEKS) -> list[date]:
 def day_number(day: date) -> int:
     """Days since 1970-01-01 (the unit of the simulation's dates)."""
     return (day - _EPOCH).days
-
-
-def uniforms(seed: int, keys: np.ndarray, simulations: int = SIMULATIONS) -> np.ndarray:
-    """(items, simulations) uniform numbers in [0, 1): splitmix64 output number
-    ``key × simulations + simulation`` of the stream starting at ``seed``."""
-    counter = (keys.astype(np.uint64)[:, None] * np.uint64(simulations)
-               + np.arange(simulations, dtype=np.uint64)[None, :])
-    z = np.uint64(seed) + (counter + np.uint64(1)) * _GAMMA
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    z ^= z >> np.uint64(31)
-    return (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
 
 
 @dataclass(frozen=True)
@@ -291,17 +287,34 @@ def week_index(days: np.ndarray, as_of: date, weeks: int = HORIZON_WEEKS) -> np.
     return np.where((offset >= 0) & (week < weeks), week, OUTSIDE)
 
 
-def draw_weeks(probabilities: np.ndarray, keys: np.ndarray, seed: int,
-               simulations: int = SIMULATIONS) -> np.ndarray:
-    """(items, simulations) simulated payment week per item (``weeks`` = not within the
-    horizon): the inverse of each item's cumulative week distribution at its uniforms."""
-    weeks = probabilities.shape[1]
-    cumulative = np.cumsum(probabilities, axis=1)
-    u = uniforms(seed, keys, simulations)
-    week = np.zeros(u.shape, np.int8)
-    for k in range(weeks):
-        week += u >= cumulative[:, k:k + 1]
-    return week
+@numba.njit(cache=True, nogil=True)
+def _add_draws(cumulative: np.ndarray, keys: np.ndarray, amounts: np.ndarray,
+               groups: np.ndarray, seed: np.uint64, totals: np.ndarray,
+               first_simulation: int, end_simulation: int) -> None:
+    """Each item's draws of simulations ``first_simulation`` ≤ s < ``end_simulation`` added
+    to ``totals[group, s, week]`` (week ``weeks`` = not within the horizon). Draw ``s`` of
+    the item with key ``k`` is uniform number ``k × simulations + s`` of the splitmix64
+    stream that starts at ``seed`` (53 bits → [0, 1); simulations = ``totals.shape[1]``);
+    its week is how many of the item's cumulative week probabilities (``cumulative[item]``,
+    non-decreasing) are ≤ it — the inverse of its distribution. Compiled (numba) because
+    it is one pass over items × simulations: at 10M lines 300,000 open invoices per
+    backtest origin, 3.3 s in array steps, ~1 s here; without the GIL, so ranges of
+    simulations run on threads of their own."""
+    items, weeks = cumulative.shape
+    simulations = totals.shape[1]
+    for i in range(items):
+        first = keys[i] * np.uint64(simulations) + np.uint64(1)
+        for s in range(first_simulation, end_simulation):
+            z = seed + (first + np.uint64(s)) * _GAMMA
+            z = (z ^ (z >> np.uint64(30))) * _MIX1
+            z = (z ^ (z >> np.uint64(27))) * _MIX2
+            z ^= z >> np.uint64(31)
+            u = np.float64(z >> np.uint64(11)) * _UNIT
+            week = 0
+            for k in range(weeks):
+                if u >= cumulative[i, k]:
+                    week += 1
+            totals[groups[i], s, week] += amounts[i]
 
 
 @dataclass(frozen=True)
@@ -335,17 +348,16 @@ def simulate(items: Items, pools: Pools, as_of: date, seed: int, *,
         fixed = np.bincount(group[certain] * (weeks + 1) + week,
                             weights=items.amount[certain], minlength=group_count * (weeks + 1))
         totals += fixed.reshape(group_count, 1, weeks + 1)
-    uncertain = np.flatnonzero(~certain)
-    step = max(1, _CHUNK_DRAWS // simulations)
-    sims = np.arange(simulations, dtype=np.int64)[None, :]
-    flat = totals.reshape(-1)
-    for lo in range(0, uncertain.size, step):
-        chosen = uncertain[lo:lo + step]
-        week = draw_weeks(probabilities[chosen], items.key[chosen], seed, simulations)
-        cell = (group[chosen][:, None] * simulations + sims) * (weeks + 1) + week
-        flat += np.bincount(cell.reshape(-1), weights=np.repeat(items.amount[chosen],
-                                                                simulations),
-                            minlength=flat.size)
+    drawn = ~certain
+    arguments = (np.cumsum(probabilities[drawn], axis=1), items.key[drawn].astype(np.uint64),
+                 items.amount[drawn].astype(np.float64), group[drawn], np.uint64(seed),
+                 totals)
+    threads = DRAW_THREADS if drawn.sum() * simulations >= _THREADED_DRAWS else 1
+    bounds = np.linspace(0, simulations, threads + 1).astype(int).tolist()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for done in [pool.submit(_add_draws, *arguments, first, end)
+                     for first, end in itertools.pairwise(bounds)]:
+            done.result()
     return Simulation(totals[:, :, :weeks], expected)
 
 

@@ -175,16 +175,16 @@ def open_items_at(items: pl.DataFrame | pl.LazyFrame,
     """``open_items`` at each of ``moments`` (as of, known by), in that order, from one
     join of the items with their allocations for all of them (``open_items_at_lazy``);
     each moment's frame is made when it is asked for, so only the join and one moment's
-    items are held (at 10M lines eight moments' items at once were ~2.5 GiB)."""
-    wide = open_items_at_lazy(items, allocations, moments).collect()
+    items are held (at 10M lines eight moments' items at once were ~2.5 GiB). The join is
+    sorted once, its filters keep the order (sorting each moment's items: 8 × 0.4 s)."""
+    wide = open_items_at_lazy(items, allocations, moments).sort(ITEM_ORDER).collect()
     suffixed = [f"{name}_{i}" for i in range(len(moments))
                 for name in ("open_doc_minor", "open_minor")]
     for i, moment in enumerate(moments):
         yield (wide.filter(as_of_filter("document_date_key", "posted_at", *moment))
                .with_columns(pl.col(f"open_doc_minor_{i}").alias("open_doc_minor"),
                              pl.col(f"open_minor_{i}").alias("open_minor"))
-               .drop(suffixed)
-               .sort(ITEM_ORDER))
+               .drop(suffixed))
 
 
 def possibly_open(items: pl.DataFrame | pl.LazyFrame,

@@ -13,13 +13,14 @@ import pytest
 
 from etl.checks import forecast_failures
 from etl.conform import polars_schema
-from etl.facts import cash_forecast, forecast_backtest
+from etl.facts import cash_forecast, forecast_backtest, forecast_simulation
 from etl.facts.forecast_simulation import (
     ALL_POOL,
     CUSTOMER_POOL,
     OUTSIDE,
     SEGMENT_POOL,
     SIMULATIONS,
+    Items,
     attach_pools,
     bands,
     day_number,
@@ -183,6 +184,51 @@ def test_the_draws_depend_only_on_the_seed_and_the_item() -> None:
                               simulate(sim_items, sim_pools, SUNDAY, SEED).totals)
     assert forecast_seed(SUNDAY) == SEED and 0 < SEED < 2 ** 63
     assert forecast_seed(SUNDAY + timedelta(days=1)) != SEED
+
+
+def _splitmix_totals(items: Items, probabilities: np.ndarray, groups: np.ndarray,
+                     group_count: int, seed: int) -> np.ndarray:
+    """The documented draws in plain numpy: draw s of the item with key k is splitmix64
+    output k × SIMULATIONS + s of the stream at ``seed`` as 53 bits in [0, 1), its week the
+    number of the item's cumulative week probabilities ≤ it (13: outside the horizon)."""
+    counter = (items.key.astype(np.uint64)[:, None] * np.uint64(SIMULATIONS)
+               + np.arange(SIMULATIONS, dtype=np.uint64)[None, :])
+    z = np.uint64(seed) + (counter + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    u = (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    week = (u[:, :, None] >= np.cumsum(probabilities, axis=1)[:, None, :]).sum(axis=2)
+    totals = np.zeros((group_count, SIMULATIONS, 14))
+    np.add.at(totals, (groups[:, None], np.arange(SIMULATIONS)[None, :], week),
+              np.broadcast_to(items.amount[:, None], week.shape))
+    return totals[:, :, :13]
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_the_simulation_adds_the_documented_draws(threads: int,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # 300 random invoices of 3 customers over 4 groups, some with a promise (certain):
+    # the compiled draws give exactly the plain-numpy rule's totals, on one thread or
+    # with the simulations spread over several.
+    monkeypatch.setattr(forecast_simulation, "DRAW_THREADS", threads)
+    monkeypatch.setattr(forecast_simulation, "_THREADED_DRAWS", 1)
+    rng = np.random.default_rng(7)
+    history = pools(*[(CUSTOMER_POOL, customer, None, days, int(rng.integers(1, 6)), 0)
+                      for customer in (1, 2, 3) for days in range(-5, 40, 3)],
+                    (SEGMENT_POOL, -1, "SMB", 10, 30, 2), (SEGMENT_POOL, -1, "SMB", 50, 5, 0))
+    rows = [{"document_id": d, "customer_id": int(rng.integers(1, 4)),
+             "due": SUNDAY + timedelta(days=int(rng.integers(-40, 60))),
+             "amount_minor": int(rng.integers(1, 10**9)),
+             **({"promise": SUNDAY + timedelta(days=int(rng.integers(1, 60)))}
+                if d % 10 == 0 else {})} for d in range(1, 301)]
+    sim_items, sim_pools = attach_pools(items(*rows), history)
+    groups = rng.integers(0, 4, len(rows))
+    result = simulate(sim_items, sim_pools, SUNDAY, SEED, groups=groups, group_count=4)
+    expected = _splitmix_totals(sim_items, week_probabilities(sim_items, sim_pools, SUNDAY),
+                                groups, 4, SEED)
+    assert np.array_equal(result.totals, expected)
+    assert result.totals.sum() > 0 and len(np.unique(result.totals[0, :, 0])) > 10
 
 
 def test_the_naive_forecast_pays_on_the_due_date() -> None:

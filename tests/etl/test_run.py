@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from core.demo import generate_demo
 from etl import run as etl_run
@@ -80,6 +80,11 @@ def test_a_batch_that_does_not_reconcile_is_not_published(
         statuses = [s for (s,) in conn.execute(select(run_log.c.status)
                                                 .order_by(run_log.c.started_at))]
     assert statuses == ["published", "failed"]
+    if demo_target.engine.dialect.name == "postgresql":  # the run had staged its tables
+        with demo_target.engine.connect() as conn:
+            staging = conn.scalar(text("SELECT current_schema()")) + "_load"
+            assert conn.scalar(text("SELECT count(*) FROM pg_namespace WHERE nspname = :n"),
+                               {"n": staging}) == 0, "the failed run left its staging schema"
 
 
 def test_freight_cost_that_does_not_reconcile_is_not_published(
