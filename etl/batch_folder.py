@@ -96,12 +96,12 @@ def _link_or_copy(source: str, target: str) -> None:
 
 def read_batch(parquet_dir: Path, batch_id: str,
                names: Iterable[str] | None = None,
-               keep: Callable[[str, pl.DataFrame], pl.DataFrame] | None = None,
+               keep: Callable[[str, pl.LazyFrame], pl.DataFrame] | None = None,
                ) -> dict[str, pl.DataFrame] | None:
     """The tables ``names`` (default: all in the folder) of a published batch, conformed to
     the mart's columns and dtypes; ``None`` when the folder or one of them is missing.
-    ``keep`` (e.g. ``etl.spill.Spill.keep``) is given each table as it is read and returns
-    the frame to hold instead."""
+    ``keep`` (e.g. ``etl.spill.Spill.keep``) is given each table's query and returns the
+    frame to hold (without it each table is read into memory)."""
     folder = parquet_dir / batch_id
     if not folder.is_dir():
         return None
@@ -113,11 +113,11 @@ def read_batch(parquet_dir: Path, batch_id: str,
         if not path.exists() or name not in mart.tables:
             return None
         if name in PARTITIONED and not any(path.iterdir()):
-            frame = pl.DataFrame(schema=polars_schema(mart.tables[name]))
+            scan = pl.LazyFrame(schema=polars_schema(mart.tables[name]))
         else:
-            frame = pl.read_parquet(path, hive_partitioning=name in PARTITIONED)
-        frame = conform(frame.lazy(), mart.tables[name]).collect()
-        tables[name] = keep(name, frame) if keep else frame
+            scan = pl.scan_parquet(path, hive_partitioning=name in PARTITIONED)
+        query = conform(scan, mart.tables[name])
+        tables[name] = keep(name, query) if keep else query.collect()
     return tables
 
 

@@ -101,7 +101,6 @@ from etl.increment import (
     Increment,
     changed_customers,
     differing,
-    merge_customers,
     of_customers,
 )
 from etl.lock import run_lock
@@ -365,7 +364,7 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
     if rebuilt is None or prior is None:
         _build_facts(core, tables, context, spill, step)
     else:
-        delta, months = _merge(core, tables, context, prior, rebuilt, spill)
+        delta, months = _merge(core, tables, context, prior, rebuilt, spill, step)
         increment = None
         if same_date and changes is not None:
             customers = rebuilt | changed_customers(prior["dim_customer"],
@@ -406,8 +405,9 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
 
 def _build_facts(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
                  spill: Spill, step: Progress) -> None:
-    """Every fact of every customer into ``tables``, built a chunk of customers at a time
-    (``etl.chunks``), each chunk's piece spilled, then the pieces in the builder's order."""
+    """Every fact of the customers ``core`` holds into ``tables``, built a chunk of
+    customers at a time (``etl.chunks``), each chunk's piece spilled, then the pieces in
+    the builder's order."""
     chunks = customer_chunks(core["sales_order"])
     pieces: dict[str, list[pl.DataFrame]] = {name: [] for name in FACTS}
 
@@ -430,14 +430,15 @@ def _build_facts(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Con
             spill.discard(f"{name}.{number}")
 
 
-def _prefixed(spill: Spill, prefix: str) -> Callable[[str, pl.DataFrame], pl.DataFrame]:
+def _prefixed(spill: Spill,
+              prefix: str) -> Callable[[str, pl.DataFrame | pl.LazyFrame], pl.DataFrame]:
     """``spill.keep`` under file names that start with ``prefix``."""
     return lambda name, frame: spill.keep(prefix + name, frame)
 
 
 def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
            prior: dict[str, pl.DataFrame], customers: frozenset[int],
-           spill: Spill) -> tuple[Delta, frozenset[int]]:
+           spill: Spill, step: Progress) -> tuple[Delta, frozenset[int]]:
     """Rebuild every fact for ``customers`` (``core`` holds their documents) and put the
     merged facts into ``tables``: the previous rows of every other customer plus the
     rebuilt ones, in the builder's order. The ``Delta`` names what changed (the tables of
@@ -447,20 +448,24 @@ def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
     rebuilt_facts: dict[str, pl.DataFrame] = {}
     months: dict[str, frozenset[int]] = {}
     unchanged = {name for name in _DIMENSION_NAMES if tables[name].equals(prior[name])}
+    fresh = dict(tables)  # the dimensions, then the customers' facts (in chunks when many)
+    if customers:
+        _build_facts(core, fresh, context, spill, step)
     for name, builder in FACTS.items():
         if not customers:  # a new date without changes: no fact to rebuild
             unchanged.add(name)
             tables[name] = prior[name]
             continue
-        rebuilt = builder.build(core, tables, context).filter(mine)
+        rebuilt = fresh.pop(name).filter(mine)
         before = prior[name].filter(mine)
         if rebuilt.equals(before):
             unchanged.add(name)
             tables[name] = prior[name]
             continue
         rebuilt_facts[name] = rebuilt
-        tables[name] = spill.keep(
-            name, merge_customers(prior[name], rebuilt, customers, builder.order))
+        kept = prior[name].filter(~mine)
+        tables[name] = in_order([kept, rebuilt.select(kept.columns)], builder.order,
+                                spill.keep, f"{name}.merged")  # spilled in slices
         if name in _MONTHLY:
             months[name] = frozenset(differing(before, rebuilt)["month_key"].to_list())
     delta = Delta(customers, rebuilt_facts,

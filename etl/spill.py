@@ -60,14 +60,18 @@ class Spill:
                  trace: TracebackType | None) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def keep(self, name: str, frame: pl.DataFrame) -> pl.DataFrame:
-        """``frame`` written as ``<name>.arrow`` and mapped back; ``ValueError`` if the
-        mapped frame's schema differs (a type the round trip does not keep)."""
+    def keep(self, name: str, frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+        """``frame`` written as ``<name>.arrow`` and mapped back — a query's rows streamed
+        into the file, never all in memory; ``ValueError`` if the mapped frame's schema
+        differs (a type the round trip does not keep)."""
         path = self.folder / f"{name}.arrow"
-        frame.write_ipc(path, compression="uncompressed")
+        if isinstance(frame, pl.LazyFrame):
+            frame.sink_ipc(path, compression="uncompressed")
+        else:
+            frame.write_ipc(path, compression="uncompressed")
         kept = mapped(path)
-        if kept.schema != frame.schema:
-            raise ValueError(f"{name}: spilled as {kept.schema}, not {frame.schema}")
+        if kept.schema != frame.collect_schema():
+            raise ValueError(f"{name}: spilled as {kept.schema}, not {frame.collect_schema()}")
         return kept
 
     def discard(self, name: str) -> None:

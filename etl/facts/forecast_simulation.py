@@ -72,7 +72,7 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _UNIT = 1.0 / (1 << 53)  # a 53-bit integer → [0, 1)
 # Threads the draws are spread over (each a range of simulations), when there are at least
-# _THREADED_DRAWS of them (a scenario's few items are drawn on the caller's thread).
+# _THREADED_DRAWS of them (a scenario's few items are drawn on one thread).
 DRAW_THREADS = min(4, os.cpu_count() or 1)
 _THREADED_DRAWS = 1_000_000
 
@@ -338,6 +338,8 @@ def simulate(items: Items, pools: Pools, as_of: date, seed: int, *,
     promise, or nothing to expect) are added without drawing."""
     n = len(items)
     group = np.zeros(n, np.int64) if groups is None else groups.astype(np.int64)
+    if n and not 0 <= group.min() <= group.max() < group_count:  # (the loop does not check)
+        raise ValueError(f"groups must be 0 … {group_count - 1}")
     probabilities = week_probabilities(items, pools, as_of, weeks, shift_days)
     expected = probabilities * items.amount[:, None]
     totals = np.zeros((group_count, simulations, weeks + 1), np.float64)

@@ -231,6 +231,15 @@ def test_the_simulation_adds_the_documented_draws(threads: int,
     assert result.totals.sum() > 0 and len(np.unique(result.totals[0, :, 0])) > 10
 
 
+def test_a_group_outside_the_count_is_refused() -> None:
+    history = pools((CUSTOMER_POOL, 1, None, 0, 3, 0), (SEGMENT_POOL, -1, "SMB", 9, 5, 0))
+    sim_items, sim_pools = attach_pools(items({"document_id": 1, "due": SUNDAY}), history)
+    for group in (-1, 3):
+        with pytest.raises(ValueError, match="groups must be 0 … 2"):
+            simulate(sim_items, sim_pools, SUNDAY, SEED, groups=np.array([group]),
+                     group_count=3)
+
+
 def test_the_naive_forecast_pays_on_the_due_date() -> None:
     due = np.array([day_number(d) for d in (date(2025, 6, 4), date(2025, 6, 16),
                                             date(2025, 5, 20), date(2025, 12, 1))])

@@ -42,6 +42,16 @@ def test_a_kept_frame_is_the_same_frame_mapped_from_its_file(tmp_path: Path) -> 
     assert not spill.folder.exists()
 
 
+def test_a_query_is_streamed_into_its_file(tmp_path: Path) -> None:
+    source = tmp_path / "t.parquet"
+    pl.concat([frame()] * 4).write_parquet(source, row_group_size=3)
+    query = pl.scan_parquet(source).filter(pl.col("key").is_not_null())
+    with Spill(tmp_path, "b") as spill:
+        kept = spill.keep("prior.t", query)
+        assert (spill.folder / "prior.t.arrow").is_file()
+        assert kept.equals(query.collect()) and kept.height == 8
+
+
 def test_the_folder_goes_when_the_run_fails(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="boom"), Spill(tmp_path, "b") as spill:
         spill.keep("t", frame())
