@@ -168,7 +168,7 @@ def customers_of(conn, table: str, ids: Iterable[int]) -> set[int]:  # type: ign
 def customer_conditions(tables: Iterable[str]) -> dict[str, str]:
     """Document table (of ``tables``) → SQL condition keeping the rows of the selected
     customers, around the placeholder ``{ids}`` (``etl.extract.CustomerRows`` puts the
-    subquery of the bound ids there). Names come from ``CUSTOMER_OF`` (code constants)."""
+    subquery of the selected ids there). Names come from ``CUSTOMER_OF`` (code constants)."""
 
     def condition(table: str) -> str:
         parts = []

@@ -22,6 +22,7 @@ Only what the builders read is extracted: each builder module declares ``CORE_CO
 from __future__ import annotations
 
 import json
+import operator
 import queue
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -134,19 +135,21 @@ class CustomerRows:
     customer_ids: frozenset[int]
     conditions: Mapping[str, str]
 
-    @staticmethod
-    def ids_sql(dialect: str) -> str:
-        """The subquery of the selected ids, reading the one bound parameter."""
+    def ids_sql(self, dialect: str) -> str:
+        """The subquery of the selected ids. PostgreSQL: an array literal of the ids, not a
+        bound parameter — the ADBC driver reads a query with bound parameters without
+        COPY, the whole result held in libpq first (3.5M invoice lines of 35 % of the
+        customers at 10M: 22.1 s, 3.9 GiB against 14.0 s, 1.7 GiB); the literal is written
+        from Python ints only, so it holds nothing but digits and commas. SQLite: the one
+        bound parameter (``parameters``)."""
         if dialect == "postgresql":
-            return "(SELECT unnest(CAST($1 AS integer[])))"
+            ids = ",".join(str(operator.index(i)) for i in sorted(self.customer_ids))
+            return f"(SELECT unnest(CAST('{{{ids}}}' AS integer[])))"
         return "(SELECT value FROM json_each(?1))"
 
-    def parameter(self, dialect: str) -> str:
-        """The ids as the one bound parameter of ``ids_sql``."""
-        ids = sorted(self.customer_ids)
-        if dialect == "postgresql":
-            return "{" + ",".join(str(i) for i in ids) + "}"
-        return json.dumps(ids)
+    def parameters(self, dialect: str) -> tuple[str, ...]:
+        """The bound parameters of ``ids_sql``."""
+        return () if dialect == "postgresql" else (json.dumps(sorted(self.customer_ids)),)
 
 
 @dataclass(frozen=True)
@@ -296,8 +299,9 @@ class CoreReader:
             options = None
             condition = None
             if customers is not None and name in scoped:
-                condition = scoped[name].format(ids=CustomerRows.ids_sql(dialect))
-                options = {"parameters": (customers.parameter(dialect),)}
+                condition = scoped[name].format(ids=customers.ids_sql(dialect))
+                parameters = customers.parameters(dialect)
+                options = {"parameters": parameters} if parameters else None
             sql = _select_sql(table, dialect, columns, filters.get(name), condition)
             frame = _normalise(self._read(sql, options), table, columns)
             return keep(name, frame) if keep else frame

@@ -8,13 +8,14 @@ from datetime import date
 from decimal import Decimal
 
 import polars as pl
+import pytest
 from sqlalchemy import Engine, func, insert, select
 
 from core.audit import set_actor
 from core.company.models import Region
 from core.db import make_session_factory, transaction
 from core.models import Base
-from etl.extract import READ_WORK_MEM, core_reader, extract, scaled_columns
+from etl.extract import READ_WORK_MEM, CustomerRows, core_reader, extract, scaled_columns
 from tests.core.documents import posted_invoice
 from tests.core.world import build_world
 
@@ -90,3 +91,14 @@ def test_every_connection_of_a_reader_shares_its_snapshot(isolated_engine: Engin
     assert counts == [before] * 3
     assert frames["region"].height == before
     assert list(frames.frames) == ["region", "channel", "sales_rep", "customer"]
+
+
+def test_the_customer_ids_are_written_into_the_sql_as_integers_only() -> None:
+    # PostgreSQL reads them from an array literal (a query with bound parameters is not
+    # read by COPY); anything but an int is refused before it reaches the SQL.
+    rows = CustomerRows(frozenset({12, 3}), {})
+    assert rows.ids_sql("postgresql") == "(SELECT unnest(CAST('{3,12}' AS integer[])))"
+    assert rows.parameters("postgresql") == ()
+    assert rows.parameters("sqlite") == ("[3, 12]",)
+    with pytest.raises(TypeError):
+        CustomerRows(frozenset({"1}') OR 1=1 --"}), {}).ids_sql("postgresql")  # type: ignore[arg-type]
