@@ -10,7 +10,7 @@ presets' cards ask for (each preset's period, prior period and last year's), in 
 company's time zone, with its aging boundaries, on the due-date basis — then every role
 reads its rows of them. So are the frames kept once per batch that the first AR aging and
 P&L requests would otherwise build (backlog by customer, the financing cost's invoices and
-allocations: ~0.8 s at 10M).
+allocations: ~0.8 s at 10M), and the cash forecast's compiled draws are loaded.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from dashboard.metrics.receivables import ar_by_customer_at, cei_moments, moment
 from dashboard.metrics.sales import orders_invoiced
 from dashboard.metrics.scope import COMPANY
 from dashboard.secure import company_settings
+from etl.facts.forecast_simulation import load_draws
 from etl.facts.open_ar import Moment
 
 
@@ -80,6 +81,7 @@ def warm(mart: Mart, today: date, *, timezone: str, fiscal_year_start_month: int
     for period in default.compared():  # the P&L's cards
         pnl_totals(mart, COMPANY, period, rate=financing_rate)
     orders_invoiced(mart, COMPANY, default)
+    load_draws()  # the cash forecast scenarios' compiled draws, once per process
 
 
 def warmer(server: Flask) -> Callable[[Mart], None]:

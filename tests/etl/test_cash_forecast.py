@@ -231,6 +231,15 @@ def test_the_simulation_adds_the_documented_draws(threads: int,
     assert result.totals.sum() > 0 and len(np.unique(result.totals[0, :, 0])) > 10
 
 
+def test_loading_the_draws_compiles_what_simulate_calls() -> None:
+    forecast_simulation.load_draws()
+    compiled = forecast_simulation._add_draws.signatures
+    history = pools((CUSTOMER_POOL, 1, None, 0, 3, 0), (SEGMENT_POOL, -1, "SMB", 9, 5, 0))
+    sim_items, sim_pools = attach_pools(items({"document_id": 1, "due": SUNDAY}), history)
+    simulate(sim_items, sim_pools, SUNDAY, SEED, groups=np.array([1]), group_count=2)
+    assert forecast_simulation._add_draws.signatures == compiled  # nothing compiled again
+
+
 def test_a_group_outside_the_count_is_refused() -> None:
     history = pools((CUSTOMER_POOL, 1, None, 0, 3, 0), (SEGMENT_POOL, -1, "SMB", 9, 5, 0))
     sim_items, sim_pools = attach_pools(items({"document_id": 1, "due": SUNDAY}), history)
