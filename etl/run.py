@@ -37,9 +37,10 @@ merged facts (``derived_failures``), the cash forecast against the AR and order-
 run is logged as failed and leaves the published batch exactly as it was.
 
 Memory: every large frame of a run (core tables, the previous batch's tables, facts, whole
-tables) is held as a memory-mapped file of the run's spill folder (``etl.spill``), a full
-run builds the facts a chunk of customers at a time (``etl.chunks``), and the run's queries
-use Polars' streaming engine (``ENGINE``).
+tables) is held as a memory-mapped file of the run's spill folder (``etl.spill``), the facts
+are built a chunk of customers at a time (``etl.chunks``: every customer on a full run, the
+rebuilt ones on an incremental run), and the run's queries use Polars' streaming engine
+(``ENGINE``).
 """
 
 from __future__ import annotations
