@@ -58,11 +58,13 @@ def _prepare(var: Path, lines: int, customers: int) -> None:
     engine.dispose()
 
 
-def published(var: Path):  # type: ignore[no-untyped-def]
+def published(var: Path, database_url: str | None = None):  # type: ignore[no-untyped-def]
+    """The settings of the demo in ``var`` (its core in ``database_url`` if given, else the
+    embedded one) and its published batch."""
     from core.config import Settings
     from etl.publish import mart_target, published_batch
 
-    settings = Settings(var_dir=var)
+    settings = Settings(var_dir=var, **({"database_url": database_url} if database_url else {}))
     target = mart_target(settings.resolved_mart_url, settings.resolved_mart_dir)
     batch = published_batch(target.engine)
     if batch is None:
@@ -110,12 +112,12 @@ def copied(frame: pl.DataFrame, ids: dict[str, int], scale: int) -> pl.DataFrame
     return pl.concat(parts)
 
 
-def published_mart(var: Path):  # type: ignore[no-untyped-def]
-    """The published batch of the demo in ``var``, as the app loads it
+def published_mart(var: Path, database_url: str | None = None):  # type: ignore[no-untyped-def]
+    """The published batch of the demo in ``var`` (see ``published``), as the app loads it
     (``dashboard.mart_reader.load_batch``)."""
     from dashboard.mart_reader import load_batch
 
-    settings, batch = published(var)
+    settings, batch = published(var, database_url)
     return load_batch(Path(settings.resolved_mart_dir), batch)
 
 

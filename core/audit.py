@@ -16,7 +16,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from core.db import Base, utcnow
 
-NOT_AUDITED = frozenset({"audit_log", "document_sequence"})
+NOT_AUDITED = frozenset({"audit_log", "document_sequence", "customer_contact_state"})
+"""The log itself, number series and state derived from audited rows (the contact log)."""
 ACTOR_KEY = "actor"
 
 

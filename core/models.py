@@ -19,7 +19,13 @@ from core.company.models import (
     Segment,
     TaxCode,
 )
-from core.customers.models import Contact, Customer, Interaction, Location
+from core.customers.models import (
+    Contact,
+    Customer,
+    CustomerContactState,
+    Interaction,
+    Location,
+)
 from core.db import Base
 from core.fulfilment.models import Rma, RmaLine, Shipment, ShipmentLine
 from core.numbering import DocumentSequence
@@ -36,9 +42,9 @@ from core.users.models import SalesRep, User
 
 __all__ = [
     "Allocation", "AuditLog", "Base", "Channel", "CompanySettings", "Contact", "CreditNote",
-    "CreditNoteLine", "Customer", "CustomerPrice", "DocumentSequence", "FxRate", "Interaction",
-    "Invoice", "InvoiceLine", "Location", "Opportunity", "OrderMilestone", "Payment",
-    "PaymentTerms", "PriceList", "PriceListItem", "Product", "Quote", "QuoteLine", "Region",
-    "Rma", "RmaLine", "SalesOrder", "SalesOrderLine", "SalesRep", "SalesTarget", "Segment",
-    "Shipment", "ShipmentLine", "TaxCode", "User",
+    "CreditNoteLine", "Customer", "CustomerContactState", "CustomerPrice", "DocumentSequence",
+    "FxRate", "Interaction", "Invoice", "InvoiceLine", "Location", "Opportunity", "OrderMilestone",
+    "Payment", "PaymentTerms", "PriceList", "PriceListItem", "Product", "Quote", "QuoteLine",
+    "Region", "Rma", "RmaLine", "SalesOrder", "SalesOrderLine", "SalesRep", "SalesTarget",
+    "Segment", "Shipment", "ShipmentLine", "TaxCode", "User",
 ]

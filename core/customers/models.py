@@ -1,4 +1,5 @@
-"""Customer master data: customer, bill-to/ship-to locations, contacts, interactions."""
+"""Customer master data: customer, bill-to/ship-to locations, contacts, interactions and
+where each customer's contact log stands."""
 
 from __future__ import annotations
 
@@ -151,3 +152,24 @@ class Interaction(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+
+
+class CustomerContactState(Base):
+    """Where a customer's contact log stands (rules in ``core.customers.profile``), kept by
+    ``log_interaction`` with every entry: one row per customer with logged interactions.
+
+    Derived from ``interaction`` and not audited (the entries are). It saves every reader
+    from aggregating the whole log: the states of 50,000 customers took ~0.6 s from their
+    470,000 entries on PostgreSQL, ~30 ms from these rows (see docs/DEVELOPING.md)."""
+
+    __tablename__ = "customer_contact_state"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), primary_key=True)
+    last_interaction_id: Mapped[int] = mapped_column(ForeignKey("interaction.id"))
+    # The last interaction (by day, then entry) as the lists show it: copied, since an
+    # entry is never changed, so that no reader joins the whole log.
+    last_interaction_on: Mapped[date]
+    last_interaction_kind: Mapped[InteractionKind] = mapped_column(enum_type(InteractionKind))
+    last_interaction_notes: Mapped[str | None] = mapped_column(Text)
+    next_contact_date: Mapped[date | None] = mapped_column(index=True)  # the newest entry's
+    promise_to_pay_date: Mapped[date | None]  # the newest entry's that recorded one

@@ -24,11 +24,13 @@ from core.billing.models import CreditNote, Invoice, Payment
 from core.catalog.models import CustomerPrice
 from core.company.models import Channel, PaymentTerms, Region, Segment
 from core.company.services import company_today
+from core.customers import contact_state
 from core.customers.models import (
     BillingStatus,
     Contact,
     ContactRole,
     Customer,
+    CustomerContactState,
     CustomerStatus,
     HoldPolicy,
     HoldState,
@@ -39,6 +41,7 @@ from core.customers.models import (
 )
 from core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from core.fulfilment.models import Rma
+from core.locking import lock
 from core.numbering import DocType, next_number
 from core.sales.models import Opportunity, Quote, SalesOrder
 from core.types import InvalidCurrency, validate_currency
@@ -183,7 +186,7 @@ def delete_customer(session: Session, actor: Actor, customer_id: int) -> None:
             f"customer {customer.ref} cannot be deleted: it has {_describe(counts)}; "
             "archive it instead"
         )
-    for model in (Interaction, Contact, Location, CustomerPrice):
+    for model in (CustomerContactState, Interaction, Contact, Location, CustomerPrice):
         for row in session.scalars(select(model).where(model.customer_id == customer.id)):
             session.delete(row)
     session.delete(customer)
@@ -266,9 +269,10 @@ def log_interaction(
     promise_to_pay_date: date | None = None,
     today: date | None = None,
 ) -> Interaction:
-    """Record a call, e-mail, meeting, … and the next contact date it sets. It happened on
-    or before today (company time zone; ``today`` only for tests and the importer); the
-    next contact date and a promise to pay it records are not before it."""
+    """Record a call, e-mail, meeting, … and the next contact date it sets, and bring the
+    customer's ``CustomerContactState`` up to date. It happened on or before today (company
+    time zone; ``today`` only for tests and the importer); the next contact date and a
+    promise to pay it records are not before it."""
     customer = get_customer_for(
         session, actor, customer_id, set(Role) - {Role.EXECUTIVE}, "log interactions"
     )
@@ -285,6 +289,7 @@ def log_interaction(
         if contact is None or contact.customer_id != customer.id:
             raise InvalidInput(f"contact #{contact_id} is not a contact of {customer.ref}",
                                field="contact_id")
+    lock(session, Customer, customer.id, "customer")  # one entry of a customer at a time
     interaction = Interaction(
         customer_id=customer.id, contact_id=contact_id, user_id=actor.user_id,
         kind=InteractionKind(kind), occurred_on=occurred_on, notes=notes,
@@ -292,6 +297,7 @@ def log_interaction(
     )
     session.add(interaction)
     session.flush()
+    contact_state.record(session, interaction)
     return interaction
 
 

@@ -17,6 +17,7 @@ from core.actor import Role
 from core.audit import AuditLog, set_actor
 from core.company.models import PaymentTerms, TaxCode
 from core.company.services import company_today, get_settings
+from core.customers.contact_state import states_of
 from core.customers.models import Customer
 from core.db import make_session_factory
 from core.demo.activity import build_interactions, build_targets
@@ -44,7 +45,7 @@ from core.users.services import create_user
 
 Progress = Callable[[str, int], None]
 # Bump when generated data changes meaning, so cached benchmark datasets are rebuilt.
-DEMO_FORMAT = 3
+DEMO_FORMAT = 4
 DEMO_PASSWORD = "demo"  # noqa: S105 - documented demo logins
 # number series and the table whose ids are their numbers
 SERIES_TABLES = {"customer": "customer", "opportunity": "opportunity", "quote": "quote",
@@ -139,6 +140,7 @@ def generate_frames(ctx: DemoContext, first_seq: int = 1,
         "contact": contacts,
         "customer_price": deals,
         "interaction": interactions,
+        "customer_contact_state": states_of(interactions),
         "opportunity": pipeline.opportunities,
         "quote": pipeline.quotes,
         "quote_line": pipeline.quote_lines,

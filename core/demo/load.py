@@ -149,14 +149,27 @@ def _load_postgres(engine: Engine, tables: list[Table], frames: dict[str, pl.Dat
                     seconds["_foreign_key_check"] = time.perf_counter() - t0
                 for table in tables:
                     _reset_sequence(cur, table)
-                cur.execute("ANALYZE " + ", ".join(f'"{t.name}"' for t in tables))
             conn.commit()
         except BaseException:
             conn.rollback()
             raise
+        _vacuum(conn, tables)
     finally:
         raw.close()
     return seconds
+
+
+def _vacuum(conn: Any, tables: list[Table]) -> None:
+    """VACUUM (ANALYZE) the loaded tables, as autovacuum would soon after: it sets their
+    visibility map, without which an index-only scan reads every row's page (the
+    collections export's promises to pay at 10M lines: 170 → ~35 ms). It cannot run inside
+    a transaction, so it runs after the load commits."""
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("VACUUM (ANALYZE) " + ", ".join(f'"{t.name}"' for t in tables))
+    finally:
+        conn.autocommit = False
 
 
 def _skip_fk_triggers(cur: Any) -> bool:

@@ -16,9 +16,11 @@ from core.catalog.services import set_customer_price
 from core.customers.models import (
     Contact,
     Customer,
+    CustomerContactState,
     CustomerStatus,
     HoldPolicy,
     HoldState,
+    Interaction,
     InteractionKind,
     Location,
     LocationKind,
@@ -205,7 +207,7 @@ def test_customer_without_transactions_is_deleted_with_its_master_data(
     delete_customer(session, ADMIN, customer.id)
     session.expire_all()
     assert session.get(Customer, customer.id) is None
-    for model in (Contact, Location, CustomerPrice):
+    for model in (CustomerContactState, Interaction, Contact, Location, CustomerPrice):
         assert session.scalars(select(model).where(model.customer_id == customer.id)).all() == []
 
 

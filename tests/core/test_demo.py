@@ -31,6 +31,7 @@ from core.models import Base
 from core.numbering import DocType, next_number
 from core.types import prorate, round_money
 from tests.conftest import PG_URL, drop_pg_schema, new_pg_schema, seed_company
+from tests.core.contact_log import derived_states, kept_states
 
 END = date(2025, 6, 30)
 CUSTOMERS, LINES, SEED = 300, 20_000, 7
@@ -76,6 +77,23 @@ def test_every_generated_table_has_rows(demo: Engine) -> None:
     for table in Base.metadata.sorted_tables:
         if table.name not in expected_empty:
             assert scalar(demo, f'SELECT count(*) FROM "{table.name}"') > 0, table.name  # noqa: S608
+
+
+def test_every_customer_with_interactions_has_its_contact_state(demo: Engine) -> None:
+    with demo.connect() as conn:
+        kept = kept_states(conn)
+        assert kept == derived_states(conn)
+    assert len(kept) == scalar(demo, "SELECT count(DISTINCT customer_id) FROM interaction")
+
+
+def test_a_postgresql_load_is_vacuumed(demo: Engine) -> None:
+    """Index-only scans need the visibility map that VACUUM sets after a bulk load."""
+    if demo.dialect.name != "postgresql":
+        return  # SQLite has no visibility map
+    unvacuumed = rows(demo, "SELECT relname FROM pg_stat_user_tables "
+                            "WHERE schemaname = current_schema() AND last_vacuum IS NULL "
+                            "AND relname IN ('invoice', 'interaction', 'customer_contact_state')")
+    assert unvacuumed == []
 
 
 def test_allocations_never_exceed_open_amounts(demo: Engine) -> None:
