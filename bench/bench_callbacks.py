@@ -1,8 +1,8 @@
 """Callback benchmark: the app served by gunicorn as in production (``salesbi serve --prod``:
 2 workers × 4 threads; ``--workers``/``--threads`` to change), result cache off, answering
-a fixed, seeded mix of page renders and exports over HTTP (``POST /_dash-update-component``,
-as the browser sends them) as logged-in users of every demo role; then the same headline
-figures straight from the core tables with SQL, for the ratio.
+a fixed, seeded mix of page renders and exports over HTTP (``POST /_dash-update-component``
+and ``GET /export/…``, as the browser sends them) as logged-in users of every demo role;
+then the same headline figures straight from the core tables with SQL, for the ratio.
 
 - Sequential: 200 requests, one at a time, the roles taking turns (rep, manager, finance,
   exec, admin), each request a page the role may open (``dashboard.pages.PAGES``) with
@@ -49,8 +49,9 @@ from typing import Any
 
 import requests
 
+from dashboard.downloads import export_url
 from dashboard.serve import GUNICORN_THREADS, GUNICORN_WORKERS, gunicorn_argv
-from tests.dashboard.dash_client import export_body, router_body
+from tests.dashboard.dash_client import router_body
 
 log = logging.getLogger("bench.callbacks")
 
@@ -73,11 +74,13 @@ REQUEST_TIMEOUT_S = 300
 
 @dataclass(frozen=True)
 class Call:
-    """One request of the mix: who, which page (its path template for the report), what."""
+    """One request of the mix: who, which page (its path template for the report), what:
+    a callback's body to POST, or an export's address to GET."""
 
     role: str
     page: str
-    body: dict[str, Any]
+    body: dict[str, Any] | None = None
+    address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,8 +151,8 @@ def build_mix(rng: random.Random, roles: list[str], choices: Choices) -> list[Ca
             search += f"&customer={rng.choice(choices.customers[role])}"
         tables = choices.exports.get((role, page.PATH), [])
         if tables and rng.random() < EXPORT_SHARE:
-            calls.append(Call(role, f"export {page.PATH}",
-                              export_body(rng.choice(tables), pathname, search)))
+            calls.append(Call(role, f"export {page.PATH}", address=export_url(
+                rng.choice(tables), "csv", pathname, search)))
         else:
             calls.append(Call(role, page.PATH, router_body(pathname, search)))
     return calls
@@ -310,8 +313,11 @@ def login(url: str, role: str) -> requests.Session:
 
 def call(session: requests.Session, url: str, c: Call) -> Timing:
     t0 = time.perf_counter()
-    response = session.post(url + "/_dash-update-component", json=c.body,
-                            timeout=REQUEST_TIMEOUT_S)
+    if c.address is not None:
+        response = session.get(url + c.address, timeout=REQUEST_TIMEOUT_S)
+    else:
+        response = session.post(url + "/_dash-update-component", json=c.body,
+                                timeout=REQUEST_TIMEOUT_S)
     seconds = time.perf_counter() - t0
     if response.status_code not in (200, 204):
         log.warning("%s as %s: HTTP %s %s", c.page, c.role, response.status_code,

@@ -19,6 +19,7 @@ from core.config import Settings
 from core.db import make_engine, make_session_factory
 from dashboard.auth import install_auth
 from dashboard.batch_warmup import warmer
+from dashboard.downloads import register_downloads
 from dashboard.mart_reader import MartReader
 from dashboard.pages import PAGES, register_pages
 from dashboard.result_cache import install_result_cache
@@ -79,7 +80,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     )
     register_pages(app)
     app.layout = shell(PAGES)
-    register_shell_callbacks(app, PAGES)
+    register_shell_callbacks(app)
+    register_downloads(server, PAGES)
     return app
 
 

@@ -90,14 +90,16 @@ def _csv_column(column: pl.Series) -> pl.Series:
 
 def to_csv(frame: pl.DataFrame) -> bytes:
     """UTF-8 CSV with a header row (with BOM, so spreadsheets detect the encoding), in one
-    vectorised write (a row-by-row writer took 2.7 s for 138,000 rows). Floats are written
-    in Polars' shortest form (``1e-7``, ``NaN``)."""
+    vectorised write (a row-by-row writer took 2.7 s for 138,000 rows) straight into bytes
+    (through a ``str``, the collections export's 25 MB took another ~60 ms to encode).
+    Floats are written in Polars' shortest form (``1e-7``, ``NaN``)."""
     header = pl.DataFrame([pl.Series(str(neutralise(name)), [], pl.String)
                            for name in frame.columns])
     body = pl.DataFrame([_csv_column(frame[name]) for name in frame.columns])
-    text = body.write_csv(include_header=False, line_terminator="\r\n")
-    names = header.write_csv(line_terminator="\r\n")
-    return ("\ufeff" + names + text).encode()
+    buffer = io.BytesIO()
+    buffer.write(("\ufeff" + header.write_csv(line_terminator="\r\n")).encode())
+    body.write_csv(buffer, include_header=False, line_terminator="\r\n")
+    return buffer.getvalue()
 
 
 def to_xlsx(frame: pl.DataFrame, sheet: str = "data") -> bytes:

@@ -5,6 +5,6 @@ VIEW_DATE = "view-date"  # pattern type: {"type": VIEW_DATE, "name": <query key>
 PAGES_LOCATION = "_pages_location"  # Dash pages' own dcc.Location
 NAVBAR = "shell-navbar"
 BATCH_BADGE = "shell-batch-badge"
-# pattern type: {"type": EXPORT_BUTTON, "table": <name>, "format": "csv" or "xlsx"}
+# pattern type: {"type": EXPORT_BUTTON, "table": <name>, "format": "csv" or "xlsx"}; a click
+# opens ``dashboard.downloads.export_url`` (assets/export.js reads the id)
 EXPORT_BUTTON = "export-button"
-EXPORT_DOWNLOAD = "export-download"

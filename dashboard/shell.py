@@ -6,20 +6,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl
+from urllib.parse import parse_qsl
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, ctx, dcc, html
-from werkzeug.exceptions import Forbidden
+from dash import ALL, Input, Output, State, ctx, html
 
 from dashboard import ids
-from dashboard.export import readable, to_csv, to_xlsx
 from dashboard.metrics.scope import ALL_ROLES
 from dashboard.secure import RequestContext, secured, secured_layout
 from dashboard.view import query_string
 
-EXPORTERS = {"csv": (to_csv, "csv"), "xlsx": (to_xlsx, "xlsx")}
 STALE_AFTER = timedelta(hours=26)
 """A nightly batch is stale once a run has been missed."""
 
@@ -66,15 +63,14 @@ def shell(pages: tuple[ModuleType, ...]) -> Any:
         return html.Div([
             _navbar(context, pages),
             dbc.Container(dash.page_container, fluid=True, className="salesbi-page"),
-            dcc.Download(id=ids.EXPORT_DOWNLOAD),
         ])
 
     return layout
 
 
-def register_shell_callbacks(app: dash.Dash, pages: tuple[ModuleType, ...]) -> None:
-    """Filter controls → URL query (the page then re-renders from the URL); export buttons
-    → a CSV or XLSX download built on the server from the page's own metric calls."""
+def register_shell_callbacks(app: dash.Dash) -> None:
+    """Filter controls → URL query (the page then re-renders from the URL). Export buttons
+    are links to ``dashboard.downloads``."""
 
     @app.callback(
         Output(ids.PAGES_LOCATION, "search"),
@@ -101,28 +97,3 @@ def register_shell_callbacks(app: dash.Dash, pages: tuple[ModuleType, ...]) -> N
         if search == (current or ""):
             raise dash.exceptions.PreventUpdate
         return search
-
-    @app.callback(
-        Output(ids.EXPORT_DOWNLOAD, "data"),
-        Input({"type": ids.EXPORT_BUTTON, "table": ALL, "format": ALL}, "n_clicks"),
-        State(ids.PAGES_LOCATION, "pathname"),
-        State(ids.PAGES_LOCATION, "search"),
-        prevent_initial_call=True,
-    )
-    @secured(ALL_ROLES)
-    def export(context: RequestContext, clicks: list[int | None], pathname: str | None,
-               search: str | None) -> dict[str, Any]:
-        trigger = ctx.triggered_id
-        if not trigger or not any(clicks):
-            raise dash.exceptions.PreventUpdate
-        page = next((p for p in pages if p.PATH == pathname), None)
-        if page is None or context.scope.role not in page.ROLES:
-            raise Forbidden("no export here for this role")
-        query = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
-        tables = page.export_tables(context, query)
-        if trigger["table"] not in tables or trigger["format"] not in EXPORTERS:
-            raise dash.exceptions.PreventUpdate
-        writer, extension = EXPORTERS[trigger["format"]]
-        name = f"{trigger['table']}-{context.today.isoformat()}.{extension}"
-        return dcc.send_bytes(writer(readable(tables[trigger["table"]], context.base_currency)),
-                               name)

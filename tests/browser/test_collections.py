@@ -1,11 +1,15 @@
 """Finance opens the collections worklist, selects the riskiest invoice, logs a call with a
 promise to pay and sees both in the row; a rep sees the list read-only. Screenshots:
 var/screenshots/collections-form-finance.png, collections-finance.png, collections-rep.png.
+The rep's CSV button saves the export as a file.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
@@ -70,12 +74,22 @@ def test_finance_logs_a_call_with_a_promise_and_sees_it_in_the_row(  # type: ign
 
 
 @pytest.mark.browser
-def test_a_rep_sees_the_worklist_read_only(  # type: ignore[no-untyped-def]
-        dash_duo, writable: Writable) -> None:
+def test_a_rep_sees_the_worklist_read_only_and_downloads_it(  # type: ignore[no-untyped-def]
+        dash_duo, writable: Writable, tmp_path: Path) -> None:
     dash_duo.start_server(writable.app, navigate=False)
     sign_in(dash_duo, "rep", "/collections")
     dash_duo.wait_for_element(f"{FIRST_ROW} [col-id='document_number']", timeout=20)
     assert "Read-only" in dash_duo.find_element("#collections-read-only").text
     assert not dash_duo.driver.find_elements(By.CSS_SELECTOR, "#collections-log")
     screenshot(dash_duo, "collections-rep")
+    # The CSV button saves the export as a file and the page stays where it was.
+    dash_duo.driver.execute_cdp_cmd("Browser.setDownloadBehavior",
+                                    {"behavior": "allow", "downloadPath": str(tmp_path)})
+    first = dash_duo.find_element(f"{FIRST_ROW} [col-id='document_number']").text
+    dash_duo.find_element("button[id*='\"table\":\"collections\"'][id*='csv']").click()
+    saved = tmp_path / f"collections-{writable.today.isoformat()}.csv"
+    WebDriverWait(dash_duo.driver, 20).until(lambda _: saved.exists())
+    rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
+    assert rows and rows[0]["document_number"] == first
+    assert dash_duo.driver.current_url.endswith("/collections")
     assert dash_duo.get_logs() == []

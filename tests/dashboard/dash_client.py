@@ -1,12 +1,17 @@
-"""Calling Dash callbacks over HTTP as a logged-in user, the way the browser does."""
+"""Calling Dash callbacks and the export route over HTTP as a logged-in user, the way the
+browser does."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Sequence
 from typing import Any
 
 from flask.testing import FlaskClient
+
+from dashboard.downloads import export_url
 
 DEMO_PASSWORD = "demo"
 
@@ -28,22 +33,6 @@ def router_body(pathname: str, search: str = "") -> dict[str, Any]:
     }
 
 
-def export_body(table: str, pathname: str, search: str = "", fmt: str = "csv",
-                ) -> dict[str, Any]:
-    """The body the browser posts to the shell's export callback when ``table``'s ``fmt``
-    button is clicked on ``pathname`` + ``search``."""
-    button = {"type": "export-button", "table": table, "format": fmt}
-    return {
-        "output": "export-download.data",
-        "outputs": {"id": "export-download", "property": "data"},
-        "inputs": [[{"id": button, "property": "n_clicks", "value": 1}]],
-        "changedPropIds": [json.dumps(button, sort_keys=True, separators=(",", ":"))
-                           + ".n_clicks"],
-        "state": [{"id": "_pages_location", "property": "pathname", "value": pathname},
-                  {"id": "_pages_location", "property": "search", "value": search}],
-    }
-
-
 def render_page(client: FlaskClient, pathname: str, search: str = "") -> Any:
     """POST the pages router callback for ``pathname`` + ``search``; the response."""
     return client.post("/_dash-update-component", json=router_body(pathname, search))
@@ -51,10 +40,16 @@ def render_page(client: FlaskClient, pathname: str, search: str = "") -> Any:
 
 def export(client: FlaskClient, table: str, pathname: str, search: str = "",
            fmt: str = "csv") -> Any:
-    """POST the shell's export callback as if ``table``'s ``fmt`` button was clicked on
-    ``pathname`` + ``search``; the response."""
-    return client.post("/_dash-update-component",
-                       json=export_body(table, pathname, search, fmt))
+    """GET the export of ``table`` as ``fmt`` on ``pathname`` + ``search``, the address a
+    click on its button opens (``assets/export.js``); the response."""
+    return client.get(export_url(table, fmt, pathname, search))
+
+
+def exported_rows(response: Any) -> list[dict[str, str]]:
+    """The rows of a CSV export's response (asserted to be a CSV download)."""
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    return list(csv.DictReader(io.StringIO(response.get_data().decode("utf-8-sig"))))
 
 
 def page_json(client: FlaskClient, pathname: str, search: str = "") -> str:

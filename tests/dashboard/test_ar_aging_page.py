@@ -9,9 +9,6 @@ rep."""
 
 from __future__ import annotations
 
-import base64
-import csv
-import io
 import json
 from datetime import date, timedelta
 from decimal import Decimal
@@ -32,6 +29,8 @@ from dashboard.formatting import BLANK, compact_money, money, percent
 from dashboard.pages import ar_aging as ar_aging_page
 from tests.dashboard.conftest import DemoMart, managed_customers
 from tests.dashboard.dash_client import (
+    export,
+    exported_rows,
     find_component,
     grid_block,
     login,
@@ -156,26 +155,12 @@ def test_nobody_signed_out_gets_the_page_or_its_data(demo_app: dash.Dash) -> Non
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
-def _export(client: FlaskClient, table: str, fmt: str, search: str) -> dict[str, Any]:
-    body = {
-        "output": "export-download.data",
-        "outputs": {"id": "export-download", "property": "data"},
-        "inputs": [[{"id": {"type": "export-button", "table": table, "format": fmt},
-                     "property": "n_clicks", "value": 1}]],
-        "changedPropIds": [json.dumps({"format": fmt, "table": table,
-                                       "type": "export-button"}, separators=(",", ":"))
-                           + ".n_clicks"],
-        "state": [{"id": "_pages_location", "property": "pathname", "value": PATH},
-                  {"id": "_pages_location", "property": "search", "value": search}],
-    }
-    response = client.post("/_dash-update-component", json=body)
-    assert response.status_code == 200, response.get_data(as_text=True)[:500]
-    return response.get_json()["response"]["export-download"]["data"]  # type: ignore[no-any-return]
+def _export(client: FlaskClient, table: str, fmt: str, search: str) -> Any:
+    return export(client, table, PATH, search, fmt)
 
 
-def _csv_rows(download: dict[str, Any]) -> list[dict[str, str]]:
-    text = base64.b64decode(download["content"]).decode("utf-8-sig")
-    return list(csv.DictReader(io.StringIO(text)))
+def _csv_rows(response: Any) -> list[dict[str, str]]:
+    return exported_rows(response)
 
 
 def test_the_export_holds_the_users_own_rows(demo_app: dash.Dash, demo_mart: DemoMart) -> None:
@@ -196,8 +181,8 @@ def test_the_export_holds_the_users_own_rows(demo_app: dash.Dash, demo_mart: Dem
     own = {int(row["customer_id"]) for row in _csv_rows(_export(rep, "ar-aging", "csv", search))}
     assert own == _customers_with_open_items(items) & managed_customers(demo_mart.core, "rep")
     xlsx = _export(rep, "ar-aging", "xlsx", search)
-    assert xlsx["filename"].endswith(".xlsx")
-    assert base64.b64decode(xlsx["content"])[:2] == b"PK"
+    assert xlsx.headers["Content-Disposition"].endswith(".xlsx")
+    assert xlsx.get_data()[:2] == b"PK"
     customer = min(own)
     lines = _csv_rows(_export(rep, "ar-open-items", "csv", f"{search}&customer={customer}"))
     assert {row["customer_id"] for row in lines} == {str(customer)}
@@ -456,7 +441,7 @@ def test_document_currency_exports_carry_the_currency_and_its_digits(
         totals[row["currency"]] = totals.get(row["currency"], Decimal(0)) + Decimal(
             row["total_ar_doc"])
     assert {c: to_minor(v, c) for c, v in totals.items()} == by_currency
-    assert base64.b64decode(_export(client, "ar-aging", "xlsx", search)["content"])[:2] == b"PK"
+    assert _export(client, "ar-aging", "xlsx", search).get_data()[:2] == b"PK"
     # An EUR customer's open items and the allocations of a part-paid invoice.
     with Session(demo_mart.core) as session:
         totals_of = {inv.id: to_minor(inv.total_amount, inv.currency)

@@ -15,7 +15,7 @@ from dashboard.formatting import compact_money, percent
 from dashboard.metrics import cash_forecast as cf
 from dashboard.metrics.scope import Scope
 from tests.dashboard.conftest import DemoMart, manager_scope
-from tests.dashboard.dash_client import find_component, login, page_json
+from tests.dashboard.dash_client import export, find_component, login, page_json
 
 EVERYONE = Scope("finance", 1, all_reps=True)
 
@@ -103,18 +103,7 @@ def test_a_rep_gets_no_forecast_by_url_or_export(demo_app: dash.Dash) -> None:
     login(client, "rep")
     page = page_json(client, "/cash-forecast")
     assert "no-access" in page and "cash-forecast-fan" not in page
-    body = {
-        "output": "export-download.data",
-        "outputs": {"id": "export-download", "property": "data"},
-        "inputs": [[{"id": {"type": "export-button", "table": "cash-forecast-customers",
-                            "format": "csv"}, "property": "n_clicks", "value": 1}]],
-        "changedPropIds": ['{"format":"csv","table":"cash-forecast-customers",'
-                           '"type":"export-button"}.n_clicks'],
-        "state": [{"id": "_pages_location", "property": "pathname",
-                   "value": "/cash-forecast"},
-                  {"id": "_pages_location", "property": "search", "value": ""}],
-    }
-    assert client.post("/_dash-update-component", json=body).status_code == 403
+    assert export(client, "cash-forecast-customers", "/cash-forecast").status_code == 403
 
 
 def _search(client: Any, text: str) -> Any:

@@ -8,9 +8,6 @@ written, and no role but finance may save — not even by posting to the callbac
 
 from __future__ import annotations
 
-import base64
-import csv
-import io
 import json
 from datetime import date, timedelta
 from typing import Any
@@ -31,6 +28,7 @@ from tests.dashboard.conftest import DemoMart, Writable, managed_customers
 from tests.dashboard.dash_client import (
     callback_with_input,
     export,
+    exported_rows,
     find_component,
     login,
     page_json,
@@ -95,17 +93,10 @@ def test_sales_roles_see_their_customers_rows_read_only(
     assert find_component(tree, "collections-read-only") is not None
 
 
-def _csv(download: dict[str, Any]) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(
-        base64.b64decode(download["content"]).decode("utf-8-sig"))))
-
-
 def test_the_export_has_every_row_of_the_users_scope(demo_app: dash.Dash,
                                                      demo_mart: DemoMart) -> None:
     expected = _expected(demo_mart)
-    response = export(_signed_in(demo_app, "finance"), "collections", PATH)
-    assert response.status_code == 200
-    rows = _csv(response.get_json()["response"]["export-download"]["data"])
+    rows = exported_rows(export(_signed_in(demo_app, "finance"), "collections", PATH))
     assert [int(r["invoice_id"]) for r in rows] == [e.invoice_id for e in expected]
     assert [round(float(r["open"]) * 100) for r in rows] == [e.open_minor for e in expected]
     assert [round(float(r["risk_percent"]) * 10_000) for r in rows] == [
@@ -114,13 +105,10 @@ def test_the_export_has_every_row_of_the_users_scope(demo_app: dash.Dash,
             "next_contact_date", "account_manager", "score"} <= set(rows[0])
     rep = _signed_in(demo_app, "rep")
     mine = managed_customers(demo_mart.core, "rep")
-    own = _csv(export(rep, "collections", PATH).get_json()["response"]["export-download"][
-        "data"])
+    own = exported_rows(export(rep, "collections", PATH))
     assert [int(r["invoice_id"]) for r in own] == [
         e.invoice_id for e in expected if e.customer_id in mine]
-    xlsx = export(rep, "collections", PATH, fmt="xlsx").get_json()["response"][
-        "export-download"]["data"]
-    assert base64.b64decode(xlsx["content"])[:2] == b"PK"
+    assert export(rep, "collections", PATH, fmt="xlsx").get_data()[:2] == b"PK"
 
 
 def _state(engine: Engine, invoice_id: int) -> tuple[int, date | None]:

@@ -3,9 +3,6 @@ the point's slice; the list there applies the user's scope whatever the URL says
 
 from __future__ import annotations
 
-import base64
-import csv
-import io
 import json
 from decimal import Decimal
 from typing import Any
@@ -27,6 +24,7 @@ from dashboard.metrics.scope import Scope
 from tests.dashboard.conftest import DemoMart
 from tests.dashboard.dash_client import (
     export,
+    exported_rows,
     find_component,
     grid_block,
     login,
@@ -145,10 +143,7 @@ def test_each_waterfall_bar_opens_the_opportunities_behind_it(demo_app: dash.Das
 
 
 def _exported(client: Any, search: str) -> list[dict[str, str]]:
-    response = export(client, "documents", "/documents", search)
-    assert response.status_code == 200, response.get_data(as_text=True)[:300]
-    content = response.get_json()["response"]["export-download"]["data"]["content"]
-    return list(csv.DictReader(io.StringIO(base64.b64decode(content).decode("utf-8-sig"))))
+    return exported_rows(export(client, "documents", "/documents", search))
 
 
 def test_a_rep_opening_another_reps_pnl_node_sees_none_of_their_shipments_or_invoices(

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import csv
-import io
 import json
 import re
 from datetime import timedelta
@@ -28,7 +25,14 @@ from dashboard.metrics.sales import sales_by
 from dashboard.metrics.scope import Scope
 from dashboard.metrics.targets import attainment_totals
 from tests.dashboard.conftest import DemoMart, managed_customers
-from tests.dashboard.dash_client import export, find_component, grid_block, login, page_json
+from tests.dashboard.dash_client import (
+    export,
+    exported_rows,
+    find_component,
+    grid_block,
+    login,
+    page_json,
+)
 from tests.dashboard.metrics.core_receivables import core_open_items
 
 CARDS = {
@@ -166,10 +170,7 @@ def test_the_breakdown_export_holds_every_row_of_the_grid(demo_app: dash.Dash,
     login(client, "rep")
     search = "?period=ytd"
     page_json(client, "/", search)
-    response = export(client, "home-breakdown", "/", search)
-    assert response.status_code == 200
-    content = response.get_json()["response"]["export-download"]["data"]["content"]
-    rows = list(csv.DictReader(io.StringIO(base64.b64decode(content).decode("utf-8-sig"))))
+    rows = exported_rows(export(client, "home-breakdown", "/", search))
     _, count = grid_block(demo_app, client, "home-breakdown-table", search)
     assert len(rows) == count > 0
     assert list(rows[0]) == ["customer", "net_sales", "cost", "margin", "margin_pct"]

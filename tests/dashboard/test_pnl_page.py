@@ -3,9 +3,6 @@ the URL validated on the server, a tile click drilling one level down."""
 
 from __future__ import annotations
 
-import base64
-import csv
-import io
 import json
 import re
 from decimal import Decimal
@@ -26,7 +23,7 @@ from dashboard.metrics.pnl import pnl_by, pnl_totals
 from dashboard.metrics.scope import Scope
 from dashboard.pages.pnl import CONTRIBUTION_STEPS, contribution_steps
 from tests.dashboard.conftest import DemoMart, manager_scope
-from tests.dashboard.dash_client import export, find_component, login, page_json
+from tests.dashboard.dash_client import export, exported_rows, find_component, login, page_json
 from tests.dashboard.metrics.test_pnl import company_rate
 
 EVERYONE = Scope("executive", 1, all_reps=True)
@@ -153,11 +150,8 @@ def test_a_managers_export_holds_every_term_of_the_teams_reps_only(
     team = manager_scope(demo_mart)
     client = demo_app.server.test_client()
     login(client, "manager")
-    response = export(client, "pnl", "/pnl", "?period=fiscal_year&path=rep")
-    assert response.status_code == 200, response.get_data(as_text=True)[:300]
-    content = response.get_json()["response"]["export-download"]["data"]["content"]
-    exported = {row["rep"]: row for row in csv.DictReader(
-        io.StringIO(base64.b64decode(content).decode("utf-8-sig")))}
+    exported = {row["rep"]: row for row in exported_rows(
+        export(client, "pnl", "/pnl", "?period=fiscal_year&path=rep"))}
     team_names = set(mart.frame("dim_rep").filter(
         pl.col("rep_id").is_in(sorted(team.rep_ids)))["name"])
     assert exported and set(exported) <= team_names
