@@ -7,8 +7,6 @@ IMMEDIATE), then sees A's allocation and is refused.
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import date
 
 from sqlalchemy import Engine, func, select
@@ -20,6 +18,7 @@ from core.billing.models import Allocation, PaymentMethod
 from core.billing.payments import record_payment
 from core.db import make_session_factory, transaction
 from core.errors import InvalidInput
+from tests.core.race import second_waits_for_first
 from tests.core.test_order_to_cash import shipped_order
 from tests.core.world import FINANCE, D, build_world
 
@@ -50,17 +49,11 @@ def test_concurrent_allocations_cannot_double_spend(isolated_engine: Engine) -> 
         except InvalidInput as exc:
             outcome["b"] = exc.message
 
-    session_a = factory()
-    session_a.begin()
-    allocate(session_a, FINANCE, invoice_id=first_id, payment_id=payment_id, amount=amount,
-             on=date(2025, 3, 21))
-    racer = threading.Thread(target=contender)
-    racer.start()
-    time.sleep(0.5)
-    assert racer.is_alive(), "B must wait for A's lock"
-    session_a.commit()
-    session_a.close()
-    racer.join(timeout=30)
+    second_waits_for_first(
+        factory, lambda first: allocate(first, FINANCE, invoice_id=first_id,
+                                        payment_id=payment_id, amount=amount,
+                                        on=date(2025, 3, 21)),
+        contender, "payment lock")
 
     assert "still unallocated" in str(outcome["b"])
     with factory() as check:

@@ -5,8 +5,6 @@ logged in (back-dated, same day, with and without promises), and it is not audit
 from __future__ import annotations
 
 import random
-import threading
-import time
 from datetime import date, timedelta
 
 import polars as pl
@@ -20,6 +18,7 @@ from core.customers.models import Interaction, InteractionKind
 from core.customers.services import log_interaction
 from core.db import make_session_factory, transaction
 from tests.core.contact_log import derived_states, kept_states
+from tests.core.race import second_waits_for_first
 from tests.core.world import FINANCE, World, build_world
 
 TODAY = date(2026, 3, 10)
@@ -96,17 +95,11 @@ def test_entries_logged_at_once_for_one_customer_keep_one_true_state(
         except Exception as exc:  # noqa: BLE001 - the outcome is what the test checks
             outcome["b"] = exc
 
-    session_a = factory()
-    session_a.begin()
-    log_interaction(session_a, FINANCE, customer_id, kind=InteractionKind.CALL,
-                    occurred_on=TODAY, notes="first", promise_to_pay_date=TODAY, today=TODAY)
-    racer = threading.Thread(target=second_user)
-    racer.start()
-    time.sleep(0.5)
-    assert racer.is_alive(), "B must wait for A's customer lock"
-    session_a.commit()
-    session_a.close()
-    racer.join(timeout=30)
+    second_waits_for_first(
+        factory, lambda first: log_interaction(
+            first, FINANCE, customer_id, kind=InteractionKind.CALL, occurred_on=TODAY,
+            notes="first", promise_to_pay_date=TODAY, today=TODAY),
+        second_user, "customer lock")
     assert outcome["b"] == "logged"
     with isolated_engine.connect() as conn:
         kept = kept_states(conn)
