@@ -1,11 +1,13 @@
-"""Finance opens AR aging, moves the as-of date back, sees the charts and table follow, and
-drills into a customer's open items; switches to document currency and opens the
-allocations of an invoice. Screenshots: var/screenshots/ar-aging-*.png and
-/tmp/ar-aging-document*.png."""
+"""Finance opens AR aging, moves the as-of date back, sees the charts and table follow,
+drills into a customer's open items and downloads them and the aging as CSV; switches to
+document currency and opens the allocations of an invoice. Screenshots:
+var/screenshots/ar-aging-*.png and /tmp/ar-aging-document*.png."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import dash
 import pytest
@@ -17,7 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.test_home import SCREENSHOTS, screenshot, sign_in
+from tests.browser.test_home import SCREENSHOTS, csv_rows, download, screenshot, sign_in
 
 AS_OF_INPUT = 'input[id*="as_of"][id*="view-date"]'
 
@@ -53,8 +55,8 @@ def _click_link(dash_duo, selector: str, text: str | None = None) -> None:  # ty
 
 
 @pytest.mark.browser
-def test_finance_changes_the_as_of_date_and_drills_into_a_customer(  # type: ignore[no-untyped-def]
-        dash_duo, demo_app: dash.Dash) -> None:
+def test_finance_changes_the_as_of_date_drills_into_a_customer_and_exports(  # type: ignore[no-untyped-def]
+        dash_duo, demo_app: dash.Dash, tmp_path: Path) -> None:
     dash_duo.start_server(demo_app, navigate=False)
     sign_in(dash_duo, "finance", "/ar-aging")
     dash_duo.wait_for_element("#ar-aging-buckets .main-svg", timeout=20)
@@ -72,6 +74,10 @@ def test_finance_changes_the_as_of_date_and_drills_into_a_customer(  # type: ign
     assert "customer=" in dash_duo.driver.current_url
     dash_duo.wait_for_element("#ar-aging-table .ag-row a", timeout=15)  # its rows loaded again
     screenshot(dash_duo, "ar-aging-finance")
+    customer = parse_qs(urlsplit(dash_duo.driver.current_url).query)["customer"][0]
+    items = csv_rows(download(dash_duo, "ar-open-items", tmp_path))
+    assert items and {row["customer_id"] for row in items} == {customer}
+    assert csv_rows(download(dash_duo, "ar-aging", tmp_path))
     assert dash_duo.get_logs() == []
 
 

@@ -1,13 +1,11 @@
 """Finance opens the collections worklist, selects the riskiest invoice, logs a call with a
 promise to pay and sees both in the row; a rep sees the list read-only. Screenshots:
 var/screenshots/collections-form-finance.png, collections-finance.png, collections-rep.png.
-The rep's CSV button saves the export as a file.
+The rep downloads the list as CSV.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.test_home import screenshot, sign_in
+from tests.browser.test_home import csv_rows, download, screenshot, sign_in
 from tests.dashboard.conftest import Writable
 
 FIRST_ROW = "#collections-worklist .ag-center-cols-container .ag-row[row-index='0']"
@@ -82,14 +80,7 @@ def test_a_rep_sees_the_worklist_read_only_and_downloads_it(  # type: ignore[no-
     assert "Read-only" in dash_duo.find_element("#collections-read-only").text
     assert not dash_duo.driver.find_elements(By.CSS_SELECTOR, "#collections-log")
     screenshot(dash_duo, "collections-rep")
-    # The CSV button saves the export as a file and the page stays where it was.
-    dash_duo.driver.execute_cdp_cmd("Browser.setDownloadBehavior",
-                                    {"behavior": "allow", "downloadPath": str(tmp_path)})
     first = dash_duo.find_element(f"{FIRST_ROW} [col-id='document_number']").text
-    dash_duo.find_element("button[id*='\"table\":\"collections\"'][id*='csv']").click()
-    saved = tmp_path / f"collections-{writable.today.isoformat()}.csv"
-    WebDriverWait(dash_duo.driver, 20).until(lambda _: saved.exists())
-    rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
-    assert rows and rows[0]["document_number"] == first
-    assert dash_duo.driver.current_url.endswith("/collections")
+    rows = csv_rows(download(dash_duo, "collections", tmp_path))
+    assert rows and rows[0]["document_number"] == first  # the same list, riskiest first
     assert dash_duo.get_logs() == []

@@ -3,6 +3,8 @@ charts, no browser console errors. Screenshots go to var/screenshots/."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import dash
@@ -20,6 +22,27 @@ def sign_in(dash_duo, username: str, path: str = "/") -> None:  # type: ignore[n
     dash_duo.find_element("#username").send_keys(username)
     dash_duo.find_element("#password").send_keys("demo")
     dash_duo.find_element("#login-submit").click()
+
+
+def download(dash_duo, table: str, folder: Path, fmt: str = "csv") -> Path:  # type: ignore[no-untyped-def]
+    """Click ``table``'s ``fmt`` export button and wait for the file Chromium saves into
+    ``folder``; the page stays where it was."""
+    dash_duo.driver.execute_cdp_cmd("Browser.setDownloadBehavior",
+                                    {"behavior": "allow", "downloadPath": str(folder)})
+    page = dash_duo.driver.current_url
+    button = (f"button[id*='\"table\":\"{table}\"']"
+              f"[id*='\"format\":\"{fmt}\"']")
+    dash_duo.find_element(button).click()
+    WebDriverWait(dash_duo.driver, 30).until(
+        lambda _: list(folder.glob(f"{table}-*.{fmt}")))  # named once complete
+    assert dash_duo.driver.current_url == page
+    (saved,) = folder.glob(f"{table}-*.{fmt}")
+    return saved
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a downloaded CSV export."""
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
 
 
 def screenshot(dash_duo, name: str) -> None:  # type: ignore[no-untyped-def]

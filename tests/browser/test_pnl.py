@@ -1,10 +1,12 @@
 """An executive opens the P&L (contribution bridge, treemap, table with every contribution
-term), clicks a tile to drill one level down and goes back with the breadcrumbs; finance
+term), clicks a tile to drill one level down, downloads the drilled table as CSV and goes back
+with the breadcrumbs; finance
 opens the shipments and invoices behind a row's freight and financing cost; no console
 errors."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import quote
 
 import dash
@@ -17,13 +19,14 @@ from selenium.webdriver.support.ui import WebDriverWait
 from dashboard.metrics.period import preset_period
 from dashboard.metrics.pnl import pnl_by
 from dashboard.metrics.scope import Scope
-from tests.browser.test_home import screenshot, sign_in
+from tests.browser.test_home import csv_rows, download, screenshot, sign_in
 from tests.dashboard.conftest import DemoMart
 from tests.dashboard.metrics.test_pnl import company_rate
 
 
 @pytest.mark.browser
-def test_an_executive_drills_the_pnl_by_clicking_a_tile(dash_duo, demo_app: dash.Dash) -> None:  # type: ignore[no-untyped-def]
+def test_an_executive_drills_the_pnl_by_clicking_a_tile_and_exports(  # type: ignore[no-untyped-def]
+        dash_duo, demo_app: dash.Dash, tmp_path: Path) -> None:
     dash_duo.start_server(demo_app, navigate=False)
     sign_in(dash_duo, "exec", "/pnl?period=fiscal_year")
     dash_duo.wait_for_element("#pnl-treemap .main-svg", timeout=20)
@@ -38,6 +41,8 @@ def test_an_executive_drills_the_pnl_by_clicking_a_tile(dash_duo, demo_app: dash
     assert "at=" in dash_duo.driver.current_url
     dash_duo.wait_for_element("#pnl-table .ag-row", timeout=20)
     screenshot(dash_duo, "pnl-exec-drilled")
+    drilled = csv_rows(download(dash_duo, "pnl", tmp_path))
+    assert drilled and {"net_sales", "margin"} <= set(drilled[0])
     dash_duo.find_element("#pnl-breadcrumbs a").click()
     wait = WebDriverWait(dash_duo.driver, 15,
                          ignored_exceptions=(StaleElementReferenceException,))
