@@ -23,9 +23,14 @@ from etl.schema import mart
 
 PARTITIONED = {"fct_sales_line": "month_key"}
 STAGING_PREFIX = ".tmp-"
+SPILL_SUFFIX = ".spill"
+"""``<mart_dir>/.tmp-<batch_id>.spill/``: a run's spill folder (``etl.spill``)."""
 SERVING_DIR = ".serving"
 """``<mart_dir>/.serving/<batch_id>/``: the app's memory-mapped copy of a batch
 (``dashboard.mart_reader``), swept with the batch."""
+PRIOR_DIR = ".prior"
+"""``<mart_dir>/.prior/<batch_id>/``: the published batch's tables as its run left them, for
+the next run (``etl.prior``), swept with the batch."""
 
 
 def write_batch(parquet_dir: Path, batch_id: str, tables: Mapping[str, pl.DataFrame], *,
@@ -46,7 +51,7 @@ def write_batch(parquet_dir: Path, batch_id: str, tables: Mapping[str, pl.DataFr
         column = PARTITIONED.get(name)
         reuse = previous is not None and name in unchanged
         if column is None and reuse:
-            _link(previous / f"{name}.parquet", staging / f"{name}.parquet")  # type: ignore[operator]
+            link_file(previous / f"{name}.parquet", staging / f"{name}.parquet")  # type: ignore[operator]
         elif column is None:
             frame.write_parquet(staging / f"{name}.parquet")
         elif reuse:
@@ -79,7 +84,8 @@ def _write_months(frame: pl.DataFrame, folder: Path, column: str, months: Collec
             _link_tree(partition, folder / partition.name)
 
 
-def _link(source: Path, target: Path) -> None:
+def link_file(source: Path, target: Path) -> None:
+    """``target`` as a hard link to ``source`` (a copy where the file system cannot link)."""
     try:
         os.link(source, target)
     except OSError:  # another file system, or links not supported
@@ -91,7 +97,7 @@ def _link_tree(source: Path, target: Path) -> None:
 
 
 def _link_or_copy(source: str, target: str) -> None:
-    _link(Path(source), Path(target))
+    link_file(Path(source), Path(target))
 
 
 def read_batch(parquet_dir: Path, batch_id: str,
@@ -122,13 +128,14 @@ def read_batch(parquet_dir: Path, batch_id: str,
 
 
 def sweep(parquet_dir: Path, keep: Collection[str]) -> None:
-    """Remove every batch folder but ``keep`` and staging leftovers but those of ``keep``
-    (none here: a batch is published after its staging folder is renamed), and the same in
-    the serving copies."""
+    """Remove every batch folder but ``keep`` and staging and spill leftovers but those of
+    ``keep`` (a run that just published still needs its spill: ``etl.prior`` links its
+    files), and the same in the serving copies and the previous runs' tables."""
     if not parquet_dir.is_dir():
         return
     for path in parquet_dir.iterdir():
-        if path.name == SERVING_DIR:
+        batch = path.name.removeprefix(STAGING_PREFIX).removesuffix(SPILL_SUFFIX)
+        if path.name in (SERVING_DIR, PRIOR_DIR):
             sweep(path, keep)
-        elif path.is_dir() and path.name.removeprefix(STAGING_PREFIX) not in keep:
+        elif path.is_dir() and batch not in keep:
             shutil.rmtree(path, ignore_errors=True)

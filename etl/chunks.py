@@ -12,13 +12,16 @@ chunk is built in one piece, as before.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
 
 from etl.changes import CUSTOMER_OF, Direct
 from etl.extract import CoreFrames, Keep
+
+Join = Callable[[Sequence[pl.DataFrame]], pl.DataFrame]
+"""Frames put one after the other (``in_order``'s slices)."""
 
 # Sales orders per chunk: the standard dataset's 2.3M orders (10M lines) in four chunks.
 CHUNK_ORDERS = 600_000
@@ -87,16 +90,17 @@ def _cut(core: CoreFrames, customers: CustomerRange, table: str,
 
 
 def in_order(pieces: Sequence[pl.DataFrame], order: Sequence[str], keep: Keep,
-             name: str) -> pl.DataFrame:
+             name: str, join: Join = lambda slices: pl.concat(slices, rechunk=False),
+             ) -> pl.DataFrame:
     """The rows of ``pieces`` in ``order`` (rows that tie in the pieces' order), handed to
     ``keep`` (e.g. ``etl.spill.Spill.keep``) in slices of ``SLICE_ROWS`` rows
-    (``<name>.sorted.<n>``) and put together without a copy: only the sort's row index and
-    one slice are on the heap at once (sorting a whole fact made a second copy of it:
-    1.4 GiB for ``fct_order_line`` at 10M lines)."""
+    (``<name>.sorted.<n>``) and put together by ``join`` (e.g. ``Spill.joined``) without a
+    copy: only the sort's row index and one slice are on the heap at once (sorting a whole
+    fact made a second copy of it: 1.4 GiB for ``fct_order_line`` at 10M lines)."""
     whole = pl.concat(pieces, rechunk=False)
     # (``pl.arg_sort_by`` over the same keys: 13.8 s for 10M sales lines; this: 0.9 s.)
     rows = whole.select(order).with_row_index("row").sort(order, maintain_order=True)["row"]
     slices = [keep(f"{name}.sorted.{number}",
                    whole.select(pl.all().gather(rows.slice(start, SLICE_ROWS))))
               for number, start in enumerate(range(0, whole.height, SLICE_ROWS))]
-    return pl.concat(slices, rechunk=False) if slices else whole.clear()
+    return join(slices) if slices else whole.clear()

@@ -40,7 +40,8 @@ Memory: every large frame of a run (core tables, the previous batch's tables, fa
 tables) is held as a memory-mapped file of the run's spill folder (``etl.spill``), the facts
 are built a chunk of customers at a time (``etl.chunks``: every customer on a full run, the
 rebuilt ones on an incremental run), and the run's queries use Polars' streaming engine
-(``ENGINE``).
+(``ENGINE``). A published run's tables stay mapped files for the next run (``etl.prior``),
+which then reads the previous batch without decoding its Parquet.
 """
 
 from __future__ import annotations
@@ -105,6 +106,8 @@ from etl.increment import (
     of_customers,
 )
 from etl.lock import run_lock
+from etl.prior import hand_over
+from etl.prior import load as load_prior
 from etl.publish import (
     Delta,
     MartTarget,
@@ -315,8 +318,11 @@ def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = False,
         batch_id = new_batch_id()
         with Spill(target.parquet_dir, batch_id) as spill, pl.Config(engine_affinity=ENGINE):
             names = _DIMENSION_NAMES + (tuple(FACTS) + _WHOLE_NAMES if changes else ())
-            prior = read_batch(target.parquet_dir, previous.batch_id, names,
-                               keep=_prefixed(spill, "prior.")) if previous else None
+            prior = None
+            if previous is not None:  # as its run left it, else from its Parquet
+                prior = load_prior(spill, target.parquet_dir, previous.batch_id, names) \
+                    or read_batch(target.parquet_dir, previous.batch_id, names,
+                                  keep=_prefixed(spill, "prior."))
             if prior is None:
                 changes = None
             start_run(target, batch_id, "incremental" if changes else "full",
@@ -398,6 +404,8 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
         raise CheckFailed("; ".join(failures))
     publish(target, batch_id, tables, upto, delta=delta,
             based_on=previous.batch_id if previous else None, progress=step)
+    step("kept for the next run")
+    hand_over(spill, tables, target.parquet_dir, batch_id)
     rows = {name: frame.height for name, frame in tables.items()}
     if delta is None:
         return RunResult(batch_id, upto, rows, "full")
@@ -426,7 +434,8 @@ def _build_facts(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Con
         if len(chunks) == 1:
             tables[name] = pieces.pop(name)[0]
             continue
-        tables[name] = in_order(pieces.pop(name), builder.order, spill.keep, name)
+        tables[name] = in_order(pieces.pop(name), builder.order, spill.keep, name,
+                                spill.joined)
         for number in range(1, len(chunks) + 1):
             spill.discard(f"{name}.{number}")
 
@@ -466,7 +475,7 @@ def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
         rebuilt_facts[name] = rebuilt
         kept = prior[name].filter(~mine)
         tables[name] = in_order([kept, rebuilt.select(kept.columns)], builder.order,
-                                spill.keep, f"{name}.merged")  # spilled in slices
+                                spill.keep, f"{name}.merged", spill.joined)  # in slices
         if name in _MONTHLY:
             months[name] = frozenset(differing(before, rebuilt)["month_key"].to_list())
     delta = Delta(customers, rebuilt_facts,

@@ -8,6 +8,9 @@ mapped from that file (``mapped``): the same values, read by the same code, but 
 operating system's file cache, which is written back and dropped under memory pressure
 instead of counting against the process. The folder is removed when the run ends; after a
 crash the next run sweeps it with the other staging leftovers (``etl.batch_folder.sweep``).
+
+A ``Spill`` also knows which of its files hold each frame it handed out (``files_of``), so
+that a published run's tables can be kept as they are for the next run (``etl.prior``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import shutil
+import weakref
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import cast
@@ -22,9 +27,7 @@ from typing import cast
 import polars as pl
 import pyarrow as pa
 
-from etl.batch_folder import STAGING_PREFIX
-
-SPILL_SUFFIX = ".spill"
+from etl.batch_folder import SPILL_SUFFIX, STAGING_PREFIX
 
 
 def mapped(path: Path) -> pl.DataFrame:
@@ -50,6 +53,7 @@ class Spill:
 
     def __init__(self, parquet_dir: Path, batch_id: str) -> None:
         self.folder = parquet_dir / f"{STAGING_PREFIX}{batch_id}{SPILL_SUFFIX}"
+        self._files: dict[int, tuple[weakref.ref[pl.DataFrame], tuple[Path, ...]]] = {}
 
     def __enter__(self) -> Spill:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -72,7 +76,31 @@ class Spill:
         kept = mapped(path)
         if kept.schema != frame.collect_schema():
             raise ValueError(f"{name}: spilled as {kept.schema}, not {frame.collect_schema()}")
-        return kept
+        return self._held(kept, (path,))
+
+    def joined(self, frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
+        """``frames`` one after the other without a copy (``pl.concat``, not rechunked),
+        held by their files together when this spill knows the files of each."""
+        whole = pl.concat(frames, rechunk=False)
+        parts = [self.files_of(frame) for frame in frames]
+        if any(files is None for files in parts):
+            return whole
+        return self._held(whole, tuple(path for files in parts for path in files or ()))
+
+    def adopt(self, frame: pl.DataFrame, files: Sequence[Path]) -> pl.DataFrame:
+        """``frame``, mapped from ``files`` outside this spill (a previous run's tables),
+        recorded as held by them."""
+        return self._held(frame, tuple(files))
+
+    def files_of(self, frame: pl.DataFrame) -> tuple[Path, ...] | None:
+        """The files that hold ``frame``, in order, if it came from this spill (``keep``,
+        ``joined``, ``adopt``); None otherwise (a frame on the heap)."""
+        held = self._files.get(id(frame))
+        return held[1] if held is not None and held[0]() is frame else None
+
+    def _held(self, frame: pl.DataFrame, files: tuple[Path, ...]) -> pl.DataFrame:
+        self._files[id(frame)] = (weakref.ref(frame), files)
+        return frame
 
     def discard(self, name: str) -> None:
         """Remove ``<name>.arrow``: its disk space is freed once no frame maps it."""

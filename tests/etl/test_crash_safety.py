@@ -33,6 +33,7 @@ from core.billing.models import Invoice
 from core.db import make_session_factory, transaction
 from core.demo import generate_demo
 from etl import run as etl_run
+from etl.batch_folder import PRIOR_DIR
 from etl.publish import ABANDONED, MartTarget, mart_target
 from etl.schema import etl_run as run_log
 from tests.conftest import drop_pg_schema
@@ -138,7 +139,8 @@ def held(target: MartTarget, dialect: str, what: str) -> Iterator[Callable[[str]
 
 
 def folders(target: MartTarget) -> set[str]:
-    return {p.name for p in target.parquet_dir.iterdir() if p.is_dir()}
+    """The batch, staging and spill folders (not the tables kept for the next run)."""
+    return {p.name for p in target.parquet_dir.iterdir() if p.is_dir() and p.name != PRIOR_DIR}
 
 
 def test_a_killed_run_leaves_the_published_batch_exactly_as_it_was(
@@ -186,4 +188,5 @@ def test_a_killed_run_leaves_the_published_batch_exactly_as_it_was(
         ("published", None), ("failed", ABANDONED), ("failed", ABANDONED),
         ("failed", ABANDONED), ("published", None)]
     assert folders(target) == {first.batch_id, runs[-1].batch_id}
+    assert [p.name for p in (target.parquet_dir / PRIOR_DIR).iterdir()] == [runs[-1].batch_id]
     assert published_state(target) != before

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from etl.spill import Spill
+from etl.spill import Spill, mapped
 
 
 def frame() -> pl.DataFrame:
@@ -57,3 +57,17 @@ def test_the_folder_goes_when_the_run_fails(tmp_path: Path) -> None:
         spill.keep("t", frame())
         raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_spill_knows_the_files_that_hold_each_frame_it_handed_out(tmp_path: Path) -> None:
+    with Spill(tmp_path, "c") as spill:
+        first, second = spill.keep("a", frame()), spill.keep("b", frame())
+        both = spill.joined([first, second])
+        assert both.equals(pl.concat([frame(), frame()]))
+        assert spill.files_of(both) == (spill.folder / "a.arrow", spill.folder / "b.arrow")
+        assert spill.files_of(frame()) is None  # on the heap
+        assert spill.files_of(spill.joined([first, frame()])) is None  # partly on the heap
+        outside = tmp_path / "kept.arrow"
+        frame().write_ipc(outside)
+        assert spill.files_of(spill.adopt(mapped(outside), [outside])) == (outside,)
+        assert spill.files_of(first.clone()) is None  # another frame, even if equal
