@@ -18,12 +18,19 @@ from core.errors import NotFound
 T = TypeVar("T")
 
 
-def lock(session: Session, model: type[T], row_id: int, label: str) -> T:
-    """Load ``model`` row ``row_id`` fresh from the database and lock it for this transaction."""
+def lock(session: Session, model: type[T], row_id: int, label: str, *,
+         key_share: bool = False) -> T:
+    """Load ``model`` row ``row_id`` fresh from the database and lock it for this transaction.
+
+    ``key_share``: ``FOR NO KEY UPDATE`` on PostgreSQL, which serialises the writers that
+    take it (and waits for ``FOR UPDATE``) but not the foreign-key checks of rows that
+    reference this one (``FOR KEY SHARE``): for a rule that guards data kept beside the row,
+    not the row's key (the customer's contact state), so that a transaction that inserted a
+    payment or an order of the customer does not wait for it, nor it for them."""
     row = session.scalars(
         select(model)
         .where(model.id == row_id)  # type: ignore[attr-defined]
-        .with_for_update()
+        .with_for_update(key_share=key_share)
         .execution_options(populate_existing=True)
     ).one_or_none()
     if row is None:

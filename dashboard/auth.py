@@ -4,7 +4,7 @@ Flask-Login keeps the user id in a signed session cookie; on every request the u
 loaded again from the core (a disabled user loses access at once). Passwords are Argon2id
 hashes (``core.users.passwords``); failed ``POST /login`` attempts are throttled per client
 address by Flask-Limiter. Every route needs a login except ``/login``, ``/healthz`` and ``/assets``;
-Dash's own requests without a login get 401, pages redirect to ``/login``.
+Dash's own requests and exports without a login get 401, pages redirect to ``/login``.
 """
 
 from __future__ import annotations
@@ -98,8 +98,8 @@ def install_auth(server: Flask, settings: Settings, factory: sessionmaker[Sessio
             return None
         if current_user.is_authenticated:
             return None
-        if path.startswith("/_dash-") or request.method != "GET":
-            return "login required", 401
+        if path.startswith(("/_dash-", "/export/")) or request.method != "GET":
+            return "login required", 401  # a download must not save the sign-in page
         return redirect(url_for("login", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
 
     @server.after_request

@@ -6,5 +6,6 @@ PAGES_LOCATION = "_pages_location"  # Dash pages' own dcc.Location
 NAVBAR = "shell-navbar"
 BATCH_BADGE = "shell-batch-badge"
 # pattern type: {"type": EXPORT_BUTTON, "table": <name>, "format": "csv" or "xlsx"}; a click
-# opens ``dashboard.downloads.export_url`` (assets/export.js reads the id)
+# downloads the export route's file (assets/export.js reads the id and builds the address
+# as ``dashboard.downloads.export_url`` does)
 EXPORT_BUTTON = "export-button"

@@ -100,6 +100,14 @@ def _link_or_copy(source: str, target: str) -> None:
     link_file(Path(source), Path(target))
 
 
+def has_tables(parquet_dir: Path, batch_id: str, names: Iterable[str]) -> bool:
+    """Whether batch ``batch_id``'s folder holds every table of ``names`` (mart tables)."""
+    folder = parquet_dir / batch_id
+    return all(name in mart.tables and (
+        folder / name if name in PARTITIONED else folder / f"{name}.parquet").exists()
+        for name in names)
+
+
 def read_batch(parquet_dir: Path, batch_id: str,
                names: Iterable[str] | None = None,
                keep: Callable[[str, pl.LazyFrame], pl.DataFrame] | None = None,
@@ -113,11 +121,11 @@ def read_batch(parquet_dir: Path, batch_id: str,
         return None
     if names is None:
         names = sorted({p.name.removesuffix(".parquet") for p in folder.iterdir()})
+    if not has_tables(parquet_dir, batch_id, names):
+        return None
     tables = {}
     for name in names:
         path = folder / name if name in PARTITIONED else folder / f"{name}.parquet"
-        if not path.exists() or name not in mart.tables:
-            return None
         if name in PARTITIONED and not any(path.iterdir()):
             scan = pl.LazyFrame(schema=polars_schema(mart.tables[name]))
         else:
@@ -127,15 +135,18 @@ def read_batch(parquet_dir: Path, batch_id: str,
     return tables
 
 
-def sweep(parquet_dir: Path, keep: Collection[str]) -> None:
-    """Remove every batch folder but ``keep`` and staging and spill leftovers but those of
-    ``keep`` (a run that just published still needs its spill: ``etl.prior`` links its
-    files), and the same in the serving copies and the previous runs' tables."""
+def sweep(parquet_dir: Path, keep: Collection[str], live: str | None = None) -> None:
+    """Remove every batch folder but ``keep``, staging leftovers but those of ``keep`` (none
+    here: a batch is published after its staging folder is renamed) and every spill folder
+    but the ``live`` run's (a run that just published still links its files:
+    ``etl.prior``), and the same in the serving copies and the previous runs' tables."""
     if not parquet_dir.is_dir():
         return
     for path in parquet_dir.iterdir():
-        batch = path.name.removeprefix(STAGING_PREFIX).removesuffix(SPILL_SUFFIX)
         if path.name in (SERVING_DIR, PRIOR_DIR):
             sweep(path, keep)
-        elif path.is_dir() and batch not in keep:
+        elif path.name.endswith(SPILL_SUFFIX):
+            if live is None or path.name != f"{STAGING_PREFIX}{live}{SPILL_SUFFIX}":
+                shutil.rmtree(path, ignore_errors=True)
+        elif path.is_dir() and path.name.removeprefix(STAGING_PREFIX) not in keep:
             shutil.rmtree(path, ignore_errors=True)

@@ -7,9 +7,10 @@ written again at 10M lines: 8.7 s of a 33 s one-invoice save. A run's tables are
 uncompressed Arrow files in its spill (``etl.spill``), so once its batch is published
 ``hand_over`` hard-links them into ``<mart_dir>/.prior/<batch_id>/`` (writing only the
 tables held on the heap: the dimensions) with a manifest written last; ``load`` maps them
-back in the next run. A batch without a complete manifest, or a table whose columns no
-longer match the mart, is read from its Parquet as before. Only the newest batch's tables
-are kept (6.3 GB at 10M lines, on the mart's disk).
+back in the next run. A batch without a complete manifest, kept before the machine last
+started (its files were never synced: the page cache they were in is gone), or with a table
+whose columns no longer match the mart, is read from its Parquet as before. Only the
+newest batch's tables are kept (6.3 GB at 10M lines, on the mart's disk).
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ from etl.spill import Spill, mapped
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+def _boot() -> str:
+    """This boot of the machine (Linux); "" where the kernel does not say."""
+    try:
+        return BOOT_ID.read_text().strip()
+    except OSError:
+        return ""
 
 
 def hand_over(spill: Spill, tables: Mapping[str, pl.DataFrame], parquet_dir: Path,
@@ -54,9 +64,10 @@ def hand_over(spill: Spill, tables: Mapping[str, pl.DataFrame], parquet_dir: Pat
             for number, path in enumerate(files):
                 link_file(path, staging / f"{name}.{number}.arrow")
                 listing[name].append(f"{name}.{number}.arrow")
-        (staging / MANIFEST).write_text(json.dumps({"batch_id": batch_id, "tables": listing}))
+        (staging / MANIFEST).write_text(json.dumps(
+            {"batch_id": batch_id, "boot": _boot(), "tables": listing}))
         staging.rename(root / batch_id)
-    except OSError as error:
+    except Exception as error:  # noqa: BLE001 - best effort: the batch is published already
         log.warning("the tables of batch %s are not kept for the next run: %s", batch_id, error)
         shutil.rmtree(staging, ignore_errors=True)
         return
@@ -75,8 +86,11 @@ def load(spill: Spill, parquet_dir: Path, batch_id: str,
         listing = json.loads((folder / MANIFEST).read_text())
     except (OSError, ValueError):
         return None
-    kept: dict[str, list[str]] = listing.get("tables", {})
-    if listing.get("batch_id") != batch_id:
+    if not isinstance(listing, dict) or listing.get("batch_id") != batch_id \
+            or not listing.get("boot") or listing["boot"] != _boot():
+        return None
+    kept = listing.get("tables")
+    if not isinstance(kept, dict):
         return None
     tables = {}
     for name in names:
@@ -85,9 +99,9 @@ def load(spill: Spill, parquet_dir: Path, batch_id: str,
         paths = [folder / file for file in kept[name]]
         try:
             parts = [mapped(path) for path in paths]
-        except (OSError, pa.ArrowInvalid):
+            frame = pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
+        except (OSError, pa.ArrowInvalid, pl.exceptions.PolarsError):
             return None
-        frame = pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
         if frame.schema != pl.Schema(polars_schema(mart.tables[name])):
             log.info("kept %s of batch %s has other columns than the mart's", name, batch_id)
             return None

@@ -124,9 +124,11 @@ def run_started_at(engine: Engine, batch_id: str) -> datetime | None:
 
 
 def fail_run(target: MartTarget, batch_id: str, error: str) -> None:
-    """Mark the run failed with its error; the published batch is untouched."""
+    """Mark the run failed with its error, unless it already published (then nothing that
+    fails after the switch can unpublish it, nor let a sweep take its folder)."""
     with target.engine.begin() as conn:
-        conn.execute(update(etl_run).where(etl_run.c.batch_id == batch_id)
+        conn.execute(update(etl_run).where(etl_run.c.batch_id == batch_id,
+                                           etl_run.c.status == "running")
                      .values(status="failed", finished_at=_now(), error=error[:4000]))
 
 
@@ -166,7 +168,7 @@ def publish(target: MartTarget, batch_id: str, tables: dict[str, pl.DataFrame],
         conn.execute(update(etl_run).where(etl_run.c.batch_id == batch_id).values(
             status="published", finished_at=_now(), watermark_seq=watermark_seq,
             rows=json.dumps(rows)))
-    sweep(target.parquet_dir, keep=kept_batches(target.engine))
+    sweep(target.parquet_dir, keep=kept_batches(target.engine), live=batch_id)
 
 
 def _switch(conn, batch_id: str, watermark_seq: int,  # type: ignore[no-untyped-def]

@@ -62,7 +62,7 @@ from core.billing.models import CreditNote, Invoice
 from core.company.models import CompanySettings
 from core.sales.models import SalesOrder
 from etl import dims
-from etl.batch_folder import PARTITIONED, read_batch
+from etl.batch_folder import PARTITIONED, has_tables, read_batch
 from etl.changes import CUSTOMER_OF, Changes, changes_since, customer_conditions, watermark
 from etl.checks import (
     CheckFailed,
@@ -319,7 +319,10 @@ def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = False,
         with Spill(target.parquet_dir, batch_id) as spill, pl.Config(engine_affinity=ENGINE):
             names = _DIMENSION_NAMES + (tuple(FACTS) + _WHOLE_NAMES if changes else ())
             prior = None
-            if previous is not None:  # as its run left it, else from its Parquet
+            # As its run left it, else from its Parquet; an incremental batch links to the
+            # previous folder, so without it whole the run is full.
+            if previous is not None and has_tables(target.parquet_dir, previous.batch_id,
+                                                   names):
                 prior = load_prior(spill, target.parquet_dir, previous.batch_id, names) \
                     or read_batch(target.parquet_dir, previous.batch_id, names,
                                   keep=_prefixed(spill, "prior."))

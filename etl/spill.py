@@ -103,5 +103,9 @@ class Spill:
         return frame
 
     def discard(self, name: str) -> None:
-        """Remove ``<name>.arrow``: its disk space is freed once no frame maps it."""
-        (self.folder / f"{name}.arrow").unlink(missing_ok=True)
+        """Remove ``<name>.arrow``: its disk space is freed once no frame maps it (the
+        frames it held are no longer known as held by files)."""
+        path = self.folder / f"{name}.arrow"
+        path.unlink(missing_ok=True)
+        self._files = {key: held for key, held in self._files.items()
+                       if path not in held[1] and held[0]() is not None}

@@ -152,8 +152,6 @@ class Interaction(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-
-
 class CustomerContactState(Base):
     """Where a customer's contact log stands (rules in ``core.customers.profile``), kept by
     ``log_interaction`` with every entry: one row per customer with logged interactions.

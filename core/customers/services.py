@@ -180,6 +180,7 @@ def _describe(counts: dict[str, int]) -> str:
 def delete_customer(session: Session, actor: Actor, customer_id: int) -> None:
     """Delete a customer without transactions; one with transactions must be archived."""
     customer = get_customer_for(session, actor, customer_id, {Role.ADMIN}, "delete customers")
+    lock(session, Customer, customer.id, "customer")  # no entry logged while it goes
     counts = transaction_counts(session, customer.id)
     if counts:
         raise DomainError(
@@ -289,7 +290,10 @@ def log_interaction(
         if contact is None or contact.customer_id != customer.id:
             raise InvalidInput(f"contact #{contact_id} is not a contact of {customer.ref}",
                                field="contact_id")
-    lock(session, Customer, customer.id, "customer")  # one entry of a customer at a time
+    # One entry of a customer at a time; not FOR UPDATE, which the foreign-key checks of a
+    # payment or an order being posted for the customer would wait on (a deadlock with a
+    # collection call that locked the invoice first).
+    lock(session, Customer, customer.id, "customer", key_share=True)
     interaction = Interaction(
         customer_id=customer.id, contact_id=contact_id, user_id=actor.user_id,
         kind=InteractionKind(kind), occurred_on=occurred_on, notes=notes,

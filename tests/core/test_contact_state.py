@@ -5,7 +5,9 @@ logged in (back-dated, same day, with and without promises), and it is not audit
 from __future__ import annotations
 
 import random
+import threading
 from datetime import date, timedelta
+from decimal import Decimal
 
 import polars as pl
 import pytest
@@ -13,6 +15,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from core.audit import AuditLog, set_actor
+from core.billing.models import PaymentMethod
+from core.billing.payments import record_payment
 from core.customers.contact_state import states_of
 from core.customers.models import Interaction, InteractionKind
 from core.customers.services import log_interaction
@@ -106,3 +110,35 @@ def test_entries_logged_at_once_for_one_customer_keep_one_true_state(
         assert kept == derived_states(conn)
     _, last_on, _, notes, next_on, promise = kept[customer_id]
     assert (last_on, notes, next_on, promise) == (TODAY, "first", TODAY, TODAY)  # B: next date
+
+
+def test_an_entry_is_logged_while_a_payment_of_the_customer_is_being_posted(
+        isolated_engine: Engine) -> None:
+    """A payment being posted holds its foreign-key lock (``FOR KEY SHARE``) on its
+    customer's row. Logging an entry takes ``FOR NO KEY UPDATE``, which does not wait for
+    it on PostgreSQL: a collection call that locked an invoice and a payment allocated to
+    that invoice cannot deadlock. SQLite serialises every writer (BEGIN IMMEDIATE)."""
+    factory = make_session_factory(isolated_engine)
+    with transaction(factory) as session:
+        set_actor(session, "setup")
+        customer_id = build_world(session).customer.id
+    logged = threading.Event()
+
+    def log_a_call() -> None:
+        with transaction(factory) as other:
+            log_interaction(other, FINANCE, customer_id, kind=InteractionKind.CALL,
+                            occurred_on=TODAY, notes="while the payment posts", today=TODAY)
+        logged.set()
+
+    posting = factory()
+    posting.begin()
+    record_payment(posting, FINANCE, customer_id, amount=Decimal("100.00"), currency="USD",
+                   received_date=TODAY, method=PaymentMethod.BANK_TRANSFER)
+    caller = threading.Thread(target=log_a_call)
+    caller.start()
+    waited = not logged.wait(timeout=3)
+    posting.commit()
+    posting.close()
+    caller.join(timeout=30)
+    assert logged.is_set()
+    assert waited == (isolated_engine.dialect.name == "sqlite")

@@ -38,9 +38,10 @@ def test_the_page_query_travels_whole_in_the_address() -> None:
                                        "basis": ["invoice date"]}
 
 
-def test_without_a_login_an_export_sends_to_the_sign_in_page(demo_app: dash.Dash) -> None:
+def test_without_a_login_an_export_is_refused_not_a_saved_sign_in_page(
+        demo_app: dash.Dash) -> None:
     response = export(demo_app.server.test_client(), "collections", "/collections")
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert response.status_code == 401 and "Content-Disposition" not in response.headers
 
 
 def test_an_unknown_format_table_or_page_without_exports_gets_no_file(

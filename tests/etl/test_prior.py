@@ -22,7 +22,7 @@ from core.demo import generate_demo
 from etl import chunks, prior
 from etl import run as etl_run
 from etl.batch_folder import PRIOR_DIR, read_batch
-from etl.publish import MartTarget
+from etl.publish import MartTarget, kept_batches, published_batch
 from etl.spill import Spill
 from tests.etl.conftest import MakeTarget
 
@@ -89,24 +89,55 @@ def test_a_damaged_or_outdated_hand_over_is_read_from_the_parquet(
         assert prior.load(spill, target.parquet_dir, full.batch_id, ["fct_ar_item"]) is None
         (folder / prior.MANIFEST).write_text("{not json")
         assert prior.load(spill, target.parquet_dir, full.batch_id, names) is None
+        (folder / prior.MANIFEST).write_text("[1, 2]")
+        assert prior.load(spill, target.parquet_dir, full.batch_id, names) is None
     _dispute_every(isolated_engine, 3)
     incremental = etl_run.run_etl(isolated_engine, target)  # from the Parquet batch
     assert incremental.mode == "incremental"
     _assert_kept_as_published(target, incremental.batch_id, tmp_path)
 
 
+def test_tables_kept_before_the_machine_restarted_are_not_trusted(
+        isolated_engine: Engine, make_target: MakeTarget, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    """Their files were never synced to disk: after a restart they may be torn."""
+    generate_demo(isolated_engine, customers=30, lines=1500, seed=3)
+    target = make_target("rebooted")
+    full = etl_run.run_etl(isolated_engine, target, full=True)
+    with Spill(tmp_path, "check") as spill:
+        assert prior.load(spill, target.parquet_dir, full.batch_id, ["fct_ar_item"])
+        monkeypatch.setattr(prior, "_boot", lambda: "another boot")
+        assert prior.load(spill, target.parquet_dir, full.batch_id, ["fct_ar_item"]) is None
+
+
+def test_without_the_previous_batch_folder_the_run_is_full(
+        isolated_engine: Engine, make_target: MakeTarget) -> None:
+    """An incremental batch links its unchanged tables to the previous folder: with that
+    folder gone, the kept tables alone are not enough."""
+    generate_demo(isolated_engine, customers=30, lines=1500, seed=3)
+    target = make_target("lost")
+    full = etl_run.run_etl(isolated_engine, target, full=True)
+    (target.parquet_dir / full.batch_id / "fct_ar_item.parquet").unlink()
+    _dispute_every(isolated_engine, 3)
+    assert etl_run.run_etl(isolated_engine, target).mode == "full"
+
+
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"),
+                                   ValueError("a write that went wrong")])
 def test_a_failed_hand_over_leaves_the_run_published(
         isolated_engine: Engine, make_target: MakeTarget, monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
+        caplog: pytest.LogCaptureFixture, error: Exception) -> None:
     generate_demo(isolated_engine, customers=30, lines=1500, seed=3)
     target = make_target("no-room")
 
-    def no_room(_source: Path, _target: Path) -> None:
-        raise OSError(28, "No space left on device")
+    def failing(_source: Path, _target: Path) -> None:
+        raise error
 
-    monkeypatch.setattr(prior, "link_file", no_room)
+    monkeypatch.setattr(prior, "link_file", failing)
     with caplog.at_level(logging.WARNING, logger="etl.prior"):
         result = etl_run.run_etl(isolated_engine, target, full=True)
-    assert (target.parquet_dir / result.batch_id).is_dir()  # published
+    assert published_batch(target.engine).batch_id == result.batch_id  # type: ignore[union-attr]
+    assert result.batch_id in kept_batches(target.engine)  # logged published, not failed
+    assert (target.parquet_dir / result.batch_id).is_dir()
     assert not any((target.parquet_dir / PRIOR_DIR).iterdir())  # nothing half kept
     assert "not kept for the next run" in caplog.text
