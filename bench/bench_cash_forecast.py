@@ -58,13 +58,21 @@ def _prepare(var: Path, lines: int, customers: int) -> None:
     engine.dispose()
 
 
-def published(var: Path, database_url: str | None = None):  # type: ignore[no-untyped-def]
-    """The settings of the demo in ``var`` (its core in ``database_url`` if given, else the
-    embedded one) and its published batch."""
+def demo_settings(var: Path, database_url: str | None = None,  # type: ignore[no-untyped-def]
+                  **overrides):
+    """The settings of the demo in ``var``: its core in ``database_url`` if given, else the
+    embedded one."""
     from core.config import Settings
+
+    return Settings(var_dir=var, **overrides,
+                    **({"database_url": database_url} if database_url else {}))
+
+
+def published(var: Path, database_url: str | None = None):  # type: ignore[no-untyped-def]
+    """The settings of the demo in ``var`` (``demo_settings``) and its published batch."""
     from etl.publish import mart_target, published_batch
 
-    settings = Settings(var_dir=var, **({"database_url": database_url} if database_url else {}))
+    settings = demo_settings(var, database_url)
     target = mart_target(settings.resolved_mart_url, settings.resolved_mart_dir)
     batch = published_batch(target.engine)
     if batch is None:

@@ -25,7 +25,7 @@ from typing import Any
 
 import polars as pl
 
-from bench.bench_cash_forecast import copied, published_mart
+from bench.bench_cash_forecast import copied, demo_settings, published_mart
 
 log = logging.getLogger("bench.collections")
 REPEAT = 5
@@ -81,13 +81,6 @@ def _scaled(mart: Any, scale: int) -> Any:
     return Mart(mart.batch_id, mart.published_at, tables)
 
 
-def _settings(var: Path, database_url: str | None, **overrides: Any) -> Any:
-    from core.config import Settings
-
-    return Settings(var_dir=var, **overrides,
-                    **({"database_url": database_url} if database_url else {}))
-
-
 def _live(var: Path, database_url: str | None, mart: Any, today: Any) -> dict[str, Any]:
     from core.actor import Actor, Role
     from core.customers.profile import follow_ups
@@ -96,7 +89,7 @@ def _live(var: Path, database_url: str | None, mart: Any, today: Any) -> dict[st
     from dashboard.pages.collections import SHOWN_ROWS
 
     rows = worklist(mart, _scopes(mart)["finance"], today, timezone="UTC")
-    engine = make_engine(_settings(var, database_url).resolved_database_url)
+    engine = make_engine(demo_settings(var, database_url).resolved_database_url)
     factory = make_session_factory(engine)
     finance = Actor(user_id=None, role=Role.FINANCE, name="bench")
     figures: dict[str, Any] = {}
@@ -118,7 +111,7 @@ def _http(var: Path, database_url: str | None) -> dict[str, Any]:
     from dashboard.app import create_app
     from tests.dashboard.dash_client import export, login, render_page
 
-    app = create_app(_settings(var, database_url, result_cache=False))
+    app = create_app(demo_settings(var, database_url, result_cache=False))
     client = app.server.test_client()
     login(client, "finance")
     render_page(client, "/collections")  # the first render loads the batch

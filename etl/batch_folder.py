@@ -100,12 +100,15 @@ def _link_or_copy(source: str, target: str) -> None:
     link_file(Path(source), Path(target))
 
 
+def _table_path(folder: Path, name: str) -> Path:
+    """Where table ``name`` is in a batch folder: a folder of partitions or one file."""
+    return folder / name if name in PARTITIONED else folder / f"{name}.parquet"
+
+
 def has_tables(parquet_dir: Path, batch_id: str, names: Iterable[str]) -> bool:
     """Whether batch ``batch_id``'s folder holds every table of ``names`` (mart tables)."""
     folder = parquet_dir / batch_id
-    return all(name in mart.tables and (
-        folder / name if name in PARTITIONED else folder / f"{name}.parquet").exists()
-        for name in names)
+    return all(name in mart.tables and _table_path(folder, name).exists() for name in names)
 
 
 def read_batch(parquet_dir: Path, batch_id: str,
@@ -125,7 +128,7 @@ def read_batch(parquet_dir: Path, batch_id: str,
         return None
     tables = {}
     for name in names:
-        path = folder / name if name in PARTITIONED else folder / f"{name}.parquet"
+        path = _table_path(folder, name)
         if name in PARTITIONED and not any(path.iterdir()):
             scan = pl.LazyFrame(schema=polars_schema(mart.tables[name]))
         else:

@@ -98,8 +98,7 @@ def load(spill: Spill, parquet_dir: Path, batch_id: str,
             return None
         paths = [folder / file for file in kept[name]]
         try:
-            parts = [mapped(path) for path in paths]
-            frame = pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
+            frame = pl.concat([mapped(path) for path in paths], rechunk=False)
         except (OSError, pa.ArrowInvalid, pl.exceptions.PolarsError):
             return None
         if frame.schema != pl.Schema(polars_schema(mart.tables[name])):
