@@ -163,21 +163,3 @@ def customers_of(conn, table: str, ids: Iterable[int]) -> set[int]:  # type: ign
             elif values:
                 found |= customers_of(conn, path.parent, values)
     return found
-
-
-def customer_conditions(tables: Iterable[str]) -> dict[str, str]:
-    """Document table (of ``tables``) → SQL condition keeping the rows of the selected
-    customers, around the placeholder ``{ids}`` (``etl.extract.CustomerRows`` puts the
-    subquery of the selected ids there). Names come from ``CUSTOMER_OF`` (code constants)."""
-
-    def condition(table: str) -> str:
-        parts = []
-        for path in CUSTOMER_OF[table]:
-            if isinstance(path, Direct):
-                parts.append(f'"{path.column}" IN {{ids}}')
-            else:
-                parts.append(f'"{path.column}" IN (SELECT "id" FROM "{path.parent}" '  # noqa: S608
-                             f'WHERE {condition(path.parent)})')
-        return " OR ".join(f"({p})" for p in parts) if len(parts) > 1 else parts[0]
-
-    return {table: condition(table) for table in tables}

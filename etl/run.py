@@ -63,7 +63,7 @@ from core.company.models import CompanySettings
 from core.sales.models import SalesOrder
 from etl import dims
 from etl.batch_folder import PARTITIONED, has_tables, read_batch
-from etl.changes import CUSTOMER_OF, Changes, changes_since, customer_conditions, watermark
+from etl.changes import CUSTOMER_OF, Changes, changes_since, watermark
 from etl.checks import (
     CheckFailed,
     core_totals,
@@ -354,7 +354,7 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
          step: Progress, connections: int, spill: Spill, *, same_date: bool) -> RunResult:
     step("extract")
     rebuilt = None if changes is None or prior is None else changes.customers
-    selection = None if rebuilt is None else CustomerRows(rebuilt, customer_conditions(SCOPED))
+    selection = None if rebuilt is None else CustomerRows(rebuilt, frozenset(SCOPED))
     # One snapshot for the frames and the totals; the totals' queries run beside the
     # extract, on whichever of the reader's connections is free.
     with (core_reader(core_engine, connections) as reader,

@@ -14,7 +14,9 @@ from sqlalchemy import Engine, func, insert, select
 from core.audit import set_actor
 from core.company.models import Region
 from core.db import make_session_factory, transaction
+from core.demo import generate_demo
 from core.models import Base
+from etl.changes import CUSTOMER_OF, Direct
 from etl.extract import READ_WORK_MEM, CustomerRows, core_reader, extract, scaled_columns
 from tests.core.documents import posted_invoice
 from tests.core.world import build_world
@@ -96,9 +98,70 @@ def test_every_connection_of_a_reader_shares_its_snapshot(isolated_engine: Engin
 def test_the_customer_ids_are_written_into_the_sql_as_integers_only() -> None:
     # PostgreSQL reads them from an array literal (a query with bound parameters is not
     # read by COPY); anything but an int is refused before it reaches the SQL.
-    rows = CustomerRows(frozenset({12, 3}), {})
+    rows = CustomerRows(frozenset({12, 3}), frozenset())
     assert rows.ids_sql("postgresql") == "(SELECT unnest(CAST('{3,12}' AS integer[])))"
     assert rows.parameters("postgresql") == ()
     assert rows.parameters("sqlite") == ("[3, 12]",)
     with pytest.raises(TypeError):
-        CustomerRows(frozenset({"1}') OR 1=1 --"}), {}).ids_sql("postgresql")  # type: ignore[arg-type]
+        CustomerRows(frozenset({"1}') OR 1=1 --"}), frozenset()).ids_sql("postgresql")  # type: ignore[arg-type]
+
+
+def _customers_of_rows(whole: dict[str, pl.DataFrame]) -> dict[str, list[set[int]]]:
+    """Per document table, each row's customers (in ``id`` order), found by walking
+    ``CUSTOMER_OF`` over every row in plain Python."""
+    found: dict[str, dict[int, set[int]]] = {}
+
+    def of(table: str) -> dict[int, set[int]]:
+        if table not in found:
+            rows = whole[table].sort("id").to_dicts()
+            found[table] = {row["id"]: set() for row in rows}
+            for path in CUSTOMER_OF[table]:
+                parent = None if isinstance(path, Direct) else of(path.parent)
+                for row in rows:
+                    value = row[path.column]
+                    if value is not None:
+                        found[table][row["id"]] |= {value} if parent is None else parent[value]
+        return found[table]
+
+    return {table: list(of(table).values()) for table in whole}
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0], ids=["read whole, cut here", "cut by SQL"])
+def test_the_selected_customers_rows_are_the_same_read_either_way(
+    isolated_engine: Engine, share: float
+) -> None:
+    generate_demo(isolated_engine, customers=40, lines=2500, seed=5)
+    documents = ["sales_order", "sales_order_line", "shipment", "shipment_line", "invoice",
+                 "invoice_line", "payment", "credit_note", "allocation", "rma", "rma_line"]
+    whole = extract(isolated_engine, documents).frames
+    chosen = frozenset(range(3, 40, 3))  # 13 of 40: broad at share 0, narrow at share 1
+    # shipment_line without its parent shipment: always cut by SQL.
+    spec = {**{t: None for t in documents if t != "shipment"}, "customer": ["id"]}
+    rows = CustomerRows(chosen, frozenset(documents), whole_share=share)
+
+    with core_reader(isolated_engine, connections=2) as reader:  # children wait for parents
+        frames = reader.extract(spec, customers=rows).frames
+
+    expected = _customers_of_rows(whole)
+    for table in spec.keys() - {"customer"}:
+        keep = [bool(customers & chosen) for customers in expected[table]]
+        wanted = whole[table].sort("id").filter(pl.Series(keep))
+        assert wanted.height > 0, table
+        assert frames[table].sort("id").equals(wanted), table
+    assert frames["customer"].height == 40  # not a selected table: every row
+    assert list(frames) == list(spec)
+
+
+def test_a_broad_selection_without_rows_keeps_every_column_and_type(
+    isolated_engine: Engine
+) -> None:
+    generate_demo(isolated_engine, customers=10, lines=100, seed=5)
+    documents = ["invoice", "invoice_line", "allocation"]
+    whole = extract(isolated_engine, documents).frames
+    nobody = CustomerRows(frozenset({999_999}), frozenset(documents), whole_share=0.0)
+
+    frames = extract(isolated_engine, documents, customers=nobody).frames
+
+    for table in documents:
+        assert frames[table].is_empty(), table
+        assert frames[table].schema == whole[table].schema, table
