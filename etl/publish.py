@@ -9,7 +9,12 @@ A full batch replaces every mart table (on PostgreSQL fresh tables are built in 
 schema over ``MartTarget.load_connections`` connections before the transaction and swapped
 in by it: ``etl.load.stage_tables``, ``swap_in``). An incremental batch (``Delta``)
 replaces the fact rows of the rebuilt customers (delete, then insert their new rows) and
-the tables that changed, in the same one transaction. The switch also checks that
+the tables that changed, in the same one transaction — on PostgreSQL a fact whose rebuilt
+customers hold more than ``RESTAGE_SHARE`` of its rows is built fresh and swapped in like
+a changed table (deleting and inserting a third of a table's rows cost more than building
+it whole: ``fct_sales_line`` at 10M lines 38.0 s against 29.9 s, ``fct_ar_item`` 21.6 s
+against 15.4 s, on one connection; fresh tables are built two at a time, before the
+transaction, and leave no dead rows behind). The switch also checks that
 ``etl_publish`` still names the batch this one was built on, so a batch never overwrites
 one it has not seen.
 
@@ -39,6 +44,8 @@ from etl.schema import etl_publish, etl_run, mart
 
 MART_SCHEMA = "mart"
 KEEP_BATCHES = 2  # the published batch and the one before it
+# PostgreSQL: a rebuilt fact is built fresh above this share of its rows (module docstring).
+RESTAGE_SHARE = 0.2
 ABANDONED = "abandoned: the run ended without finishing (process killed or crashed)"
 
 
@@ -150,15 +157,18 @@ def publish(target: MartTarget, batch_id: str, tables: dict[str, pl.DataFrame],
                     months=delta.months)
     step("mart tables")
     rows = {name: frame.height for name, frame in tables.items()}
-    whole = {mart.tables[name]: frame for name, frame in tables.items()
-             if delta is None or (name not in delta.facts and name not in delta.unchanged)}
     staged = target.engine.dialect.name == "postgresql"
+    customers = frozenset() if delta is None else delta.customers
+    in_place = {} if delta is None else {
+        name: frame for name, frame in delta.facts.items()
+        if not staged or frame.height <= RESTAGE_SHARE * tables[name].height}
+    whole = {mart.tables[name]: frame for name, frame in tables.items()
+             if delta is None or (name not in in_place and name not in delta.unchanged)}
     if staged:
         stage_tables(target.engine, whole, connections=target.load_connections)
     with target.engine.begin() as conn:
-        if delta is not None:
-            for name, frame in delta.facts.items():
-                replace_customers(conn, mart.tables[name], delta.customers, frame)
+        for name, frame in in_place.items():
+            replace_customers(conn, mart.tables[name], customers, frame)
         if staged:
             swap_in(conn, whole)
         else:
