@@ -26,9 +26,10 @@ and the new one). Changed tables are classified by what reads them:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
+import polars as pl
 from sqlalchemy import Engine, func, select, text
 
 from core.audit import AuditLog
@@ -163,3 +164,15 @@ def customers_of(conn, table: str, ids: Iterable[int]) -> set[int]:  # type: ign
             elif values:
                 found |= customers_of(conn, path.parent, values)
     return found
+
+
+def leads_to(table: str, customer: Callable[[str], pl.Expr],
+             parent_ids: Callable[[str], pl.Series]) -> pl.Expr:
+    """Polars condition on ``table``'s rows: the row leads to a selected customer by one
+    of its ``CUSTOMER_OF`` paths — ``customer(column)`` where the column is the customer,
+    the column among ``parent_ids(parent)`` (the parent's kept rows) where it goes through
+    a parent. A null reference leads nowhere."""
+    return pl.any_horizontal([
+        customer(path.column) if isinstance(path, Direct)
+        else pl.col(path.column).is_in(parent_ids(path.parent).implode())
+        for path in CUSTOMER_OF[table]])

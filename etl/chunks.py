@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from etl.changes import CUSTOMER_OF, Direct
+from etl.changes import CUSTOMER_OF, leads_to
 from etl.extract import CoreFrames, Keep
 
 Join = Callable[[Sequence[pl.DataFrame]], pl.DataFrame]
@@ -74,18 +74,14 @@ def _cut(core: CoreFrames, customers: CustomerRange, table: str,
     """``table``'s rows of ``customers``, cut (with the parents it goes through) into
     ``cut`` once. (A module function, not a closure: a recursive closure would keep the
     cut frames alive in a reference cycle until the garbage collector runs.)"""
+    def parent_ids(parent: str) -> pl.Series:
+        if parent not in core.frames:
+            raise KeyError(f"{table} leads to its customer through {parent}, "
+                           "which was not extracted")
+        return _cut(core, customers, parent, cut)["id"]
+
     if table not in cut:
-        conditions = []
-        for path in CUSTOMER_OF[table]:
-            if isinstance(path, Direct):
-                conditions.append(customers.holds(path.column))
-                continue
-            if path.parent not in core.frames:
-                raise KeyError(f"{table} leads to its customer through {path.parent}, "
-                               "which was not extracted")
-            parents = _cut(core, customers, path.parent, cut)["id"]
-            conditions.append(pl.col(path.column).is_in(parents.implode()))
-        cut[table] = core[table].filter(pl.any_horizontal(conditions))
+        cut[table] = core[table].filter(leads_to(table, customers.holds, parent_ids))
     return cut[table]
 
 

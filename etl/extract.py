@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -54,7 +55,7 @@ from sqlalchemy import (
 
 from core.models import Base
 from core.types import ScaledNumeric
-from etl.changes import CUSTOMER_OF, Direct, Via
+from etl.changes import CUSTOMER_OF, Direct, Via, leads_to
 
 # Table name → the columns to read (``None`` or the ``Table`` itself: all of them).
 ColumnSpec = Mapping[str, Iterable[str] | Table | None]
@@ -73,6 +74,8 @@ READ_WORK_MEM = "256MB"
 # Above this share of all customers an incremental run reads the document tables whole and
 # filters them itself (``CustomerRows``).
 WHOLE_READ_SHARE = 0.25
+# Rows cut at a time when a table is read whole for some customers (``CoreReader._read``).
+READ_BATCH_ROWS = 250_000
 
 
 @dataclass(frozen=True)
@@ -197,18 +200,16 @@ class CustomerRows:
             growing = bool(more)
         return done
 
-    def keep(self, table: str, frame: pl.DataFrame,
-             kept_ids: Mapping[str, pl.Series]) -> pl.DataFrame:
-        """``frame`` (every row of ``table``, with the ``columns`` it needs) cut to the
-        selected customers' rows; ``kept_ids`` holds the ids of the parents' kept rows."""
-        wanted = [pl.col(path.column).is_in(
-            pl.Series(sorted(self.customer_ids), dtype=pl.Int64).implode()
-            if isinstance(path, Direct) else kept_ids[path.parent].implode())
-            for path in CUSTOMER_OF[table]]
-        return frame.filter(pl.any_horizontal(wanted))
+    def cut(self, table: str, frame: pl.DataFrame,
+            kept_ids: Mapping[str, pl.Series]) -> pl.DataFrame:
+        """``frame`` (every row of ``table``, with its ``cut_columns``) cut to the selected
+        customers' rows; ``kept_ids`` holds the ids of the parents' kept rows."""
+        ids = pl.Series(sorted(self.customer_ids), dtype=pl.Int64).implode()
+        return frame.filter(leads_to(table, lambda column: pl.col(column).is_in(ids),
+                                     kept_ids.__getitem__))
 
-    def columns(self, table: str) -> set[str]:
-        """The columns ``keep`` reads of ``table`` (and ``id``, which its children read)."""
+    def cut_columns(self, table: str) -> set[str]:
+        """The columns ``cut`` reads of ``table`` (and ``id``, which its children read)."""
         return {path.column for path in CUSTOMER_OF[table]} | {"id"}
 
     def depth(self, table: str, here: Collection[str]) -> int:
@@ -338,9 +339,15 @@ class CoreReader:
             with conn.cursor() as cursor:
                 cursor.execute(sql, **(options or {}))
                 batches = cursor.fetch_record_batch()
-                parts = [each(pl.DataFrame(batch)) for batch in batches]
-                return pl.concat(parts) if parts else each(
-                    pl.DataFrame(batches.schema.empty_table()))
+                parts, waiting, rows = [], [], 0
+                for batch in batches:  # SQLite's driver sends 1,024 rows at a time
+                    waiting.append(batch)
+                    rows += batch.num_rows
+                    if rows >= READ_BATCH_ROWS:
+                        parts.append(each(pl.DataFrame(pa.Table.from_batches(waiting))))
+                        waiting, rows = [], 0
+                parts.append(each(pl.DataFrame(pa.Table.from_batches(waiting, batches.schema))))
+                return pl.concat(parts)
         finally:
             self._free.put(conn)
 
@@ -376,7 +383,8 @@ class CoreReader:
         names = self._largest_first(list(spec))
         here: set[str] = set()
         if customers is not None and customers.broad(self._customer_count()):
-            here = customers.filterable(spec)
+            # (A table read with a row filter is not: its children would lose rows.)
+            here = customers.filterable(set(spec) - set(filters))
             # Parents before their children: a child waits for its parents' rows, which
             # started first (the pool takes tasks in order).
             names.sort(key=lambda name: customers.depth(name, here))
@@ -389,7 +397,7 @@ class CoreReader:
             condition = None
             if customers is not None and name in here:
                 wanted = [c.name for c in columns]
-                columns = _columns(table, {*wanted, *customers.columns(name)})
+                columns = _columns(table, {*wanted, *customers.cut_columns(name)})
             elif customers is not None and name in customers.tables:
                 condition = customers.condition(name, dialect)
                 parameters = customers.parameters(dialect)
@@ -398,7 +406,7 @@ class CoreReader:
             if customers is not None and name in here:
                 for parent in parents:
                     parent.result()  # its kept ids are in kept_ids
-                frame = self._read(sql, each=lambda rows: customers.keep(
+                frame = self._read(sql, each=lambda rows: customers.cut(
                     name, _normalise(rows, table, columns), kept_ids))
                 kept_ids[name] = frame["id"]
                 frame = frame.select(wanted)
@@ -414,7 +422,7 @@ class CoreReader:
             frames = {name: future.result() for name, future in futures.items()}
         return CoreFrames({name: frames[name] for name in spec})
 
-    def query(self, statement: Select[Any]) -> pl.DataFrame:
+    def query(self, statement: Select[*tuple[Any, ...]]) -> pl.DataFrame:
         """The rows of ``statement`` (its literals written inline: code constants only, never
         user input), integer and text columns as Int64 and String; aggregate money with
         ``scaled_sum``."""

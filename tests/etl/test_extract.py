@@ -16,6 +16,7 @@ from core.company.models import Region
 from core.db import make_session_factory, transaction
 from core.demo import generate_demo
 from core.models import Base
+from etl import extract as extract_module
 from etl.changes import CUSTOMER_OF, Direct
 from etl.extract import READ_WORK_MEM, CustomerRows, core_reader, extract, scaled_columns
 from tests.core.documents import posted_invoice
@@ -128,17 +129,26 @@ def _customers_of_rows(whole: dict[str, pl.DataFrame]) -> dict[str, list[set[int
 
 @pytest.mark.parametrize("share", [0.0, 1.0], ids=["read whole, cut here", "cut by SQL"])
 def test_the_selected_customers_rows_are_the_same_read_either_way(
-    isolated_engine: Engine, share: float
+    isolated_engine: Engine, share: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     generate_demo(isolated_engine, customers=40, lines=2500, seed=5)
     documents = ["sales_order", "sales_order_line", "shipment", "shipment_line", "invoice",
                  "invoice_line", "payment", "credit_note", "allocation", "rma", "rma_line"]
     whole = extract(isolated_engine, documents).frames
     chosen = frozenset(range(3, 40, 3))  # 13 of 40: broad at share 0, narrow at share 1
-    # shipment_line without its parent shipment: always cut by SQL.
-    spec = {**{t: None for t in documents if t != "shipment"}, "customer": ["id"]}
+    # rma_line without its parent rma: always cut by SQL; shipment_line two parents away.
+    spec = {**{t: None for t in documents if t != "rma"}, "customer": ["id"]}
     rows = CustomerRows(chosen, frozenset(documents), whole_share=share)
+    monkeypatch.setattr(extract_module, "READ_BATCH_ROWS", 1000)  # rows cut in several parts
+    reads: dict[str, tuple[str, bool]] = {}
+    real_read = extract_module.CoreReader._read
 
+    def spy(self, sql, options=None, each=None):  # type: ignore[no-untyped-def]
+        if ' FROM "' in sql:  # a table's read (not the planner's estimates)
+            reads[sql.split(' FROM "')[1].split('"')[0]] = (sql, each is not None)
+        return real_read(self, sql, options, each)
+
+    monkeypatch.setattr(extract_module.CoreReader, "_read", spy)
     with core_reader(isolated_engine, connections=2) as reader:  # children wait for parents
         frames = reader.extract(spec, customers=rows).frames
 
@@ -148,16 +158,18 @@ def test_the_selected_customers_rows_are_the_same_read_either_way(
         wanted = whole[table].sort("id").filter(pl.Series(keep))
         assert wanted.height > 0, table
         assert frames[table].sort("id").equals(wanted), table
+        sql, cut_here = reads[table]
+        assert cut_here == (share == 0.0 and table != "rma_line"), table
+        assert ("WHERE" not in sql) == cut_here, table
     assert frames["customer"].height == 40  # not a selected table: every row
     assert list(frames) == list(spec)
 
 
-def test_a_broad_selection_without_rows_keeps_every_column_and_type(
+def test_a_broad_selection_of_empty_tables_keeps_every_column_and_type(
     isolated_engine: Engine
 ) -> None:
-    generate_demo(isolated_engine, customers=10, lines=100, seed=5)
     documents = ["invoice", "invoice_line", "allocation"]
-    whole = extract(isolated_engine, documents).frames
+    whole = extract(isolated_engine, documents).frames  # no documents at all
     nobody = CustomerRows(frozenset({999_999}), frozenset(documents), whole_share=0.0)
 
     frames = extract(isolated_engine, documents, customers=nobody).frames
