@@ -79,7 +79,6 @@ from etl.chunks import customer_chunks, in_order, rows_of
 from etl.dims import build_dimensions
 from etl.extract import (
     CoreFrames,
-    CoreReader,
     CustomerRows,
     core_reader,
     merge_columns,
@@ -258,16 +257,13 @@ class RunResult:
         return self.mode != "unchanged"
 
 
-def _date_range(reader: CoreReader) -> tuple[date, date]:
+def _date_range(engine: Engine) -> tuple[date, date]:
     """``dim_date``'s span: 1 January of the first document's year to the end of next
-    year (the first dates read in the run's snapshot)."""
-    firsts = reader.query(select(
-        select(func.min(Invoice.invoice_date)).scalar_subquery().label("invoice"),
-        select(func.min(SalesOrder.order_date)).scalar_subquery().label("order"),
-        select(func.min(CreditNote.credit_date)).scalar_subquery().label("credit")))
-    # A date on PostgreSQL, ISO text on SQLite.
-    found = firsts.select(pl.all().cast(pl.String).str.to_date("%Y-%m-%d")).row(0)
-    start = min((d for d in found if d is not None), default=date.today())
+    year."""
+    with Session(engine) as session:
+        firsts = [session.scalar(select(func.min(column))) for column in
+                  (Invoice.invoice_date, SalesOrder.order_date, CreditNote.credit_date)]
+    start = min((d for d in firsts if d is not None), default=date.today())
     return date(start.year, 1, 1), date(date.today().year + 1, 12, 31)
 
 
@@ -360,52 +356,18 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
     rebuilt = None if changes is None or prior is None else changes.customers
     selection = None if rebuilt is None else CustomerRows(rebuilt, frozenset(SCOPED))
     # One snapshot for the frames and the totals; the totals' queries run beside the
-    # extract, on whichever of the reader's connections is free, and on while the batch is
-    # built from the frames (a save's totals took ~3 s after its extract).
+    # extract, on whichever of the reader's connections is free.
     with (core_reader(core_engine, connections) as reader,
           ThreadPoolExecutor(max_workers=1) as beside):
         pending = beside.submit(core_totals, reader, context.base_currency, customers=rebuilt)
         core = reader.extract(CORE_COLUMNS, ROW_FILTERS, customers=selection,
                               keep=_prefixed(spill, "core."))
-        trim_heap()  # the drivers' freed read buffers
-        start, end = _date_range(reader)
-        tables, delta, context = _build(core, context, prior, changes, spill, step,
-                                        dates=(start, end), fiscal_start=fiscal_start,
-                                        same_date=same_date)
         step("checks: core totals")
         totals = pending.result()
-    step("checks")
-    failures = structure_failures(tables) + reconciliation_failures(
-        tables["fct_sales_line"], totals, customers=rebuilt) + freight_cost_failures(
-        tables["fct_freight_cost"], totals, customers=rebuilt) + receivable_failures(
-        tables["fct_ar_item"], tables["fct_ar_allocation"], totals)
-    failures += derived_failures(tables, context.increment)
-    failures += forecast_failures(tables)
-    failures += target_failures(tables["fct_target"], totals)
-    if failures:
-        raise CheckFailed("; ".join(failures))
-    publish(target, batch_id, tables, upto, delta=delta,
-            based_on=previous.batch_id if previous else None, progress=step)
-    step("kept for the next run")
-    hand_over(spill, tables, target.parquet_dir, batch_id)
-    rows = {name: frame.height for name, frame in tables.items()}
-    if delta is None:
-        return RunResult(batch_id, upto, rows, "full")
-    return RunResult(batch_id, upto, rows, "incremental", len(delta.customers))
-
-
-def _build(core: CoreFrames, context: Context, prior: dict[str, pl.DataFrame] | None,
-           changes: Changes | None, spill: Spill, step: Progress, *, dates: tuple[date, date],
-           fiscal_start: int, same_date: bool,
-           ) -> tuple[dict[str, pl.DataFrame], Delta | None, Context]:
-    """Every table of the batch from the extracted ``core``: the dimensions, the facts (all
-    of them, or those of ``changes``' customers merged into ``prior``), then the tables
-    rebuilt whole; with the ``Delta`` of an incremental batch and the context it was built
-    in."""
-    rebuilt = None if changes is None or prior is None else changes.customers
+    trim_heap()  # the drivers' freed read buffers
+    start, end = _date_range(core_engine)
     step("dimensions")
-    tables = build_dimensions(core, start=dates[0], end=dates[1],
-                              fiscal_year_start_month=fiscal_start,
+    tables = build_dimensions(core, start=start, end=end, fiscal_year_start_month=fiscal_start,
                               timezone=context.timezone, previous=prior)
     step("facts")
     delta = None
@@ -433,7 +395,24 @@ def _build(core: CoreFrames, context: Context, prior: dict[str, pl.DataFrame] | 
     if delta is not None and prior is not None:
         same = {name for name in _WHOLE_NAMES if tables[name].equals(prior[name])}
         delta = replace(delta, unchanged=delta.unchanged | same)
-    return tables, delta, context
+    step("checks")
+    failures = structure_failures(tables) + reconciliation_failures(
+        tables["fct_sales_line"], totals, customers=rebuilt) + freight_cost_failures(
+        tables["fct_freight_cost"], totals, customers=rebuilt) + receivable_failures(
+        tables["fct_ar_item"], tables["fct_ar_allocation"], totals)
+    failures += derived_failures(tables, context.increment)
+    failures += forecast_failures(tables)
+    failures += target_failures(tables["fct_target"], totals)
+    if failures:
+        raise CheckFailed("; ".join(failures))
+    publish(target, batch_id, tables, upto, delta=delta,
+            based_on=previous.batch_id if previous else None, progress=step)
+    step("kept for the next run")
+    hand_over(spill, tables, target.parquet_dir, batch_id)
+    rows = {name: frame.height for name, frame in tables.items()}
+    if delta is None:
+        return RunResult(batch_id, upto, rows, "full")
+    return RunResult(batch_id, upto, rows, "incremental", len(delta.customers))
 
 
 def _build_facts(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
