@@ -383,7 +383,7 @@ class CoreReader:
         names = self._largest_first(list(spec))
         here: set[str] = set()
         if customers is not None and customers.broad(self._customer_count()):
-            # (A table read with a row filter is not: its children would lose rows.)
+            # A table read with a row filter is cut by SQL: its children would lose rows.
             here = customers.filterable(set(spec) - set(filters))
             # Parents before their children: a child waits for its parents' rows, which
             # started first (the pool takes tasks in order).
