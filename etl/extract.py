@@ -393,24 +393,21 @@ class CoreReader:
         def read(name: str, parents: list[Future[pl.DataFrame]]) -> pl.DataFrame:
             table = Base.metadata.tables[name]
             columns = _columns(table, spec[name])
-            options = None
-            condition = None
-            if customers is not None and name in here:
-                wanted = [c.name for c in columns]
-                columns = _columns(table, {*wanted, *customers.cut_columns(name)})
-            elif customers is not None and name in customers.tables:
-                condition = customers.condition(name, dialect)
-                parameters = customers.parameters(dialect)
-                options = {"parameters": parameters} if parameters else None
-            sql = _select_sql(table, dialect, columns, filters.get(name), condition)
-            if customers is not None and name in here:
+            if customers is not None and name in here:  # every row, cut here (no row filter)
+                needed = _columns(table, {c.name for c in columns} | customers.cut_columns(name))
                 for parent in parents:
                     parent.result()  # its kept ids are in kept_ids
-                frame = self._read(sql, each=lambda rows: customers.cut(
-                    name, _normalise(rows, table, columns), kept_ids))
+                frame = self._read(_select_sql(table, dialect, needed), each=lambda rows:
+                                   customers.cut(name, _normalise(rows, table, needed), kept_ids))
                 kept_ids[name] = frame["id"]
-                frame = frame.select(wanted)
+                frame = frame.select(c.name for c in columns)
             else:
+                options = condition = None
+                if customers is not None and name in customers.tables:
+                    condition = customers.condition(name, dialect)
+                    parameters = customers.parameters(dialect)
+                    options = {"parameters": parameters} if parameters else None
+                sql = _select_sql(table, dialect, columns, filters.get(name), condition)
                 frame = _normalise(self._read(sql, options), table, columns)
             return keep(name, frame) if keep else frame
 
