@@ -21,19 +21,27 @@ and the new one). Changed tables are classified by what reads them:
   customer; ``company_settings``) → a full run; so is a deleted document record, whose
   customer can no longer be looked up;
 - tables the run does not read → nothing.
+
+``Changes.changed`` also keeps which columns changed (and where rows came or went), so a run
+rebuilds only the facts whose builders read something that changed (``sees``): an invoice's
+dispute flag is read by the receivables facts alone.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 from sqlalchemy import Engine, func, select, text
 
 from core.audit import AuditLog
 from core.models import Base
+
+if TYPE_CHECKING:
+    from etl.extract import RowFilter
 
 IN_CHUNK = 5_000  # ids per IN list: well below SQLite's and psycopg's parameter limits
 # Core tables the run reads outside the builders' declarations (``etl.run``).
@@ -80,19 +88,26 @@ CUSTOMER_OF: dict[str, tuple[Direct | Via, ...]] = {
 
 @dataclass(frozen=True)
 class Changes:
-    """Audit rows in (``after_seq``, ``upto_seq``]: ``customers`` to rebuild, ``tables``
-    changed, and ``full_reason`` when only a full run is correct (else ``None``)."""
+    """Audit rows in (``after_seq``, ``upto_seq``]: ``customers`` to rebuild,
+    ``changed``: table → the columns changed in it (``None`` among them where a row was
+    inserted or deleted), and ``full_reason`` when only a full run is correct (else
+    ``None``)."""
 
     after_seq: int
     upto_seq: int
     customers: frozenset[int]
-    tables: frozenset[str]
+    changed: Mapping[str, frozenset[str | None]]
     full_reason: str | None
 
     @property
     def empty(self) -> bool:
         """No audit row past the watermark: nothing to do."""
         return self.upto_seq <= self.after_seq
+
+    @property
+    def tables(self) -> frozenset[str]:
+        """The tables changed."""
+        return frozenset(self.changed)
 
 
 def watermark(engine: Engine) -> int:
@@ -116,6 +131,7 @@ def changes_since(engine: Engine, after_seq: int, upto_seq: int,
     ``read_tables`` are the core tables the run extracts, ``whole_only`` those of them only
     the dimensions and the tables rebuilt whole on every run read."""
     touched: dict[str, set[int]] = defaultdict(set)
+    columns: dict[str, set[str | None]] = defaultdict(set)
     customers: set[int] = set()
     reasons: list[str] = []
     log = AuditLog.__table__
@@ -126,6 +142,7 @@ def changes_since(engine: Engine, after_seq: int, upto_seq: int,
             .where(log.c.seq > after_seq, log.c.seq <= upto_seq)
         )
         for entity, entity_id, action, field, old, new in rows:
+            columns[entity].add(field if action == "update" else None)
             if entity not in CUSTOMER_OF:
                 touched[entity].add(entity_id)
                 continue
@@ -140,8 +157,27 @@ def changes_since(engine: Engine, after_seq: int, upto_seq: int,
                 customers |= customers_of(conn, table, ids)
             elif table in RUN_TABLES or (table in read_tables and table not in whole_only):
                 reasons.append(f"{table} changed")
-    return Changes(after_seq, upto_seq, frozenset(customers), frozenset(touched),
+    return Changes(after_seq, upto_seq, frozenset(customers),
+                   {table: frozenset(names) for table, names in columns.items()},
                    "; ".join(sorted(set(reasons))) or None)
+
+
+def sees(columns: Mapping[str, Iterable[str]], row_filters: Mapping[str, RowFilter],
+         changed: Mapping[str, Collection[str | None]]) -> bool:
+    """Whether a builder reading ``columns`` of the core (its ``CORE_COLUMNS``), with
+    ``row_filters``, can build anything else after the changes ``changed``
+    (``Changes.changed``): a row came or went in a table it reads, a column it reads
+    changed, or it reads the audit log and its filter lets a changed table's rows through
+    (every change is itself an audit row)."""
+    audit = AuditLog.__tablename__
+    for table, read in columns.items():
+        if table == audit:
+            shown = row_filters.get(audit)
+            if shown is None or shown.column != "entity" or set(shown.values) & set(changed):
+                return True
+        elif set(changed.get(table, ())) & {None, *read}:
+            return True
+    return False
 
 
 def customers_of(conn, table: str, ids: Iterable[int]) -> set[int]:  # type: ignore[no-untyped-def]

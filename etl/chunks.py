@@ -23,6 +23,9 @@ from etl.extract import CoreFrames, Keep
 Join = Callable[[Sequence[pl.DataFrame]], pl.DataFrame]
 """Frames put one after the other (``in_order``'s slices)."""
 
+# What ``customer_chunks`` reads of the core (a run extracts it even when it builds no
+# fact that reads sales orders).
+CORE_COLUMNS = {"sales_order": ("id", "customer_id")}
 # Sales orders per chunk: the standard dataset's 2.3M orders (10M lines) in four chunks.
 CHUNK_ORDERS = 600_000
 # Rows per slice of a fact put in order (``in_order``).

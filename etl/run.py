@@ -8,11 +8,14 @@ failed and sweeping their folders, then reads the audit-log watermark
   folder is gone, or when ``etl.changes`` finds a change only a full run handles): every
   table from every core row, every mart table replaced.
 - Incremental run: the audit rows past the published watermark name the customers to
-  rebuild (``etl.changes``). Their document rows are extracted (every other table whole),
-  all dimensions are rebuilt, every fact is rebuilt for those customers and merged into
-  the published batch's rows in place of theirs; the batch folder rewrites only the tables
-  and month partitions that changed, and the mart replaces those customers' fact rows, in
-  one transaction with the switch. Its content equals a full run's on the same core data.
+  rebuild and what changed (``etl.changes``). The facts whose builders read something that
+  changed are rebuilt (``facts_seeing``; every fact when a customer record changed): their
+  document rows of those customers are extracted (every other table the dimensions and the
+  whole tables read, whole), all dimensions are rebuilt, those facts are rebuilt for those
+  customers and merged into the published batch's rows in place of theirs; the batch
+  folder rewrites only the tables and month partitions that changed, and the mart replaces
+  those customers' fact rows, in one transaction with the switch. Its content equals a
+  full run's on the same core data.
 - No audit row past the watermark and the same run date (company time zone) as the
   published batch: nothing is built or published; the run is logged as ``unchanged``. On a
   new date with no change, an incremental run rebuilds no customer but the tables that
@@ -47,10 +50,11 @@ which then reads the previous batch without decoding its Parquet.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from types import ModuleType
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -61,9 +65,9 @@ from sqlalchemy.orm import Session
 from core.billing.models import CreditNote, Invoice
 from core.company.models import CompanySettings
 from core.sales.models import SalesOrder
-from etl import dims
+from etl import chunks, dims
 from etl.batch_folder import PARTITIONED, has_tables, read_batch
-from etl.changes import CUSTOMER_OF, Changes, changes_since, watermark
+from etl.changes import CUSTOMER_OF, Changes, changes_since, sees, watermark
 from etl.checks import (
     CheckFailed,
     core_totals,
@@ -80,6 +84,7 @@ from etl.dims import build_dimensions
 from etl.extract import (
     CoreFrames,
     CustomerRows,
+    RowFilter,
     core_reader,
     merge_columns,
     merge_row_filters,
@@ -146,44 +151,47 @@ class Context:
 
 @dataclass(frozen=True)
 class FactBuilder:
-    """How a fact table is built, and the row order its builder returns (kept when an
-    incremental run merges rebuilt rows into the previous ones). Every fact row belongs to
-    one customer (column ``customer_id``): the unit of an incremental rebuild."""
+    """How a fact table is built, the row order its builder returns (kept when an
+    incremental run merges rebuilt rows into the previous ones) and the ``module`` that
+    builds it (its ``CORE_COLUMNS`` and ``ROW_FILTERS`` say what it reads). Every fact row
+    belongs to one customer (column ``customer_id``): the unit of an incremental rebuild."""
 
     build: Callable[[CoreFrames, dict[str, pl.DataFrame], Context], pl.DataFrame]
     order: tuple[str, ...]
+    module: ModuleType
 
 
 # Fact table → its builder; the lambdas look the builder up at call time.
 FACTS: dict[str, FactBuilder] = {
     "fct_sales_line": FactBuilder(
         lambda core, d, c: sales_line.build(core, d, c.base_currency),
-        ("date_key", "source_type", "source_id")),
+        ("date_key", "source_type", "source_id"), sales_line),
     "fct_freight_cost": FactBuilder(
         lambda core, d, c: freight_cost.build(core, d, c.base_currency),
-        ("date_key", "shipment_line_id")),
+        ("date_key", "shipment_line_id"), freight_cost),
     "fct_order": FactBuilder(
-        lambda core, d, c: orders.build_orders(core, d, c.base_currency), ("order_id",)),
+        lambda core, d, c: orders.build_orders(core, d, c.base_currency), ("order_id",),
+        orders),
     "fct_order_line": FactBuilder(
         lambda core, d, c: orders.build_order_lines(core, d, c.base_currency),
-        ("order_line_id",)),
+        ("order_line_id",), orders),
     "fct_booking": FactBuilder(
         lambda core, d, c: bookings.build(core, d, c.base_currency),
-        ("date_key", "order_line_id", "event_seq")),
+        ("date_key", "order_line_id", "event_seq"), bookings),
     "fct_ar_item": FactBuilder(
         lambda core, d, c: ar.build_items(core, d, c.base_currency),
-        ("document_date_key", "item_type", "document_id")),
+        ("document_date_key", "item_type", "document_id"), ar),
     "fct_ar_allocation": FactBuilder(
         lambda core, d, c: ar.build_allocations(core, d, c.base_currency),
-        ("allocation_id",)),
+        ("allocation_id",), ar),
     "fct_quote": FactBuilder(
-        lambda core, d, c: quotes.build(core, d, c.base_currency), ("quote_id",)),
+        lambda core, d, c: quotes.build(core, d, c.base_currency), ("quote_id",), quotes),
     "fct_opportunity_history": FactBuilder(
         lambda core, d, c: opportunity_history.build(core, d, c.base_currency,
                                                      timezone=c.timezone),
-        ("opportunity_id", "version_no")),
+        ("opportunity_id", "version_no"), opportunity_history),
 }
-_FACT_MODULES = (sales_line, freight_cost, orders, bookings, ar, quotes, opportunity_history)
+_FACT_MODULES = tuple(dict.fromkeys(builder.module for builder in FACTS.values()))
 
 # Tables rebuilt whole on every run, after the facts (see the module docstring); the
 # lambdas look the builder up at call time.
@@ -210,14 +218,23 @@ WHOLE_SETS: dict[tuple[str, ...], Callable[[CoreFrames, dict[str, pl.DataFrame],
 _WHOLE_NAMES = (*WHOLE, *(name for names in WHOLE_SETS for name in names))
 _WHOLE_MODULES = (targets, customer_month, sales_month, payment_risk, cash_forecast,
                   forecast_backtest)
-_READERS = (dims, *_FACT_MODULES, *_WHOLE_MODULES)
-# Core table → the union of the columns the builders read; only those are extracted, and
-# of a table every reader filters (audit_log), only the rows they use.
-CORE_COLUMNS = dict(sorted(merge_columns(
-    *(module.CORE_COLUMNS for module in _READERS)).items()))
+
+
+def core_reads(facts: Collection[str]) -> tuple[dict[str, tuple[str, ...]],
+                                                dict[str, RowFilter]]:
+    """What a run that builds ``facts`` reads of the core: table → the union of the
+    columns its builders read (the dimensions', the whole tables', ``etl.chunks``' and
+    those facts'), and of a table every reader filters (audit_log) the rows they use."""
+    readers = (dims, chunks, *dict.fromkeys(FACTS[name].module for name in facts),
+               *_WHOLE_MODULES)
+    columns = dict(sorted(merge_columns(*(module.CORE_COLUMNS for module in readers)).items()))
+    return columns, merge_row_filters(
+        [(module.CORE_COLUMNS, getattr(module, "ROW_FILTERS", {})) for module in readers])
+
+
+# What a full run extracts: only those columns, and only those rows of filtered tables.
+CORE_COLUMNS, ROW_FILTERS = core_reads(FACTS)
 CORE_TABLES = tuple(CORE_COLUMNS)
-ROW_FILTERS = merge_row_filters(
-    [(module.CORE_COLUMNS, getattr(module, "ROW_FILTERS", {})) for module in _READERS])
 _FACT_TABLES = frozenset(merge_columns(*(module.CORE_COLUMNS for module in _FACT_MODULES)))
 # Core tables the whole tables read: all a run keeps of the core once the facts are built.
 _WHOLE_CORE_TABLES = frozenset(merge_columns(
@@ -342,6 +359,18 @@ def run_etl(core_engine: Engine, target: MartTarget, *, full: bool = False,
     return result
 
 
+def facts_seeing(changes: Changes) -> tuple[str, ...]:
+    """The facts an incremental run rebuilds for ``changes.customers``: every fact when a
+    customer record changed (its ``dim_customer`` versions, whose keys every fact carries,
+    may change), else those whose builder reads something that changed
+    (``etl.changes.sees``); the others cannot differ from the published ones."""
+    if "customer" in changes.changed:
+        return tuple(FACTS)
+    return tuple(name for name, builder in FACTS.items()
+                 if sees(builder.module.CORE_COLUMNS, getattr(builder.module, "ROW_FILTERS", {}),
+                         changes.changed))
+
+
 def _same_date(target: MartTarget, previous: PublishedBatch, context: Context) -> bool:
     """Whether the published batch was built on this run's date (company time zone)."""
     started = run_started_at(target.engine, previous.batch_id)
@@ -353,14 +382,17 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
          changes: Changes | None, context: Context, fiscal_start: int,
          step: Progress, connections: int, spill: Spill, *, same_date: bool) -> RunResult:
     step("extract")
-    rebuilt = None if changes is None or prior is None else changes.customers
+    facts = tuple(FACTS) if changes is None or prior is None else facts_seeing(changes)
+    rebuilt = None if changes is None or prior is None else (
+        changes.customers if facts else frozenset[int]())
     selection = None if rebuilt is None else CustomerRows(rebuilt, frozenset(SCOPED))
+    columns, row_filters = core_reads(facts)
     # One snapshot for the frames and the totals; the totals' queries run beside the
     # extract, on whichever of the reader's connections is free.
     with (core_reader(core_engine, connections) as reader,
           ThreadPoolExecutor(max_workers=1) as beside):
         pending = beside.submit(core_totals, reader, context.base_currency, customers=rebuilt)
-        core = reader.extract(CORE_COLUMNS, ROW_FILTERS, customers=selection,
+        core = reader.extract(columns, row_filters, customers=selection,
                               keep=_prefixed(spill, "core."))
         step("checks: core totals")
         totals = pending.result()
@@ -374,7 +406,7 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
     if rebuilt is None or prior is None:
         _build_facts(core, tables, context, spill, step)
     else:
-        delta, months = _merge(core, tables, context, prior, rebuilt, spill, step)
+        delta, months = _merge(core, tables, context, prior, rebuilt, facts, spill, step)
         increment = None
         if same_date and changes is not None:
             customers = rebuilt | changed_customers(prior["dim_customer"],
@@ -416,15 +448,16 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
 
 
 def _build_facts(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
-                 spill: Spill, step: Progress) -> None:
-    """Every fact of the customers ``core`` holds into ``tables``, built a chunk of
-    customers at a time (``etl.chunks``), each chunk's piece spilled, then the pieces in
-    the builder's order."""
+                 spill: Spill, step: Progress, facts: Collection[str] = FACTS) -> None:
+    """The ``facts`` (default every one) of the customers ``core`` holds into ``tables``,
+    built a chunk of customers at a time (``etl.chunks``), each chunk's piece spilled, then
+    the pieces in the builder's order."""
     chunks = customer_chunks(core["sales_order"])
-    pieces: dict[str, list[pl.DataFrame]] = {name: [] for name in FACTS}
+    builders = {name: builder for name, builder in FACTS.items() if name in facts}
+    pieces: dict[str, list[pl.DataFrame]] = {name: [] for name in builders}
 
     def build_chunk(part: CoreFrames, number: int) -> None:
-        for name, builder in FACTS.items():
+        for name, builder in builders.items():
             step(f"facts: {name}" + (f" ({number}/{len(chunks)})" if len(chunks) > 1 else ""))
             pieces[name].append(spill.keep(f"{name}.{number}",
                                            builder.build(part, tables, context)))
@@ -433,7 +466,7 @@ def _build_facts(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Con
         build_chunk(rows_of(core, chunk) if len(chunks) > 1 else core, number)
     if len(chunks) > 1:
         step("facts: in order")
-    for name, builder in FACTS.items():
+    for name, builder in builders.items():
         if len(chunks) == 1:
             tables[name] = pieces.pop(name)[0]
             continue
@@ -450,22 +483,22 @@ def _prefixed(spill: Spill,
 
 
 def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
-           prior: dict[str, pl.DataFrame], customers: frozenset[int],
+           prior: dict[str, pl.DataFrame], customers: frozenset[int], facts: Collection[str],
            spill: Spill, step: Progress) -> tuple[Delta, frozenset[int]]:
-    """Rebuild every fact for ``customers`` (``core`` holds their documents) and put the
+    """Rebuild ``facts`` for ``customers`` (``core`` holds their documents) and put the
     merged facts into ``tables``: the previous rows of every other customer plus the
-    rebuilt ones, in the builder's order. The ``Delta`` names what changed (the tables of
-    ``WHOLE`` are left to the caller); with it, the months (YYYYMM) in which sales lines or
-    freight cost rows differ from the previous ones."""
+    rebuilt ones, in the builder's order; every other fact as it was. The ``Delta`` names
+    what changed (the tables of ``WHOLE`` are left to the caller); with it, the months
+    (YYYYMM) in which sales lines or freight cost rows differ from the previous ones."""
     mine = of_customers(customers)
     rebuilt_facts: dict[str, pl.DataFrame] = {}
     months: dict[str, frozenset[int]] = {}
     unchanged = {name for name in _DIMENSION_NAMES if tables[name].equals(prior[name])}
     fresh = dict(tables)  # the dimensions, then the customers' facts (in chunks when many)
     if customers:
-        _build_facts(core, fresh, context, spill, step)
+        _build_facts(core, fresh, context, spill, step, facts)
     for name, builder in FACTS.items():
-        if not customers:  # a new date without changes: no fact to rebuild
+        if name not in fresh:  # not rebuilt (e.g. a new date without changes)
             unchanged.add(name)
             tables[name] = prior[name]
             continue

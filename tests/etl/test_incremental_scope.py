@@ -1,0 +1,114 @@
+"""An incremental run rebuilds only the facts whose builders read something that changed
+(``etl.run.facts_seeing``, ``etl.changes.sees``) and extracts only what those facts, the
+dimensions and the whole tables read — and still publishes what a full run publishes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from core.audit import set_actor
+from core.billing.invoicing import set_dispute
+from core.customers.services import take_ownership
+from core.db import make_session_factory, transaction
+from core.sales.models import OpportunityStage
+from core.sales.opportunities import update_opportunity
+from etl import run as etl_run
+from etl.changes import Changes, sees
+from etl.extract import CoreReader, RowFilter
+from tests.core.world import FINANCE
+from tests.etl.conftest import MakeTarget
+from tests.etl.marts import mart_rows, parquet_tables
+from tests.etl.test_incremental import Seeded, seed
+
+AUDIT_ROWS = {"audit_log": ("entity", "field")}
+
+
+@pytest.mark.parametrize(("changed", "seen"), [
+    ({"invoice": {"is_disputed"}}, True),  # a column it reads
+    ({"invoice": {"notes"}}, False),  # a column it does not read
+    ({"invoice": {None}}, True),  # a row came or went
+    ({"payment": {"amount"}}, False),  # a table it does not read
+])
+def test_a_builder_sees_the_columns_and_rows_it_reads(
+    changed: dict[str, set[str | None]], seen: bool
+) -> None:
+    assert sees({"invoice": ("id", "is_disputed")}, {}, changed) is seen
+
+
+@pytest.mark.parametrize(("row_filter", "seen"), [
+    (RowFilter("entity", ("sales_order_line",)), True),
+    (RowFilter("entity", ("opportunity",)), False),
+    (None, True),  # the whole audit log
+])
+def test_a_builder_reading_the_audit_log_sees_the_changes_its_filter_lets_through(
+    row_filter: RowFilter | None, seen: bool
+) -> None:
+    filters = {} if row_filter is None else {"audit_log": row_filter}
+    # A column no builder reads: still a new audit row of that table.
+    assert sees(AUDIT_ROWS, filters, {"sales_order_line": {"note"}}) is seen
+
+
+def test_a_changed_customer_record_rebuilds_every_fact() -> None:
+    changes = Changes(0, 1, frozenset({7}), {"customer": frozenset({"credit_limit"})}, None)
+    assert etl_run.facts_seeing(changes) == tuple(etl_run.FACTS)
+
+
+def dispute(session: Session, seeded: Seeded) -> None:
+    set_dispute(session, FINANCE, seeded.february_invoice, True)
+
+
+def move_opportunity(session: Session, seeded: Seeded) -> None:
+    update_opportunity(session, seeded.world.alice, seeded.opportunity,
+                       stage=OpportunityStage.PROPOSAL, amount=Decimal("7500"))
+
+
+def hand_over(session: Session, seeded: Seeded) -> None:
+    take_ownership(session, seeded.world.manager, seeded.world.customer.id)
+
+
+@pytest.mark.parametrize(("change", "rebuilt", "unread"), [
+    (dispute, {"fct_ar_item", "fct_ar_allocation"},
+     {"invoice_line", "sales_order_line", "shipment_line", "quote", "opportunity"}),
+    (move_opportunity, {"fct_opportunity_history"},
+     {"invoice", "invoice_line", "sales_order_line", "payment", "allocation", "quote"}),
+    (hand_over, set(etl_run.FACTS), set()),
+], ids=["dispute", "opportunity", "account manager"])
+def test_an_incremental_run_rebuilds_only_the_facts_that_read_what_changed(
+    isolated_engine: Engine, make_target: MakeTarget, monkeypatch: pytest.MonkeyPatch,
+    change: Callable[[Session, Seeded], None], rebuilt: set[str], unread: set[str]
+) -> None:
+    seeded = seed(isolated_engine)
+    incremental, full = make_target("incremental"), make_target("full")
+    etl_run.run_etl(isolated_engine, incremental, full=True)
+    etl_run.run_etl(isolated_engine, full, full=True)  # the same keys in both marts
+    with transaction(make_session_factory(isolated_engine)) as session:
+        set_actor(session, "test")
+        change(session, seeded)
+    extracted: list[set[str]] = []  # the tables of each run's extract
+    real_extract = CoreReader.extract
+
+    def spied(self, columns, *args, **kwargs):  # type: ignore[no-untyped-def]
+        extracted.append(set(columns))
+        return real_extract(self, columns, *args, **kwargs)
+
+    monkeypatch.setattr(CoreReader, "extract", spied)
+    stages: list[str] = []
+
+    result = etl_run.run_etl(isolated_engine, incremental, progress=stages.append)
+    reference = etl_run.run_etl(isolated_engine, full, full=True)
+
+    assert (result.mode, result.customers) == ("incremental", 1)
+    built = {stage.removeprefix("facts: ") for stage in stages} & set(etl_run.FACTS)
+    assert built == rebuilt
+    assert not unread & extracted[0]
+    assert "sales_order" in extracted[0]  # the chunks' customer ids
+    ours, theirs = (parquet_tables(incremental, result.batch_id),
+                    parquet_tables(full, reference.batch_id))
+    for name, frame in ours.items():
+        assert frame.equals(theirs[name]), f"Parquet {name} differs from the full run"
+    assert mart_rows(incremental.engine) == mart_rows(full.engine)
