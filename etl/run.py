@@ -428,8 +428,7 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
         same = {name for name in _WHOLE_NAMES if tables[name].equals(prior[name])}
         delta = replace(delta, unchanged=delta.unchanged | same)
     step("checks")
-    failures = structure_failures(
-        tables, delta.unchanged if delta is not None else ()) + reconciliation_failures(
+    failures = structure_failures(tables) + reconciliation_failures(
         tables["fct_sales_line"], totals, customers=rebuilt) + freight_cost_failures(
         tables["fct_freight_cost"], totals, customers=rebuilt) + receivable_failures(
         tables["fct_ar_item"], tables["fct_ar_allocation"], totals)

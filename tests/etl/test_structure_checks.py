@@ -1,19 +1,16 @@
 """The structure checks before publish (``etl.checks.structure_failures``): dimension keys
-unique with their unknown member, every fact key resolving, type-2 versions in order — and
-what an incremental run may leave out: tables equal to the published batch's."""
+unique with their unknown member, every fact key resolving, type-2 versions in order; each
+problem is named."""
 
 from __future__ import annotations
 
 from datetime import date
 
 import polars as pl
-import pytest
 
 from etl.checks import DIMENSION_KEYS, structure_failures
 
 END = date(9999, 12, 31)
-# Every dimension of a quote: the quote's checks can be left out only when all are equal.
-QUOTE_TABLES = {"fct_quote", "dim_customer", "dim_rep", "dim_date"}
 
 
 def batch(*, rep_key: int = 1, rep_keys: tuple[int, ...] = (-1, 1),
@@ -48,24 +45,3 @@ def test_each_structure_problem_is_named() -> None:
     overlapping = batch(customer_versions=(date(2024, 1, 1), date(2024, 1, 1)))
     assert "dim_customer: (customer_id, valid_from) is not unique" in structure_failures(
         overlapping)
-
-
-@pytest.mark.parametrize(("unchanged", "checked"), [
-    (QUOTE_TABLES, False),  # the same quote against the same keys passed before
-    (QUOTE_TABLES - {"dim_rep"}, True),  # a dimension it refers to changed
-    (QUOTE_TABLES - {"fct_quote"}, True),  # the quote changed
-    ((), True),
-])
-def test_a_fact_equal_to_the_published_one_is_checked_only_when_a_dimension_changed(
-    unchanged: set[str], checked: bool
-) -> None:
-    failures = structure_failures(batch(rep_key=9), unchanged)
-    assert failures == (["fct_quote.rep_key: 1 rows do not resolve in dim_rep"] if checked
-                        else [])
-
-
-def test_a_dimension_equal_to_the_published_one_is_not_checked_again() -> None:
-    duplicated = batch(rep_keys=(-1, 1, 1),
-                       customer_versions=(date(2024, 1, 1), date(2024, 1, 1)))
-    assert structure_failures(duplicated, {"dim_rep", "dim_customer"}) == []
-    assert structure_failures(duplicated, {"dim_customer"}) == ["dim_rep.rep_key is not unique"]
