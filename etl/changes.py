@@ -11,8 +11,9 @@ customer (its ``customer_id``) and is computed from that customer's documents pl
 that every run reads whole (the dimensions' sources). So the rows of the touched customers,
 rebuilt from their documents, replace their previous rows exactly; every other row stays as
 it was. ``CUSTOMER_OF`` says how each document table leads to its customer; a changed
-record of such a table touches that customer (an update of ``customer_id`` touches the old
-and the new one). Changed tables are classified by what reads them:
+record of such a table touches that customer (an update of the column it leads through —
+its ``customer_id``, or its parent's id such as a shipment's ``order_id`` — touches the
+customer it left too). Changed tables are classified by what reads them:
 
 - a document table (``CUSTOMER_OF``) → its customers' fact rows are rebuilt;
 - a table only the dimensions or the tables rebuilt whole on every run read
@@ -22,9 +23,9 @@ and the new one). Changed tables are classified by what reads them:
   customer can no longer be looked up;
 - tables the run does not read → nothing.
 
-``Changes.changed`` also keeps which columns changed (and where rows came or went), so a run
-rebuilds only the facts whose builders read something that changed (``sees``): an invoice's
-dispute flag is read by the receivables facts alone.
+``Changes.changed_columns`` also keeps which columns changed (and where rows came or went),
+so a run rebuilds only the facts whose builders read something that changed (``sees``): an
+invoice's dispute flag is read by the receivables facts alone.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from core.models import Base
 if TYPE_CHECKING:
     from etl.extract import RowFilter
 
+# In ``Changes.changed_columns``: a row of the table was inserted or deleted.
+ROW = None
 IN_CHUNK = 5_000  # ids per IN list: well below SQLite's and psycopg's parameter limits
 # Core tables the run reads outside the builders' declarations (``etl.run``).
 RUN_TABLES = frozenset({"company_settings"})
@@ -89,14 +92,14 @@ CUSTOMER_OF: dict[str, tuple[Direct | Via, ...]] = {
 @dataclass(frozen=True)
 class Changes:
     """Audit rows in (``after_seq``, ``upto_seq``]: ``customers`` to rebuild,
-    ``changed``: table → the columns changed in it (``None`` among them where a row was
-    inserted or deleted), and ``full_reason`` when only a full run is correct (else
+    ``changed_columns``: table → the columns changed in it (``ROW`` among them where a
+    row was inserted or deleted), and ``full_reason`` when only a full run is correct (else
     ``None``)."""
 
     after_seq: int
     upto_seq: int
     customers: frozenset[int]
-    changed: Mapping[str, frozenset[str | None]]
+    changed_columns: Mapping[str, frozenset[str | None]]
     full_reason: str | None
 
     @property
@@ -107,7 +110,7 @@ class Changes:
     @property
     def tables(self) -> frozenset[str]:
         """The tables changed."""
-        return frozenset(self.changed)
+        return frozenset(self.changed_columns)
 
 
 def watermark(engine: Engine) -> int:
@@ -131,6 +134,7 @@ def changes_since(engine: Engine, after_seq: int, upto_seq: int,
     ``read_tables`` are the core tables the run extracts, ``whole_only`` those of them only
     the dimensions and the tables rebuilt whole on every run read."""
     touched: dict[str, set[int]] = defaultdict(set)
+    left: dict[str, set[int]] = defaultdict(set)  # table → rows a moved record led to
     columns: dict[str, set[str | None]] = defaultdict(set)
     customers: set[int] = set()
     reasons: list[str] = []
@@ -138,11 +142,11 @@ def changes_since(engine: Engine, after_seq: int, upto_seq: int,
     with engine.connect() as conn:
         rows = conn.execute(
             select(log.c.entity, log.c.entity_id, log.c.action, log.c.field,
-                   log.c.old_value, log.c.new_value)
+                   log.c.old_value)
             .where(log.c.seq > after_seq, log.c.seq <= upto_seq)
         )
-        for entity, entity_id, action, field, old, new in rows:
-            columns[entity].add(field if action == "update" else None)
+        for entity, entity_id, action, field, old in rows:
+            columns[entity].add(field if action == "update" else ROW)
             if entity not in CUSTOMER_OF:
                 touched[entity].add(entity_id)
                 continue
@@ -150,9 +154,10 @@ def changes_since(engine: Engine, after_seq: int, upto_seq: int,
                 reasons.append(f"a {entity} record was deleted")
                 continue
             touched[entity].add(entity_id)
-            if field == "customer_id":
-                customers.update(int(v) for v in (old, new) if v is not None)
-        for table, ids in touched.items():
+            for path in CUSTOMER_OF[entity]:  # moved: the customer it left too
+                if field == path.column and old is not None:
+                    left[path.parent if isinstance(path, Via) else "customer"].add(int(old))
+        for table, ids in (*touched.items(), *left.items()):
             if table in CUSTOMER_OF:
                 customers |= customers_of(conn, table, ids)
             elif table in RUN_TABLES or (table in read_tables and table not in whole_only):
@@ -166,7 +171,7 @@ def sees(columns: Mapping[str, Iterable[str]], row_filters: Mapping[str, RowFilt
          changed: Mapping[str, Collection[str | None]]) -> bool:
     """Whether a builder reading ``columns`` of the core (its ``CORE_COLUMNS``), with
     ``row_filters``, can build anything else after the changes ``changed``
-    (``Changes.changed``): a row came or went in a table it reads, a column it reads
+    (``Changes.changed_columns``): a row came or went in a table it reads, a column it reads
     changed, or it reads the audit log and its filter lets a changed table's rows through
     (every change is itself an audit row)."""
     audit = AuditLog.__tablename__
@@ -175,7 +180,7 @@ def sees(columns: Mapping[str, Iterable[str]], row_filters: Mapping[str, RowFilt
             shown = row_filters.get(audit)
             if shown is None or shown.column != "entity" or set(shown.values) & set(changed):
                 return True
-        elif set(changed.get(table, ())) & {None, *read}:
+        elif set(changed.get(table, ())) & {ROW, *read}:
             return True
     return False
 

@@ -9,13 +9,13 @@ failed and sweeping their folders, then reads the audit-log watermark
   table from every core row, every mart table replaced.
 - Incremental run: the audit rows past the published watermark name the customers to
   rebuild and what changed (``etl.changes``). The facts whose builders read something that
-  changed are rebuilt (``facts_seeing``; every fact when a customer record changed): their
-  document rows of those customers are extracted (every other table the dimensions and the
-  whole tables read, whole), all dimensions are rebuilt, those facts are rebuilt for those
-  customers and merged into the published batch's rows in place of theirs; the batch
-  folder rewrites only the tables and month partitions that changed, and the mart replaces
-  those customers' fact rows, in one transaction with the switch. Its content equals a
-  full run's on the same core data.
+  changed are rebuilt (``facts_seeing``; every fact when a customer record changed): what
+  those facts read of the document tables is extracted for those customers only, every
+  other table they, the dimensions and the whole tables read whole; all dimensions are
+  rebuilt, those facts are rebuilt for those customers and merged into the published
+  batch's rows in place of theirs; the batch folder rewrites only the tables and month
+  partitions that changed, and the mart replaces those customers' fact rows, in one
+  transaction with the switch. Its content equals a full run's on the same core data.
 - No audit row past the watermark and the same run date (company time zone) as the
   published batch: nothing is built or published; the run is logged as ``unchanged``. On a
   new date with no change, an incremental run rebuilds no customer but the tables that
@@ -232,8 +232,8 @@ def core_reads(facts: Collection[str]) -> tuple[dict[str, tuple[str, ...]],
         [(module.CORE_COLUMNS, getattr(module, "ROW_FILTERS", {})) for module in readers])
 
 
-# What a full run extracts: only those columns, and only those rows of filtered tables.
-CORE_COLUMNS, ROW_FILTERS = core_reads(FACTS)
+# What a full run extracts: only those columns.
+CORE_COLUMNS = core_reads(FACTS)[0]
 CORE_TABLES = tuple(CORE_COLUMNS)
 _FACT_TABLES = frozenset(merge_columns(*(module.CORE_COLUMNS for module in _FACT_MODULES)))
 # Core tables the whole tables read: all a run keeps of the core once the facts are built.
@@ -364,11 +364,11 @@ def facts_seeing(changes: Changes) -> tuple[str, ...]:
     customer record changed (its ``dim_customer`` versions, whose keys every fact carries,
     may change), else those whose builder reads something that changed
     (``etl.changes.sees``); the others cannot differ from the published ones."""
-    if "customer" in changes.changed:
+    if "customer" in changes.changed_columns:
         return tuple(FACTS)
     return tuple(name for name, builder in FACTS.items()
                  if sees(builder.module.CORE_COLUMNS, getattr(builder.module, "ROW_FILTERS", {}),
-                         changes.changed))
+                         changes.changed_columns))
 
 
 def _same_date(target: MartTarget, previous: PublishedBatch, context: Context) -> bool:
@@ -452,27 +452,27 @@ def _build_facts(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Con
     """The ``facts`` (default every one) of the customers ``core`` holds into ``tables``,
     built a chunk of customers at a time (``etl.chunks``), each chunk's piece spilled, then
     the pieces in the builder's order."""
-    chunks = customer_chunks(core["sales_order"])
+    ranges = customer_chunks(core["sales_order"])
     builders = {name: builder for name, builder in FACTS.items() if name in facts}
     pieces: dict[str, list[pl.DataFrame]] = {name: [] for name in builders}
 
     def build_chunk(part: CoreFrames, number: int) -> None:
         for name, builder in builders.items():
-            step(f"facts: {name}" + (f" ({number}/{len(chunks)})" if len(chunks) > 1 else ""))
+            step(f"facts: {name}" + (f" ({number}/{len(ranges)})" if len(ranges) > 1 else ""))
             pieces[name].append(spill.keep(f"{name}.{number}",
                                            builder.build(part, tables, context)))
 
-    for number, chunk in enumerate(chunks, start=1):  # one chunk's rows held at a time
-        build_chunk(rows_of(core, chunk) if len(chunks) > 1 else core, number)
-    if len(chunks) > 1:
+    for number, customers in enumerate(ranges, start=1):  # one chunk's rows held at a time
+        build_chunk(rows_of(core, customers) if len(ranges) > 1 else core, number)
+    if len(ranges) > 1:
         step("facts: in order")
     for name, builder in builders.items():
-        if len(chunks) == 1:
+        if len(ranges) == 1:
             tables[name] = pieces.pop(name)[0]
             continue
         tables[name] = in_order(pieces.pop(name), builder.order, spill.keep, name,
                                 spill.joined)
-        for number in range(1, len(chunks) + 1):
+        for number in range(1, len(ranges) + 1):
             spill.discard(f"{name}.{number}")
 
 
