@@ -33,6 +33,19 @@ def parquet_tables(target: MartTarget, batch_id: str) -> dict[str, pl.DataFrame]
     return tables
 
 
+def assert_same_batch(ours: MartTarget, our_batch: str, theirs: MartTarget,
+                      their_batch: str) -> dict[str, pl.DataFrame]:
+    """Assert that two published batches (e.g. an incremental run's and a full run's on the
+    same core data) hold the same tables row for row, in Parquet and in their mart
+    databases; return ours (Parquet)."""
+    mine, other = parquet_tables(ours, our_batch), parquet_tables(theirs, their_batch)
+    assert sorted(mine) == sorted(other)
+    for name, frame in mine.items():
+        assert frame.equals(other[name]), f"Parquet {name} differs from the full run"
+    assert mart_rows(ours.engine) == mart_rows(theirs.engine)
+    return mine
+
+
 def folder_digest(folder: Path) -> dict[str, str]:
     """Relative path → SHA-256 of every file under ``folder``."""
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()

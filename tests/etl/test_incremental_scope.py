@@ -28,7 +28,7 @@ from etl.dims import build_dimensions
 from etl.extract import CoreFrames, CoreReader, CustomerRows, RowFilter, extract
 from tests.core.world import FINANCE
 from tests.etl.conftest import MakeTarget
-from tests.etl.marts import mart_rows, parquet_tables
+from tests.etl.marts import assert_same_batch
 from tests.etl.test_incremental import Seeded, seed
 
 AUDIT_ROWS = {"audit_log": ("entity", "field")}
@@ -151,11 +151,7 @@ def test_an_incremental_run_rebuilds_only_the_facts_that_read_what_changed(
     assert built == rebuilt
     assert not unread & extracted[0]
     assert "sales_order" in extracted[0]  # the chunks' customer ids
-    ours, theirs = (parquet_tables(incremental, result.batch_id),
-                    parquet_tables(full, reference.batch_id))
-    for name, frame in ours.items():
-        assert frame.equals(theirs[name]), f"Parquet {name} differs from the full run"
-    assert mart_rows(incremental.engine) == mart_rows(full.engine)
+    assert_same_batch(incremental, result.batch_id, full, reference.batch_id)
 
 
 def test_a_document_moved_to_another_customers_parent_rebuilds_both_customers(
@@ -178,8 +174,4 @@ def test_a_document_moved_to_another_customers_parent_rebuilds_both_customers(
     reference = etl_run.run_etl(isolated_engine, full, full=True)
 
     assert (result.mode, result.customers) == ("incremental", 2)
-    ours, theirs = (parquet_tables(incremental, result.batch_id),
-                    parquet_tables(full, reference.batch_id))
-    for name, frame in ours.items():
-        assert frame.equals(theirs[name]), f"Parquet {name} differs from the full run"
-    assert mart_rows(incremental.engine) == mart_rows(full.engine)
+    assert_same_batch(incremental, result.batch_id, full, reference.batch_id)
