@@ -1,4 +1,5 @@
-"""What an incremental run changed, for the tables built after the facts.
+"""What an incremental run changed, for the tables built after the facts and for the
+mart's rows (``Rewrite``).
 
 An incremental run rebuilds the facts of some customers and merges them into the published
 batch's rows (``merge_customers``). The tables ``etl.run`` builds from the merged facts —
@@ -63,6 +64,25 @@ def differing(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
         before.join(after, on=columns, how="anti", nulls_equal=True),
         after.select(columns).join(before, on=columns, how="anti", nulls_equal=True),
     ])
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """How a table unique on ``key`` goes from one set of rows to another: delete its rows
+    of ``keys``, insert ``rows``."""
+
+    key: tuple[str, ...]
+    keys: pl.DataFrame
+    rows: pl.DataFrame
+
+
+def rewrite(changed: pl.DataFrame, after: pl.DataFrame, key: Sequence[str]) -> Rewrite:
+    """``Rewrite`` of a table unique on ``key`` into one holding ``after``, where ``changed``
+    are the rows ``differing`` between the two (a row changed, gone or new): the keys of
+    those rows, and ``after``'s rows of those keys. Rows equal on both sides are not
+    touched."""
+    keys = changed.select(key).unique()
+    return Rewrite(tuple(key), keys, after.join(keys, on=list(key), how="semi"))
 
 
 def changed_customers(before: pl.DataFrame, after: pl.DataFrame) -> frozenset[int]:

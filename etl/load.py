@@ -26,7 +26,7 @@ from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
-from sqlalchemy import Column, Connection, Engine, MetaData, Table, delete, text
+from sqlalchemy import Column, Connection, Engine, MetaData, Table, text
 from sqlalchemy.schema import (
     CreateIndex,
     CreateTable,
@@ -36,10 +36,11 @@ from sqlalchemy.schema import (
     SetTableComment,
 )
 
+from etl.increment import Rewrite
+
 log = logging.getLogger(__name__)
 
 COPY_CHUNK_ROWS = 500_000
-DELETE_CHUNK_IDS = 5_000  # ids per IN list: well below SQLite's and psycopg's limits
 STAGING_SUFFIX = "_load"
 
 
@@ -120,15 +121,24 @@ def _run_in(conn: Connection, schema: str, statements: list[ExecutableDDLElement
         conn.execute(statement, execution_options={"schema_translate_map": {None: schema}})
 
 
-def replace_customers(conn: Connection, table: Table, customer_ids: Collection[int],
-                      frame: pl.DataFrame) -> None:
-    """Delete the rows of ``customer_ids`` from ``table`` (by its ``customer_id``) and insert
-    ``frame``, their new rows."""
-    ids = sorted(customer_ids)
-    for start in range(0, len(ids), DELETE_CHUNK_IDS):
-        conn.execute(delete(table).where(
-            table.c.customer_id.in_(ids[start:start + DELETE_CHUNK_IDS])))
-    append_rows(conn, table, frame)
+def rewrite_rows(conn: Connection, table: Table, change: Rewrite) -> None:
+    """Delete the rows of ``table`` whose ``change.key`` is one of ``change.keys`` and insert
+    ``change.rows``, in the caller's transaction. The keys are loaded into a temporary
+    table first, so one DELETE finds their rows through the table's unique key."""
+    if change.keys.is_empty():
+        return
+    gone = Table(f"gone_{table.name}", MetaData(),
+                 *(Column(name, table.c[name].type, nullable=False) for name in change.key),
+                 prefixes=["TEMPORARY"])
+    gone.create(conn)
+    append_rows(conn, gone, change.keys)
+    names = ", ".join(f'"{name}"' for name in change.key)
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f'ANALYZE "{gone.name}"'))  # the planner's row count
+    conn.execute(text(f'DELETE FROM "{table.name}" WHERE ({names}) IN '  # noqa: S608 - metadata
+                      f'(SELECT {names} FROM "{gone.name}")'))
+    gone.drop(conn)
+    append_rows(conn, table, change.rows)
 
 
 def append_rows(conn: Connection, table: Table, frame: pl.DataFrame) -> None:

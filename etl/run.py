@@ -14,8 +14,9 @@ failed and sweeping their folders, then reads the audit-log watermark
   other table they, the dimensions and the whole tables read whole; all dimensions are
   rebuilt, those facts are rebuilt for those customers and merged into the published
   batch's rows in place of theirs; the batch folder rewrites only the tables and month
-  partitions that changed, and the mart replaces those customers' fact rows, in one
-  transaction with the switch. Its content equals a full run's on the same core data.
+  partitions that changed, and the mart rewrites the fact rows that differ from the
+  published ones (by each table's row key), in one transaction with the switch. Its
+  content equals a full run's on the same core data.
 - No audit row past the watermark and the same run date (company time zone) as the
   published batch: nothing is built or published; the run is logged as ``unchanged``. On a
   new date with no change, an incremental run rebuilds no customer but the tables that
@@ -106,9 +107,11 @@ from etl.facts import (
 )
 from etl.increment import (
     Increment,
+    Rewrite,
     changed_customers,
     differing,
     of_customers,
+    rewrite,
 )
 from etl.lock import run_lock
 from etl.prior import hand_over
@@ -127,7 +130,7 @@ from etl.publish import (
     run_started_at,
     start_run,
 )
-from etl.schema import DIMENSIONS
+from etl.schema import DIMENSIONS, mart, row_key
 from etl.spill import Spill, trim_heap
 
 log = logging.getLogger(__name__)
@@ -491,7 +494,7 @@ def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
     what changed (the tables of ``WHOLE`` are left to the caller); with it, the months
     (YYYYMM) in which sales lines or freight cost rows differ from the previous ones."""
     mine = of_customers(customers)
-    rebuilt_facts: dict[str, pl.DataFrame] = {}
+    rebuilt_facts: dict[str, Rewrite] = {}
     months: dict[str, frozenset[int]] = {}
     unchanged = {name for name in _DIMENSION_NAMES if tables[name].equals(prior[name])}
     fresh = dict(tables)  # the dimensions, then the customers' facts (in chunks when many)
@@ -508,12 +511,13 @@ def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
             unchanged.add(name)
             tables[name] = prior[name]
             continue
-        rebuilt_facts[name] = rebuilt
+        changed = differing(before, rebuilt)
+        rebuilt_facts[name] = rewrite(changed, rebuilt, row_key(mart.tables[name]))
         kept = prior[name].filter(~mine)
         tables[name] = in_order([kept, rebuilt.select(kept.columns)], builder.order,
                                 spill.keep, f"{name}.merged", spill.joined)  # in slices
         if name in _MONTHLY:
-            months[name] = frozenset(differing(before, rebuilt)["month_key"].to_list())
+            months[name] = frozenset(changed["month_key"].to_list())
     delta = Delta(customers, rebuilt_facts,
                   {name: months[name] for name in PARTITIONED if name in months},
                   frozenset(unchanged))

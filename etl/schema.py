@@ -588,3 +588,15 @@ FACTS = (fct_sales_line, fct_freight_cost, fct_order, fct_order_line, fct_bookin
          fct_target, fct_cash_forecast_item, fct_cash_forecast, fct_cash_forecast_week,
          fct_cash_forecast_sim, fct_payment_days_late, fct_forecast_backtest, fct_payment_risk)
 AGGREGATES = (agg_sales_month,)
+
+
+def row_key(table: Table) -> tuple[str, ...]:
+    """The columns that name one row of ``table``: its primary key, else its unique index
+    (an incremental publish deletes and inserts rows by it, ``etl.load.rewrite_rows``)."""
+    if table.primary_key.columns:
+        return tuple(column.name for column in table.primary_key.columns)
+    unique = sorted((index for index in table.indexes if index.unique),
+                    key=lambda index: index.name or "")
+    if not unique:
+        raise ValueError(f"{table.name} has no primary key and no unique index")
+    return tuple(column.name for column in unique[0].columns)
