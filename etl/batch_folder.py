@@ -28,6 +28,9 @@ SPILL_SUFFIX = ".spill"
 SERVING_DIR = ".serving"
 """``<mart_dir>/.serving/<batch_id>/``: the app's memory-mapped copy of a batch
 (``dashboard.mart_reader``), swept with the batch."""
+KEPT_CORE_DIR = ".core"
+"""``<mart_dir>/.core/``: the core's document tables kept between runs (``etl.kept_core``),
+never swept."""
 PRIOR_DIR = ".prior"
 """``<mart_dir>/.prior/<batch_id>/``: the published batch's tables as its run left them, for
 the next run (``etl.prior``), swept with the batch."""
@@ -148,6 +151,8 @@ def sweep(parquet_dir: Path, keep: Collection[str], live: str | None = None) -> 
     for path in parquet_dir.iterdir():
         if path.name in (SERVING_DIR, PRIOR_DIR):
             sweep(path, keep)
+        elif path.name == KEPT_CORE_DIR:
+            continue
         elif path.name.endswith(SPILL_SUFFIX):
             if live is None or path.name != f"{STAGING_PREFIX}{live}{SPILL_SUFFIX}":
                 shutil.rmtree(path, ignore_errors=True)

@@ -63,6 +63,9 @@ ColumnSpec = Mapping[str, Iterable[str] | Table | None]
 # What a frame is held as once read: table name, frame → the frame to keep.
 Keep = Callable[[str, pl.DataFrame], pl.DataFrame]
 
+# Every row of a table from elsewhere than the database (table name → frame), or None.
+Whole = Callable[[str], pl.DataFrame | None]
+
 _PLAIN = re.compile(r"[A-Za-z0-9_]+")
 _SNAPSHOT_ID = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
 # Memory per sort or hash of the reader's queries (PostgreSQL). An incremental run's
@@ -135,6 +138,24 @@ def merge_row_filters(readers: Iterable[tuple[Mapping[str, Iterable[str]],
     return {table: f for table, f in filters.items() if table not in whole}
 
 
+def ids_sql(ids: Collection[int], dialect: str) -> str:
+    """The subquery of ``ids``. PostgreSQL: an array literal of the ids, not a bound
+    parameter — the ADBC driver reads a query with bound parameters without COPY, the whole
+    result held in libpq first (3.5M invoice lines of 35 % of the customers at 10M: 22.1 s,
+    3.9 GiB against 14.0 s, 1.7 GiB); the literal is written from Python ints only, so it
+    holds nothing but digits and commas. SQLite: the one bound parameter
+    (``ids_parameters``)."""
+    if dialect == "postgresql":
+        listed = ",".join(str(operator.index(i)) for i in sorted(ids))
+        return f"(SELECT unnest(CAST('{{{listed}}}' AS integer[])))"
+    return "(SELECT value FROM json_each(?1))"
+
+
+def ids_parameters(ids: Collection[int], dialect: str) -> tuple[str, ...]:
+    """The bound parameters of ``ids_sql``."""
+    return () if dialect == "postgresql" else (json.dumps(sorted(ids)),)
+
+
 @dataclass(frozen=True)
 class CustomerRows:
     """Only the rows of ``customer_ids`` in the document ``tables`` (each leads to its
@@ -153,20 +174,12 @@ class CustomerRows:
     whole_share: float = WHOLE_READ_SHARE
 
     def ids_sql(self, dialect: str) -> str:
-        """The subquery of the selected ids. PostgreSQL: an array literal of the ids, not a
-        bound parameter — the ADBC driver reads a query with bound parameters without
-        COPY, the whole result held in libpq first (3.5M invoice lines of 35 % of the
-        customers at 10M: 22.1 s, 3.9 GiB against 14.0 s, 1.7 GiB); the literal is written
-        from Python ints only, so it holds nothing but digits and commas. SQLite: the one
-        bound parameter (``parameters``)."""
-        if dialect == "postgresql":
-            ids = ",".join(str(operator.index(i)) for i in sorted(self.customer_ids))
-            return f"(SELECT unnest(CAST('{{{ids}}}' AS integer[])))"
-        return "(SELECT value FROM json_each(?1))"
+        """The subquery of the selected ids (``ids_sql``)."""
+        return ids_sql(self.customer_ids, dialect)
 
     def parameters(self, dialect: str) -> tuple[str, ...]:
         """The bound parameters of ``ids_sql``."""
-        return () if dialect == "postgresql" else (json.dumps(sorted(self.customer_ids)),)
+        return ids_parameters(self.customer_ids, dialect)
 
     def condition(self, table: str, dialect: str) -> str:
         """SQL keeping ``table``'s rows of the selected customers (names from
@@ -368,12 +381,14 @@ class CoreReader:
     def extract(self, tables: ColumnSpec | Iterable[str],
                 row_filters: Mapping[str, RowFilter] | None = None,
                 customers: CustomerRows | None = None,
-                keep: Keep | None = None) -> CoreFrames:
+                keep: Keep | None = None, whole: Whole | None = None) -> CoreFrames:
         """Read ``tables``: a mapping of table name → the columns to read (``None`` or a
         ``Table``: all), or table names (all columns). ``row_filters`` (table name →
         ``RowFilter``) keeps only some rows; ``customers`` keeps only the selected customers'
         rows of its tables; ``keep`` (e.g. ``etl.spill.Spill.keep``) is given each table's
-        frame as soon as it is read and returns the frame to hold instead."""
+        frame as soon as it is read and returns the frame to hold instead; ``whole``
+        (``etl.kept_core.Refresh``) may give every row of a table that is cut here instead
+        of the database."""
         dialect = self.dialect.name
         spec = tables if isinstance(tables, Mapping) else dict.fromkeys(tables)
         filters = row_filters or {}
@@ -397,8 +412,13 @@ class CoreReader:
                 needed = _columns(table, {c.name for c in columns} | customers.cut_columns(name))
                 for parent in parents:
                     parent.result()  # its kept ids are in kept_ids
-                frame = self._read(_select_sql(table, dialect, needed), each=lambda rows:
-                                   customers.cut(name, _normalise(rows, table, needed), kept_ids))
+                every = whole(name) if whole else None
+                if every is not None:
+                    frame = customers.cut(name, every.select(c.name for c in needed), kept_ids)
+                else:
+                    frame = self._read(_select_sql(table, dialect, needed), each=lambda rows:
+                                       customers.cut(name, _normalise(rows, table, needed),
+                                                     kept_ids))
                 kept_ids[name] = frame["id"]
                 frame = frame.select(c.name for c in columns)
             else:
@@ -418,6 +438,17 @@ class CoreReader:
                 futures[name] = pool.submit(read, name, [futures[p] for p in parents])
             frames = {name: future.result() for name, future in futures.items()}
         return CoreFrames({name: frames[name] for name in spec})
+
+    def rows_by_id(self, name: str, columns: Iterable[str],
+                   ids: Collection[int]) -> pl.DataFrame:
+        """The rows of core table ``name`` whose ``id`` is one of ``ids``: ``columns``."""
+        table = Base.metadata.tables[name]
+        chosen = _columns(table, columns)
+        parameters = ids_parameters(ids, self.dialect.name)
+        sql = _select_sql(table, self.dialect.name, chosen,
+                          condition=f'"id" IN {ids_sql(ids, self.dialect.name)}')
+        return _normalise(self._read(sql, {"parameters": parameters} if parameters else None),
+                          table, chosen)
 
     def query(self, statement: Select[*tuple[Any, ...]]) -> pl.DataFrame:
         """The rows of ``statement`` (its literals written inline: code constants only, never

@@ -35,7 +35,7 @@ MANIFEST = "manifest.json"
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 
-def _boot() -> str:
+def boot() -> str:
     """This boot of the machine (Linux); "" where the kernel does not say."""
     try:
         return BOOT_ID.read_text().strip()
@@ -65,7 +65,7 @@ def hand_over(spill: Spill, tables: Mapping[str, pl.DataFrame], parquet_dir: Pat
                 link_file(path, staging / f"{name}.{number}.arrow")
                 listing[name].append(f"{name}.{number}.arrow")
         (staging / MANIFEST).write_text(json.dumps(
-            {"batch_id": batch_id, "boot": _boot(), "tables": listing}))
+            {"batch_id": batch_id, "boot": boot(), "tables": listing}))
         staging.rename(root / batch_id)
     except Exception as error:  # noqa: BLE001 - best effort: the batch is published already
         log.warning("the tables of batch %s are not kept for the next run: %s", batch_id, error)
@@ -87,7 +87,7 @@ def load(spill: Spill, parquet_dir: Path, batch_id: str,
     except (OSError, ValueError):
         return None
     if not isinstance(listing, dict) or listing.get("batch_id") != batch_id \
-            or not listing.get("boot") or listing["boot"] != _boot():
+            or not listing.get("boot") or listing["boot"] != boot():
         return None
     kept = listing.get("tables")
     if not isinstance(kept, dict):

@@ -66,7 +66,7 @@ from sqlalchemy.orm import Session
 from core.billing.models import CreditNote, Invoice
 from core.company.models import CompanySettings
 from core.sales.models import SalesOrder
-from etl import chunks, dims
+from etl import chunks, dims, kept_core
 from etl.batch_folder import PARTITIONED, has_tables, read_batch
 from etl.changes import CUSTOMER_OF, Changes, changes_since, sees, watermark
 from etl.checks import (
@@ -249,6 +249,9 @@ WHOLE_ONLY = frozenset(merge_columns(
 # Document tables an incremental run reads for the rebuilt customers only (the dimensions
 # read theirs whole).
 SCOPED = tuple(t for t in CORE_TABLES if t in CUSTOMER_OF and t not in dims.CORE_TABLES)
+# Of those, the ones a full run reads whole (no row filter): kept between runs with these
+# columns (``etl.kept_core``).
+KEPT_COLUMNS = {t: CORE_COLUMNS[t] for t in SCOPED if t not in core_reads(FACTS)[1]}
 _DIMENSION_NAMES = tuple(t.name for t in DIMENSIONS)
 # Polars engine of a run's queries. The streaming engine builds the same frames in less
 # time and memory (standard dataset, each fact alone, in-memory → streaming: fct_booking
@@ -390,16 +393,20 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
         changes.customers if facts else frozenset[int]())
     selection = None if rebuilt is None else CustomerRows(rebuilt, frozenset(SCOPED))
     columns, row_filters = core_reads(facts)
+    kept = {} if rebuilt is None else kept_core.load(spill, target.parquet_dir, KEPT_COLUMNS)
     # One snapshot for the frames and the totals; the totals' queries run beside the
     # extract, on whichever of the reader's connections is free.
     with (core_reader(core_engine, connections) as reader,
           ThreadPoolExecutor(max_workers=1) as beside):
         pending = beside.submit(core_totals, reader, context.base_currency, customers=rebuilt)
+        refresh = kept_core.Refresh(kept, reader, upto, spill)
         core = reader.extract(columns, row_filters, customers=selection,
-                              keep=_prefixed(spill, "core."))
+                              keep=_prefixed(spill, "core."), whole=refresh)
         step("checks: core totals")
         totals = pending.result()
     trim_heap()  # the drivers' freed read buffers
+    kept_core.hand_over(spill, refresh.refreshed if rebuilt is not None else {
+        name: core[name] for name in KEPT_COLUMNS}, upto, target.parquet_dir)
     start, end = _date_range(core_engine)
     step("dimensions")
     tables = build_dimensions(core, start=start, end=end, fiscal_year_start_month=fiscal_start,

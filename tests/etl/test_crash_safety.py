@@ -33,7 +33,7 @@ from core.billing.models import Invoice
 from core.db import make_session_factory, transaction
 from core.demo import generate_demo
 from etl import run as etl_run
-from etl.batch_folder import PRIOR_DIR
+from etl.batch_folder import KEPT_CORE_DIR, PRIOR_DIR
 from etl.publish import ABANDONED, MartTarget, mart_target
 from etl.schema import etl_run as run_log
 from tests.conftest import drop_pg_schema
@@ -139,8 +139,10 @@ def held(target: MartTarget, dialect: str, what: str) -> Iterator[Callable[[str]
 
 
 def folders(target: MartTarget) -> set[str]:
-    """The batch, staging and spill folders (not the tables kept for the next run)."""
-    return {p.name for p in target.parquet_dir.iterdir() if p.is_dir() and p.name != PRIOR_DIR}
+    """The batch, staging and spill folders (not the tables kept for the next run, nor the
+    core's)."""
+    return {p.name for p in target.parquet_dir.iterdir()
+            if p.is_dir() and p.name not in (PRIOR_DIR, KEPT_CORE_DIR)}
 
 
 def test_a_killed_run_leaves_the_published_batch_exactly_as_it_was(

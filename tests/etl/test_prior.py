@@ -106,7 +106,7 @@ def test_tables_kept_before_the_machine_restarted_are_not_trusted(
     full = etl_run.run_etl(isolated_engine, target, full=True)
     with Spill(tmp_path, "check") as spill:
         assert prior.load(spill, target.parquet_dir, full.batch_id, ["fct_ar_item"])
-        monkeypatch.setattr(prior, "_boot", lambda: "another boot")
+        monkeypatch.setattr(prior, "boot", lambda: "another boot")
         assert prior.load(spill, target.parquet_dir, full.batch_id, ["fct_ar_item"]) is None
 
 
