@@ -127,6 +127,8 @@ def hand_over(spill: Spill, frames: Mapping[str, pl.DataFrame], seq: int,
     """Keep ``frames`` (every row of each table, changes up to ``seq`` in) for later runs,
     in place of the tables' earlier copies; other kept tables stay as they are. A failure
     is logged and costs a later run a read from the database, never this run."""
+    if not frames:
+        return
     folder = parquet_dir / KEPT_CORE_DIR
     try:
         folder.mkdir(parents=True, exist_ok=True)

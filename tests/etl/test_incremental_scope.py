@@ -24,12 +24,13 @@ from core.sales.models import OpportunityStage, SalesOrder
 from core.sales.opportunities import update_opportunity
 from etl import run as etl_run
 from etl.changes import Changes, sees
+from etl.checks import CheckFailed
 from etl.dims import build_dimensions
 from etl.extract import CoreFrames, CoreReader, CustomerRows, RowFilter, extract
 from tests.core.world import FINANCE
 from tests.etl.conftest import MakeTarget
 from tests.etl.marts import assert_same_batch
-from tests.etl.test_incremental import Seeded, seed
+from tests.etl.test_incremental import Seeded, change_acme, seed
 
 AUDIT_ROWS = {"audit_log": ("entity", "field")}
 
@@ -175,3 +176,42 @@ def test_a_document_moved_to_another_customers_parent_rebuilds_both_customers(
 
     assert (result.mode, result.customers) == ("incremental", 2)
     assert_same_batch(incremental, result.batch_id, full, reference.batch_id)
+
+
+@pytest.mark.parametrize("sales", [False, True], ids=["dispute", "new invoice"])
+def test_the_core_sums_per_customer_month_are_compared_for_rebuilt_sales_facts_only(
+    isolated_engine: Engine, make_target: MakeTarget, monkeypatch: pytest.MonkeyPatch,
+    sales: bool
+) -> None:
+    """Sales and freight facts not rebuilt are the published batch's, compared when they
+    were built: a dispute reads no core sums per customer and month (the grand totals
+    only); a new invoice does, and a line counted in the wrong month fails the run."""
+    seeded = seed(isolated_engine)
+    target = make_target("mart")
+    etl_run.run_etl(isolated_engine, target, full=True)
+    if sales:
+        change_acme(isolated_engine, seeded)
+    else:
+        with transaction(make_session_factory(isolated_engine)) as session:
+            set_actor(session, "test")
+            dispute(session, seeded)
+    asked: list[object] = []
+    real_totals, real_sales = etl_run.core_totals, etl_run.sales_line.build
+
+    def totals(*args, **kwargs):  # type: ignore[no-untyped-def]
+        asked.append(kwargs["customers"])
+        return real_totals(*args, **kwargs)
+
+    def misdated(*args, **kwargs):  # type: ignore[no-untyped-def]
+        lines = real_sales(*args, **kwargs)  # the first line moved to another month
+        return lines.with_columns(month_key=pl.when(pl.int_range(pl.len()) == 0)
+                                  .then(199001).otherwise(pl.col("month_key")))
+
+    monkeypatch.setattr(etl_run, "core_totals", totals)
+    monkeypatch.setattr(etl_run.sales_line, "build", misdated)
+    if sales:
+        with pytest.raises(CheckFailed, match="net sales and cost: 2 customer-months differ"):
+            etl_run.run_etl(isolated_engine, target)
+    else:
+        assert etl_run.run_etl(isolated_engine, target).mode == "incremental"
+    assert asked == [frozenset({seeded.world.customer.id}) if sales else frozenset()]
