@@ -69,20 +69,23 @@ def differing(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
 @dataclass(frozen=True)
 class Rewrite:
     """How a table unique on ``key`` goes from one set of rows to another: delete its rows
-    of ``keys``, insert ``rows``."""
+    of ``keys`` (``deleted`` of them), insert ``rows``."""
 
     key: tuple[str, ...]
     keys: pl.DataFrame
     rows: pl.DataFrame
+    deleted: int
 
 
-def rewrite(changed: pl.DataFrame, after: pl.DataFrame, key: Sequence[str]) -> Rewrite:
-    """``Rewrite`` of a table unique on ``key`` into one holding ``after``, where ``changed``
-    are the rows ``differing`` between the two (a row changed, gone or new): the keys of
-    those rows, and ``after``'s rows of those keys. Rows equal on both sides are not
-    touched."""
+def rewrite(changed: pl.DataFrame, before: pl.DataFrame, after: pl.DataFrame,
+            key: Sequence[str]) -> Rewrite:
+    """``Rewrite`` of a table unique on ``key`` holding ``before`` into one holding
+    ``after``, where ``changed`` are the rows ``differing`` between the two (a row
+    changed, gone or new): the keys of those rows, ``before``'s rows of them to delete
+    and ``after``'s to insert. Rows equal on both sides are not touched."""
     keys = changed.select(key).unique()
-    return Rewrite(tuple(key), keys, after.join(keys, on=list(key), how="semi"))
+    return Rewrite(tuple(key), keys, after.join(keys, on=list(key), how="semi"),
+                   before.join(keys, on=list(key), how="semi").height)
 
 
 def changed_customers(before: pl.DataFrame, after: pl.DataFrame) -> frozenset[int]:

@@ -9,19 +9,25 @@ already, into its spill; ``hand_over`` hard-links them into ``<mart_dir>/.core/`
 manifest that says, per table, its columns and ``seq``: the audit watermark up to which
 every change is in it. A later run that needs every row of a kept table (``Refresh``)
 reads again only the rows the audit log names as inserted, changed or deleted since that
-``seq`` (``CoreReader.rows_by_id``, in the run's snapshot) and puts them in place of the
-kept ones, then hands the table over with its new ``seq``. Tables a run does not read whole
-keep their files and ``seq``; the next run that needs them catches up from there.
+``seq`` — every such row its snapshot sees, so the table is the snapshot's, as the tables
+it reads from the database are (``CoreReader.rows_by_id``) — and puts them in place of the
+kept ones, then hands the table over with the run's watermark as its ``seq``. Tables a run
+does not read whole keep their files and ``seq``; the next run that needs them catches up
+from there.
 
 The kept rows are the database's as long as every change of a document table is audited:
 the services write through the ORM session, which logs every insert, update and delete
-(``core.audit``). A change made around them (a data migration, a bulk load) needs
-``salesbi etl run --full``, which keeps every table afresh. A table kept with other columns
-than the run reads, or kept before the machine last started (its files were never synced,
-as ``etl.prior``), is read from the database.
+(``core.audit``). A change made around them (a bulk load, a fix by hand in SQL) needs
+``salesbi etl run --full``, which keeps every table afresh; a kept copy is not used after
+a migration (the core's Alembic revision is in the manifest), after the machine restarted
+(its files were never synced, as ``etl.prior``; a machine that does not name its boot
+keeps nothing), with other columns than the run reads, or with a ``seq`` past the
+watermark (the core database was replaced). Until the next full run keeps them again, a
+run reads those tables from the database.
 
 The manifest is written under a temporary name and renamed, so a crash leaves the previous
-one whole with its files; files no manifest names are removed after each hand-over.
+one whole with its files; new files get names no manifest holds yet, and files no manifest
+names are removed after each hand-over.
 """
 
 from __future__ import annotations
@@ -29,14 +35,15 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
-from sqlalchemy import select
+from sqlalchemy import Engine, inspect, select, text
 
 from core.audit import AuditLog
 from etl.batch_folder import KEPT_CORE_DIR, link_file
@@ -57,42 +64,47 @@ class KeptTable:
     frame: pl.DataFrame
 
 
-def load(spill: Spill, parquet_dir: Path,
-         columns: Mapping[str, Sequence[str]]) -> dict[str, KeptTable]:
-    """The tables kept in ``parquet_dir`` whose columns are ``columns[name]``, mapped (and
-    known to ``spill`` as held by their files); none when the manifest is missing, damaged
-    or from before the machine last started."""
+def stamp(core_engine: Engine) -> dict[str, str]:
+    """What a kept copy must have been made under to be used: this boot of the machine and
+    the core database's Alembic revision (a migration may rewrite rows unaudited)."""
+    revision = ""
+    if inspect(core_engine).has_table("alembic_version"):
+        with core_engine.connect() as conn:
+            revision = ",".join(sorted(conn.scalars(text(
+                "SELECT version_num FROM alembic_version"))))
+    return {"boot": boot(), "revision": revision}
+
+
+def load(spill: Spill, parquet_dir: Path, columns: Mapping[str, Collection[str]],
+         made_under: Mapping[str, str], upto: int) -> dict[str, KeptTable]:
+    """The tables kept in ``parquet_dir`` with the columns ``columns[name]`` and a ``seq``
+    not past ``upto`` (else the core database was replaced), mapped (and known to ``spill``
+    as held by their files); none when the manifest is missing or damaged, or was not made
+    under ``made_under`` (``stamp``)."""
     folder = parquet_dir / KEPT_CORE_DIR
-    listing = _manifest(folder)
-    if listing is None or listing.get("boot") != boot():
-        return {}
     kept = {}
-    for name, entry in listing["tables"].items():
+    for name, entry in _trusted(folder, columns, made_under).items():
+        paths = [folder / file for file in entry["files"]]
         try:
-            if set(entry["columns"]) != set(columns.get(name, ())):
-                continue
-            paths = [folder / file for file in entry["files"]]
             frame = pl.concat([mapped(path) for path in paths], rechunk=False)
-            seq = int(entry["seq"])
-        except (KeyError, TypeError, ValueError, OSError, pa.ArrowInvalid,
-                pl.exceptions.PolarsError):
+        except (OSError, pa.ArrowInvalid, pl.exceptions.PolarsError):
             log.info("kept core table %s is unreadable: it is read from the database", name)
             continue
-        if frame.columns != list(entry["columns"]):
-            continue
-        kept[name] = KeptTable(seq, spill.adopt(frame, paths))
+        if frame.columns == list(entry["columns"]) and entry["seq"] <= upto:
+            kept[name] = KeptTable(entry["seq"], spill.adopt(frame, paths))
     return kept
 
 
 class Refresh:
-    """``etl.extract.Whole`` of one run: a kept table with the rows changed up to ``upto``
-    read again (``refreshed`` holds what it gave, for ``hand_over``)."""
+    """``etl.extract.Whole`` of one run: a kept table with every row the audit log names
+    past its ``seq`` read again — all the run's snapshot sees, so the table is the
+    snapshot's, as the tables read from the database are (``refreshed`` holds what it
+    gave, for ``hand_over``)."""
 
-    def __init__(self, kept: Mapping[str, KeptTable], reader: CoreReader, upto: int,
+    def __init__(self, kept: Mapping[str, KeptTable], reader: CoreReader,
                  spill: Spill) -> None:
         self.kept = kept
         self.reader = reader
-        self.upto = upto
         self.spill = spill
         self.refreshed: dict[str, pl.DataFrame] = {}
         self._lock = threading.Lock()
@@ -101,7 +113,7 @@ class Refresh:
         kept = self.kept.get(name)
         if kept is None:
             return None
-        ids = changed_ids(self.reader, name, kept.seq, self.upto)
+        ids = changed_ids(self.reader, name, kept.seq)
         frame = kept.frame
         if ids:
             fresh = self.reader.rows_by_id(name, frame.columns, ids)
@@ -113,42 +125,40 @@ class Refresh:
         return frame
 
 
-def changed_ids(reader: CoreReader, name: str, after: int, upto: int) -> list[int]:
-    """The ids of core table ``name``'s rows the audit log names in (``after``, ``upto``]:
-    inserted, changed or deleted."""
+def changed_ids(reader: CoreReader, name: str, after: int) -> list[int]:
+    """The ids of core table ``name``'s rows the audit log names past ``after`` (as
+    ``reader``'s snapshot sees it): inserted, changed or deleted."""
     audit = AuditLog.__table__
     rows = reader.query(select(audit.c.entity_id.label("id")).distinct().where(
-        audit.c.entity == name, audit.c.seq > after, audit.c.seq <= upto))
+        audit.c.entity == name, audit.c.seq > after))
     return [int(i) for i in rows["id"]]
 
 
-def hand_over(spill: Spill, frames: Mapping[str, pl.DataFrame], seq: int,
-              parquet_dir: Path) -> None:
-    """Keep ``frames`` (every row of each table, changes up to ``seq`` in) for later runs,
-    in place of the tables' earlier copies; other kept tables stay as they are. A failure
-    is logged and costs a later run a read from the database, never this run."""
+def hand_over(spill: Spill, frames: Mapping[str, pl.DataFrame], seq: int, parquet_dir: Path,
+              columns: Mapping[str, Collection[str]], made_under: Mapping[str, str]) -> None:
+    """Keep ``frames`` (every row of each table, every change up to ``seq`` in) for later
+    runs, in place of the tables' earlier copies; the other kept tables stay as they are
+    while they have ``columns`` and were made under ``made_under``. A failure is logged
+    and costs a later run a read from the database, never this run."""
     if not frames:
         return
     folder = parquet_dir / KEPT_CORE_DIR
+    token = uuid.uuid4().hex[:12]  # new files never overwrite ones a manifest names
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        listing = _manifest(folder)
-        tables = dict(listing["tables"]) if listing and listing.get("boot") == boot() else {}
+        tables = _trusted(folder, columns, made_under)
         for name, frame in frames.items():
             files = spill.files_of(frame)
             if files is None:  # on the heap
-                target = f"{name}.{seq}.0.arrow"
-                frame.write_ipc(folder / target, compression="uncompressed")
-                names = [target]
+                names = [f"{name}.{token}.0.arrow"]
+                frame.write_ipc(folder / names[0], compression="uncompressed")
             else:
-                names = [f"{name}.{seq}.{number}.arrow" for number in range(len(files))]
+                names = [f"{name}.{token}.{number}.arrow" for number in range(len(files))]
                 for path, target in zip(files, names, strict=True):
-                    if path != folder / target:
-                        (folder / target).unlink(missing_ok=True)
-                        link_file(path, folder / target)
+                    link_file(path, folder / target)
             tables[name] = {"seq": seq, "columns": frame.columns, "files": names}
         staging = folder / f".{MANIFEST}"
-        staging.write_text(json.dumps({"boot": boot(), "tables": tables}))
+        staging.write_text(json.dumps({**made_under, "tables": tables}))
         staging.rename(folder / MANIFEST)
     except Exception as error:  # noqa: BLE001 - best effort: a later run reads the database
         log.warning("the core tables are not kept for later runs: %s", error)
@@ -157,6 +167,26 @@ def hand_over(spill: Spill, frames: Mapping[str, pl.DataFrame], seq: int,
     for path in folder.iterdir():
         if path.name not in listed:
             path.unlink(missing_ok=True)
+
+
+def _trusted(folder: Path, columns: Mapping[str, Collection[str]],
+             made_under: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """The manifest's entries of tables with ``columns``, if it was made under
+    ``made_under`` on a machine that names its boot; none otherwise."""
+    listing = _manifest(folder)
+    if listing is None or not made_under.get("boot") or any(
+            listing.get(key) != value for key, value in made_under.items()):
+        return {}
+    trusted = {}
+    for name, entry in listing["tables"].items():
+        try:
+            fits = set(entry["columns"]) == set(columns.get(name, ())) and isinstance(
+                entry["seq"], int) and all(isinstance(f, str) for f in entry["files"])
+        except (KeyError, TypeError):
+            fits = False
+        if fits:
+            trusted[name] = entry
+    return trusted
 
 
 def _manifest(folder: Path) -> dict[str, Any] | None:

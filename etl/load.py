@@ -124,7 +124,9 @@ def _run_in(conn: Connection, schema: str, statements: list[ExecutableDDLElement
 def rewrite_rows(conn: Connection, table: Table, change: Rewrite) -> None:
     """Delete the rows of ``table`` whose ``change.key`` is one of ``change.keys`` and insert
     ``change.rows``, in the caller's transaction. The keys are loaded into a temporary
-    table first, so one DELETE finds their rows through the table's unique key."""
+    table first, so one DELETE finds their rows through the table's unique key.
+    ``ValueError`` when it deletes other than ``change.deleted`` rows: the table does not
+    hold the rows the change was made from."""
     if change.keys.is_empty():
         return
     gone = Table(f"gone_{table.name}", MetaData(),
@@ -135,8 +137,11 @@ def rewrite_rows(conn: Connection, table: Table, change: Rewrite) -> None:
     names = ", ".join(f'"{name}"' for name in change.key)
     if conn.dialect.name == "postgresql":
         conn.execute(text(f'ANALYZE "{gone.name}"'))  # the planner's row count
-    conn.execute(text(f'DELETE FROM "{table.name}" WHERE ({names}) IN '  # noqa: S608 - metadata
-                      f'(SELECT {names} FROM "{gone.name}")'))
+    deleted = conn.execute(text(f'DELETE FROM "{table.name}" WHERE ({names}) IN '  # noqa: S608
+                                f'(SELECT {names} FROM "{gone.name}")')).rowcount
+    if deleted != change.deleted:
+        raise ValueError(f"{table.name}: {deleted} rows to rewrite where the published "
+                         f"batch has {change.deleted}")
     gone.drop(conn)
     append_rows(conn, table, change.rows)
 

@@ -400,20 +400,23 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
     # of the customers those were rebuilt for; facts not rebuilt are the published
     # batch's, compared when they were built (grand totals are compared on every run).
     compared = rebuilt if rebuilt is None or set(_MONTHLY) & set(facts) else frozenset[int]()
-    kept = {} if rebuilt is None else kept_core.load(spill, target.parquet_dir, KEPT_COLUMNS)
+    made_under = kept_core.stamp(core_engine)
+    kept = {} if rebuilt is None else kept_core.load(spill, target.parquet_dir, KEPT_COLUMNS,
+                                                      made_under, upto)
     # One snapshot for the frames and the totals; the totals' queries run beside the
     # extract, on whichever of the reader's connections is free.
     with (core_reader(core_engine, connections) as reader,
           ThreadPoolExecutor(max_workers=1) as beside):
         pending = beside.submit(core_totals, reader, context.base_currency, customers=compared)
-        refresh = kept_core.Refresh(kept, reader, upto, spill)
+        refresh = kept_core.Refresh(kept, reader, spill)
         core = reader.extract(columns, row_filters, customers=selection,
                               keep=_prefixed(spill, "core."), whole=refresh)
         step("checks: core totals")
         totals = pending.result()
     trim_heap()  # the drivers' freed read buffers
     kept_core.hand_over(spill, refresh.refreshed if rebuilt is not None else {
-        name: core[name] for name in KEPT_COLUMNS}, upto, target.parquet_dir)
+        name: core[name] for name in KEPT_COLUMNS}, upto, target.parquet_dir, KEPT_COLUMNS,
+        made_under)
     start, end = _date_range(core_engine)
     step("dimensions")
     tables = build_dimensions(core, start=start, end=end, fiscal_year_start_month=fiscal_start,
@@ -526,7 +529,7 @@ def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
             tables[name] = prior[name]
             continue
         changed = differing(before, rebuilt)
-        rebuilt_facts[name] = rewrite(changed, rebuilt, row_key(mart.tables[name]))
+        rebuilt_facts[name] = rewrite(changed, before, rebuilt, row_key(mart.tables[name]))
         kept = prior[name].filter(~mine)
         tables[name] = in_order([kept, rebuilt.select(kept.columns)], builder.order,
                                 spill.keep, f"{name}.merged", spill.joined)  # in slices

@@ -5,6 +5,8 @@ and gets the database's rows; a copy it cannot trust is read from the database."
 from __future__ import annotations
 
 import json
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +14,21 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, insert, text
 
-from core.audit import AuditLog
+from core.audit import AuditLog, set_actor
+from core.billing.models import PaymentMethod
+from core.billing.payments import record_payment
+from core.db import make_session_factory, transaction
 from etl import kept_core
 from etl import run as etl_run
-from etl.batch_folder import KEPT_CORE_DIR
+from etl.batch_folder import KEPT_CORE_DIR, sweep
 from etl.changes import watermark
-from etl.extract import CoreReader, core_reader
+from etl.extract import CoreReader, CustomerRows, core_reader
 from etl.publish import MartTarget
 from etl.spill import Spill
+from tests.core.world import FINANCE
 from tests.etl.conftest import MakeTarget
 from tests.etl.marts import assert_same_batch
-from tests.etl.test_incremental import change_acme, seed
+from tests.etl.test_incremental import Seeded, change_acme, seed
 
 
 def _database_rows(engine: Engine) -> dict[str, pl.DataFrame]:
@@ -32,9 +38,13 @@ def _database_rows(engine: Engine) -> dict[str, pl.DataFrame]:
     return {name: core[name].sort("id") for name in etl_run.KEPT_COLUMNS}
 
 
-def _kept(target: MartTarget, spill: Spill,
-          columns: dict[str, tuple[str, ...]] | None = None) -> dict[str, kept_core.KeptTable]:
-    return kept_core.load(spill, target.parquet_dir, columns or etl_run.KEPT_COLUMNS)
+def _kept(engine: Engine, target: MartTarget, spill: Spill,
+          columns: dict[str, tuple[str, ...]] | None = None,
+          made_under: dict[str, str] | None = None,
+          upto: int | None = None) -> dict[str, kept_core.KeptTable]:
+    return kept_core.load(spill, target.parquet_dir, columns or etl_run.KEPT_COLUMNS,
+                          made_under or kept_core.stamp(engine),
+                          watermark(engine) if upto is None else upto)
 
 
 def _manifest(target: MartTarget) -> dict[str, Any]:
@@ -50,8 +60,9 @@ def test_a_full_run_keeps_every_document_table_whole(
     target = make_target("mart")
     etl_run.run_etl(isolated_engine, target, full=True)
 
+    sweep(target.parquet_dir, keep=set())  # (not a batch folder)
     with Spill(tmp_path, "test") as spill:
-        kept = _kept(target, spill)
+        kept = _kept(isolated_engine, target, spill)
         assert set(kept) == set(etl_run.KEPT_COLUMNS)
         assert {table.seq for table in kept.values()} == {watermark(isolated_engine)}
         for name, rows in _database_rows(isolated_engine).items():
@@ -71,11 +82,10 @@ def test_a_refresh_puts_the_changed_rows_in_place_of_the_kept_ones(
         conn.execute(text("DELETE FROM shipment_line WHERE id = :id"), {"id": gone})
         conn.execute(insert(AuditLog).values(actor="test", entity="shipment_line",
                                              entity_id=gone, action="delete"))
-    upto = watermark(isolated_engine)
 
     with Spill(tmp_path, "test") as spill, core_reader(isolated_engine) as reader:
-        kept = _kept(target, spill)
-        refresh = kept_core.Refresh(kept, reader, upto, spill)
+        kept = _kept(isolated_engine, target, spill)
+        refresh = kept_core.Refresh(kept, reader, spill)
         now = {name: refresh(name) for name in etl_run.KEPT_COLUMNS}
         assert refresh.refreshed == now
         for name, rows in _database_rows(isolated_engine).items():
@@ -122,8 +132,62 @@ def test_a_broad_run_reads_only_the_changed_rows_of_the_kept_tables(
                                        for file in entry["files"]})
 
 
-@pytest.mark.parametrize("damage", ["another boot", "other columns", "a file missing",
-                                    "a damaged manifest"])
+def test_a_change_committed_after_the_watermark_is_in_the_kept_rows_too(
+    isolated_engine: Engine, make_target: MakeTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's snapshot may see changes past its watermark: the kept tables are read up
+    to the snapshot, as every other table is (else the totals would not match)."""
+    seeded = seed(isolated_engine)
+    target = make_target("mart")
+    etl_run.run_etl(isolated_engine, target, full=True)
+    change_acme(isolated_engine, seeded)
+    real_watermark = etl_run.watermark
+
+    def then_a_payment(engine: Engine) -> int:  # posted between watermark and snapshot
+        upto = real_watermark(engine)
+        _pay(engine, seeded, "7")
+        return upto
+
+    monkeypatch.setattr(etl_run, "watermark", then_a_payment)
+    result = etl_run.run_etl(isolated_engine, target)
+
+    assert result.mode == "incremental"
+    assert _manifest(target)["payment"]["seq"] == result.watermark_seq
+
+
+def test_a_broad_run_after_a_narrow_one_catches_the_kept_tables_up(
+    isolated_engine: Engine, make_target: MakeTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded = seed(isolated_engine)
+    incremental, full = make_target("incremental"), make_target("full")
+    etl_run.run_etl(isolated_engine, incremental, full=True)
+    etl_run.run_etl(isolated_engine, full, full=True)  # the same keys in both marts
+    kept_seq = _manifest(incremental)["invoice"]["seq"]
+    change_acme(isolated_engine, seeded)
+    with monkeypatch.context() as narrow:  # the database filters: nothing kept
+        narrow.setattr(CustomerRows, "broad", lambda self, count: False)
+        etl_run.run_etl(isolated_engine, incremental)
+    assert _manifest(incremental)["invoice"]["seq"] == kept_seq
+    _pay(isolated_engine, seeded, "3")
+
+    result = etl_run.run_etl(isolated_engine, incremental)  # both changes from the kept seq
+    reference = etl_run.run_etl(isolated_engine, full, full=True)
+
+    assert _manifest(incremental)["invoice"]["seq"] == result.watermark_seq
+    assert_same_batch(incremental, result.batch_id, full, reference.batch_id)
+
+
+def _pay(engine: Engine, seeded: Seeded, amount: str) -> None:
+    with transaction(make_session_factory(engine)) as session:
+        set_actor(session, "user")
+        record_payment(session, FINANCE, seeded.world.customer.id, amount=Decimal(amount),
+                       currency="USD", received_date=date(2025, 3, 5),
+                       method=PaymentMethod.BANK_TRANSFER)
+
+
+@pytest.mark.parametrize("damage", [
+    "another boot", "no boot named", "another core revision", "a seq past the watermark",
+    "other columns", "a file missing", "a damaged manifest"])
 def test_a_kept_copy_that_cannot_be_trusted_is_not_used(
     isolated_engine: Engine, make_target: MakeTarget, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, damage: str
@@ -133,8 +197,18 @@ def test_a_kept_copy_that_cannot_be_trusted_is_not_used(
     etl_run.run_etl(isolated_engine, target, full=True)
     folder = target.parquet_dir / KEPT_CORE_DIR
     columns = dict(etl_run.KEPT_COLUMNS)
+    made_under = kept_core.stamp(isolated_engine)
+    upto = watermark(isolated_engine)
     if damage == "another boot":
-        monkeypatch.setattr(kept_core, "boot", lambda: "another boot")
+        made_under["boot"] = "another boot"
+    elif damage == "no boot named":
+        monkeypatch.setattr(kept_core, "boot", lambda: "")
+        etl_run.run_etl(isolated_engine, target, full=True)  # kept where no boot is named
+        made_under = kept_core.stamp(isolated_engine)
+    elif damage == "another core revision":
+        made_under["revision"] = "0004_after_a_migration"
+    elif damage == "a seq past the watermark":
+        upto -= 1  # the core database was replaced by an older one
     elif damage == "other columns":
         columns["invoice"] = (*columns["invoice"], "notes")
     elif damage == "a file missing":
@@ -143,6 +217,6 @@ def test_a_kept_copy_that_cannot_be_trusted_is_not_used(
         (folder / kept_core.MANIFEST).write_text("{not json")
 
     with Spill(tmp_path, "test") as spill:
-        kept = _kept(target, spill, columns)
-    whole = damage in ("another boot", "a damaged manifest")
-    assert set(kept) == (set() if whole else set(etl_run.KEPT_COLUMNS) - {"invoice"})
+        kept = _kept(isolated_engine, target, spill, columns, made_under, upto)
+    some = damage in ("other columns", "a file missing")
+    assert set(kept) == (set(etl_run.KEPT_COLUMNS) - {"invoice"} if some else set())

@@ -71,7 +71,7 @@ def test_rows_that_differ_are_rewritten_and_the_rest_stay(make_target: MakeTarge
         append_rows(conn, ITEMS, BEFORE)
     postgres = engine.dialect.name == "postgresql"  # (SQLite reuses a deleted rowid)
     places = _row_places(engine) if postgres else {}
-    change = rewrite(differing(BEFORE, AFTER), AFTER, row_key(ITEMS))
+    change = rewrite(differing(BEFORE, AFTER), BEFORE, AFTER, row_key(ITEMS))
 
     with engine.begin() as conn:
         rewrite_rows(conn, ITEMS, change)
@@ -79,6 +79,7 @@ def test_rows_that_differ_are_rewritten_and_the_rest_stay(make_target: MakeTarge
     assert _table_rows(engine) == sorted(AFTER.rows(), key=repr)
     assert sorted(change.keys.rows()) == [("credit_note", 1), ("invoice", 2), ("invoice", 3),
                                           ("payment", 1), ("payment", 2)]
+    assert change.deleted == 4  # the credit note is new
     if postgres:
         now = _row_places(engine)
         assert now[("invoice", 1)] == places[("invoice", 1)]
@@ -92,12 +93,28 @@ def test_a_failed_rewrite_leaves_the_rows_as_they_were(make_target: MakeTarget) 
         append_rows(conn, ITEMS, BEFORE)
     twice = AFTER.filter(pl.col("document_id") == 1).with_columns(
         pl.lit("invoice").alias("item_type"))  # two new rows of one key
-    change = rewrite(differing(BEFORE, twice), twice, row_key(ITEMS))
+    change = rewrite(differing(BEFORE, twice), BEFORE, twice, row_key(ITEMS))
 
     with pytest.raises(Exception, match="(?i)unique"), engine.begin() as conn:
         rewrite_rows(conn, ITEMS, change)
 
     assert _table_rows(engine) == sorted(BEFORE.rows(), key=repr)
+
+
+def test_a_table_without_the_rows_the_change_was_made_from_is_left_as_it_was(
+        make_target: MakeTarget) -> None:
+    engine = make_target("rewrite_drifted").engine
+    held = BEFORE.filter(pl.col("document_id") != 2)  # payment 2 and invoice 2 are missing
+    with engine.begin() as conn:
+        ITEMS.create(conn)
+        append_rows(conn, ITEMS, held)
+    change = rewrite(differing(BEFORE, AFTER), BEFORE, AFTER, row_key(ITEMS))
+
+    with pytest.raises(ValueError, match="t_items: 2 rows to rewrite where the published "
+                                         "batch has 4"), engine.begin() as conn:
+        rewrite_rows(conn, ITEMS, change)
+
+    assert _table_rows(engine) == sorted(held.rows(), key=repr)
 
 
 def test_every_fact_an_incremental_run_rebuilds_has_a_row_key() -> None:
