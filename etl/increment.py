@@ -16,8 +16,8 @@ on the run date is rebuilt whole.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -28,12 +28,20 @@ class Increment:
     ``dim_customer`` rows may differ from the published batch's (every other customer's
     are the published ones); ``months`` (YYYYMM) in which ``fct_sales_line`` or
     ``fct_freight_cost`` rows differ; ``tables``: the core tables the run's audit rows
-    changed; ``previous``: the published batch's tables."""
+    changed; ``previous``: the published batch's tables; ``differing``: table → the
+    customers whose rows of it differ from the published ones (the rebuilt facts and
+    ``dim_customer``; a table not named differs for no customer)."""
 
     customers: frozenset[int]
     months: frozenset[int]
     tables: frozenset[str]
     previous: dict[str, pl.DataFrame]
+    differing: Mapping[str, frozenset[int]] = field(default_factory=dict)
+
+    def customers_of(self, tables: Collection[str]) -> frozenset[int]:
+        """The customers whose rows of ``tables`` differ from the published ones: a builder
+        that reads only those tables computes only theirs again."""
+        return frozenset[int]().union(*(self.differing.get(t, ()) for t in tables))
 
 
 def of_customers(customers: Collection[int], column: str = "customer_id") -> pl.Expr:

@@ -426,12 +426,14 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
     if rebuilt is None or prior is None:
         _build_facts(core, tables, context, spill, step)
     else:
-        delta, months = _merge(core, tables, context, prior, rebuilt, facts, spill, step)
+        delta, months, differ = _merge(core, tables, context, prior, rebuilt, facts, spill,
+                                       step)
         increment = None
         if same_date and changes is not None:
-            customers = rebuilt | changed_customers(prior["dim_customer"],
-                                                    tables["dim_customer"])
-            increment = Increment(customers, months, changes.tables, prior)
+            differ["dim_customer"] = changed_customers(prior["dim_customer"],
+                                                       tables["dim_customer"])
+            increment = Increment(rebuilt | differ["dim_customer"], months, changes.tables,
+                                  prior, differ)
         context = replace(context, previous=prior, increment=increment)
     # The document frames are no longer needed: their files go.
     core = CoreFrames({name: core[name] for name in _WHOLE_CORE_TABLES})
@@ -504,15 +506,18 @@ def _prefixed(spill: Spill,
 
 def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
            prior: dict[str, pl.DataFrame], customers: frozenset[int], facts: Collection[str],
-           spill: Spill, step: Progress) -> tuple[Delta, frozenset[int]]:
+           spill: Spill, step: Progress,
+           ) -> tuple[Delta, frozenset[int], dict[str, frozenset[int]]]:
     """Rebuild ``facts`` for ``customers`` (``core`` holds their documents) and put the
     merged facts into ``tables``: the previous rows of every other customer plus the
     rebuilt ones, in the builder's order; every other fact as it was. The ``Delta`` names
     what changed (the tables of ``WHOLE`` are left to the caller); with it, the months
-    (YYYYMM) in which sales lines or freight cost rows differ from the previous ones."""
+    (YYYYMM) in which sales lines or freight cost rows differ from the previous ones, and
+    per fact the customers whose rows of it differ."""
     mine = of_customers(customers)
     rebuilt_facts: dict[str, Rewrite] = {}
     months: dict[str, frozenset[int]] = {}
+    differ: dict[str, frozenset[int]] = {}
     unchanged = {name for name in _DIMENSION_NAMES if tables[name].equals(prior[name])}
     fresh = dict(tables)  # the dimensions, then the customers' facts (in chunks when many)
     if customers:
@@ -530,6 +535,7 @@ def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
             continue
         changed = differing(before, rebuilt)
         rebuilt_facts[name] = rewrite(changed, before, rebuilt, row_key(mart.tables[name]))
+        differ[name] = frozenset(changed["customer_id"].cast(pl.Int64).to_list())
         kept = prior[name].filter(~mine)
         tables[name] = in_order([kept, rebuilt.select(kept.columns)], builder.order,
                                 spill.keep, f"{name}.merged", spill.joined)  # in slices
@@ -538,4 +544,4 @@ def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
     delta = Delta(customers, rebuilt_facts,
                   {name: months[name] for name in PARTITIONED if name in months},
                   frozenset(unchanged))
-    return delta, frozenset().union(*months.values())
+    return delta, frozenset().union(*months.values()), differ

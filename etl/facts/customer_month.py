@@ -212,13 +212,13 @@ def build(core: CoreFrames, tables: dict[str, pl.DataFrame], base_currency: str,
           today: date, increment: Increment | None = None) -> pl.DataFrame:
     """``fct_customer_month`` from the built ``TABLES`` (the facts are already in minor
     units of ``base_currency``; no core table is read); sorted by customer and month. With
-    an ``increment``, the rows of its customers only are computed, the published ones of
-    every other customer kept."""
-    mine = pl.lit(True) if increment is None else of_customers(increment.customers)
+    an ``increment``, only the rows of the customers whose ``TABLES`` rows differ are
+    computed, the published ones of every other customer kept."""
+    changed = None if increment is None else increment.customers_of(TABLES)
+    mine = pl.lit(True) if changed is None else of_customers(changed)
     frame = customer_months(*(tables[name].lazy().filter(mine) for name in TABLES),
                             today=today)
     rows = conform(frame, fct_customer_month).sort(ORDER).collect()
-    if increment is None:
+    if increment is None or changed is None:
         return rows
-    return merge_customers(increment.previous[fct_customer_month.name], rows,
-                           increment.customers, ORDER)
+    return merge_customers(increment.previous[fct_customer_month.name], rows, changed, ORDER)

@@ -215,3 +215,38 @@ def test_the_core_sums_per_customer_month_are_compared_for_rebuilt_sales_facts_o
     else:
         assert etl_run.run_etl(isolated_engine, target).mode == "incremental"
     assert asked == [frozenset({seeded.world.customer.id}) if sales else frozenset()]
+
+
+@pytest.mark.parametrize(("change", "recomputed"), [(dispute, False), (change_acme, True)],
+                         ids=["dispute", "new invoice"])
+def test_customer_months_are_computed_again_only_where_their_facts_differ(
+    isolated_engine: Engine, make_target: MakeTarget, monkeypatch: pytest.MonkeyPatch,
+    change: Callable[..., None], recomputed: bool
+) -> None:
+    """``fct_customer_month`` reads sales lines, freight, orders, allocations and the
+    customer versions, not the AR items: a dispute changes none of its inputs."""
+    seeded = seed(isolated_engine)
+    incremental, full = make_target("incremental"), make_target("full")
+    etl_run.run_etl(isolated_engine, incremental, full=True)
+    etl_run.run_etl(isolated_engine, full, full=True)
+    if change is change_acme:
+        change_acme(isolated_engine, seeded)
+    else:
+        with transaction(make_session_factory(isolated_engine)) as session:
+            set_actor(session, "test")
+            dispute(session, seeded)
+    customers: list[set[int]] = []  # whose months each run computed
+    real = etl_run.customer_month.customer_months
+
+    def spied(sales, *args, **kwargs):  # type: ignore[no-untyped-def]
+        customers.append(set(sales.select("customer_id").collect()["customer_id"]))
+        return real(sales, *args, **kwargs)
+
+    monkeypatch.setattr(etl_run.customer_month, "customer_months", spied)
+    result = etl_run.run_etl(isolated_engine, incremental)
+    monkeypatch.undo()
+    reference = etl_run.run_etl(isolated_engine, full, full=True)
+
+    assert result.mode == "incremental"
+    assert customers == [{seeded.world.customer.id} if recomputed else set()]
+    assert_same_batch(incremental, result.batch_id, full, reference.batch_id)
