@@ -162,8 +162,7 @@ def publish(target: MartTarget, batch_id: str, tables: dict[str, pl.DataFrame],
     staged = target.engine.dialect.name == "postgresql"
     in_place = {} if delta is None else {
         name: change for name, change in delta.facts.items()
-        if not staged or max(change.keys.height, change.rows.height)
-        <= RESTAGE_SHARE * tables[name].height}
+        if not staged or change.keys.height <= RESTAGE_SHARE * tables[name].height}
     whole = {mart.tables[name]: frame for name, frame in tables.items()
              if delta is None or (name not in in_place and name not in delta.unchanged)}
     if staged:

@@ -13,12 +13,11 @@ failed and sweeping their folders, then reads the audit-log watermark
   those facts read of the document tables is extracted for those customers only (of many
   customers, from the document tables kept whole between runs where they are:
   ``etl.kept_core``), every other table they, the dimensions and the whole tables read
-  whole; all dimensions are
-  rebuilt, those facts are rebuilt for those customers and merged into the published
-  batch's rows in place of theirs; the batch folder rewrites only the tables and month
-  partitions that changed, and the mart rewrites the fact rows that differ from the
-  published ones (by each table's row key), in one transaction with the switch. Its
-  content equals a full run's on the same core data.
+  whole; all dimensions are rebuilt, those facts are rebuilt for those customers and
+  merged into the published batch's rows in place of theirs; the batch folder rewrites
+  only the tables and month partitions that changed, and the mart rewrites the fact rows
+  that differ from the published ones (by each table's row key), in one transaction with
+  the switch. Its content equals a full run's on the same core data.
 - No audit row past the watermark and the same run date (company time zone) as the
   published batch: nothing is built or published; the run is logged as ``unchanged``. On a
   new date with no change, an incremental run rebuilds no customer but the tables that
