@@ -139,8 +139,9 @@ def hand_over(spill: Spill, frames: Mapping[str, pl.DataFrame], seq: int, parque
     """Keep ``frames`` (every row of each table, every change up to ``seq`` in) for later
     runs, in place of the tables' earlier copies; the other kept tables stay as they are
     while they have ``columns`` and were made under ``made_under``. A failure is logged
-    and costs a later run a read from the database, never this run."""
-    if not frames:
+    and costs a later run a read from the database, never this run. A machine that does
+    not name its boot keeps nothing (no later run could trust it)."""
+    if not frames or not made_under.get("boot"):
         return
     folder = parquet_dir / KEPT_CORE_DIR
     token = uuid.uuid4().hex[:12]  # new files never overwrite ones a manifest names
