@@ -100,10 +100,7 @@ def test_a_refresh_puts_the_changed_rows_in_place_of_the_kept_ones(
 def test_a_broad_run_reads_only_the_changed_rows_of_the_kept_tables(
     isolated_engine: Engine, make_target: MakeTarget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seeded = seed(isolated_engine)
-    incremental, full = make_target("incremental"), make_target("full")
-    etl_run.run_etl(isolated_engine, incremental, full=True)
-    etl_run.run_etl(isolated_engine, full, full=True)  # the same keys in both marts
+    seeded, incremental, full = _seeded_twins(isolated_engine, make_target)
     before = _manifest(incremental)
     change_acme(isolated_engine, seeded)  # one customer of two: read whole, cut here
     statements: list[str] = []
@@ -158,10 +155,7 @@ def test_a_change_committed_after_the_watermark_is_in_the_kept_rows_too(
 def test_a_broad_run_after_a_narrow_one_catches_the_kept_tables_up(
     isolated_engine: Engine, make_target: MakeTarget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seeded = seed(isolated_engine)
-    incremental, full = make_target("incremental"), make_target("full")
-    etl_run.run_etl(isolated_engine, incremental, full=True)
-    etl_run.run_etl(isolated_engine, full, full=True)  # the same keys in both marts
+    seeded, incremental, full = _seeded_twins(isolated_engine, make_target)
     kept_seq = _manifest(incremental)["invoice"]["seq"]
     change_acme(isolated_engine, seeded)
     with monkeypatch.context() as narrow:  # the database filters: nothing kept
@@ -175,6 +169,17 @@ def test_a_broad_run_after_a_narrow_one_catches_the_kept_tables_up(
 
     assert _manifest(incremental)["invoice"]["seq"] == result.watermark_seq
     assert_same_batch(incremental, result.batch_id, full, reference.batch_id)
+
+
+def _seeded_twins(engine: Engine,
+                  make_target: MakeTarget) -> tuple[Seeded, MartTarget, MartTarget]:
+    """The seed, and two marts after a full run each (the same keys in both): one for
+    incremental runs, one for the full runs they are compared with."""
+    seeded = seed(engine)
+    incremental, full = make_target("incremental"), make_target("full")
+    etl_run.run_etl(engine, incremental, full=True)
+    etl_run.run_etl(engine, full, full=True)
+    return seeded, incremental, full
 
 
 def _pay(engine: Engine, seeded: Seeded, amount: str) -> None:
