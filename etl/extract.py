@@ -341,10 +341,11 @@ class CoreReader:
         self._count = len(connections)
         self.dialect = dialect
 
-    def _read(self, sql: str, options: dict[str, Any] | None = None,
+    def _read(self, sql: str, parameters: tuple[str, ...] = (),
               each: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> pl.DataFrame:
-        """The rows of ``sql``; with ``each``, what it makes of every batch of rows as the
-        batch arrives (the whole result is never held)."""
+        """The rows of ``sql`` with its bound ``parameters``; with ``each``, what it makes of
+        every batch of rows as the batch arrives (the whole result is never held)."""
+        options = {"parameters": parameters} if parameters else None
         conn = self._free.get()
         try:
             if each is None:
@@ -422,13 +423,12 @@ class CoreReader:
                 kept_ids[name] = frame["id"]
                 frame = frame.select(c.name for c in columns)
             else:
-                options = condition = None
+                condition, parameters = None, tuple[str, ...]()
                 if customers is not None and name in customers.tables:
                     condition = customers.condition(name, dialect)
                     parameters = customers.parameters(dialect)
-                    options = {"parameters": parameters} if parameters else None
                 sql = _select_sql(table, dialect, columns, filters.get(name), condition)
-                frame = _normalise(self._read(sql, options), table, columns)
+                frame = _normalise(self._read(sql, parameters), table, columns)
             return keep(name, frame) if keep else frame
 
         futures: dict[str, Future[pl.DataFrame]] = {}
@@ -444,11 +444,10 @@ class CoreReader:
         """The rows of core table ``name`` whose ``id`` is one of ``ids``: ``columns``."""
         table = Base.metadata.tables[name]
         chosen = _columns(table, columns)
-        parameters = ids_parameters(ids, self.dialect.name)
         sql = _select_sql(table, self.dialect.name, chosen,
                           condition=f'"id" IN {ids_sql(ids, self.dialect.name)}')
-        return _normalise(self._read(sql, {"parameters": parameters} if parameters else None),
-                          table, chosen)
+        return _normalise(self._read(sql, ids_parameters(ids, self.dialect.name)), table,
+                          chosen)
 
     def query(self, statement: Select[*tuple[Any, ...]]) -> pl.DataFrame:
         """The rows of ``statement`` (its literals written inline: code constants only, never

@@ -236,8 +236,9 @@ def core_reads(facts: Collection[str]) -> tuple[dict[str, tuple[str, ...]],
         [(module.CORE_COLUMNS, getattr(module, "ROW_FILTERS", {})) for module in readers])
 
 
-# What a full run extracts: only those columns.
-CORE_COLUMNS = core_reads(FACTS)[0]
+# What a full run extracts: only those columns (and of the audit log only the rows its
+# readers filter for).
+CORE_COLUMNS, _FULL_ROW_FILTERS = core_reads(FACTS)
 CORE_TABLES = tuple(CORE_COLUMNS)
 _FACT_TABLES = frozenset(merge_columns(*(module.CORE_COLUMNS for module in _FACT_MODULES)))
 # Core tables the whole tables read: all a run keeps of the core once the facts are built.
@@ -252,7 +253,7 @@ WHOLE_ONLY = frozenset(merge_columns(
 SCOPED = tuple(t for t in CORE_TABLES if t in CUSTOMER_OF and t not in dims.CORE_TABLES)
 # Of those, the ones a full run reads whole (no row filter): kept between runs with these
 # columns (``etl.kept_core``).
-KEPT_COLUMNS = {t: CORE_COLUMNS[t] for t in SCOPED if t not in core_reads(FACTS)[1]}
+KEPT_COLUMNS = {t: CORE_COLUMNS[t] for t in SCOPED if t not in _FULL_ROW_FILTERS}
 _DIMENSION_NAMES = tuple(t.name for t in DIMENSIONS)
 # Polars engine of a run's queries. The streaming engine builds the same frames in less
 # time and memory (standard dataset, each fact alone, in-memory → streaming: fct_booking
