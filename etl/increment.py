@@ -28,20 +28,30 @@ class Increment:
     ``dim_customer`` rows may differ from the published batch's (every other customer's
     are the published ones); ``months`` (YYYYMM) in which ``fct_sales_line`` or
     ``fct_freight_cost`` rows differ; ``tables``: the core tables the run's audit rows
-    changed; ``previous``: the published batch's tables; ``differing``: table → the
-    customers whose rows of it differ from the published ones (the rebuilt facts and
-    ``dim_customer``; a table not named differs for no customer)."""
+    changed; ``previous``: the published batch's tables; ``differing``: table → its rows
+    that differ from the published ones (the rebuilt facts and ``dim_customer``; a table
+    not named differs for no customer)."""
 
     customers: frozenset[int]
     months: frozenset[int]
     tables: frozenset[str]
     previous: dict[str, pl.DataFrame]
-    differing: Mapping[str, frozenset[int]] = field(default_factory=dict)
+    differing: Mapping[str, Difference] = field(default_factory=dict)
 
     def customers_of(self, tables: Collection[str]) -> frozenset[int]:
         """The customers whose rows of ``tables`` differ from the published ones: a builder
         that reads only those tables computes only theirs again."""
-        return frozenset[int]().union(*(self.differing.get(t, ()) for t in tables))
+        return frozenset[int]().union(*(self.differing[t].customers()
+                                        for t in tables if t in self.differing))
+
+    def customers_reading(self, reads: Mapping[str, Collection[str]]) -> frozenset[int]:
+        """The customers whose rows differ in what ``reads`` names (table → the columns a
+        builder reads of it, its row key among them): a builder that reads nothing else
+        computes only theirs again — a change in a column it does not read (a dispute flag
+        for one that ignores it) asks for nothing."""
+        return frozenset[int]().union(*(self.differing[t].customers(columns)
+                                        for t, columns in reads.items()
+                                        if t in self.differing))
 
 
 def of_customers(customers: Collection[int], column: str = "customer_id") -> pl.Expr:
@@ -65,13 +75,44 @@ def merge_customers(previous: pl.DataFrame, rebuilt: pl.DataFrame,
         order, nulls_last=nulls_last, maintain_order=True)
 
 
-def differing(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
-    """The rows of either frame that the other does not hold (same columns)."""
+@dataclass(frozen=True)
+class Difference:
+    """The rows of a table unique on ``key`` that differ between two sets of its rows:
+    ``gone`` (held before only: changed or deleted) and ``new`` (held after only: changed
+    or added)."""
+
+    key: tuple[str, ...]
+    gone: pl.DataFrame
+    new: pl.DataFrame
+
+    @property
+    def rows(self) -> pl.DataFrame:
+        """The rows of either side that the other does not hold."""
+        return pl.concat([self.gone, self.new])
+
+    def customers(self, columns: Collection[str] | None = None) -> frozenset[int]:
+        """The ``customer_id`` of every row that differs — in ``columns`` only, when given.
+        They must hold the key: each customer's rows are then told apart by it, so the
+        customers whose rows differ in those columns are exactly those whose differing rows
+        still differ when only those columns are kept."""
+        if columns is None:
+            rows = self.rows
+        else:
+            if missing := set(self.key) - set(columns):
+                raise ValueError(f"columns {sorted(columns)} lack the key {sorted(missing)}")
+            kept = list(dict.fromkeys(("customer_id", *columns)))
+            rows = differing(self.gone.select(kept), self.new.select(kept), self.key).rows
+        return frozenset(rows["customer_id"].cast(pl.Int64).to_list())
+
+
+def differing(before: pl.DataFrame, after: pl.DataFrame, key: Sequence[str]) -> Difference:
+    """The rows of either frame (same columns, each unique on ``key``) that the other does
+    not hold."""
     columns = before.columns
-    return pl.concat([
+    return Difference(
+        tuple(key),
         before.join(after, on=columns, how="anti", nulls_equal=True),
-        after.select(columns).join(before, on=columns, how="anti", nulls_equal=True),
-    ])
+        after.select(columns).join(before, on=columns, how="anti", nulls_equal=True))
 
 
 @dataclass(frozen=True)
@@ -85,17 +126,19 @@ class Rewrite:
     deleted: int
 
 
-def rewrite(changed: pl.DataFrame, before: pl.DataFrame, after: pl.DataFrame,
-            key: Sequence[str]) -> Rewrite:
-    """``Rewrite`` of a table unique on ``key`` holding ``before`` into one holding
-    ``after``, where ``changed`` are the rows ``differing`` between the two (a row
-    changed, gone or new): the keys of those rows, ``before``'s rows of them to delete
-    and ``after``'s to insert. Rows equal on both sides are not touched."""
-    keys = changed.select(key).unique()
-    return Rewrite(tuple(key), keys, after.join(keys, on=list(key), how="semi"),
-                   before.join(keys, on=list(key), how="semi").height)
+def rewrite(changed: Difference, before: pl.DataFrame, after: pl.DataFrame) -> Rewrite:
+    """``Rewrite`` of a table holding ``before`` into one holding ``after``, where
+    ``changed`` are the rows ``differing`` between the two (a row changed, gone or new):
+    the keys of those rows, ``before``'s rows of them to delete and ``after``'s to insert.
+    Rows equal on both sides are not touched."""
+    key = list(changed.key)
+    keys = changed.rows.select(key).unique()
+    return Rewrite(changed.key, keys, after.join(keys, on=key, how="semi"),
+                   before.join(keys, on=key, how="semi").height)
 
 
-def changed_customers(before: pl.DataFrame, after: pl.DataFrame) -> frozenset[int]:
-    """The ``customer_id`` of every row ``differing`` between ``before`` and ``after``."""
-    return frozenset(differing(before, after)["customer_id"].cast(pl.Int64).to_list())
+def changed_customers(before: pl.DataFrame, after: pl.DataFrame,
+                      key: Sequence[str]) -> frozenset[int]:
+    """The ``customer_id`` of every row ``differing`` between ``before`` and ``after``
+    (each unique on ``key``)."""
+    return differing(before, after, key).customers()

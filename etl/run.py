@@ -107,9 +107,9 @@ from etl.facts import (
     targets,
 )
 from etl.increment import (
+    Difference,
     Increment,
     Rewrite,
-    changed_customers,
     differing,
     of_customers,
     rewrite,
@@ -430,10 +430,10 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
                                        step)
         increment = None
         if same_date and changes is not None:
-            differ["dim_customer"] = changed_customers(prior["dim_customer"],
-                                                       tables["dim_customer"])
-            increment = Increment(rebuilt | differ["dim_customer"], months, changes.tables,
-                                  prior, differ)
+            differ["dim_customer"] = differing(prior["dim_customer"], tables["dim_customer"],
+                                               row_key(mart.tables["dim_customer"]))
+            increment = Increment(rebuilt | differ["dim_customer"].customers(), months,
+                                  changes.tables, prior, differ)
         context = replace(context, previous=prior, increment=increment)
     # The document frames are no longer needed: their files go.
     core = CoreFrames({name: core[name] for name in _WHOLE_CORE_TABLES})
@@ -450,13 +450,17 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
         same = {name for name in _WHOLE_NAMES if tables[name].equals(prior[name])}
         delta = replace(delta, unchanged=delta.unchanged | same)
     step("checks")
-    failures = structure_failures(tables) + reconciliation_failures(
+    failures = structure_failures(tables)
+    step("checks: money")
+    failures += reconciliation_failures(
         tables["fct_sales_line"], totals, customers=compared) + freight_cost_failures(
         tables["fct_freight_cost"], totals, customers=compared) + receivable_failures(
         tables["fct_ar_item"], tables["fct_ar_allocation"], totals)
-    failures += derived_failures(tables, context.increment)
-    failures += forecast_failures(tables)
     failures += target_failures(tables["fct_target"], totals)
+    step("checks: derived tables")
+    failures += derived_failures(tables, context.increment)
+    step("checks: cash forecast")
+    failures += forecast_failures(tables)
     if failures:
         raise CheckFailed("; ".join(failures))
     publish(target, batch_id, tables, upto, delta=delta,
@@ -507,17 +511,17 @@ def _prefixed(spill: Spill,
 def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
            prior: dict[str, pl.DataFrame], customers: frozenset[int], facts: Collection[str],
            spill: Spill, step: Progress,
-           ) -> tuple[Delta, frozenset[int], dict[str, frozenset[int]]]:
+           ) -> tuple[Delta, frozenset[int], dict[str, Difference]]:
     """Rebuild ``facts`` for ``customers`` (``core`` holds their documents) and put the
     merged facts into ``tables``: the previous rows of every other customer plus the
     rebuilt ones, in the builder's order; every other fact as it was. The ``Delta`` names
     what changed (the tables of ``WHOLE`` are left to the caller); with it, the months
     (YYYYMM) in which sales lines or freight cost rows differ from the previous ones, and
-    per fact the customers whose rows of it differ."""
+    per rebuilt fact its rows that differ."""
     mine = of_customers(customers)
     rebuilt_facts: dict[str, Rewrite] = {}
     months: dict[str, frozenset[int]] = {}
-    differ: dict[str, frozenset[int]] = {}
+    differ: dict[str, Difference] = {}
     unchanged = {name for name in _DIMENSION_NAMES if tables[name].equals(prior[name])}
     fresh = dict(tables)  # the dimensions, then the customers' facts (in chunks when many)
     if customers:
@@ -527,20 +531,21 @@ def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
             unchanged.add(name)
             tables[name] = prior[name]
             continue
+        step(f"facts: {name} merged")
         rebuilt = fresh.pop(name).filter(mine)
         before = prior[name].filter(mine)
         if rebuilt.equals(before):
             unchanged.add(name)
             tables[name] = prior[name]
             continue
-        changed = differing(before, rebuilt)
-        rebuilt_facts[name] = rewrite(changed, before, rebuilt, row_key(mart.tables[name]))
-        differ[name] = frozenset(changed["customer_id"].cast(pl.Int64).to_list())
+        changed = differing(before, rebuilt, row_key(mart.tables[name]))
+        rebuilt_facts[name] = rewrite(changed, before, rebuilt)
+        differ[name] = changed
         kept = prior[name].filter(~mine)
         tables[name] = in_order([kept, rebuilt.select(kept.columns)], builder.order,
                                 spill.keep, f"{name}.merged", spill.joined)  # in slices
         if name in _MONTHLY:
-            months[name] = frozenset(changed["month_key"].to_list())
+            months[name] = frozenset(changed.rows["month_key"].to_list())
     delta = Delta(customers, rebuilt_facts,
                   {name: months[name] for name in PARTITIONED if name in months},
                   frozenset(unchanged))

@@ -81,6 +81,7 @@ from etl.schema import (
     fct_cash_forecast_sim,
     fct_cash_forecast_week,
     fct_payment_days_late,
+    row_key,
 )
 
 CORE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -351,6 +352,9 @@ def _resimulated(increment: Increment, changed: frozenset[int], items: pl.DataFr
     published pools: the same draws), their new items' put in, their rows replaced."""
     previous = increment.previous
     published = previous["fct_cash_forecast_sim"]
+    if not changed:  # every item and pool as published: so are the cells
+        return _Simulated(previous["fct_cash_forecast_item"], previous["fct_cash_forecast"],
+                          _published_totals(published, cells))
     # Every cell of now or of the published batch (whose cells may have lost items).
     union = pl.concat([cells, published.select(
         pl.col(c).cast(cells.schema[c]) for c in CELL)]).unique().sort(CELL)
@@ -381,11 +385,12 @@ def _published_totals(sims: pl.DataFrame, cells: pl.DataFrame) -> np.ndarray:
 
 def _changed_customers(increment: Increment, items: pl.DataFrame, pools: pl.DataFrame,
                        today: date) -> frozenset[int] | None:
-    """The customers whose items must be simulated again on an incremental run: the
-    increment's and those whose items changed (hold, account manager, …). None — simulate
-    everything — when a segment's or the all-customers pool changed (the draws of every
-    item of the segment change), when payment terms changed (every backlog line's due
-    date may) or when the published batch holds no forecast of this date."""
+    """The customers whose items must be simulated again on an incremental run: those whose
+    items (hold, account manager, dispute, open amount, …), own pool or current
+    ``dim_customer`` version changed — nothing else of a customer's rows depends on it. None
+    — simulate everything — when a segment's or the all-customers pool changed (the draws
+    of every item of the segment change), when payment terms changed (every backlog line's
+    due date may) or when the published batch holds no forecast of this date."""
     previous = increment.previous
     week = previous.get("fct_cash_forecast_week")
     if ("payment_terms" in increment.tables or week is None or week.is_empty()
@@ -394,9 +399,16 @@ def _changed_customers(increment: Increment, items: pl.DataFrame, pools: pl.Data
     shared = pl.col("pool") != CUSTOMER_POOL
     if not pools.filter(shared).equals(previous["fct_payment_days_late"].filter(shared)):
         return None
+    # Only the increment's customers' AR facts, hence pools, may have changed; a pool that
+    # came or went with its customer's items is seen in the items.
+    own = ~shared & of_customers(increment.customers)
+    pool_key = row_key(fct_payment_days_late)
     before = previous["fct_cash_forecast_item"].drop("expected_minor")
     now = items.select(pl.col(c).cast(before.schema[c]) for c in before.columns)
-    return increment.customers | changed_customers(before, now)
+    return (changed_customers(before, now, FORECAST_ITEM_ORDER)
+            | changed_customers(previous["fct_payment_days_late"].filter(own),
+                                pools.filter(own), pool_key)
+            | increment.customers_of(("dim_customer",)))
 
 
 def _weeks(today: date) -> pl.DataFrame:

@@ -24,9 +24,9 @@ forecast of each origin the published batch already holds (P10/P50/P90, expected
 it was made from what was known by the end of the origin's eve, which no later posting can
 change (postings are recorded now; a back-dated one is known from now on, and a deleted
 row makes the run full). Only the origin's actual receipts and ``is_complete`` are
-recomputed — on a run of the published batch's own date only for the customers whose facts
-changed (``etl.increment``). A change to the forecast method therefore needs ``salesbi etl
-run --full``.
+recomputed — on a run of the published batch's own date only for the customers whose AR
+rows differ in the columns the count reads (``RECOUNT_COLUMNS``, ``etl.increment``). A
+change to the forecast method therefore needs ``salesbi etl run --full``.
 """
 
 from __future__ import annotations
@@ -66,6 +66,15 @@ from etl.schema import UNKNOWN_KEY, fct_forecast_backtest
 
 CORE_COLUMNS: dict[str, tuple[str, ...]] = {}
 CORE_TABLES = tuple(CORE_COLUMNS)
+# What an incremental recount reads of the merged facts (``_recounted`` keeps only these
+# columns, so reading another fails): a change elsewhere (a dispute flag) recounts nothing.
+RECOUNT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "fct_ar_item": ("item_type", "document_id", "customer_id", "document_date_key",
+                    "posted_at", "due_date_key", "amount_doc_minor", "amount_minor"),
+    "fct_ar_allocation": ("allocation_id", "customer_id", "source_type", "source_id",
+                          "target_type", "target_id", "allocation_date_key", "created_at",
+                          "days_late", "amount_doc_minor", "amount_minor"),
+}
 TABLE = "fct_forecast_backtest"
 ORIGINS = 8
 
@@ -196,18 +205,21 @@ def build(tables: dict[str, pl.DataFrame], *, today: date, timezone: str,
 def _recounted(previous: pl.DataFrame, increment: Increment,
                tables: dict[str, pl.DataFrame],
                moments: list[tuple[date, datetime]]) -> pl.DataFrame:
-    """``previous`` (every origin kept) with the receipts of the increment's customers
-    counted again: their published receipts taken out, their merged ones put in (whole
-    minor units, so exact)."""
-    mine = of_customers(increment.customers)
+    """``previous`` (every origin kept) with the receipts counted again of the customers
+    whose AR rows differ in ``RECOUNT_COLUMNS``: their published receipts taken out, their
+    merged ones put in (whole minor units, so exact)."""
+    recounted = previous.sort("origin_date_key", "week_no")
+    customers = increment.customers_reading(RECOUNT_COLUMNS)
+    if not customers:
+        return recounted
+    mine = of_customers(customers)
     change = np.zeros((len(moments), HORIZON_WEEKS))
     for facts, sign in ((tables, 1), (increment.previous, -1)):
-        items = facts["fct_ar_item"].filter(mine)
-        allocations = facts["fct_ar_allocation"].filter(mine)
+        items, allocations = (facts[name].filter(mine).select(columns)
+                              for name, columns in RECOUNT_COLUMNS.items())
         states = invoice_states(items, allocations, moments)
         for i, ((as_of, _), state) in enumerate(zip(moments, states, strict=True)):
             change[i] += sign * _actuals(allocations, _origin_invoices(state), as_of)
-    recounted = previous.sort("origin_date_key", "week_no")
     return recounted.with_columns(
         (pl.col("actual_minor") + pl.Series(round_minor(change.reshape(-1))))
         .cast(recounted.schema["actual_minor"]))

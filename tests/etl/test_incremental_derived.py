@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 
+import polars as pl
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -32,7 +33,7 @@ from etl import run as etl_run
 from etl.checks import CheckFailed
 from etl.facts import cash_forecast, customer_month, forecast_backtest, sales_month
 from tests.etl.conftest import MakeTarget
-from tests.etl.marts import mart_rows, parquet_tables, published_state
+from tests.etl.marts import assert_same_batch, mart_rows, parquet_tables, published_state
 
 FINANCE = Actor(user_id=None, role=Role.FINANCE, name="test")
 
@@ -142,12 +143,26 @@ def recorded_customers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     yield counts
 
 
+@pytest.fixture
+def recounted_states(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """How many AR items each backtest state was taken of."""
+    counts: list[int] = []
+    real = forecast_backtest.invoice_states
+
+    def counted(items, *args):  # type: ignore[no-untyped-def]
+        counts.append(items.height)
+        return real(items, *args)
+
+    monkeypatch.setattr(forecast_backtest, "invoice_states", counted)
+    yield counts
+
+
 @pytest.mark.parametrize(("edit", "forecast_in_part", "months_unchanged"), [
     (a_days_work, True, 1), (a_payment, False, 0), (a_master_data_change, False, 0)])
 def test_a_same_day_incremental_run_publishes_what_a_full_run_publishes(
     demo: Engine, make_target: MakeTarget, edit: Callable[[Session], None],
     forecast_in_part: bool, months_unchanged: int, recorded_customers: list[int],
-    simulated_items: list[int],
+    simulated_items: list[int], recounted_states: list[int],
 ) -> None:
     target = make_target("mart")
     first = etl_run.run_etl(demo, target, full=True)
@@ -157,9 +172,10 @@ def test_a_same_day_incremental_run_publishes_what_a_full_run_publishes(
     change(demo, edit)
     recorded_customers.clear()
     simulated_items.clear()
+    recounted_states.clear()
 
     result = etl_run.run_etl(demo, target)
-    simulated_in_part = simulated_items.copy()
+    simulated_in_part, recounted = simulated_items.copy(), recounted_states.copy()
     published = mart_rows(target.engine)
     # A full run on the same mart keeps the surrogate keys, so its batch must be equal.
     reference = etl_run.run_etl(demo, target, full=True)
@@ -183,11 +199,51 @@ def test_a_same_day_incremental_run_publishes_what_a_full_run_publishes(
     if edit is a_payment:
         backtest = forecast_backtest.TABLE
         assert not ours[backtest].equals(before_backtest)
+    # The backtest counted again the receipts of the customers whose AR rows changed in
+    # what it reads (a payment, a credit note), now and as published; a customer change
+    # alone recounts nothing.
+    if edit is a_master_data_change:
+        assert recounted == []
+    else:
+        assert len(recounted) == 2 and 0 < max(recounted) < ours["fct_ar_item"].height / 4
     items = ours["fct_cash_forecast_item"].height
     if forecast_in_part:
         assert len(simulated_in_part) == 2 and max(simulated_in_part) < items / 4
     else:
         assert simulated_in_part == [items]
+
+
+def test_a_dispute_of_a_settled_invoice_simulates_and_recounts_nothing(
+    demo: Engine, make_target: MakeTarget, simulated_items: list[int],
+    recounted_states: list[int],
+) -> None:
+    """A settled invoice is no forecast item and the backtest does not read the dispute
+    flag: the forecast and the backtest stay as published, yet equal a full run's."""
+    target = make_target("mart")
+    first = etl_run.run_etl(demo, target, full=True)
+    before = parquet_tables(target, first.batch_id)
+    with make_session_factory(demo)() as session:
+        settled = next(invoice for invoice in session.scalars(
+            select(Invoice).where(Invoice.status == "posted")
+            .where(Invoice.is_disputed.is_(False)).order_by(Invoice.id))
+            if invoice_open_amount(session, invoice) == 0)
+    change(demo, lambda session: set_dispute(session, FINANCE, settled.id, True))
+    simulated_items.clear()
+    recounted_states.clear()
+
+    result = etl_run.run_etl(demo, target)
+    simulated, recounted = simulated_items.copy(), recounted_states.copy()
+    reference = etl_run.run_etl(demo, target, full=True)
+
+    assert (result.mode, result.customers) == ("incremental", 1)
+    ours = assert_same_batch(target, result.batch_id, target, reference.batch_id)
+    items = ours["fct_ar_item"]
+    assert items.filter((pl.col("item_type") == "invoice")
+                        & (pl.col("document_id") == settled.id))["is_disputed"].to_list() \
+        == [True]
+    assert (simulated, recounted) == ([], [])
+    for name in (*cash_forecast.TABLES, forecast_backtest.TABLE):
+        assert ours[name].equals(before[name]), name
 
 
 def test_an_incremental_run_checks_the_kept_rows_by_their_grand_totals(

@@ -71,7 +71,7 @@ def test_rows_that_differ_are_rewritten_and_the_rest_stay(make_target: MakeTarge
         append_rows(conn, ITEMS, BEFORE)
     postgres = engine.dialect.name == "postgresql"  # (SQLite reuses a deleted rowid)
     places = _row_places(engine) if postgres else {}
-    change = rewrite(differing(BEFORE, AFTER), BEFORE, AFTER, row_key(ITEMS))
+    change = rewrite(differing(BEFORE, AFTER, row_key(ITEMS)), BEFORE, AFTER)
 
     with engine.begin() as conn:
         rewrite_rows(conn, ITEMS, change)
@@ -93,7 +93,7 @@ def test_a_failed_rewrite_leaves_the_rows_as_they_were(make_target: MakeTarget) 
         append_rows(conn, ITEMS, BEFORE)
     twice = AFTER.filter(pl.col("document_id") == 1).with_columns(
         pl.lit("invoice").alias("item_type"))  # two new rows of one key
-    change = rewrite(differing(BEFORE, twice), BEFORE, twice, row_key(ITEMS))
+    change = rewrite(differing(BEFORE, twice, row_key(ITEMS)), BEFORE, twice)
 
     with pytest.raises(Exception, match="(?i)unique"), engine.begin() as conn:
         rewrite_rows(conn, ITEMS, change)
@@ -108,7 +108,7 @@ def test_a_table_without_the_rows_the_change_was_made_from_is_left_as_it_was(
     with engine.begin() as conn:
         ITEMS.create(conn)
         append_rows(conn, ITEMS, held)
-    change = rewrite(differing(BEFORE, AFTER), BEFORE, AFTER, row_key(ITEMS))
+    change = rewrite(differing(BEFORE, AFTER, row_key(ITEMS)), BEFORE, AFTER)
 
     with pytest.raises(ValueError, match="t_items: 2 rows to rewrite where the published "
                                          "batch has 4"), engine.begin() as conn:

@@ -1,0 +1,61 @@
+"""Which customers an incremental run's change reaches (``etl.increment.Difference``,
+``Increment.customers_reading``): a builder that reads some columns only is asked to compute
+the customers whose rows differ in those columns, and no others."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from etl.increment import Increment, differing
+
+KEY = ("item_type", "document_id")
+BEFORE = pl.DataFrame({
+    "item_type": ["invoice"] * 4,
+    "document_id": [1, 2, 3, 4],
+    "customer_id": [10, 11, 12, 13],
+    "open_minor": [1_000, 2_000, 3_000, 400],
+    "note": pl.Series([None, None, None, None], dtype=pl.String),
+})
+AFTER = pl.DataFrame({
+    "item_type": ["invoice"] * 4,
+    "document_id": [1, 2, 3, 5],
+    "customer_id": [10, 11, 14, 15],  # invoice 3 moved from customer 12 to 14
+    "open_minor": [1_000, 1_500, 3_000, 10],  # invoice 2 part paid
+    "note": ["disputed", None, None, None],  # invoice 1's note set
+})  # invoice 4 gone, invoice 5 new
+
+
+def test_the_customers_whose_rows_differ_in_what_a_reader_reads() -> None:
+    change = differing(BEFORE, AFTER, KEY)
+
+    assert sorted(change.gone["document_id"].to_list()) == [1, 2, 3, 4]
+    assert sorted(change.new["document_id"].to_list()) == [1, 2, 3, 5]
+    assert change.customers() == {10, 11, 12, 13, 14, 15}
+    # A reader of the amounts does not see the note: customer 10 changed nothing for it.
+    assert change.customers((*KEY, "open_minor")) == {11, 12, 13, 14, 15}
+    assert change.customers((*KEY, "note")) == {10, 12, 13, 14, 15}
+    assert change.customers(KEY) == {12, 13, 14, 15}
+
+
+def test_columns_without_the_key_are_refused() -> None:
+    """Without the key two rows equal in the columns read would count once: a gone row
+    equal to a kept one would hide."""
+    with pytest.raises(ValueError, match="lack the key"):
+        differing(BEFORE, AFTER, KEY).customers(("document_id", "open_minor"))
+
+
+def test_an_increment_names_the_customers_of_the_tables_and_columns_read() -> None:
+    allocations = pl.DataFrame({"allocation_id": [7], "customer_id": [20],
+                                "amount_minor": [5]})
+    increment = Increment(
+        frozenset({10, 11, 12, 13, 14, 15, 20}), frozenset(), frozenset(), {},
+        {"items": differing(BEFORE, AFTER, KEY),
+         "allocations": differing(allocations, allocations.clear(), ("allocation_id",))})
+
+    assert increment.customers_reading({"items": (*KEY, "note")}) == {10, 12, 13, 14, 15}
+    assert increment.customers_reading({"items": (*KEY, "open_minor"),
+                                        "allocations": ("allocation_id",),
+                                        "orders": ("order_id",)}) == {11, 12, 13, 14, 15, 20}
+    assert increment.customers_of(("allocations", "orders")) == {20}
+    assert increment.customers_reading({}) == frozenset()
