@@ -227,7 +227,11 @@ def test_a_dispute_of_a_settled_invoice_simulates_and_recounts_nothing(
             select(Invoice).where(Invoice.status == "posted")
             .where(Invoice.is_disputed.is_(False)).order_by(Invoice.id))
             if invoice_open_amount(session, invoice) == 0)
-    change(demo, lambda session: set_dispute(session, FINANCE, settled.id, True))
+
+    def dispute(session: Session) -> None:
+        set_dispute(session, FINANCE, settled.id, True)
+
+    change(demo, dispute)
     simulated_items.clear()
     recounted_states.clear()
 
