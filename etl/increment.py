@@ -107,12 +107,55 @@ class Difference:
 
 def differing(before: pl.DataFrame, after: pl.DataFrame, key: Sequence[str]) -> Difference:
     """The rows of either frame (same columns, each unique on ``key``) that the other does
-    not hold."""
-    columns = before.columns
-    return Difference(
-        tuple(key),
-        before.join(after, on=columns, how="anti", nulls_equal=True),
-        after.select(columns).join(before, on=columns, how="anti", nulls_equal=True))
+    not hold: rows whose key only one side has, and rows of a key both have that differ in
+    a column. Rows are paired by key — by position when both frames hold the same keys in
+    the same order (a rebuild that changed values only), else by a join on the key; their
+    other columns are compared column by column (at 10M lines, 1.9M AR items with 10,000
+    disputes: 2.6 s as an anti-join on every column, 0.09 s by position)."""
+    key = list(key)
+    after = after.select(before.columns)
+    if before.height == after.height and before.select(key).equals(after.select(key)):
+        paired_before, paired_after = before, after
+        gone, new = before.clear(), after.clear()
+    else:
+        at = before.select(key).with_row_index("_before").join(
+            after.select(key).with_row_index("_after"), on=key, how="full", coalesce=True)
+        both = at.filter(pl.col("_before").is_not_null() & pl.col("_after").is_not_null())
+        paired_before, paired_after = before[both["_before"]], after[both["_after"]]
+        gone = before[at.filter(pl.col("_after").is_null())["_before"]]
+        new = after[at.filter(pl.col("_before").is_null())["_after"]]
+    differs = pl.zeros(paired_before.height, pl.Boolean, eager=True)
+    for column in before.columns:
+        if column not in key:
+            differs |= paired_before[column].ne_missing(paired_after[column])
+    return Difference(tuple(key), pl.concat([gone, paired_before.filter(differs)]),
+                      pl.concat([new, paired_after.filter(differs)]))
+
+
+def patched(table: pl.DataFrame, change: Difference,
+            order: Sequence[str]) -> pl.DataFrame | None:
+    """``table`` (unique on ``change.key``, sorted by ``order``, which holds the key) with
+    the rows ``change`` updates in their places: a column is copied only when one of those
+    rows changed in it, every other column is ``table``'s own. None — the caller sorts the
+    rows again — when ``change`` adds or removes a row or moves one in the order."""
+    key = list(change.key)
+    if not set(key) <= set(order) or not change.gone.select(key).sort(key).equals(
+            change.new.select(key).sort(key)):
+        return None
+    at = table.select(key).with_row_index("_at").join(
+        change.new.select(key).with_row_index("_new"), on=key, how="inner")
+    if at.height != change.new.height:
+        return None
+    rows = change.new.select(table.columns)[at["_new"]]
+    if not table.select(order)[at["_at"]].equals(rows.select(order)):
+        return None
+    columns = []
+    for column in table.columns:
+        values = table[column]
+        if not values.gather(at["_at"]).equals(rows[column]):
+            values = values.clone().scatter(at["_at"], rows[column])
+        columns.append(values)
+    return pl.DataFrame(columns)
 
 
 @dataclass(frozen=True)

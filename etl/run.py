@@ -112,6 +112,7 @@ from etl.increment import (
     Rewrite,
     differing,
     of_customers,
+    patched,
     rewrite,
 )
 from etl.lock import run_lock
@@ -514,7 +515,9 @@ def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
            ) -> tuple[Delta, frozenset[int], dict[str, Difference]]:
     """Rebuild ``facts`` for ``customers`` (``core`` holds their documents) and put the
     merged facts into ``tables``: the previous rows of every other customer plus the
-    rebuilt ones, in the builder's order; every other fact as it was. The ``Delta`` names
+    rebuilt ones, in the builder's order (the previous rows with values changed in place
+    when no row came, went or moved: ``etl.increment.patched``); every other fact as it
+    was. The ``Delta`` names
     what changed (the tables of ``WHOLE`` are left to the caller); with it, the months
     (YYYYMM) in which sales lines or freight cost rows differ from the previous ones, and
     per rebuilt fact its rows that differ."""
@@ -541,9 +544,13 @@ def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
         changed = differing(before, rebuilt, row_key(mart.tables[name]))
         rebuilt_facts[name] = rewrite(changed, before, rebuilt)
         differ[name] = changed
-        kept = prior[name].filter(~mine)
-        tables[name] = in_order([kept, rebuilt.select(kept.columns)], builder.order,
-                                spill.keep, f"{name}.merged", spill.joined)  # in slices
+        merged = patched(prior[name], changed, builder.order)
+        if merged is not None:  # values changed in place: no sort
+            tables[name] = spill.keep(f"{name}.merged", merged)
+        else:
+            kept = prior[name].filter(~mine)
+            tables[name] = in_order([kept, rebuilt.select(kept.columns)], builder.order,
+                                    spill.keep, f"{name}.merged", spill.joined)  # in slices
         if name in _MONTHLY:
             months[name] = frozenset(changed.rows["month_key"].to_list())
     delta = Delta(customers, rebuilt_facts,

@@ -4,10 +4,13 @@ the customers whose rows differ in those columns, and no others."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 
-from etl.increment import Increment, differing
+from etl.increment import Increment, differing, patched
+from etl.spill import mapped
 
 KEY = ("item_type", "document_id")
 BEFORE = pl.DataFrame({
@@ -59,3 +62,55 @@ def test_an_increment_names_the_customers_of_the_tables_and_columns_read() -> No
                                         "orders": ("order_id",)}) == {11, 12, 13, 14, 15, 20}
     assert increment.customers_of(("allocations", "orders")) == {20}
     assert increment.customers_reading({}) == frozenset()
+
+
+ORDER = ("open_minor", *KEY)
+TABLE = BEFORE.sort(ORDER)
+
+
+def _updated(**values: list[object]) -> pl.DataFrame:
+    """``TABLE`` with invoice 2's columns set to ``values`` (one per column)."""
+    return TABLE.with_columns(
+        pl.when(pl.col("document_id") == 2).then(pl.lit(value[0])).otherwise(pl.col(name))
+        .cast(TABLE.schema[name]).alias(name) for name, value in values.items())
+
+
+def test_rows_paired_by_position_or_by_key_give_the_same_difference() -> None:
+    """Same keys in the same order are compared by position, else joined on the key; a
+    row equal in every column is in neither side."""
+    after = _updated(note=["disputed"])
+    by_position = differing(TABLE, after, KEY)
+    by_key = differing(TABLE, after.reverse(), KEY)
+
+    for change in (by_position, by_key):
+        assert change.gone.rows() == TABLE.filter(pl.col("document_id") == 2).rows()
+        assert change.new.rows() == after.filter(pl.col("document_id") == 2).rows()
+    assert differing(TABLE, TABLE.reverse(), KEY).rows.is_empty()
+
+
+def test_values_changed_in_place_keep_every_other_column_and_row(tmp_path: Path) -> None:
+    """A patched table equals the rows sorted again; it leaves the table it came from (here
+    memory-mapped from a file, as a published batch's table is) as it was."""
+    path = tmp_path / "items.arrow"
+    TABLE.write_ipc(path, compression="uncompressed")
+    table = mapped(path)
+    after = _updated(note=["disputed"], customer_id=[12])
+
+    merged = patched(table, differing(table, after, KEY), ORDER)
+
+    assert merged is not None
+    assert merged.equals(after)
+    assert table.equals(TABLE)
+    assert mapped(path).equals(TABLE)
+
+
+def test_rows_that_come_go_or_move_are_not_patched() -> None:
+    moved = _updated(open_minor=[5_000]).sort(ORDER)  # now last in the order
+    gone = TABLE.filter(pl.col("document_id") != 2)
+    new = pl.concat([TABLE, AFTER.filter(pl.col("document_id") == 5)]).sort(ORDER)
+    renumbered = _updated(document_id=[9])  # one key gone, another new, same position
+
+    for after in (moved, gone, new, renumbered):
+        assert patched(TABLE, differing(TABLE, after, KEY), ORDER) is None
+    # An order without the key may tie: the rows are sorted again.
+    assert patched(TABLE, differing(TABLE, _updated(note=["x"]), KEY), ("open_minor",)) is None
