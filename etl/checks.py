@@ -101,14 +101,16 @@ def structure_failures(tables: dict[str, pl.DataFrame]) -> list[str]:
     for fact, references in FACT_KEYS.items():
         if fact not in tables:
             continue
+        unresolved = []  # per key column, the count of its rows that do not resolve
         for column, dim in references.items():
             dim_key = "date_key" if dim == "dim_date" else DIMENSION_KEYS[dim]
             known = tables[dim][dim_key]
             if dim == "dim_date":
                 known = pl.concat([known, pl.Series([UNKNOWN_KEY], dtype=known.dtype)])
-            missing = tables[fact].filter(~pl.col(column).is_in(known.implode())).height
-            if missing:
-                failures.append(f"{fact}.{column}: {missing} rows do not resolve in {dim}")
+            unresolved.append((~pl.col(column).is_in(known.implode())).sum().alias(column))
+        counts = tables[fact].lazy().select(unresolved).collect().row(0, named=True)
+        failures += [f"{fact}.{column}: {missing} rows do not resolve in {references[column]}"
+                     for column, missing in counts.items() if missing]
     failures += type2_failures(tables["dim_customer"])
     return failures
 
@@ -266,8 +268,8 @@ def _per_currency(frame: pl.DataFrame) -> pl.DataFrame:
 def receivable_failures(items: pl.DataFrame, allocations: pl.DataFrame,
                         core: CoreTotals) -> list[str]:
     """Open invoices and payments in the AR facts equal the core's, per currency."""
-    invoices = items.filter(pl.col("item_type") == "invoice")
-    applied = allocations.filter(pl.col("target_type") == "invoice").join(
+    invoices = items.lazy().filter(pl.col("item_type") == "invoice")
+    applied = allocations.lazy().filter(pl.col("target_type") == "invoice").join(
         invoices.select(pl.col("document_id").alias("target_id"), "currency"),
         on="target_id")
     mart = pl.concat([
@@ -275,10 +277,10 @@ def receivable_failures(items: pl.DataFrame, allocations: pl.DataFrame,
                         measure=pl.lit("open_invoices")),
         applied.select("currency", -pl.col("amount_doc_minor").alias("amount_minor"),
                        measure=pl.lit("open_invoices")),
-        items.filter(pl.col("item_type") == "payment").select(  # receipts: negative items
+        items.lazy().filter(pl.col("item_type") == "payment").select(  # receipts: negative
             "currency", -pl.col("amount_doc_minor").alias("amount_minor"),
             measure=pl.lit("payments")),
-    ]).group_by("measure", "currency").agg(pl.col("amount_minor").sum())
+    ]).group_by("measure", "currency").agg(pl.col("amount_minor").sum()).collect()
     compared = mart.join(core.receivables, on=["measure", "currency"], how="full",
                          coalesce=True, suffix="_core").fill_null(0).sort("measure", "currency")
     return [f"{measure} in {currency}: mart {ours} ≠ core {theirs} (minor units)"
@@ -297,10 +299,12 @@ def reconciliation_failures(sales: pl.DataFrame, core: CoreTotals, *,
     RMA cost events (net 0, no document line in the core totals) are left out of the cost
     comparison; their own test covers them.
     """
-    documents = sales.filter(pl.col("source_type").is_in(["invoice", "credit_note"]))
+    documents = sales.lazy().filter(pl.col("source_type").is_in(["invoice", "credit_note"]))
+    sums = documents.select(pl.col("net_minor", "cost_minor").sum()).collect().row(
+        0, named=True)
     failures = []
     for what, column in (("net sales", "net_minor"), ("cost of sales", "cost_minor")):
-        ours, theirs = int(documents[column].sum()), core.sales_total[column]
+        ours, theirs = int(sums[column]), core.sales_total[column]
         if ours != theirs:
             failures.append(f"{what}: mart {ours} ≠ core {theirs} (minor units)")
     if failures:
@@ -320,7 +324,7 @@ def freight_cost_failures(freight: pl.DataFrame, core: CoreTotals, *,
     return _customer_month_failures("freight cost", freight, core.freight, customers)
 
 
-def _customer_month_failures(what: str, facts: pl.DataFrame, core: pl.DataFrame,
+def _customer_month_failures(what: str, facts: pl.DataFrame | pl.LazyFrame, core: pl.DataFrame,
                              customers: Collection[int] | None) -> list[str]:
     """(customer_id, month_key) groups — of ``customers`` only, unless ``None`` — whose
     sums of ``core``'s measure columns differ between ``facts`` and ``core`` (a group
