@@ -65,7 +65,6 @@ from etl.facts.forecast_simulation import (
 )
 from etl.facts.open_ar import (
     INVOICE,
-    ITEM_ORDER,
     PAYMENT,
     Moment,
     open_items,
@@ -115,9 +114,10 @@ def invoice_state(items: pl.DataFrame, allocations: pl.DataFrame, as_of: date | 
                   known_by: datetime | None) -> pl.DataFrame:
     """Every invoice as of ``as_of`` (documents and allocations dated ≤ it, recorded before
     ``known_by``; None: no limit): its ``fct_ar_item`` columns plus ``open_doc_minor`` and
-    ``open_minor`` (``etl.facts.open_ar.open_items``)."""
+    ``open_minor`` (``etl.facts.open_ar.open_items``). With no limit the rows are not sorted
+    (every reader sorts what it makes; at 10M lines sorting 2.8M invoices took 0.8 s)."""
     if as_of is None and known_by is None:
-        return open_items_now(_invoices(items), allocations).sort(ITEM_ORDER).collect()
+        return open_items_now(_invoices(items), allocations).collect()
     return open_items(_invoices(items), allocations, as_of, known_by)
 
 
