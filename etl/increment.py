@@ -119,7 +119,8 @@ def differing(before: pl.DataFrame, after: pl.DataFrame, key: Sequence[str]) -> 
         gone, new = before.clear(), after.clear()
     else:
         at = before.select(key).with_row_index("_before").join(
-            after.select(key).with_row_index("_after"), on=key, how="full", coalesce=True)
+            after.select(key).with_row_index("_after"), on=key, how="full", coalesce=True,
+            nulls_equal=True)
         both = at.filter(pl.col("_before").is_not_null() & pl.col("_after").is_not_null())
         paired_before, paired_after = before[both["_before"]], after[both["_after"]]
         gone = before[at.filter(pl.col("_after").is_null())["_before"]]
@@ -137,8 +138,11 @@ def patched(table: pl.DataFrame, change: Difference,
     """``table`` (unique on ``change.key``, sorted by ``order``, which holds the key) with
     the rows ``change`` updates in their places: a column is copied only when one of those
     rows changed in it, every other column is ``table``'s own. None — the caller sorts the
-    rows again — when ``change`` adds or removes a row or moves one in the order."""
+    rows again — when ``change`` adds or removes a row, moves one in the order or holds
+    other types than ``table`` (a value would be cast in place)."""
     key = list(change.key)
+    if change.new.select(table.columns).schema != table.schema:
+        return None
     if not set(key) <= set(order) or not change.gone.select(key).sort(key).equals(
             change.new.select(key).sort(key)):
         return None

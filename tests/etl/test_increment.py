@@ -114,3 +114,25 @@ def test_rows_that_come_go_or_move_are_not_patched() -> None:
         assert patched(TABLE, differing(TABLE, after, KEY), ORDER) is None
     # An order without the key may tie: the rows are sorted again.
     assert patched(TABLE, differing(TABLE, _updated(note=["x"]), KEY), ("open_minor",)) is None
+
+
+def test_rows_of_another_type_are_not_patched() -> None:
+    """A value scattered into a column of another type would be cast in place (an Int64
+    too large for Int32 turns null): such a change is sorted in like any other."""
+    narrow = TABLE.with_columns(pl.col("open_minor").cast(pl.Int32))
+    after = _updated(note=["x"])  # open_minor Int64, as TABLE's
+
+    assert patched(narrow, differing(narrow, after, KEY), ORDER) is None
+    assert patched(TABLE, differing(TABLE, after, KEY), ORDER) is not None
+
+
+def test_rows_with_a_null_in_the_key_are_paired() -> None:
+    """A payment pool's key holds a null segment for every customer's own pool: a row
+    added for one customer must not count the others as changed."""
+    pools = pl.DataFrame({"pool": ["customer", "customer"], "customer_id": [1, 2],
+                          "segment_code": pl.Series([None, None], dtype=pl.String),
+                          "days_late": [3, 5], "paid_invoices": [1, 1]})
+    added = pl.concat([pools, pools.head(1).with_columns(days_late=pl.lit(7, pl.Int64))])
+
+    key = ("pool", "customer_id", "segment_code", "days_late")
+    assert differing(pools, added.reverse(), key).customers() == {1}

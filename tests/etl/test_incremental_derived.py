@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 import polars as pl
 import pytest
@@ -22,12 +22,14 @@ from core.billing.allocation import allocate
 from core.billing.balances import invoice_open_amount
 from core.billing.credit_notes import CreditLineInput, issue_credit_note
 from core.billing.invoicing import set_dispute
-from core.billing.models import CreditReason, Invoice, PaymentMethod
+from core.billing.models import CreditReason, Invoice, Payment, PaymentMethod
 from core.billing.payments import record_payment
+from core.company.models import Region
 from core.customers.models import Customer, HoldPolicy
 from core.customers.services import put_on_hold, take_ownership, update_customer
 from core.db import make_session_factory, transaction
 from core.demo import generate_demo
+from core.types import currency_digits
 from core.users.models import SalesRep
 from etl import run as etl_run
 from etl.checks import CheckFailed
@@ -248,6 +250,84 @@ def test_a_dispute_of_a_settled_invoice_simulates_and_recounts_nothing(
     assert (simulated, recounted) == ([], [])
     for name in (*cash_forecast.TABLES, forecast_backtest.TABLE):
         assert ours[name].equals(before[name]), name
+
+
+def a_receipt_not_yet_applied(session: Session) -> None:
+    """Half of the oldest open invoice (open at every backtest origin) received today, not
+    applied to it yet."""
+    ((invoice, left),) = _open_invoices(session, 1, newest=False)
+    record_payment(session, FINANCE, invoice.customer_id, amount=_part(invoice, left, 2),
+                   currency=invoice.currency, received_date=date.today(),
+                   method=PaymentMethod.BANK_TRANSFER)
+
+
+def its_partial_application(session: Session) -> None:
+    """Half of that receipt applied to the invoice: neither is settled, so of the AR facts
+    only ``fct_ar_allocation`` changes (a row comes)."""
+    ((invoice, left),) = _open_invoices(session, 1, newest=False)
+    receipt = session.scalars(select(Payment).where(Payment.customer_id == invoice.customer_id)
+                              .order_by(Payment.id.desc())).first()
+    assert receipt is not None
+    allocate(session, FINANCE, invoice_id=invoice.id, amount=_part(invoice, left, 4),
+             on=date.today(), payment_id=receipt.id)
+
+
+def _part(invoice: Invoice, amount: Decimal, parts: int) -> Decimal:
+    """``amount`` / ``parts`` in whole minor units of the invoice's currency."""
+    return (amount / parts).quantize(Decimal(1).scaleb(-currency_digits(invoice.currency)),
+                                     rounding=ROUND_DOWN)
+
+
+def a_region_change(session: Session) -> None:
+    """The customer of the newest open invoice moved to another region: a new customer
+    version (``customer_key``), nothing else the forecast reads changes."""
+    ((invoice, _),) = _open_invoices(session, 1)
+    moved = session.get_one(Customer, invoice.customer_id)
+    other = session.scalars(select(Region.code).where(Region.code != moved.region_code)
+                            .order_by(Region.code)).first()
+    update_customer(session, FINANCE, moved.id, {"region_code": other})
+
+
+def _nothing(session: Session) -> None:
+    """No change before the first run."""
+
+
+@pytest.mark.parametrize(("before_first_run", "edit", "forecast_table", "recounts"), [
+    (a_receipt_not_yet_applied, its_partial_application, "fct_cash_forecast_item", True),
+    (_nothing, a_region_change, "fct_cash_forecast", False)])
+def test_a_change_of_one_customer_is_simulated_and_recounted_for_it_alone(
+    demo: Engine, make_target: MakeTarget, before_first_run: Callable[[Session], None],
+    edit: Callable[[Session], None], forecast_table: str, recounts: bool,
+    simulated_items: list[int], recounted_states: list[int],
+) -> None:
+    """A receipt applied in part changes only allocations (the backtest must recount the
+    customer from them) and the invoice's open amount (a forecast item); a region change
+    only the customer's version (its ``fct_cash_forecast`` rows carry the new
+    ``customer_key``): each is simulated again for its customer alone, and the batch equals
+    a full run's."""
+    change(demo, before_first_run)
+    target = make_target("mart")
+    first = etl_run.run_etl(demo, target, full=True)
+    before = parquet_tables(target, first.batch_id)
+    change(demo, edit)
+    simulated_items.clear()
+    recounted_states.clear()
+
+    result = etl_run.run_etl(demo, target)
+    simulated, recounted = simulated_items.copy(), recounted_states.copy()
+    reference = etl_run.run_etl(demo, target, full=True)
+
+    assert (result.mode, result.customers) == ("incremental", 1)
+    ours = assert_same_batch(target, result.batch_id, target, reference.batch_id)
+    items = ours["fct_cash_forecast_item"].height
+    assert len(simulated) == 2 and 0 < max(simulated) < items / 4
+    assert not ours[forecast_table].equals(before[forecast_table])
+    if recounts:
+        assert ours["fct_ar_item"].equals(before["fct_ar_item"])
+        assert len(recounted) == 2 and 0 < max(recounted) < ours["fct_ar_item"].height / 4
+        assert not ours[forecast_backtest.TABLE].equals(before[forecast_backtest.TABLE])
+    else:
+        assert recounted == []
 
 
 def test_an_incremental_run_checks_the_kept_rows_by_their_grand_totals(
