@@ -69,13 +69,13 @@ class MartTarget:
 class Delta:
     """What an incremental batch changes relative to the published one.
 
-    ``customers``: the customers whose fact rows were rebuilt; ``facts``: fact table → how
-    its published rows become this batch's (tables not named here did not change);
-    ``months``: partitioned fact → the months whose partitions changed; ``unchanged``:
-    tables identical to the previous batch (not written, linked)."""
+    ``customers``: the customers whose fact rows were rebuilt; ``rows``: table → how its
+    published rows become this batch's row by row (a changed table not named here is
+    written whole); ``months``: partitioned fact → the months whose partitions changed;
+    ``unchanged``: tables identical to the previous batch (not written, linked)."""
 
     customers: frozenset[int]
-    facts: Mapping[str, Rewrite]
+    rows: Mapping[str, Rewrite]
     months: Mapping[str, frozenset[int]] = field(default_factory=dict)
     unchanged: frozenset[str] = frozenset()
 
@@ -161,7 +161,7 @@ def publish(target: MartTarget, batch_id: str, tables: dict[str, pl.DataFrame],
     rows = {name: frame.height for name, frame in tables.items()}
     staged = target.engine.dialect.name == "postgresql"
     in_place = {} if delta is None else {
-        name: change for name, change in delta.facts.items()
+        name: change for name, change in delta.rows.items()
         if not staged or change.keys.height <= RESTAGE_SHARE * tables[name].height}
     whole = {mart.tables[name]: frame for name, frame in tables.items()
              if delta is None or (name not in in_place and name not in delta.unchanged)}

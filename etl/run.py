@@ -29,9 +29,11 @@ Tables of ``WHOLE`` are rebuilt whole on every run, full or incremental, after t
 the tables of ``WHOLE_SETS``, several from one builder: the cash forecast as of the run date
 (``etl.facts.cash_forecast``: one simulation gives all its tables) and its backtest
 (``etl.facts.forecast_backtest``). They are published whole (or linked, when equal to the
-previous batch's). On an incremental run of the published batch's own run date their
-builders get an ``etl.increment.Increment`` and recompute only what it says changed, keeping
-the published rows of the rest (the result equals a whole rebuild).
+previous batch's; in the mart of an incremental run, only their rows that differ when they
+are few and the table has a row key that cannot be null: ``_row_rewrites``). On an
+incremental run of the published batch's own run date their builders get an
+``etl.increment.Increment`` and recompute only what it says changed, keeping the published
+rows of the rest (the result equals a whole rebuild).
 
 Surrogate keys stay stable from batch to batch (``build_dimensions(previous=…)``) in both
 modes. Checks run before publishing: structure of the whole batch, money grand totals
@@ -449,7 +451,9 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
                       for name, frame in build_set(core, tables, context).items())
     if delta is not None and prior is not None:
         same = {name for name in _WHOLE_NAMES if tables[name].equals(prior[name])}
-        delta = replace(delta, unchanged=delta.unchanged | same)
+        changed = [name for name in _WHOLE_NAMES if name not in same]
+        delta = replace(delta, unchanged=delta.unchanged | same,
+                        rows={**delta.rows, **_row_rewrites(changed, prior, tables)})
     step("checks")
     failures = structure_failures(tables)
     step("checks: money")
@@ -472,6 +476,26 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
     if delta is None:
         return RunResult(batch_id, upto, rows, "full")
     return RunResult(batch_id, upto, rows, "incremental", len(delta.customers))
+
+
+def _row_rewrites(names: Collection[str], prior: dict[str, pl.DataFrame],
+                  tables: dict[str, pl.DataFrame]) -> dict[str, Rewrite]:
+    """How the published rows of the whole tables ``names`` become ``tables``' row by row,
+    for those with a row key that cannot be null (a null never matches the mart's DELETE)
+    — the publish rewrites only the rows that differ when they are few
+    (``etl.publish.RESTAGE_SHARE``)."""
+    rewrites = {}
+    for name in names:
+        table = mart.tables[name]
+        try:
+            key = row_key(table)
+        except ValueError:  # no key (agg_sales_month): written whole
+            continue
+        if any(table.c[column].nullable for column in key):
+            continue
+        before, after = prior[name], tables[name]
+        rewrites[name] = rewrite(differing(before, after, key), before, after)
+    return rewrites
 
 
 def _build_facts(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
