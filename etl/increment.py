@@ -1,5 +1,6 @@
-"""What an incremental run changed, for the tables built after the facts and for the
-mart's rows (``Rewrite``).
+"""What an incremental run changed (``differing``: a table's rows that differ, by its row
+key), for the tables built after the facts (``Increment``), for the merged facts
+(``patched``) and for the mart's rows (``Rewrite``).
 
 An incremental run rebuilds the facts of some customers and merges them into the published
 batch's rows (``merge_customers``). The tables ``etl.run`` builds from the merged facts —
