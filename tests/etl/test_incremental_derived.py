@@ -118,18 +118,23 @@ def a_master_data_change(session: Session) -> None:
                     {"segment_code": other.segment_code, "terms_code": terms})
 
 
-@pytest.fixture
-def simulated_items(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """How many items each cash-forecast simulation drew for."""
+def _heights(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list[int]:
+    """The height of the frame each call of ``module.name`` gets first, call by call."""
     counts: list[int] = []
-    real = cash_forecast._simulated
+    real = getattr(module, name)
 
-    def counted(items, *args):  # type: ignore[no-untyped-def]
-        counts.append(items.height)
-        return real(items, *args)
+    def counted(frame, *args):  # type: ignore[no-untyped-def]
+        counts.append(frame.height)
+        return real(frame, *args)
 
-    monkeypatch.setattr(cash_forecast, "_simulated", counted)
-    yield counts
+    monkeypatch.setattr(module, name, counted)
+    return counts
+
+
+@pytest.fixture
+def simulated_items(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many items each cash-forecast simulation drew for."""
+    return _heights(monkeypatch, cash_forecast, "_simulated")
 
 
 @pytest.fixture
@@ -147,17 +152,9 @@ def recorded_customers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 
 
 @pytest.fixture
-def recounted_states(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+def recounted_states(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many AR items each backtest state was taken of."""
-    counts: list[int] = []
-    real = forecast_backtest.invoice_states
-
-    def counted(items, *args):  # type: ignore[no-untyped-def]
-        counts.append(items.height)
-        return real(items, *args)
-
-    monkeypatch.setattr(forecast_backtest, "invoice_states", counted)
-    yield counts
+    return _heights(monkeypatch, forecast_backtest, "invoice_states")
 
 
 @pytest.mark.parametrize(("edit", "forecast_in_part", "months_unchanged"), [
