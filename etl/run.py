@@ -541,10 +541,9 @@ def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
     merged facts into ``tables``: the previous rows of every other customer plus the
     rebuilt ones, in the builder's order (the previous rows with values changed in place
     when no row came, went or moved: ``etl.increment.patched``); every other fact as it
-    was. The ``Delta`` names
-    what changed (the tables of ``WHOLE`` are left to the caller); with it, the months
-    (YYYYMM) in which sales lines or freight cost rows differ from the previous ones, and
-    per rebuilt fact its rows that differ."""
+    was. The ``Delta`` names what changed (the tables of ``WHOLE`` are left to the
+    caller); with it, the months (YYYYMM) in which sales lines or freight cost rows differ
+    from the previous ones, and per rebuilt fact its rows that differ."""
     mine = of_customers(customers)
     rebuilt_facts: dict[str, Rewrite] = {}
     months: dict[str, frozenset[int]] = {}
