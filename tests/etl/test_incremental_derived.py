@@ -313,9 +313,9 @@ def test_a_change_of_one_customer_is_simulated_and_recounted_for_it_alone(
     rewritten: list[str] = []
     real_rewrite = publish.rewrite_rows
 
-    def recorded(conn, table, change):  # type: ignore[no-untyped-def]
+    def recorded(conn, table, rows):  # type: ignore[no-untyped-def]
         rewritten.append(table.name)
-        real_rewrite(conn, table, change)
+        real_rewrite(conn, table, rows)
 
     monkeypatch.setattr(publish, "rewrite_rows", recorded)
 
