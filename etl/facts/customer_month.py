@@ -213,8 +213,11 @@ def build(core: CoreFrames, tables: dict[str, pl.DataFrame], base_currency: str,
     """``fct_customer_month`` from the built ``TABLES`` (the facts are already in minor
     units of ``base_currency``; no core table is read); sorted by customer and month. With
     an ``increment``, only the rows of the customers whose ``TABLES`` rows differ are
-    computed, the published ones of every other customer kept."""
+    computed, the published ones of every other customer kept (all of them when none
+    differ: a dispute; at 10M lines 1.3 s to compute no customer and sort the rest)."""
     changed = None if increment is None else increment.customers_of(TABLES)
+    if increment is not None and not changed:  # nobody's rows changed: the published ones
+        return increment.previous[fct_customer_month.name]
     mine = pl.lit(True) if changed is None else of_customers(changed)
     frame = customer_months(*(tables[name].lazy().filter(mine) for name in TABLES),
                             today=today)

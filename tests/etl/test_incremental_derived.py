@@ -215,10 +215,11 @@ def test_a_same_day_incremental_run_publishes_what_a_full_run_publishes(
 
 def test_a_dispute_of_a_settled_invoice_simulates_and_recounts_nothing(
     demo: Engine, make_target: MakeTarget, simulated_items: list[int],
-    recounted_states: list[int],
+    recounted_states: list[int], recorded_customers: list[int],
 ) -> None:
-    """A settled invoice is no forecast item and the backtest does not read the dispute
-    flag: the forecast and the backtest stay as published, yet equal a full run's."""
+    """A settled invoice is no forecast item, and neither the backtest nor
+    ``fct_customer_month`` reads the dispute flag: they stay as published (no customer's
+    months computed), yet equal a full run's."""
     target = make_target("mart")
     first = etl_run.run_etl(demo, target, full=True)
     before = parquet_tables(target, first.batch_id)
@@ -234,9 +235,11 @@ def test_a_dispute_of_a_settled_invoice_simulates_and_recounts_nothing(
     change(demo, dispute)
     simulated_items.clear()
     recounted_states.clear()
+    recorded_customers.clear()
 
     result = etl_run.run_etl(demo, target)
     simulated, recounted = simulated_items.copy(), recounted_states.copy()
+    months_computed = recorded_customers.copy()
     reference = etl_run.run_etl(demo, target, full=True)
 
     assert (result.mode, result.customers) == ("incremental", 1)
@@ -245,8 +248,8 @@ def test_a_dispute_of_a_settled_invoice_simulates_and_recounts_nothing(
     assert items.filter((pl.col("item_type") == "invoice")
                         & (pl.col("document_id") == settled.id))["is_disputed"].to_list() \
         == [True]
-    assert (simulated, recounted) == ([], [])
-    for name in (*cash_forecast.TABLES, forecast_backtest.TABLE):
+    assert (simulated, recounted, months_computed) == ([], [], [])
+    for name in (*cash_forecast.TABLES, forecast_backtest.TABLE, "fct_customer_month"):
         assert ours[name].equals(before[name]), name
 
 
