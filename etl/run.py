@@ -444,10 +444,10 @@ def _run(core_engine: Engine, target: MartTarget, batch_id: str, upto: int,
         spill.discard(f"core.{name}")
     for name, build in WHOLE.items():
         step(f"facts: {name}")
-        tables[name] = spill.keep(name, build(core, tables, context))
+        tables[name] = _held(spill, name, build(core, tables, context))
     for names, build_set in WHOLE_SETS.items():
         step(f"facts: {', '.join(names)}")
-        tables.update((name, spill.keep(name, frame))
+        tables.update((name, _held(spill, name, frame))
                       for name, frame in build_set(core, tables, context).items())
     if delta is not None and prior is not None:
         same = {name for name in _WHOLE_NAMES if tables[name].equals(prior[name])}
@@ -525,6 +525,12 @@ def _build_facts(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Con
                                 spill.joined)
         for number in range(1, len(ranges) + 1):
             spill.discard(f"{name}.{number}")
+
+
+def _held(spill: Spill, name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` held by files: as it is when it already is (a published table a builder
+    kept), else written to ``spill`` (at 10M lines ``fct_customer_month`` 0.5 s)."""
+    return frame if spill.files_of(frame) is not None else spill.keep(name, frame)
 
 
 def _prefixed(spill: Spill,
