@@ -35,6 +35,7 @@ from etl import publish
 from etl import run as etl_run
 from etl.checks import CheckFailed
 from etl.facts import cash_forecast, customer_month, forecast_backtest, sales_month
+from etl.publish import MartTarget
 from tests.etl.conftest import MakeTarget
 from tests.etl.marts import assert_same_batch, mart_rows, parquet_tables, published_state
 
@@ -157,6 +158,17 @@ def recounted_states(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return _heights(monkeypatch, forecast_backtest, "invoice_states")
 
 
+def _incremental_run(demo: Engine, target: MartTarget, edit: Callable[[Session], None],
+                     *counters: list[int]) -> tuple[etl_run.RunResult, list[list[int]]]:
+    """``edit`` made, then an incremental run: its result and what each of ``counters``
+    recorded during it alone."""
+    change(demo, edit)
+    for counter in counters:
+        counter.clear()
+    result = etl_run.run_etl(demo, target)
+    return result, [counter.copy() for counter in counters]
+
+
 @pytest.mark.parametrize(("edit", "forecast_in_part", "months_unchanged"), [
     (a_days_work, True, 1), (a_payment, False, 0), (a_master_data_change, False, 0)])
 def test_a_same_day_incremental_run_publishes_what_a_full_run_publishes(
@@ -169,13 +181,8 @@ def test_a_same_day_incremental_run_publishes_what_a_full_run_publishes(
     first_tables = parquet_tables(target, first.batch_id)
     before, before_backtest = (first_tables["fct_customer_month"],
                                first_tables[forecast_backtest.TABLE])
-    change(demo, edit)
-    recorded_customers.clear()
-    simulated_items.clear()
-    recounted_states.clear()
-
-    result = etl_run.run_etl(demo, target)
-    simulated_in_part, recounted = simulated_items.copy(), recounted_states.copy()
+    result, (months_computed, simulated_in_part, recounted) = _incremental_run(
+        demo, target, edit, recorded_customers, simulated_items, recounted_states)
     published = mart_rows(target.engine)
     # A full run on the same mart keeps the surrogate keys, so its batch must be equal.
     reference = etl_run.run_etl(demo, target, full=True)
@@ -191,7 +198,7 @@ def test_a_same_day_incremental_run_publishes_what_a_full_run_publishes(
     # disputed invoice's customer: a dispute changes nothing fct_customer_month reads); the
     # published rows of the others were kept — yet the table changed.
     assert result.customers is not None
-    assert recorded_customers[0] == result.customers - months_unchanged < 10
+    assert months_computed[0] == result.customers - months_unchanged < 10
     assert not ours["fct_customer_month"].equals(before)
     assert ours["fct_customer_month"]["customer_id"].n_unique() == 40
     # The forecast simulated the changed customers' items (now and as published) only,
@@ -232,14 +239,8 @@ def test_a_dispute_of_a_settled_invoice_simulates_and_recounts_nothing(
     def dispute(session: Session) -> None:
         set_dispute(session, FINANCE, settled.id, True)
 
-    change(demo, dispute)
-    simulated_items.clear()
-    recounted_states.clear()
-    recorded_customers.clear()
-
-    result = etl_run.run_etl(demo, target)
-    simulated, recounted = simulated_items.copy(), recounted_states.copy()
-    months_computed = recorded_customers.copy()
+    result, (simulated, recounted, months_computed) = _incremental_run(
+        demo, target, dispute, simulated_items, recounted_states, recorded_customers)
     reference = etl_run.run_etl(demo, target, full=True)
 
     assert (result.mode, result.customers) == ("incremental", 1)
@@ -310,9 +311,6 @@ def test_a_change_of_one_customer_is_simulated_and_recounted_for_it_alone(
     target = make_target("mart")
     first = etl_run.run_etl(demo, target, full=True)
     before = parquet_tables(target, first.batch_id)
-    change(demo, edit)
-    simulated_items.clear()
-    recounted_states.clear()
     rewritten: list[str] = []
     real_rewrite = publish.rewrite_rows
 
@@ -321,9 +319,8 @@ def test_a_change_of_one_customer_is_simulated_and_recounted_for_it_alone(
         real_rewrite(conn, table, rows)
 
     monkeypatch.setattr(publish, "rewrite_rows", recorded)
-
-    result = etl_run.run_etl(demo, target)
-    simulated, recounted = simulated_items.copy(), recounted_states.copy()
+    result, (simulated, recounted) = _incremental_run(demo, target, edit, simulated_items,
+                                                      recounted_states)
     assert forecast_table in rewritten
     reference = etl_run.run_etl(demo, target, full=True)
 
