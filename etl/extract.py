@@ -183,14 +183,22 @@ class CustomerRows:
 
     def condition(self, table: str, dialect: str) -> str:
         """SQL keeping ``table``'s rows of the selected customers (names from
-        ``CUSTOMER_OF``: code constants; ids from ``ids_sql``)."""
+        ``CUSTOMER_OF``: code constants; ids from ``ids_sql``).
+
+        On PostgreSQL a parent's ids are an array (``= ANY(ARRAY(…))``), which the
+        column's index answers even where paths are ORed: ``IN (subquery)`` ORed over
+        ``allocation``'s four parents scanned the whole table (standard dataset, one
+        customer 0.54 s → 4 ms; 5,000 customers 4.3 → 3.3 s), and a single path is faster
+        too (``shipment_line`` of 5,000 customers 3.1 → 1.5 s)."""
         parts = []
         for path in CUSTOMER_OF[table]:
             if isinstance(path, Direct):
                 parts.append(f'"{path.column}" IN {self.ids_sql(dialect)}')
-            else:
-                parts.append(f'"{path.column}" IN (SELECT "id" FROM "{path.parent}" '  # noqa: S608
-                             f"WHERE {self.condition(path.parent, dialect)})")
+                continue
+            parents = (f'SELECT "id" FROM "{path.parent}" '  # noqa: S608
+                       f"WHERE {self.condition(path.parent, dialect)}")
+            parts.append(f'"{path.column}" = ANY(ARRAY({parents}))' if dialect == "postgresql"
+                         else f'"{path.column}" IN ({parents})')
         return " OR ".join(f"({p})" for p in parts) if len(parts) > 1 else parts[0]
 
     def broad(self, customer_count: int) -> bool:
