@@ -66,7 +66,8 @@ def test_a_full_run_keeps_every_document_table_whole(
         assert set(kept) == set(etl_run.KEPT_COLUMNS)
         assert {table.seq for table in kept.values()} == {watermark(isolated_engine)}
         for name, rows in _database_rows(isolated_engine).items():
-            assert kept[name].frame.sort("id").equals(rows), name
+            frame = kept[name].frame
+            assert frame is not None and frame.sort("id").equals(rows), name
     assert {"invoice", "invoice_line", "payment", "allocation"} <= set(kept)
 
 
@@ -158,10 +159,13 @@ def test_a_broad_run_after_a_narrow_one_catches_the_kept_tables_up(
     seeded, incremental, full = _seeded_twins(isolated_engine, make_target)
     kept_seq = _manifest(incremental)["invoice"]["seq"]
     change_acme(isolated_engine, seeded)
+    mapped: list[Path] = []
     with monkeypatch.context() as narrow:  # the database filters: nothing kept
         narrow.setattr(CustomerRows, "broad", lambda self, count: False)
+        narrow.setattr(kept_core, "mapped", lambda path: mapped.append(path))
         etl_run.run_etl(isolated_engine, incremental)
     assert _manifest(incremental)["invoice"]["seq"] == kept_seq
+    assert mapped == []  # not even mapped
     _pay(isolated_engine, seeded, "3")
 
     result = etl_run.run_etl(isolated_engine, incremental)  # both changes from the kept seq
@@ -192,7 +196,7 @@ def _pay(engine: Engine, seeded: Seeded, amount: str) -> None:
 
 @pytest.mark.parametrize("damage", [
     "another boot", "no boot named", "another core revision", "a seq past the watermark",
-    "other columns", "a file missing", "a damaged manifest"])
+    "other columns", "a file missing", "a damaged file", "a damaged manifest"])
 def test_a_kept_copy_that_cannot_be_trusted_is_not_used(
     isolated_engine: Engine, make_target: MakeTarget, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, damage: str
@@ -218,10 +222,14 @@ def test_a_kept_copy_that_cannot_be_trusted_is_not_used(
         columns["invoice"] = (*columns["invoice"], "notes")
     elif damage == "a file missing":
         (folder / _manifest(target)["invoice"]["files"][0]).unlink()
+    elif damage == "a damaged file":
+        with (folder / _manifest(target)["invoice"]["files"][0]).open("r+b") as file:
+            file.truncate(64)
     else:
         (folder / kept_core.MANIFEST).write_text("{not json")
 
     with Spill(tmp_path, "test") as spill:
         kept = _kept(isolated_engine, target, spill, columns, made_under, upto)
-    some = damage in ("other columns", "a file missing")
-    assert set(kept) == (set(etl_run.KEPT_COLUMNS) - {"invoice"} if some else set())
+        usable = {name for name, table in kept.items() if table.frame is not None}
+    some = damage in ("other columns", "a file missing", "a damaged file")
+    assert usable == (set(etl_run.KEPT_COLUMNS) - {"invoice"} if some else set())
