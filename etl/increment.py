@@ -134,8 +134,16 @@ def differing(before: pl.DataFrame, after: pl.DataFrame, key: Sequence[str]) -> 
                       pl.concat([new, paired_after.filter(differs)]))
 
 
-def patched(table: pl.DataFrame, change: Difference,
-            order: Sequence[str]) -> pl.DataFrame | None:
+@dataclass(frozen=True)
+class Patch:
+    """A table with some rows' values changed in place (``patched``): the ``frame``, and
+    the positions of those rows (``rows``, ascending)."""
+
+    frame: pl.DataFrame
+    rows: pl.Series
+
+
+def patched(table: pl.DataFrame, change: Difference, order: Sequence[str]) -> Patch | None:
     """``table`` (unique on ``change.key``, sorted by ``order``, which holds the key) with
     the rows ``change`` updates in their places: a column is copied only when one of those
     rows changed in it, every other column is ``table``'s own. None — the caller sorts the
@@ -148,7 +156,7 @@ def patched(table: pl.DataFrame, change: Difference,
             change.new.select(key).sort(key)):
         return None
     at = table.select(key).with_row_index("_at").join(
-        change.new.select(key).with_row_index("_new"), on=key, how="inner")
+        change.new.select(key).with_row_index("_new"), on=key, how="inner").sort("_at")
     if at.height != change.new.height:
         return None
     rows = change.new.select(table.columns)[at["_new"]]
@@ -160,7 +168,7 @@ def patched(table: pl.DataFrame, change: Difference,
         if not values.gather(at["_at"]).equals(rows[column]):
             values = values.clone().scatter(at["_at"], rows[column])
         columns.append(values)
-    return pl.DataFrame(columns)
+    return Patch(pl.DataFrame(columns), at["_at"])
 
 
 @dataclass(frozen=True)

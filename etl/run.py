@@ -573,9 +573,10 @@ def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
         changed = differing(before, rebuilt, row_key(mart.tables[name]))
         rebuilt_facts[name] = rewrite(changed, before, rebuilt)
         differ[name] = changed
-        merged = patched(prior[name], changed, builder.order)
-        if merged is not None:  # values changed in place: no sort
-            tables[name] = spill.keep(f"{name}.merged", merged)
+        patch = patched(prior[name], changed, builder.order)
+        if patch is not None:  # values changed in place: no sort
+            tables[name] = spill.keep_patch(f"{name}.merged", patch.frame, prior[name],
+                                            patch.rows, chunks.SLICE_ROWS)
         else:
             kept = prior[name].filter(~mine)
             tables[name] = in_order([kept, rebuilt.select(kept.columns)], builder.order,

@@ -96,10 +96,11 @@ def test_values_changed_in_place_keep_every_other_column_and_row(tmp_path: Path)
     table = mapped(path)
     after = _updated(note=["disputed"], customer_id=[12])
 
-    merged = patched(table, differing(table, after, KEY), ORDER)
+    patch = patched(table, differing(table, after, KEY), ORDER)
 
-    assert merged is not None
-    assert merged.equals(after)
+    assert patch is not None
+    assert patch.frame.equals(after)
+    assert patch.rows.to_list() == [2]  # invoice 2, third by open_minor
     assert table.equals(TABLE)
     assert mapped(path).equals(TABLE)
 

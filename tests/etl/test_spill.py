@@ -71,3 +71,33 @@ def test_a_spill_knows_the_files_that_hold_each_frame_it_handed_out(tmp_path: Pa
         frame().write_ipc(outside)
         assert spill.files_of(spill.adopt(mapped(outside), [outside])) == (outside,)
         assert spill.files_of(first.clone()) is None  # another frame, even if equal
+
+
+def test_a_patched_table_writes_only_the_files_that_hold_changed_rows(tmp_path: Path) -> None:
+    before_rows = pl.DataFrame({"id": range(10), "minor": range(0, 100, 10)})
+    with Spill(tmp_path, "b") as spill:
+        pieces = [spill.keep(f"prior.{n}", before_rows.slice(start, 4))
+                  for n, start in enumerate((0, 4, 8))]  # files of 4, 4 and 2 rows
+        before = spill.joined(pieces)
+        prior_files = spill.files_of(before)
+        assert prior_files is not None
+        rows = pl.Series([5, 6], dtype=pl.UInt32)  # both in the second file
+        after = before_rows.with_columns(
+            pl.when(pl.col("id").is_in([5, 6])).then(-1).otherwise("minor").alias("minor"))
+
+        kept = spill.keep_patch("t.merged", after, before, rows, slice_rows=3)
+
+        assert kept.equals(after)
+        files = spill.files_of(kept)
+        assert files is not None
+        # The first and last files as they were; the second's rows written in slices of 3.
+        assert files[0] == prior_files[0] and files[-1] == prior_files[2]
+        assert [path.parent for path in files[1:-1]] == [spill.folder] * 2
+        assert [mapped(path).height for path in files] == [4, 3, 1, 2]
+        assert before.equals(before_rows)  # the published rows are untouched
+
+        on_heap = spill.keep_patch("u.merged", after, after.clone(), rows, slice_rows=3)
+        assert on_heap.equals(after) and spill.files_of(on_heap) == (
+            spill.folder / "u.merged.arrow",)
+        with pytest.raises(ValueError, match="its files hold 10"):
+            spill.keep_patch("v.merged", after.head(9), before, rows, slice_rows=3)
