@@ -10,7 +10,8 @@ A batch is read from its serving copy: the columns and rows the dashboard reads,
 uncompressed Arrow IPC files (``<mart_dir>/.serving/<batch_id>/<layout>/<table>.arrow``),
 written once per batch from its Parquet folder by the first process that needs it, table by
 table (streamed, so writing it holds no table in memory; synced before the folder is
-renamed into place). ``<layout>`` fingerprints what decides the copy's content (the mart's
+renamed into place); a table the batch did not change (the same files as an earlier
+batch's) is a hard link to that batch's copy of it. ``<layout>`` fingerprints what decides the copy's content (the mart's
 columns, ``NOT_READ``, ``ROWS_READ``, the Polars version), so an app deployed with other
 rules writes a copy of its own instead of reading a stale one. The frames are memory-mapped
 from those files without a copy: their pages are the operating system's file cache, shared
@@ -33,7 +34,7 @@ import polars as pl
 from sqlalchemy import Engine
 
 from dashboard.metrics.mart import Mart
-from etl.batch_folder import SERVING_DIR, STAGING_PREFIX
+from etl.batch_folder import SERVING_DIR, STAGING_PREFIX, link_file
 from etl.conform import polars_schema
 from etl.publish import PublishedBatch, published_batch
 from etl.schema import mart
@@ -119,8 +120,13 @@ def serving_copy(parquet_dir: Path, batch_id: str, *, rewrite: bool = False) -> 
             staging = root / batch_id / f"{STAGING_PREFIX}{LAYOUT}"
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
+            earlier = {} if rewrite else _earlier_copies(parquet_dir, batch_id)
             for path in sorted((parquet_dir / batch_id).iterdir()):
                 name = path.name.removesuffix(".parquet")
+                same = earlier.get((path.name, _files_of(path)))
+                if same is not None:
+                    link_file(same / f"{name}.arrow", staging / f"{name}.arrow")
+                    continue
                 _served(path).sink_ipc(staging / f"{name}.arrow", compression="uncompressed",
                                        sync_on_close="all")
             staging.rename(final)
@@ -128,6 +134,36 @@ def serving_copy(parquet_dir: Path, batch_id: str, *, rewrite: bool = False) -> 
                 if other.name not in (LAYOUT, staging.name):
                     shutil.rmtree(other, ignore_errors=True)
     return final
+
+
+Files = tuple[tuple[str, int, int], ...]
+"""A batch table's files on disk: (path inside the table, device, inode) of each."""
+
+
+def _files_of(path: Path) -> Files:
+    """The files of the table at ``path`` in a batch folder (a partitioned table is a
+    folder of them). A batch is never written to after it is renamed into place, and an
+    incremental batch's unchanged tables are hard links to the previous batch's files
+    (``etl.batch_folder.write_batch``): two tables with the same files hold the same rows."""
+    files = sorted(path.rglob("*")) if path.is_dir() else [path]
+    return tuple((str(file.relative_to(path)), stat.st_dev, stat.st_ino)
+                 for file in files if file.is_file() for stat in (file.stat(),))
+
+
+def _earlier_copies(parquet_dir: Path, batch_id: str) -> dict[tuple[str, Files], Path]:
+    """The serving copies of this layout of the other batches still on disk, by each of
+    their tables (its name in the batch folder and its files): a table whose files are the
+    same is linked from there instead of written (a save changes few of the 26 tables: at
+    10M lines writing every one took 8.2 s)."""
+    found = {}
+    for copy in (parquet_dir / SERVING_DIR).glob(f"*/{LAYOUT}"):
+        batch = parquet_dir / copy.parent.name
+        if copy.parent.name == batch_id or not batch.is_dir():
+            continue
+        for path in batch.iterdir():
+            if (copy / f"{path.name.removesuffix('.parquet')}.arrow").is_file():
+                found[(path.name, _files_of(path))] = copy
+    return found
 
 
 def _mapped(path: Path) -> pl.DataFrame:

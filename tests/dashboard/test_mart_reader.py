@@ -112,6 +112,34 @@ def _one_region_batch(folder: Path, batch_id: str) -> PublishedBatch:
     return PublishedBatch(batch_id, datetime(2026, 1, 1), 0)
 
 
+def test_a_table_the_batch_did_not_change_is_linked_from_the_earlier_copy(
+    tmp_path: Path
+) -> None:
+    """An incremental batch links the tables it did not change to the previous batch's
+    files: its serving copy links their copies too (at 10M lines a save's copy wrote all
+    3.6 GiB, 8.2 s), and writes the others."""
+    first = _one_region_batch(tmp_path, "b1")
+    earlier = serving_copy(tmp_path, first.batch_id)
+    lines = pl.DataFrame(schema=polars_schema(fct_sales_line))
+    regions = load_batch(tmp_path, first).frame("dim_region").with_columns(
+        pl.col("name").str.to_uppercase())
+    write_batch(tmp_path, "b2", {"dim_region": regions, "fct_sales_line": lines},
+                previous=tmp_path / "b1", unchanged={"fct_sales_line"})
+
+    copy = serving_copy(tmp_path, "b2")
+
+    def inode(path: Path) -> int:
+        return path.stat().st_ino
+
+    assert inode(copy / "fct_sales_line.arrow") == inode(earlier / "fct_sales_line.arrow")
+    assert inode(copy / "dim_region.arrow") != inode(earlier / "dim_region.arrow")
+    second = load_batch(tmp_path, PublishedBatch("b2", datetime(2026, 1, 1), 0))
+    assert second.frame("dim_region")["name"].to_list() == ["UNKNOWN", "NORTH"]
+    assert second.frame("fct_sales_line").is_empty()
+    rewritten = serving_copy(tmp_path, "b2", rewrite=True)  # a damaged copy: all written
+    assert inode(rewritten / "fct_sales_line.arrow") != inode(earlier / "fct_sales_line.arrow")
+
+
 def test_a_damaged_or_incomplete_copy_is_written_again(tmp_path: Path) -> None:
     batch = _one_region_batch(tmp_path, "b1")
     copy = serving_copy(tmp_path, "b1")
