@@ -15,7 +15,8 @@ the audit rows). Needs about 15 GiB.
 ``--standard --saves N``: what form saves cost at 10M. A mart kept between runs (schema
 ``mart_saves``, Parquet in ``var/bench-saves``; a full run only when nothing is published
 there yet), then N times one random posted invoice's dispute flag toggled and an incremental
-run (the same run date as the published batch).
+run (the same run date as the published batch), each followed by the serving copy the app
+writes of the new batch (``dashboard.mart_reader.serving_copy``).
 """
 
 from __future__ import annotations
@@ -181,6 +182,7 @@ def _measure_saves(saves: int) -> dict[str, object]:
     if published_batch(target.engine) is None:
         log.info("full run …")
         runs["etl_full"] = _timed_run(engine, target, full=True)
+    runs["serving_copy_of_the_published_batch"] = _timed_serving_copy(target)
     chance = random.Random(SEED)
     for save in range(saves):
         with transaction(make_session_factory(engine)) as session:
@@ -189,11 +191,27 @@ def _measure_saves(saves: int) -> dict[str, object]:
                                           .order_by(Invoice.id)))
             chosen = session.get_one(Invoice, chance.choice(posted))
             _set_disputes(session, [chosen.id], not chosen.is_disputed)
-        runs[f"etl_incremental_save_{save + 1}"] = _timed_run(engine, target, full=False)
+        runs[f"etl_incremental_save_{save + 1}"] = {
+            **_timed_run(engine, target, full=False),
+            "seconds_serving_copy": _timed_serving_copy(target)["seconds"]}
     target.engine.dispose()
     engine.dispose()
     return {**runs,
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def _timed_serving_copy(target) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Seconds the app's first worker takes to write the published batch's serving copy
+    (``dashboard.mart_reader.serving_copy``) before it can load the batch."""
+    from dashboard.mart_reader import serving_copy
+    from etl.publish import published_batch
+
+    batch = published_batch(target.engine)
+    if batch is None:
+        raise RuntimeError("nothing is published in the bench's mart")
+    t0 = time.perf_counter()
+    serving_copy(target.parquet_dir, batch.batch_id)
+    return {"batch_id": batch.batch_id, "seconds": round(time.perf_counter() - t0, 2)}
 
 
 def measure(customers: int = CUSTOMERS, lines: int = LINES, seed: int = SEED,
