@@ -11,11 +11,12 @@ uncompressed Arrow IPC files (``<mart_dir>/.serving/<batch_id>/<layout>/<table>.
 written once per batch from its Parquet folder by the first process that needs it, table by
 table (streamed, so writing it holds no table in memory; synced before the folder is
 renamed into place); a table the batch did not change (the same files as an earlier
-batch's) is a hard link to that batch's copy of it. ``<layout>`` fingerprints what decides the copy's content (the mart's
-columns, ``NOT_READ``, ``ROWS_READ``, the Polars version), so an app deployed with other
-rules writes a copy of its own instead of reading a stale one. The frames are memory-mapped
-from those files without a copy: their pages are the operating system's file cache, shared
-by every worker process and reclaimable, instead of each process's own copy of the batch.
+batch's) is a hard link to that batch's copy of it. ``<layout>`` fingerprints what decides
+the copy's content (the mart's columns, ``NOT_READ``, ``ROWS_READ``, the Polars version),
+so an app deployed with other rules writes a copy of its own instead of reading a stale
+one. The frames are memory-mapped from those files without a copy: their pages are the
+operating system's file cache, shared by every worker process and reclaimable, instead of
+each process's own copy of the batch.
 A copy that cannot be read (a table missing or damaged) is written again once.
 """
 
