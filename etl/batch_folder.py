@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -21,7 +22,34 @@ import polars as pl
 from etl.conform import conform, polars_schema
 from etl.schema import mart
 
-PARTITIONED = {"fct_sales_line": "month_key"}
+
+@dataclass(frozen=True)
+class Partitioning:
+    """A large fact's Hive partitions: one per month (YYYYMM) in its ``column``; where the
+    table has no such column, one of that name made of its date key ``month_of``
+    (YYYYMMDD), which readers drop again (``conform`` keeps the mart's columns). The month
+    is of the first column of the builder's row order, so the partitions read in order
+    hold the rows in that order."""
+
+    column: str
+    month_of: str | None = None
+
+    def months(self) -> pl.Expr:
+        """The month of each row."""
+        if self.month_of is None:
+            return pl.col(self.column)
+        return (pl.col(self.month_of) // 100).alias(self.column)
+
+
+PARTITIONED = {
+    "fct_sales_line": Partitioning("month_key"),
+    "fct_freight_cost": Partitioning("month_key"),
+    "fct_booking": Partitioning("month_key"),
+    "fct_ar_item": Partitioning("document_month_key", month_of="document_date_key"),
+}
+"""The facts written a month at a time, so that an incremental batch writes only the
+months whose rows changed and links the others (at 10M lines one disputed invoice wrote all
+5.5M AR items again, ~1 s)."""
 STAGING_PREFIX = ".tmp-"
 SPILL_SUFFIX = ".spill"
 """``<mart_dir>/.tmp-<batch_id>.spill/``: a run's spill folder (``etl.spill``)."""
@@ -51,37 +79,39 @@ def write_batch(parquet_dir: Path, batch_id: str, tables: Mapping[str, pl.DataFr
     staging.mkdir()
     changed_months = months or {}
     for name, frame in tables.items():
-        column = PARTITIONED.get(name)
+        partitioning = PARTITIONED.get(name)
         reuse = previous is not None and name in unchanged
-        if column is None and reuse:
+        if partitioning is None and reuse:
             link_file(previous / f"{name}.parquet", staging / f"{name}.parquet")  # type: ignore[operator]
-        elif column is None:
+        elif partitioning is None:
             frame.write_parquet(staging / f"{name}.parquet")
         elif reuse:
             _link_tree(previous / name, staging / name)  # type: ignore[operator]
         elif previous is not None and name in changed_months:
-            _write_months(frame, staging / name, column, changed_months[name],
+            _write_months(frame, staging / name, partitioning, changed_months[name],
                           keep_from=previous / name)
         else:
-            _write_partitioned(frame, staging / name, column)
+            _write_partitioned(frame, staging / name, partitioning)
     final = parquet_dir / batch_id
     staging.rename(final)
     return final
 
 
-def _write_partitioned(frame: pl.DataFrame, folder: Path, column: str) -> None:
+def _write_partitioned(frame: pl.DataFrame, folder: Path, partitioning: Partitioning) -> None:
     if frame.is_empty():
         folder.mkdir()
         return
-    frame.write_parquet(folder, partition_by=column)
+    frame.with_columns(partitioning.months()).write_parquet(
+        folder, partition_by=partitioning.column)
 
 
-def _write_months(frame: pl.DataFrame, folder: Path, column: str, months: Collection[int],
-                  keep_from: Path) -> None:
+def _write_months(frame: pl.DataFrame, folder: Path, partitioning: Partitioning,
+                  months: Collection[int], keep_from: Path) -> None:
     """The partitions of ``months`` from ``frame``; every other one linked from
     ``keep_from`` (a month emptied by the change is simply not there any more)."""
     wanted = set(months)
-    _write_partitioned(frame.filter(pl.col(column).is_in(sorted(wanted))), folder, column)
+    _write_partitioned(frame.filter(partitioning.months().is_in(sorted(wanted))), folder,
+                       partitioning)
     for partition in keep_from.iterdir():
         if int(partition.name.split("=", 1)[1]) not in wanted:
             _link_tree(partition, folder / partition.name)

@@ -553,6 +553,7 @@ def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
     mine = of_customers(customers)
     rebuilt_facts: dict[str, Rewrite] = {}
     months: dict[str, frozenset[int]] = {}
+    partitions: dict[str, frozenset[int]] = {}  # the months of partitioned facts to write
     differ: dict[str, Difference] = {}
     unchanged = {name for name in _DIMENSION_NAMES if tables[name].equals(prior[name])}
     fresh = dict(tables)  # the dimensions, then the customers' facts (in chunks when many)
@@ -581,9 +582,10 @@ def _merge(core: CoreFrames, tables: dict[str, pl.DataFrame], context: Context,
             kept = prior[name].filter(~mine)
             tables[name] = in_order([kept, rebuilt.select(kept.columns)], builder.order,
                                     spill.keep, f"{name}.merged", spill.joined)  # in slices
+        if name in PARTITIONED:
+            partitions[name] = frozenset(
+                changed.rows.select(PARTITIONED[name].months()).to_series().to_list())
         if name in _MONTHLY:
             months[name] = frozenset(changed.rows["month_key"].to_list())
-    delta = Delta(customers, rebuilt_facts,
-                  {name: months[name] for name in PARTITIONED if name in months},
-                  frozenset(unchanged))
+    delta = Delta(customers, rebuilt_facts, partitions, frozenset(unchanged))
     return delta, frozenset().union(*months.values()), differ

@@ -31,6 +31,7 @@ from core.sales.orders import amend_order_line
 from core.sales.targets import set_target
 from etl import publish
 from etl import run as etl_run
+from etl.batch_folder import PARTITIONED
 from etl.checks import CheckFailed
 from etl.facts import forecast_backtest
 from etl.publish import MartTarget
@@ -110,8 +111,10 @@ def change_acme(engine: Engine, seeded: Seeded) -> None:
         set_target(session, world.manager, world.rep_a.id, date(2025, 3, 1), D("12000"))
 
 
-def partition_file(target: MartTarget, batch_id: str, month: int) -> os.stat_result:
-    folder = target.parquet_dir / batch_id / "fct_sales_line" / f"month_key={month}"
+def partition_file(target: MartTarget, batch_id: str, month: int,
+                   table: str = "fct_sales_line") -> os.stat_result:
+    column = PARTITIONED[table].column
+    folder = target.parquet_dir / batch_id / table / f"{column}={month}"
     return next(folder.iterdir()).stat()
 
 
@@ -142,6 +145,20 @@ def test_an_incremental_run_publishes_what_a_full_run_publishes(
             == partition_file(incremental, first.batch_id, 202412).st_ino)
     assert (partition_file(incremental, result.batch_id, 202502).st_ino
             != partition_file(incremental, first.batch_id, 202502).st_ino)
+    # So were the AR items' months (Acme's February invoice disputed).
+    ar_months = sorted(int(p.name.split("=")[1]) for p in (
+        incremental.parquet_dir / result.batch_id / "fct_ar_item").iterdir())
+    assert len(ar_months) > 1, ar_months
+    now, then = ours["fct_ar_item"], previous["fct_ar_item"]
+    changed = pl.concat([now.join(then, on=now.columns, how="anti", nulls_equal=True),
+                         then.join(now, on=now.columns, how="anti", nulls_equal=True)])
+    changed_months = set((changed["document_date_key"] // 100).to_list())
+    assert 202502 in changed_months
+    for month in ar_months:
+        same = month in previous["fct_ar_item"]["document_date_key"] // 100 and (
+            partition_file(incremental, result.batch_id, month, "fct_ar_item").st_ino
+            == partition_file(incremental, first.batch_id, month, "fct_ar_item").st_ino)
+        assert same == (month not in changed_months), month
     # Type 2: Acme's first version closed (same key), a current one opened for the manager.
     acme_id = seeded.world.customer.id
     acme = ours["dim_customer"].filter(pl.col("customer_id") == acme_id).sort("valid_from")

@@ -117,7 +117,7 @@ def test_without_the_previous_batch_folder_the_run_is_full(
     generate_demo(isolated_engine, customers=30, lines=1500, seed=3)
     target = make_target("lost")
     full = etl_run.run_etl(isolated_engine, target, full=True)
-    (target.parquet_dir / full.batch_id / "fct_ar_item.parquet").unlink()
+    (target.parquet_dir / full.batch_id / "fct_order.parquet").unlink()
     _dispute_every(isolated_engine, 3)
     assert etl_run.run_etl(isolated_engine, target).mode == "full"
 
