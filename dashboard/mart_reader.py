@@ -126,8 +126,11 @@ def serving_copy(parquet_dir: Path, batch_id: str, *, rewrite: bool = False) -> 
                 name = path.name.removesuffix(".parquet")
                 same = earlier.get((path.name, _files_of(path)))
                 if same is not None:
-                    link_file(same / f"{name}.arrow", staging / f"{name}.arrow")
-                    continue
+                    try:
+                        link_file(same / f"{name}.arrow", staging / f"{name}.arrow")
+                        continue
+                    except OSError:  # swept meanwhile (the ETL's sweep takes no lock)
+                        log.info("serving copy %s: %s written, not linked", batch_id, name)
                 _served(path).sink_ipc(staging / f"{name}.arrow", compression="uncompressed",
                                        sync_on_close="all")
             staging.rename(final)
@@ -157,7 +160,8 @@ def _earlier_copies(parquet_dir: Path, batch_id: str) -> dict[tuple[str, Files],
     same is linked from there instead of written (a save changes few of the 26 tables: at
     10M lines writing every one took 8.2 s)."""
     found = {}
-    for copy in (parquet_dir / SERVING_DIR).glob(f"*/{LAYOUT}"):
+    # The latest batch last: its copy is the one kept longest (``etl.batch_folder.sweep``).
+    for copy in sorted((parquet_dir / SERVING_DIR).glob(f"*/{LAYOUT}")):
         batch = parquet_dir / copy.parent.name
         if copy.parent.name == batch_id or not batch.is_dir():
             continue

@@ -140,6 +140,30 @@ def test_a_table_the_batch_did_not_change_is_linked_from_the_earlier_copy(
     assert inode(rewritten / "fct_sales_line.arrow") != inode(earlier / "fct_sales_line.arrow")
 
 
+def test_an_earlier_copy_swept_before_its_link_is_written_instead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboard import mart_reader
+
+    first = _one_region_batch(tmp_path, "b1")
+    serving_copy(tmp_path, first.batch_id)
+    write_batch(tmp_path, "b2", {"dim_region": load_batch(tmp_path, first).frame("dim_region"),
+                                 "fct_sales_line": pl.DataFrame(schema=polars_schema(
+                                     fct_sales_line))},
+                previous=tmp_path / "b1", unchanged={"dim_region", "fct_sales_line"})
+
+    def swept(source: Path, target: Path) -> None:
+        raise FileNotFoundError(source)
+
+    monkeypatch.setattr(mart_reader, "link_file", swept)
+    copy = serving_copy(tmp_path, "b2")  # not a failure: the tables are written
+
+    assert {path.name for path in copy.iterdir()} == {"dim_region.arrow",
+                                                      "fct_sales_line.arrow"}
+    second = load_batch(tmp_path, PublishedBatch("b2", datetime(2026, 1, 1), 0))
+    assert second.frame("dim_region")["region_code"].to_list() == ["?", "N"]
+
+
 def test_a_damaged_or_incomplete_copy_is_written_again(tmp_path: Path) -> None:
     batch = _one_region_batch(tmp_path, "b1")
     copy = serving_copy(tmp_path, "b1")
