@@ -208,7 +208,7 @@ WHOLE: dict[str, Callable[[CoreFrames, dict[str, pl.DataFrame], Context], pl.Dat
         core, t, c.base_currency, today=c.today, increment=c.increment),
     "agg_sales_month": lambda core, t, c: sales_month.build(core, t, c.base_currency,
                                                             increment=c.increment),
-    payment_risk.TABLE: lambda core, t, c: payment_risk.build(t),
+    payment_risk.TABLE: lambda core, t, c: payment_risk.build(t, increment=c.increment),
 }
 # Tables rebuilt whole together, by one builder that returns them all (one simulation
 # gives every cash-forecast table), after ``WHOLE``.

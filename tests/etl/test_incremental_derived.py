@@ -34,7 +34,13 @@ from core.users.models import SalesRep
 from etl import publish
 from etl import run as etl_run
 from etl.checks import CheckFailed
-from etl.facts import cash_forecast, customer_month, forecast_backtest, sales_month
+from etl.facts import (
+    cash_forecast,
+    customer_month,
+    forecast_backtest,
+    payment_risk,
+    sales_month,
+)
 from etl.publish import MartTarget
 from tests.etl.conftest import MakeTarget
 from tests.etl.marts import assert_same_batch, mart_rows, parquet_tables, published_state
@@ -119,13 +125,15 @@ def a_master_data_change(session: Session) -> None:
                     {"segment_code": other.segment_code, "terms_code": terms})
 
 
-def _heights(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list[int]:
-    """The height of the frame each call of ``module.name`` gets first, call by call."""
+def _heights(monkeypatch: pytest.MonkeyPatch, module: object, name: str,
+             table: str | None = None) -> list[int]:
+    """The height of the frame each call of ``module.name`` gets first (of its ``table``
+    when it gets a mapping of tables), call by call."""
     counts: list[int] = []
     real = getattr(module, name)
 
     def counted(frame, *args):  # type: ignore[no-untyped-def]
-        counts.append(frame.height)
+        counts.append((frame if table is None else frame[table]).height)
         return real(frame, *args)
 
     monkeypatch.setattr(module, name, counted)
@@ -158,6 +166,12 @@ def recounted_states(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return _heights(monkeypatch, forecast_backtest, "invoice_states")
 
 
+@pytest.fixture
+def risks_computed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Of how many ``dim_customer`` rows each ``fct_payment_risk`` build computed risks."""
+    return _heights(monkeypatch, payment_risk, "late_payment_risk", "dim_customer")
+
+
 def _incremental_run(demo: Engine, target: MartTarget, edit: Callable[[Session], None],
                      *counters: list[int]) -> tuple[etl_run.RunResult, list[list[int]]]:
     """``edit`` made, then an incremental run: its result and what each of ``counters``
@@ -174,15 +188,16 @@ def _incremental_run(demo: Engine, target: MartTarget, edit: Callable[[Session],
 def test_a_same_day_incremental_run_publishes_what_a_full_run_publishes(
     demo: Engine, make_target: MakeTarget, edit: Callable[[Session], None],
     forecast_in_part: bool, months_unchanged: int, recorded_customers: list[int],
-    simulated_items: list[int], recounted_states: list[int],
+    simulated_items: list[int], recounted_states: list[int], risks_computed: list[int],
 ) -> None:
     target = make_target("mart")
     first = etl_run.run_etl(demo, target, full=True)
     first_tables = parquet_tables(target, first.batch_id)
     before, before_backtest = (first_tables["fct_customer_month"],
                                first_tables[forecast_backtest.TABLE])
-    result, (months_computed, simulated_in_part, recounted) = _incremental_run(
-        demo, target, edit, recorded_customers, simulated_items, recounted_states)
+    result, (months_computed, simulated_in_part, recounted, risks) = _incremental_run(
+        demo, target, edit, recorded_customers, simulated_items, recounted_states,
+        risks_computed)
     published = mart_rows(target.engine)
     # A full run on the same mart keeps the surrogate keys, so its batch must be equal.
     reference = etl_run.run_etl(demo, target, full=True)
@@ -206,6 +221,8 @@ def test_a_same_day_incremental_run_publishes_what_a_full_run_publishes(
     if edit is a_payment:
         backtest = forecast_backtest.TABLE
         assert not ours[backtest].equals(before_backtest)
+    # Cash applied, a credit note or a customer version changes the risks: computed again.
+    assert len(risks) == 1
     # The backtest counted again the receipts of the customers whose AR rows changed in
     # what it reads (a payment, a credit note), now and as published; a customer change
     # alone recounts nothing.
@@ -222,11 +239,11 @@ def test_a_same_day_incremental_run_publishes_what_a_full_run_publishes(
 
 def test_a_dispute_of_a_settled_invoice_simulates_and_recounts_nothing(
     demo: Engine, make_target: MakeTarget, simulated_items: list[int],
-    recounted_states: list[int], recorded_customers: list[int],
+    recounted_states: list[int], recorded_customers: list[int], risks_computed: list[int],
 ) -> None:
-    """A settled invoice is no forecast item, and neither the backtest nor
-    ``fct_customer_month`` reads the dispute flag: they stay as published (no customer's
-    months computed), yet equal a full run's."""
+    """A settled invoice is no forecast item, and neither the backtest, nor
+    ``fct_customer_month``, nor the payment risks read the dispute flag: they stay as
+    published (no customer's months or risk computed), yet equal a full run's."""
     target = make_target("mart")
     first = etl_run.run_etl(demo, target, full=True)
     before = parquet_tables(target, first.batch_id)
@@ -239,8 +256,9 @@ def test_a_dispute_of_a_settled_invoice_simulates_and_recounts_nothing(
     def dispute(session: Session) -> None:
         set_dispute(session, FINANCE, settled.id, True)
 
-    result, (simulated, recounted, months_computed) = _incremental_run(
-        demo, target, dispute, simulated_items, recounted_states, recorded_customers)
+    result, (simulated, recounted, months_computed, risks) = _incremental_run(
+        demo, target, dispute, simulated_items, recounted_states, recorded_customers,
+        risks_computed)
     reference = etl_run.run_etl(demo, target, full=True)
 
     assert (result.mode, result.customers) == ("incremental", 1)
@@ -249,8 +267,9 @@ def test_a_dispute_of_a_settled_invoice_simulates_and_recounts_nothing(
     assert items.filter((pl.col("item_type") == "invoice")
                         & (pl.col("document_id") == settled.id))["is_disputed"].to_list() \
         == [True]
-    assert (simulated, recounted, months_computed) == ([], [], [])
-    for name in (*cash_forecast.TABLES, forecast_backtest.TABLE, "fct_customer_month"):
+    assert (simulated, recounted, months_computed, risks) == ([], [], [], [])
+    for name in (*cash_forecast.TABLES, forecast_backtest.TABLE, "fct_customer_month",
+                 payment_risk.TABLE):
         assert ours[name].equals(before[name]), name
 
 

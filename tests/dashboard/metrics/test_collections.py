@@ -74,7 +74,8 @@ def _hand_made_mart() -> Mart:
         _cash(7, 6, 2, 1000, 0), _cash(8, 7, 2, 2000, -10),
         _cash(9, 3, 1, 100, 30, on=date(2026, 7, 1)),  # after D: the batch's last
     ])
-    customers = pl.DataFrame({"customer_id": [1, 2, 3], "name": ["One", "Two", "Three"],
+    customers = pl.DataFrame({"customer_key": [1, 2, 3], "customer_id": [1, 2, 3],
+                              "name": ["One", "Two", "Three"],
                               "segment_code": ["SMB", "SMB", None],
                               "account_manager_id": [10, 20, 20],
                               "is_current": [True, True, True]})
