@@ -75,7 +75,8 @@ class KeptTable:
         try:
             frame = pl.concat([mapped(path) for path in self.files], rechunk=False)
         except (OSError, pa.ArrowInvalid, pl.exceptions.PolarsError):
-            log.info("a kept core table is unreadable: it is read from the database")
+            log.info("kept core table %s is unreadable: it is read from the database",
+                     self.files[0].name.split(".", 1)[0])  # <table>.<token>.<n>.arrow
             return None
         if frame.columns != list(self.columns):
             return None
