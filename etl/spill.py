@@ -83,10 +83,10 @@ class Spill:
         """``frame`` — ``before`` with the values of its rows at the positions ``rows``
         (ascending) changed in place (``etl.increment.patched``) — held by files: each file
         of ``before`` that holds none of those rows as it is, the rows of every other one
-        written anew in slices of ``slice_rows`` (``<name>.<n>.arrow``). So a few changed
-        rows cost a slice of the table, not the whole table (at 10M lines one disputed
-        invoice wrote all 5.5M AR items). Written whole (``keep``) when ``before`` is not
-        held by files."""
+        written anew in slices of ``slice_rows`` (``<name>.<n>.<first row>.arrow``). So a
+        few changed rows cost a slice of the table, not the whole table (at 10M lines one
+        disputed invoice wrote all 5.5M AR items). Written whole (``keep``) when ``before``
+        is not held by files."""
         files = self.files_of(before)
         if not files:
             return self.keep(name, frame)
