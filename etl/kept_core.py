@@ -49,7 +49,7 @@ from core.audit import AuditLog
 from etl.batch_folder import KEPT_CORE_DIR, link_file
 from etl.extract import CoreReader
 from etl.prior import boot
-from etl.spill import Spill, mapped
+from etl.spill import Spill
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +73,12 @@ class KeptTable:
         """The rows, mapped (and known to the run's spill as held by their files); None
         when a file is unreadable or holds other columns (the run reads the database)."""
         try:
-            frame = pl.concat([mapped(path) for path in self.files], rechunk=False)
+            frame = self._spill.adopt(self.files)
         except (OSError, pa.ArrowInvalid, pl.exceptions.PolarsError):
             log.info("kept core table %s is unreadable: it is read from the database",
                      self.files[0].name.split(".", 1)[0])  # <table>.<token>.<n>.arrow
             return None
-        if frame.columns != list(self.columns):
-            return None
-        return self._spill.adopt(frame, self.files)
+        return frame if frame.columns == list(self.columns) else None
 
 
 def stamp(core_engine: Engine) -> dict[str, str]:

@@ -27,7 +27,7 @@ import pyarrow as pa
 from etl.batch_folder import PRIOR_DIR, STAGING_PREFIX, link_file
 from etl.conform import polars_schema
 from etl.schema import mart
-from etl.spill import Spill, mapped
+from etl.spill import Spill
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +98,11 @@ def load(spill: Spill, parquet_dir: Path, batch_id: str,
             return None
         paths = [folder / file for file in kept[name]]
         try:
-            frame = pl.concat([mapped(path) for path in paths], rechunk=False)
+            frame = spill.adopt(paths)
         except (OSError, pa.ArrowInvalid, pl.exceptions.PolarsError):
             return None
         if frame.schema != pl.Schema(polars_schema(mart.tables[name])):
             log.info("kept %s of batch %s has other columns than the mart's", name, batch_id)
             return None
-        tables[name] = spill.adopt(frame, paths)
+        tables[name] = frame
     return tables

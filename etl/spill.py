@@ -92,10 +92,10 @@ class Spill:
             return self.keep(name, frame)
         pieces, start = [], 0
         for path in files:
-            piece = mapped(path)
+            piece = self.adopt((path,))
             end = start + piece.height
             if rows.search_sorted(start) == rows.search_sorted(end):  # none of the rows
-                pieces.append(self.adopt(piece, (path,)))
+                pieces.append(piece)
             else:
                 pieces += [self.keep(f"{name}.{len(pieces)}.{at}",
                                      frame.slice(at, min(slice_rows, end - at)))
@@ -114,9 +114,12 @@ class Spill:
             return whole
         return self._held(whole, tuple(path for files in parts for path in files or ()))
 
-    def adopt(self, frame: pl.DataFrame, files: Sequence[Path]) -> pl.DataFrame:
-        """``frame``, mapped from ``files`` outside this spill (a previous run's tables),
-        recorded as held by them."""
+    def adopt(self, files: Sequence[Path]) -> pl.DataFrame:
+        """The frame of ``files`` outside this spill (a previous run's tables), one after the
+        other, mapped (``mapped``) and recorded as held by them; raises what mapping raises
+        for a missing or damaged file (``OSError``, ``pyarrow.ArrowInvalid``, a Polars
+        error)."""
+        frame = pl.concat([mapped(path) for path in files], rechunk=False)
         return self._held(frame, tuple(files))
 
     def files_of(self, frame: pl.DataFrame) -> tuple[Path, ...] | None:

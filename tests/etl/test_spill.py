@@ -69,7 +69,7 @@ def test_a_spill_knows_the_files_that_hold_each_frame_it_handed_out(tmp_path: Pa
         assert spill.files_of(spill.joined([first, frame()])) is None  # partly on the heap
         outside = tmp_path / "kept.arrow"
         frame().write_ipc(outside)
-        assert spill.files_of(spill.adopt(mapped(outside), [outside])) == (outside,)
+        assert spill.files_of(spill.adopt([outside])) == (outside,)
         assert spill.files_of(first.clone()) is None  # another frame, even if equal
 
 
